@@ -1,0 +1,12 @@
+/* portscope: the whole public library. */
+#ifndef PORTSCOPE_H
+#define PORTSCOPE_H
+
+#define PORTSCOPE_VERSION "0.1.0"
+
+#include "addr.h"
+#include "sock.h"
+#include "whoami.h"
+#include "net.h"
+
+#endif

@@ -1,0 +1,69 @@
+/* The command layer: what the user sees, and the exit status. */
+#ifndef PORTSCOPE_CLI_H
+#define PORTSCOPE_CLI_H
+
+#include <stdbool.h>
+#include <stdio.h>
+
+#include "portscope/portscope.h"
+
+/* Exit statuses. */
+enum { EXIT_OK = 0, EXIT_FAIL = 1, EXIT_USAGE = 2 };
+
+/* Output formats; a command accepts a subset. */
+enum format { FMT_SEED, FMT_LINE, FMT_JSON };
+
+/* The subcommand being run, for messages: "serve", "connect", ... */
+extern const char *cli_cmd;
+
+/* "portscope: MESSAGE" on stderr. */
+void cli_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/*
+ * Reports a bad command line: the message, then "Try 'portscope CMD --help'".
+ * Returns EXIT_USAGE so callers can `return cli_usage_error(...)`.
+ */
+int cli_usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/*
+ * Handles an unknown option or a missing argument from getopt_long (which
+ * returned '?' or ':').  A negative number such as "-1" is reported as a bad
+ * port, not an option.  Returns EXIT_USAGE.
+ */
+int cli_bad_option(int argc, char **argv, int optopt_char);
+
+/* Parses "seed", "line" or "json" into *FMT. Returns 0 or -1 (message printed). */
+int cli_parse_format(const char *s, enum format *fmt);
+
+/* Parses a positive number of seconds (fractions allowed). Returns 0 or -1 (message printed). */
+int cli_parse_seconds(const char *what, const char *s, double *secs);
+
+/*
+ * Parses ARG as an endpoint with the given defaults.  On error prints
+ * "bad endpoint 'ARG': why" (with a bracketed suggestion where one helps)
+ * and returns -1.
+ */
+int cli_parse_endpoint(const char *arg, const char *default_host, uint16_t default_port,
+		       struct pscope_endpoint *ep);
+
+/*
+ * Flushes stdout.  Returns 0 if all was written; 1 if the reader has gone
+ * (EPIPE: stop quietly); -1 on another write error, after saying so.
+ */
+int cli_flush(void);
+
+/* Flushes stdout at the end of a command; turns STATUS into EXIT_FAIL on a write error. */
+int cli_finish(int status);
+
+/* Writes LINE (no newline) with PREFIX before it, to stdout. */
+void cli_line(const char *prefix, const char *line);
+
+/* Ignores SIGPIPE so that a vanished peer or reader is an error to handle, not death. */
+void cli_ignore_sigpipe(void);
+
+/* The subcommands. */
+int cmd_serve(int argc, char **argv);
+int cmd_connect(int argc, char **argv);
+int cmd_demo(int argc, char **argv);
+
+#endif

@@ -1,0 +1,309 @@
+/* portscope connect: the note's client, and a check of what the server saw. */
+#include <errno.h>
+#include <getopt.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "report.h"
+
+#define MAX_ADDRS 16
+
+enum verdict { V_MATCH, V_MISMATCH, V_NO_REPLY, V_BAD_REPLY };
+static const char *const verdict_names[] = { "match", "mismatch", "no-reply", "bad-reply" };
+
+struct client {
+	enum format fmt;
+	bool before;
+	bool help;
+	int timeout_ms;
+	int reply_ms;
+	struct pscope_sockinfo pre;	/* the socket before connect(), with --before */
+	bool have_pre;
+	struct pscope_sockinfo si;	/* the connected socket */
+	char reply[PSCOPE_WHOAMI_MAX + 1];
+	bool have_reply;
+	struct pscope_whoami who;
+	enum verdict verdict;
+	char detail[512];
+};
+
+static const char usage[] =
+	"usage: portscope connect [OPTIONS] [ENDPOINT]\n"
+	"\n"
+	"Connect to ENDPOINT (default 127.0.0.1:8080) and print this end's address, as the\n"
+	"note's Python client does.  Then read the server's portscope/1 line, if it sends\n"
+	"one, and say whether the server saw the same 4-tuple as this end, or how it\n"
+	"differs (a NAT or proxy in between).\n"
+	"\n"
+	"ENDPOINT is PORT (on 127.0.0.1), HOST, HOST:PORT, IPv4:PORT or [IPv6]:PORT.\n"
+	"\n"
+	"Options:\n"
+	"  -f, --format FMT   seed (the note's lines, default), line, or json\n"
+	"  -w, --wait SECS    give up connecting after SECS (default 10)\n"
+	"  -r, --reply-wait SECS  wait this long for the server's line (default 2)\n"
+	"  -b, --before       also show getsockname() before connect(): ('0.0.0.0', 0)\n"
+	"  -4, -6             only IPv4, or only IPv6, addresses of ENDPOINT\n"
+	"  -h, --help         show this help\n"
+	"\n"
+	"Exit status: 0 once connected (whatever the server replied), 1 if the connection\n"
+	"failed, 2 for a bad command line.\n";
+
+static void addr_text(const struct pscope_addr *a, char *buf, size_t size)
+{
+	if (pscope_addr_format(a, buf, size) < 0)
+		snprintf(buf, size, "?");
+}
+
+/* Compares the server's view with this end's and writes the verdict's words. */
+static void judge(struct client *c)
+{
+	char you[PSCOPE_ADDRSTRLEN], me[PSCOPE_ADDRSTRLEN], local[PSCOPE_ADDRSTRLEN],
+		peer[PSCOPE_ADDRSTRLEN];
+	bool same_you, same_me;
+	size_t used = 0;
+
+	if (!c->have_reply) {
+		c->verdict = V_NO_REPLY;
+		snprintf(c->detail, sizeof(c->detail),
+			 "no portscope/1 line from the server (not a portscope server?): nothing to compare");
+		return;
+	}
+	if (pscope_whoami_parse(c->reply, strlen(c->reply), &c->who) < 0) {
+		c->verdict = V_BAD_REPLY;
+		snprintf(c->detail, sizeof(c->detail),
+			 "the server's reply is not a portscope/1 line: nothing to compare");
+		return;
+	}
+	addr_text(&c->who.you, you, sizeof(you));
+	addr_text(&c->who.me, me, sizeof(me));
+	addr_text(&c->si.local, local, sizeof(local));
+	addr_text(&c->si.peer, peer, sizeof(peer));
+	same_you = pscope_addr_same(&c->who.you, &c->si.local);
+	same_me = pscope_addr_same(&c->who.me, &c->si.peer);
+	if (same_you && same_me) {
+		c->verdict = V_MATCH;
+		snprintf(c->detail, sizeof(c->detail),
+			 "match: the server saw the same 4-tuple <%s, %s>: no NAT or proxy in between%s",
+			 local, peer,
+			 pscope_addr_is_v4mapped(&c->who.you) ?
+				 " (its IPv6 socket shows this IPv4 address as IPv4-mapped)" : "");
+		return;
+	}
+	c->verdict = V_MISMATCH;
+	if (!same_you)
+		used += (size_t)snprintf(c->detail, sizeof(c->detail),
+			 "mismatch: the server saw this client as %s, but this end is %s "
+			 "(source NAT or a proxy in between)", you, local);
+	if (!same_me && used < sizeof(c->detail))
+		snprintf(c->detail + used, sizeof(c->detail) - used,
+			 "%s the server's end is %s, but this client connected to %s "
+			 "(destination NAT, port forwarding or a proxy)",
+			 used ? ";" : "mismatch:", me, peer);
+}
+
+static void print_seed(const struct client *c)
+{
+	char buf[PSCOPE_ADDRSTRLEN + 64], you[PSCOPE_ADDRSTRLEN], me[PSCOPE_ADDRSTRLEN];
+
+	if (c->have_pre) {
+		cli_line("", "client socket address before connect is ");
+		report_py_addr(&c->pre.local, c->pre.local_err, buf, sizeof(buf));
+		cli_line("", buf);
+	}
+	cli_line("", "client socket address is ");
+	report_py_addr(&c->si.local, c->si.local_err, buf, sizeof(buf));
+	cli_line("", buf);
+	if (c->verdict == V_MATCH || c->verdict == V_MISMATCH) {
+		report_py_addr(&c->who.you, 0, you, sizeof(you));
+		report_py_addr(&c->who.me, 0, me, sizeof(me));
+		printf("server saw this client as %s and itself as %s\n", you, me);
+	}
+	cli_line("", c->detail);
+}
+
+static void print_line(const struct client *c)
+{
+	char local[PSCOPE_ADDRSTRLEN], peer[PSCOPE_ADDRSTRLEN], you[PSCOPE_ADDRSTRLEN] = "-",
+		me[PSCOPE_ADDRSTRLEN] = "-", pre[PSCOPE_ADDRSTRLEN];
+
+	addr_text(&c->si.local, local, sizeof(local));
+	addr_text(&c->si.peer, peer, sizeof(peer));
+	if (c->verdict == V_MATCH || c->verdict == V_MISMATCH) {
+		addr_text(&c->who.you, you, sizeof(you));
+		addr_text(&c->who.me, me, sizeof(me));
+	}
+	if (c->have_pre) {
+		addr_text(&c->pre.local, pre, sizeof(pre));
+		printf("before=%s ", pre);
+	}
+	printf("local=%s peer=%s server_you=%s server_me=%s verdict=%s\n", local, peer, you, me,
+	       verdict_names[c->verdict]);
+}
+
+static void print_json_str(const char *key, const char *s)
+{
+	printf(",\"%s\":\"", key);
+	for (; *s; s++) {
+		if (*s == '"' || *s == '\\')
+			printf("\\%c", *s);
+		else if ((unsigned char)*s < 0x20 || (unsigned char)*s >= 0x7f)
+			printf("\\u%04x", (unsigned char)*s);
+		else
+			putchar(*s);
+	}
+	putchar('"');
+}
+
+static void print_json(const struct client *c)
+{
+	char buf[512], you[PSCOPE_ADDRSTRLEN], me[PSCOPE_ADDRSTRLEN];
+
+	pscope_sock_json(&c->si, buf, sizeof(buf));
+	printf("{\"socket\":%s", buf);
+	if (c->have_pre) {
+		pscope_sock_json(&c->pre, buf, sizeof(buf));
+		printf(",\"before\":%s", buf);
+	}
+	if (c->verdict == V_MATCH || c->verdict == V_MISMATCH) {
+		addr_text(&c->who.you, you, sizeof(you));
+		addr_text(&c->who.me, me, sizeof(me));
+		printf(",\"server\":{\"you\":\"%s\",\"me\":\"%s\",\"conn\":%llu}", you, me,
+		       (unsigned long long)c->who.conn);
+	} else {
+		printf(",\"server\":null");
+	}
+	if (c->have_reply) {
+		size_t n = strcspn(c->reply, "\r\n");
+		char line[sizeof(c->reply)];
+
+		memcpy(line, c->reply, n);
+		line[n] = '\0';
+		print_json_str("reply", line);
+	} else {
+		printf(",\"reply\":null");
+	}
+	print_json_str("verdict", verdict_names[c->verdict]);
+	print_json_str("detail", c->detail);
+	printf("}\n");
+}
+
+/* Tries each address in turn, as nc does. Returns the connected descriptor or -errno of the last failure. */
+static int connect_any(struct client *c, const struct pscope_addr *addrs, int n, size_t *which)
+{
+	int rc = -ECONNREFUSED;
+
+	for (int i = 0; i < n; i++) {
+		int fd = pscope_socket(addrs[i].u.sa.sa_family, SOCK_STREAM);
+
+		if (fd < 0) {
+			rc = fd;
+			continue;
+		}
+		if (c->before && !c->have_pre) {
+			pscope_sock_describe(fd, &c->pre);
+			c->have_pre = true;
+		}
+		*which = (size_t)i;
+		rc = pscope_connect(fd, &addrs[i], c->timeout_ms);
+		if (rc == 0)
+			return fd;
+		close(fd);
+	}
+	return rc;
+}
+
+static int parse_args(struct client *c, int argc, char **argv, int *family)
+{
+	static const struct option longopts[] = {
+		{ "format", required_argument, NULL, 'f' },
+		{ "wait", required_argument, NULL, 'w' },
+		{ "reply-wait", required_argument, NULL, 'r' },
+		{ "before", no_argument, NULL, 'b' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	double secs;
+	int ch;
+
+	opterr = 0;
+	while ((ch = getopt_long(argc, argv, ":f:w:r:b46h", longopts, NULL)) != -1) {
+		switch (ch) {
+		case 'f':
+			if (cli_parse_format(optarg, &c->fmt) < 0)
+				return EXIT_USAGE;
+			break;
+		case 'w':
+		case 'r':
+			if (cli_parse_seconds(ch == 'w' ? "wait" : "reply wait", optarg, &secs) < 0)
+				return EXIT_USAGE;
+			*(ch == 'w' ? &c->timeout_ms : &c->reply_ms) = (int)(secs * 1000 + 0.5);
+			break;
+		case 'b':
+			c->before = true;
+			break;
+		case '4':
+			*family = AF_INET;
+			break;
+		case '6':
+			*family = AF_INET6;
+			break;
+		case 'h':
+			c->help = true;
+			return EXIT_OK;
+		default:
+			return cli_bad_option(argc, argv, ch);
+		}
+	}
+	if (argc - optind > 1)
+		return cli_usage_error("too many arguments: one ENDPOINT at most");
+	return EXIT_OK;
+}
+
+int cmd_connect(int argc, char **argv)
+{
+	struct client c = { .fmt = FMT_SEED, .timeout_ms = 10000, .reply_ms = 2000 };
+	struct pscope_addr addrs[MAX_ADDRS];
+	struct pscope_endpoint ep;
+	char text[PSCOPE_ADDRSTRLEN];
+	int family = AF_UNSPEC, n, fd, rc;
+	size_t which = 0;
+	ssize_t got;
+
+	rc = parse_args(&c, argc, argv, &family);
+	if (rc != EXIT_OK)
+		return rc;
+	if (c.help) {
+		fputs(usage, stdout);
+		return cli_finish(EXIT_OK);
+	}
+	if (cli_parse_endpoint(optind < argc ? argv[optind] : "127.0.0.1:8080", "127.0.0.1",
+			       8080, &ep) < 0)
+		return EXIT_USAGE;
+	cli_ignore_sigpipe();
+	n = pscope_endpoint_resolve(&ep, family, SOCK_STREAM, 0, addrs, MAX_ADDRS);
+	if (n < 0) {
+		cli_warn("%s: %s", ep.host, pscope_strerror(n));
+		return EXIT_FAIL;
+	}
+	fd = connect_any(&c, addrs, n, &which);
+	if (fd < 0) {
+		addr_text(&addrs[which], text, sizeof(text));
+		if (fd == -ETIMEDOUT)
+			cli_warn("connect %s: timed out after %g s", text, c.timeout_ms / 1000.0);
+		else
+			cli_warn("connect %s: %s", text, pscope_strerror(fd));
+		return EXIT_FAIL;
+	}
+	pscope_sock_describe(fd, &c.si);
+	got = pscope_read_line(fd, c.reply, sizeof(c.reply), c.reply_ms);
+	c.have_reply = got > 0;
+	close(fd);
+	judge(&c);
+	if (c.fmt == FMT_SEED)
+		print_seed(&c);
+	else if (c.fmt == FMT_LINE)
+		print_line(&c);
+	else
+		print_json(&c);
+	return cli_finish(EXIT_OK);
+}

@@ -1,0 +1,262 @@
+/* portscope demo: the note's experiment end to end, server and clients in one run. */
+#include <errno.h>
+#include <getopt.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "report.h"
+
+#define CLIENTS 2
+#define SERVER "server   | "
+
+static const char usage[] =
+	"usage: portscope demo [ENDPOINT]\n"
+	"\n"
+	"Run the note's experiment: a server on ENDPOINT (default 127.0.0.1:8080; if that\n"
+	"port is taken, one the kernel chooses), two clients one after the other, both\n"
+	"sides' output labelled, the note's two remarks shown live, and what it all shows.\n"
+	"\n"
+	"Options:\n"
+	"  -h, --help   show this help\n"
+	"\n"
+	"Exit status: 0 if everything behaved as the note says, 1 if not, 2 for a bad\n"
+	"command line.\n";
+
+struct demo {
+	int lfd;
+	struct pscope_sockinfo listener;
+	struct pscope_addr client_local[CLIENTS];	/* each client's own getsockname */
+	struct pscope_sockinfo conn[CLIENTS];		/* each accepted socket */
+	int failures;
+};
+
+static void say(const char *prefix, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void say(const char *prefix, const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs(prefix, stdout);
+	va_start(ap, fmt);
+	vprintf(fmt, ap);
+	va_end(ap);
+	putchar('\n');
+}
+
+static void unexpected(struct demo *d, const char *what)
+{
+	say("", "UNEXPECTED: %s", what);
+	d->failures++;
+}
+
+/* Listens on EP; the default endpoint falls back to a kernel-chosen port if 8080 is taken. */
+static int open_listener(struct demo *d, const struct pscope_endpoint *ep, bool is_default)
+{
+	struct pscope_addr a;
+	char text[PSCOPE_ADDRSTRLEN];
+	int n = pscope_endpoint_resolve(ep, AF_UNSPEC, SOCK_STREAM, PSCOPE_RESOLVE_PASSIVE, &a, 1);
+
+	if (n < 0) {
+		cli_warn("%s: %s", ep->host, pscope_strerror(n));
+		return -1;
+	}
+	d->lfd = pscope_listen(&a, 16, 0);
+	if (d->lfd == -EADDRINUSE && is_default) {
+		pscope_addr_set_port(&a, 0);
+		d->lfd = pscope_listen(&a, 16, 0);
+		if (d->lfd >= 0)
+			say("", "(port %u is taken on this machine, so the kernel chose another port)",
+			    (unsigned)ep->port);
+	}
+	if (d->lfd < 0) {
+		pscope_addr_format(&a, text, sizeof(text));
+		cli_warn("bind %s: %s", text, pscope_strerror(d->lfd));
+		return -1;
+	}
+	pscope_sock_describe(d->lfd, &d->listener);
+	pscope_addr_format(&d->listener.local, text, sizeof(text));
+	say(SERVER, "listening on %s (fd %d)", text, d->lfd);
+	return 0;
+}
+
+static int accept_one(struct demo *d, struct pscope_addr *from)
+{
+	struct pollfd p = { .fd = d->lfd, .events = POLLIN };
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+	int fd;
+
+	if (poll(&p, 1, 5000) != 1)
+		return -ETIMEDOUT;
+	fd = accept4(d->lfd, (struct sockaddr *)&ss, &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	pscope_addr_set(from, (struct sockaddr *)&ss, len);
+	return fd;
+}
+
+/* The server's half: the note's block, then the portscope/1 line, then close. */
+static int serve_one(struct demo *d, int i)
+{
+	struct conn_report r = { .seq = (unsigned long long)i + 1, .listener = &d->listener };
+	char line[PSCOPE_WHOAMI_MAX];
+	int fd = accept_one(d, &r.from), n;
+
+	if (fd < 0) {
+		cli_warn("accept: %s", pscope_strerror(fd));
+		return -1;
+	}
+	pscope_sock_describe(fd, &r.conn);
+	d->conn[i] = r.conn;
+	report_print(FMT_SEED, SERVER, &r);
+	n = report_whoami(&r, line, sizeof(line));
+	if (n > 0)
+		(void)send(fd, line, (size_t)n, MSG_NOSIGNAL);
+	close(fd);
+	return 0;
+}
+
+static int run_client(struct demo *d, int i)
+{
+	char prefix[32], buf[PSCOPE_WHOAMI_MAX + 1];
+	struct pscope_sockinfo si;
+	struct pscope_whoami w;
+	int fd, rc;
+
+	snprintf(prefix, sizeof(prefix), "client %d | ", i + 1);
+	fd = pscope_socket(d->listener.family, SOCK_STREAM);
+	if (fd < 0 || (rc = pscope_connect(fd, &d->listener.local, 5000)) < 0) {
+		cli_warn("connect: %s", pscope_strerror(fd < 0 ? fd : rc));
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	pscope_sock_describe(fd, &si);
+	d->client_local[i] = si.local;
+	say(prefix, "client socket address is ");
+	report_py_addr(&si.local, si.local_err, buf, sizeof(buf));
+	say(prefix, "%s", buf);
+
+	if (serve_one(d, i) < 0) {
+		close(fd);
+		return -1;
+	}
+	rc = (int)pscope_read_line(fd, buf, sizeof(buf), 2000);
+	close(fd);
+	if (rc <= 0 || pscope_whoami_parse(buf, (size_t)rc, &w) < 0) {
+		unexpected(d, "the server's portscope/1 line did not arrive");
+		return 0;
+	}
+	buf[strcspn(buf, "\r\n")] = '\0';
+	say(prefix, "the server told it: %s", buf);
+	if (pscope_addr_same(&w.you, &si.local) && pscope_addr_same(&w.me, &si.peer))
+		say(prefix, "the same 4-tuple as this client sees: nothing in between");
+	else
+		unexpected(d, "the server saw a different 4-tuple than the client");
+	return 0;
+}
+
+static void show_remarks(struct demo *d)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+	struct pscope_sockinfo fresh;
+	char text[PSCOPE_ADDRSTRLEN];
+	int fd;
+
+	say("", "\nThe note's two remarks, live:");
+	pscope_addr_format(&d->listener.local, text, sizeof(text));
+	if (getpeername(d->lfd, (struct sockaddr *)&ss, &len) < 0 && errno == ENOTCONN) {
+		say("", "  getpeername() on the listening socket (fd %d) fails: ENOTCONN (%s).",
+		    d->lfd, strerror(ENOTCONN));
+		say("", "    It listens on %s and is connected to no one, so it has no peer.", text);
+	} else {
+		unexpected(d, "getpeername() on the listening socket did not fail with ENOTCONN");
+	}
+	fd = pscope_socket(d->listener.family, SOCK_STREAM);
+	if (fd < 0 || pscope_sock_describe(fd, &fresh) < 0 || fresh.local_err) {
+		unexpected(d, "could not make a fresh socket to look at");
+	} else {
+		report_py_addr(&fresh.local, 0, text, sizeof(text));
+		say("", "  getsockname() on a new socket (fd %d) before connect(): %s.", fd, text);
+		say("", "    No address and no port yet: connect() or bind() gives it one.");
+		if (pscope_addr_port(&fresh.local) != 0)
+			unexpected(d, "a fresh socket already had a port");
+	}
+	if (fd >= 0)
+		close(fd);
+}
+
+/* States what the run showed, checking each claim against what was observed. */
+static void conclude(struct demo *d)
+{
+	char lst[PSCOPE_ADDRSTRLEN], peer[PSCOPE_ADDRSTRLEN];
+	int port = pscope_addr_port(&d->listener.local);
+
+	pscope_addr_format(&d->listener.local, lst, sizeof(lst));
+	say("", "\nWhat this showed:");
+	for (int i = 0; i < CLIENTS; i++)
+		if (!pscope_addr_same(&d->conn[i].local, &d->listener.local))
+			unexpected(d, "a connected socket's local address differs from the listener's");
+	if (pscope_addr_same(&d->conn[0].peer, &d->conn[1].peer))
+		unexpected(d, "both clients had the same address and port");
+	say("", "  The listening socket (fd %d) and each connected socket had the same local", d->lfd);
+	say("", "  address, %s: one port, many sockets.  Only the 4-tuple", lst);
+	say("", "  <client ip, client port, server ip, server port> tells them apart:");
+	for (int i = 0; i < CLIENTS; i++) {
+		char host[PSCOPE_ADDRSTRLEN], shost[PSCOPE_ADDRSTRLEN];
+
+		pscope_addr_host(&d->conn[i].peer, host, sizeof(host));
+		pscope_addr_host(&d->conn[i].local, shost, sizeof(shost));
+		pscope_addr_format(&d->conn[i].peer, peer, sizeof(peer));
+		say("", "    connection %d (server fd %d): <%s, %d, %s, %d>", i + 1, d->conn[i].fd,
+		    host, pscope_addr_port(&d->conn[i].peer), shost, port);
+	}
+	say("", "  The listener has no peer at all; the connections differ only in the");
+	say("", "  client's port, which the kernel chose for each client at connect().");
+	if (d->failures)
+		say("", "\n%d observation%s did not match the note: see UNEXPECTED above.",
+		    d->failures, d->failures == 1 ? "" : "s");
+}
+
+int cmd_demo(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct demo d = { .lfd = -1 };
+	struct pscope_endpoint ep;
+	const char *arg;
+	int c;
+
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
+		if (c != 'h')
+			return cli_bad_option(argc, argv, c);
+		fputs(usage, stdout);
+		return cli_finish(EXIT_OK);
+	}
+	if (argc - optind > 1)
+		return cli_usage_error("too many arguments: one ENDPOINT at most");
+	arg = optind < argc ? argv[optind] : "127.0.0.1:8080";
+	if (cli_parse_endpoint(arg, "127.0.0.1", 8080, &ep) < 0)
+		return EXIT_USAGE;
+	cli_ignore_sigpipe();
+
+	say("", "portscope demo: the note's experiment. One server, two clients, one port.\n");
+	if (open_listener(&d, &ep, optind >= argc) < 0)
+		return cli_finish(EXIT_FAIL);
+	for (int i = 0; i < CLIENTS; i++) {
+		putchar('\n');
+		if (run_client(&d, i) < 0) {
+			close(d.lfd);
+			return cli_finish(EXIT_FAIL);
+		}
+	}
+	show_remarks(&d);
+	conclude(&d);
+	close(d.lfd);
+	return cli_finish(d.failures ? EXIT_FAIL : EXIT_OK);
+}

@@ -1,0 +1,365 @@
+/* Endpoints and socket addresses: parse, resolve, format, compare. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netdb.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "portscope/addr.h"
+
+static const char *const messages[] = {
+	[PSCOPE_E_EMPTY - PSCOPE_ERR_BASE] = "empty endpoint",
+	[PSCOPE_E_TOOLONG - PSCOPE_ERR_BASE] = "endpoint longer than 255 characters",
+	[PSCOPE_E_NUL - PSCOPE_ERR_BASE] = "endpoint contains a NUL byte",
+	[PSCOPE_E_PORT - PSCOPE_ERR_BASE] = "port must be a number from 0 to 65535",
+	[PSCOPE_E_NOPORT - PSCOPE_ERR_BASE] = "a port is required (ADDR:PORT)",
+	[PSCOPE_E_HOST_EMPTY - PSCOPE_ERR_BASE] =
+		"no host before ':' (write 0.0.0.0:PORT for every interface, or PORT for 127.0.0.1)",
+	[PSCOPE_E_BRACKET - PSCOPE_ERR_BASE] = "unbalanced brackets: write [IPv6]:PORT",
+	[PSCOPE_E_BAD_IPV6 - PSCOPE_ERR_BASE] = "not an IPv6 address inside the brackets",
+	[PSCOPE_E_AMBIGUOUS - PSCOPE_ERR_BASE] =
+		"ambiguous: an IPv6 address, or an address and a port? Use brackets: [IPv6]:PORT",
+	[PSCOPE_E_NEED_BRACKETS - PSCOPE_ERR_BASE] =
+		"an IPv6 address with a port must be written in brackets: [IPv6]:PORT",
+	[PSCOPE_E_NOT_NUMERIC - PSCOPE_ERR_BASE] = "not a numeric address",
+	[PSCOPE_E_PROTO - PSCOPE_ERR_BASE] = "not a well-formed portscope/1 line",
+};
+
+const char *pscope_strerror(int err)
+{
+	int e = -err;
+
+	if (e > PSCOPE_ERR_BASE && e < PSCOPE_E_LAST)
+		return messages[e - PSCOPE_ERR_BASE];
+	if (e > PSCOPE_EAI_BASE && e < PSCOPE_EAI_BASE + 1000)
+		return gai_strerror(-(e - PSCOPE_EAI_BASE));
+	return strerror(e);
+}
+
+/* Parses LEN bytes of decimal digits as a port. Returns 0..65535 or -PSCOPE_E_PORT. */
+static int parse_port(const char *s, size_t len)
+{
+	unsigned long v = 0;
+
+	if (len == 0)
+		return -PSCOPE_E_PORT;
+	for (size_t i = 0; i < len; i++) {
+		if (s[i] < '0' || s[i] > '9')
+			return -PSCOPE_E_PORT;
+		v = v * 10 + (unsigned long)(s[i] - '0');
+		if (v > 65535)
+			return -PSCOPE_E_PORT;
+	}
+	return (int)v;
+}
+
+/* True if LEN bytes of S are an IPv6 literal, with an optional non-empty %scope. */
+static bool is_ipv6(const char *s, size_t len)
+{
+	char buf[PSCOPE_ENDPOINT_MAX + 1];
+	struct in6_addr a;
+	char *pct;
+
+	if (len == 0 || len > PSCOPE_ENDPOINT_MAX)
+		return false;
+	memcpy(buf, s, len);
+	buf[len] = '\0';
+	pct = strchr(buf, '%');
+	if (pct) {
+		if (pct[1] == '\0')
+			return false;
+		*pct = '\0';
+	}
+	return inet_pton(AF_INET6, buf, &a) == 1;
+}
+
+static size_t count_char(const char *s, size_t len, char c)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < len; i++)
+		n += s[i] == c;
+	return n;
+}
+
+/* A bare number is a port; so is anything that starts like one and has no dot. */
+static bool looks_like_port(const char *s, size_t len)
+{
+	size_t i = (s[0] == '-' || s[0] == '+') ? 1 : 0;
+
+	return i < len && s[i] >= '0' && s[i] <= '9' && !memchr(s, '.', len);
+}
+
+static void set_host(struct pscope_endpoint *ep, const char *s, size_t len)
+{
+	memcpy(ep->host, s, len);
+	ep->host[len] = '\0';
+	ep->host_given = true;
+}
+
+static int set_port(struct pscope_endpoint *ep, const char *s, size_t len)
+{
+	int port = parse_port(s, len);
+
+	if (port < 0)
+		return port;
+	ep->port = (uint16_t)port;
+	ep->port_given = true;
+	return 0;
+}
+
+static int parse_bracketed(const char *s, size_t len, struct pscope_endpoint *ep)
+{
+	const char *close = memchr(s, ']', len);
+	size_t hlen, rest;
+
+	if (!close)
+		return -PSCOPE_E_BRACKET;
+	hlen = (size_t)(close - s) - 1;
+	if (!is_ipv6(s + 1, hlen))
+		return -PSCOPE_E_BAD_IPV6;
+	set_host(ep, s + 1, hlen);
+	rest = len - (size_t)(close - s) - 1;
+	if (rest == 0)
+		return 0;
+	if (close[1] != ':')
+		return -PSCOPE_E_BRACKET;
+	return set_port(ep, close + 2, rest - 1);
+}
+
+/* Two or more colons and no brackets: an IPv6 address alone, or a mistake. */
+static int parse_bare_ipv6(const char *s, size_t len, struct pscope_endpoint *ep)
+{
+	const char *colon = memrchr(s, ':', len);
+	size_t hlen = (size_t)(colon - s);
+	bool whole = is_ipv6(s, len);
+	bool split = is_ipv6(s, hlen) && parse_port(colon + 1, len - hlen - 1) >= 0;
+
+	if (whole && split)
+		return -PSCOPE_E_AMBIGUOUS;
+	if (split)
+		return -PSCOPE_E_NEED_BRACKETS;
+	if (!whole)
+		return -PSCOPE_E_BAD_IPV6;
+	set_host(ep, s, len);
+	return 0;
+}
+
+int pscope_endpoint_parse(const char *s, size_t len, const char *default_host,
+			  uint16_t default_port, struct pscope_endpoint *ep)
+{
+	const char *colon;
+	size_t colons;
+
+	memset(ep, 0, sizeof(*ep));
+	ep->port = default_port;
+	if (default_host && strlen(default_host) <= PSCOPE_ENDPOINT_MAX)
+		strcpy(ep->host, default_host);
+	if (len == 0)
+		return -PSCOPE_E_EMPTY;
+	if (len > PSCOPE_ENDPOINT_MAX)
+		return -PSCOPE_E_TOOLONG;
+	if (memchr(s, '\0', len))
+		return -PSCOPE_E_NUL;
+	if (s[0] == '[')
+		return parse_bracketed(s, len, ep);
+	if (memchr(s, ']', len))
+		return -PSCOPE_E_BRACKET;
+	colons = count_char(s, len, ':');
+	if (colons >= 2)
+		return parse_bare_ipv6(s, len, ep);
+	if (colons == 0) {
+		if (looks_like_port(s, len))
+			return set_port(ep, s, len);
+		set_host(ep, s, len);
+		return 0;
+	}
+	colon = memchr(s, ':', len);
+	if (colon == s)
+		return -PSCOPE_E_HOST_EMPTY;
+	set_host(ep, s, (size_t)(colon - s));
+	if (colon + 1 == s + len)
+		return -PSCOPE_E_PORT;
+	return set_port(ep, colon + 1, len - (size_t)(colon - s) - 1);
+}
+
+int pscope_addr_set(struct pscope_addr *a, const struct sockaddr *sa, socklen_t len)
+{
+	memset(a, 0, sizeof(*a));
+	if (len > sizeof(a->u))
+		return -EINVAL;
+	memcpy(&a->u, sa, len);
+	a->len = len;
+	return 0;
+}
+
+static int eai_error(int eai)
+{
+	if (eai == EAI_SYSTEM)
+		return errno ? -errno : -EIO;
+	return -(PSCOPE_EAI_BASE - eai);
+}
+
+static bool seen(const struct pscope_addr *out, size_t n, const struct addrinfo *ai)
+{
+	for (size_t i = 0; i < n; i++)
+		if (out[i].len == ai->ai_addrlen && !memcmp(&out[i].u, ai->ai_addr, ai->ai_addrlen))
+			return true;
+	return false;
+}
+
+int pscope_endpoint_resolve(const struct pscope_endpoint *ep, int family,
+			    int socktype, int flags, struct pscope_addr *out,
+			    size_t max)
+{
+	struct addrinfo hints = { 0 }, *res, *ai;
+	char port[8];
+	size_t n = 0;
+	int rc;
+
+	hints.ai_family = family;
+	hints.ai_socktype = socktype;
+	hints.ai_flags = AI_NUMERICSERV;
+	if (flags & PSCOPE_RESOLVE_PASSIVE)
+		hints.ai_flags |= AI_PASSIVE;
+	if (flags & PSCOPE_RESOLVE_NUMERIC)
+		hints.ai_flags |= AI_NUMERICHOST;
+	snprintf(port, sizeof(port), "%u", (unsigned)ep->port);
+	rc = getaddrinfo(ep->host[0] ? ep->host : NULL, port, &hints, &res);
+	if (rc != 0)
+		return eai_error(rc);
+	for (ai = res; ai && n < max; ai = ai->ai_next) {
+		if (ai->ai_family != AF_INET && ai->ai_family != AF_INET6)
+			continue;
+		if (ai->ai_addrlen > sizeof(out[n].u) || seen(out, n, ai))
+			continue;
+		pscope_addr_set(&out[n++], ai->ai_addr, ai->ai_addrlen);
+	}
+	freeaddrinfo(res);
+	return n > 0 ? (int)n : eai_error(EAI_NONAME);
+}
+
+int pscope_addr_parse(const char *s, size_t len, struct pscope_addr *a)
+{
+	struct pscope_endpoint ep;
+	int rc;
+
+	memset(a, 0, sizeof(*a));
+	rc = pscope_endpoint_parse(s, len, NULL, 0, &ep);
+	if (rc < 0)
+		return rc;
+	if (!ep.port_given)
+		return -PSCOPE_E_NOPORT;
+	if (!ep.host_given)
+		return -PSCOPE_E_NOT_NUMERIC;
+	rc = pscope_endpoint_resolve(&ep, AF_UNSPEC, SOCK_STREAM, PSCOPE_RESOLVE_NUMERIC, a, 1);
+	if (rc < 0)
+		return -PSCOPE_E_NOT_NUMERIC;
+	return 0;
+}
+
+int pscope_addr_port(const struct pscope_addr *a)
+{
+	switch (a->u.sa.sa_family) {
+	case AF_INET:
+		return ntohs(a->u.sin.sin_port);
+	case AF_INET6:
+		return ntohs(a->u.sin6.sin6_port);
+	default:
+		return -EAFNOSUPPORT;
+	}
+}
+
+int pscope_addr_set_port(struct pscope_addr *a, uint16_t port)
+{
+	switch (a->u.sa.sa_family) {
+	case AF_INET:
+		a->u.sin.sin_port = htons(port);
+		return 0;
+	case AF_INET6:
+		a->u.sin6.sin6_port = htons(port);
+		return 0;
+	default:
+		return -EAFNOSUPPORT;
+	}
+}
+
+static int fit(int n, size_t size)
+{
+	return n < 0 || (size_t)n >= size ? -ENOSPC : n;
+}
+
+int pscope_addr_host(const struct pscope_addr *a, char *buf, size_t size)
+{
+	char host[NI_MAXHOST];
+	int rc;
+
+	if (a->u.sa.sa_family != AF_INET && a->u.sa.sa_family != AF_INET6)
+		return -EAFNOSUPPORT;
+	/* Numeric getnameinfo asks no resolver; it adds "%scope" where needed. */
+	rc = getnameinfo(&a->u.sa, a->len, host, sizeof(host), NULL, 0, NI_NUMERICHOST);
+	if (rc != 0)
+		return eai_error(rc);
+	return fit(snprintf(buf, size, "%s", host), size);
+}
+
+int pscope_addr_format(const struct pscope_addr *a, char *buf, size_t size)
+{
+	char host[NI_MAXHOST];
+	int rc = pscope_addr_host(a, host, sizeof(host));
+
+	if (rc < 0)
+		return rc;
+	if (a->u.sa.sa_family == AF_INET6)
+		return fit(snprintf(buf, size, "[%s]:%d", host, pscope_addr_port(a)), size);
+	return fit(snprintf(buf, size, "%s:%d", host, pscope_addr_port(a)), size);
+}
+
+int pscope_addr_py(const struct pscope_addr *a, char *buf, size_t size)
+{
+	char host[NI_MAXHOST];
+	int rc = pscope_addr_host(a, host, sizeof(host));
+
+	if (rc < 0)
+		return rc;
+	if (a->u.sa.sa_family == AF_INET6)
+		return fit(snprintf(buf, size, "('%s', %d, %u, %u)", host, pscope_addr_port(a),
+				    (unsigned)ntohl(a->u.sin6.sin6_flowinfo),
+				    (unsigned)a->u.sin6.sin6_scope_id), size);
+	return fit(snprintf(buf, size, "('%s', %d)", host, pscope_addr_port(a)), size);
+}
+
+bool pscope_addr_is_v4mapped(const struct pscope_addr *a)
+{
+	return a->u.sa.sa_family == AF_INET6 && IN6_IS_ADDR_V4MAPPED(&a->u.sin6.sin6_addr);
+}
+
+/* Rewrites an IPv4-mapped IPv6 address as the IPv4 address it carries. */
+static void unmap(const struct pscope_addr *a, struct pscope_addr *out)
+{
+	*out = *a;
+	if (!pscope_addr_is_v4mapped(a))
+		return;
+	memset(out, 0, sizeof(*out));
+	out->len = sizeof(struct sockaddr_in);
+	out->u.sin.sin_family = AF_INET;
+	out->u.sin.sin_port = a->u.sin6.sin6_port;
+	memcpy(&out->u.sin.sin_addr, &a->u.sin6.sin6_addr.s6_addr[12], 4);
+}
+
+bool pscope_addr_same(const struct pscope_addr *a, const struct pscope_addr *b)
+{
+	struct pscope_addr x, y;
+
+	unmap(a, &x);
+	unmap(b, &y);
+	if (x.u.sa.sa_family != y.u.sa.sa_family)
+		return false;
+	if (x.u.sa.sa_family == AF_INET)
+		return x.u.sin.sin_port == y.u.sin.sin_port &&
+		       x.u.sin.sin_addr.s_addr == y.u.sin.sin_addr.s_addr;
+	if (x.u.sa.sa_family == AF_INET6)
+		return x.u.sin6.sin6_port == y.u.sin6.sin6_port &&
+		       IN6_ARE_ADDR_EQUAL(&x.u.sin6.sin6_addr, &y.u.sin6.sin6_addr);
+	return false;
+}

@@ -1,0 +1,124 @@
+/* Socket helpers: listen, connect with a deadline, read one line with a deadline. */
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "portscope/net.h"
+
+long long pscope_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Closes FD keeping errno, and returns -E. */
+static int fail_close(int fd, int e)
+{
+	int saved = errno;
+
+	close(fd);
+	errno = saved;
+	return -e;
+}
+
+int pscope_socket(int family, int type)
+{
+	int fd = socket(family, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+
+	return fd < 0 ? -errno : fd;
+}
+
+int pscope_listen(const struct pscope_addr *a, int backlog, int flags)
+{
+	int one = 1, v6only = !(flags & PSCOPE_LISTEN_DUALSTACK);
+	int fd = pscope_socket(a->u.sa.sa_family, SOCK_STREAM);
+
+	if (fd < 0)
+		return fd;
+	/* A restarted server must not wait out the TIME_WAIT of its old connections. */
+	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0)
+		return fail_close(fd, errno);
+	if ((flags & PSCOPE_LISTEN_REUSEPORT) &&
+	    setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) < 0)
+		return fail_close(fd, errno);
+	if (a->u.sa.sa_family == AF_INET6 &&
+	    setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &v6only, sizeof(v6only)) < 0)
+		return fail_close(fd, errno);
+	if (bind(fd, &a->u.sa, a->len) < 0)
+		return fail_close(fd, errno);
+	if (listen(fd, backlog) < 0)
+		return fail_close(fd, errno);
+	return fd;
+}
+
+static int wait_fd(int fd, short events, long long deadline)
+{
+	struct pollfd p = { .fd = fd, .events = events };
+
+	for (;;) {
+		int left = deadline < 0 ? -1 : (int)(deadline - pscope_now_ms());
+		int n;
+
+		if (deadline >= 0 && left <= 0)
+			return -ETIMEDOUT;
+		n = poll(&p, 1, left);
+		if (n > 0)
+			return 0;
+		if (n < 0 && errno != EINTR)
+			return -errno;
+	}
+}
+
+int pscope_connect(int fd, const struct pscope_addr *a, int timeout_ms)
+{
+	long long deadline = timeout_ms < 0 ? -1 : pscope_now_ms() + timeout_ms;
+	socklen_t len = sizeof(int);
+	int err = 0, rc;
+
+	if (connect(fd, &a->u.sa, a->len) == 0)
+		return 0;
+	if (errno != EINPROGRESS && errno != EINTR)
+		return -errno;
+	rc = wait_fd(fd, POLLOUT, deadline);
+	if (rc < 0)
+		return rc;
+	if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
+		return -errno;
+	return -err;
+}
+
+ssize_t pscope_read_line(int fd, char *buf, size_t size, int timeout_ms)
+{
+	long long deadline = timeout_ms < 0 ? -1 : pscope_now_ms() + timeout_ms;
+	size_t len = 0;
+
+	if (size == 0)
+		return -ENOSPC;
+	buf[0] = '\0';
+	while (len + 1 < size && !memchr(buf, '\n', len)) {
+		ssize_t n = recv(fd, buf + len, size - 1 - len, MSG_DONTWAIT);
+		int rc;
+
+		if (n > 0) {
+			len += (size_t)n;
+			buf[len] = '\0';
+			continue;
+		}
+		if (n == 0)
+			break;
+		if (errno == EINTR)
+			continue;
+		if (errno != EAGAIN && errno != EWOULDBLOCK)
+			return len ? (ssize_t)len : -errno;
+		rc = wait_fd(fd, POLLIN, deadline);
+		if (rc < 0)
+			return len ? (ssize_t)len : rc;
+	}
+	return (ssize_t)len;
+}

@@ -1,0 +1,203 @@
+/* Describing a socket: the kernel's view, rendered as Python's repr or JSON. */
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "portscope/sock.h"
+
+static int get_int_opt(int fd, int opt, int *val)
+{
+	socklen_t len = sizeof(*val);
+
+	return getsockopt(fd, SOL_SOCKET, opt, val, &len) < 0 ? -errno : 0;
+}
+
+int pscope_sock_describe(int fd, struct pscope_sockinfo *si)
+{
+	struct sockaddr_storage ss;
+	socklen_t len;
+	int rc;
+
+	memset(si, 0, sizeof(*si));
+	si->fd = fd;
+	rc = get_int_opt(fd, SO_TYPE, &si->type);
+	if (rc < 0)
+		return rc;
+	if (get_int_opt(fd, SO_DOMAIN, &si->family) < 0)
+		si->family = AF_UNSPEC;
+	if (get_int_opt(fd, SO_PROTOCOL, &si->protocol) < 0)
+		si->protocol = 0;
+
+	len = sizeof(ss);
+	if (getsockname(fd, (struct sockaddr *)&ss, &len) < 0)
+		si->local_err = -errno;
+	else
+		pscope_addr_set(&si->local, (struct sockaddr *)&ss, len);
+
+	len = sizeof(ss);
+	if (getpeername(fd, (struct sockaddr *)&ss, &len) < 0)
+		si->peer_err = -errno;
+	else
+		pscope_addr_set(&si->peer, (struct sockaddr *)&ss, len);
+	return 0;
+}
+
+const char *pscope_family_name(int family)
+{
+	switch (family) {
+	case AF_INET: return "AF_INET";
+	case AF_INET6: return "AF_INET6";
+	case AF_UNIX: return "AF_UNIX";
+	default: return NULL;
+	}
+}
+
+const char *pscope_socktype_name(int type)
+{
+	switch (type) {
+	case SOCK_STREAM: return "SOCK_STREAM";
+	case SOCK_DGRAM: return "SOCK_DGRAM";
+	case SOCK_RAW: return "SOCK_RAW";
+	case SOCK_SEQPACKET: return "SOCK_SEQPACKET";
+	default: return NULL;
+	}
+}
+
+const char *pscope_proto_name(int type)
+{
+	switch (type) {
+	case SOCK_STREAM: return "tcp";
+	case SOCK_DGRAM: return "udp";
+	default: return NULL;
+	}
+}
+
+const char *pscope_errno_name(int err)
+{
+	const char *name = strerrorname_np(err < 0 ? -err : err);
+
+	return name ? name : "E?";
+}
+
+/* A small append-only writer that remembers whether anything was cut. */
+struct out {
+	char *buf;
+	size_t size, len;
+	bool full;
+};
+
+static void put(struct out *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void put(struct out *o, const char *fmt, ...)
+{
+	va_list ap;
+	size_t room = o->len < o->size ? o->size - o->len : 0;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(o->buf + (room ? o->len : 0), room, fmt, ap);
+	va_end(ap);
+	if (n < 0 || (size_t)n >= room) {
+		o->full = true;
+		o->len = o->size;
+		return;
+	}
+	o->len += (size_t)n;
+}
+
+static int finish(const struct out *o)
+{
+	if (o->full) {
+		if (o->size)
+			o->buf[0] = '\0';
+		return -ENOSPC;
+	}
+	return (int)o->len;
+}
+
+static bool default_protocol(const struct pscope_sockinfo *si)
+{
+	if (si->family != AF_INET && si->family != AF_INET6)
+		return si->protocol == 0;
+	return si->protocol == 0 ||
+	       (si->type == SOCK_STREAM && si->protocol == IPPROTO_TCP) ||
+	       (si->type == SOCK_DGRAM && si->protocol == IPPROTO_UDP);
+}
+
+static void put_py_addr(struct out *o, const char *key, const struct pscope_addr *a)
+{
+	char tuple[PSCOPE_ADDRSTRLEN];
+
+	if (pscope_addr_py(a, tuple, sizeof(tuple)) >= 0)
+		put(o, ", %s=%s", key, tuple);
+}
+
+int pscope_sock_repr_py(const struct pscope_sockinfo *si, char *buf, size_t size)
+{
+	struct out o = { buf, size, 0, false };
+	const char *fam = pscope_family_name(si->family);
+	const char *type = pscope_socktype_name(si->type);
+
+	put(&o, "<socket.socket fd=%d, family=", si->fd);
+	if (fam)
+		put(&o, "AddressFamily.%s", fam);
+	else
+		put(&o, "%d", si->family);
+	if (type)
+		put(&o, ", type=SocketKind.%s", type);
+	else
+		put(&o, ", type=%d", si->type);
+	put(&o, ", proto=%d", default_protocol(si) ? 0 : si->protocol);
+	if (!si->local_err)
+		put_py_addr(&o, "laddr", &si->local);
+	if (!si->peer_err)
+		put_py_addr(&o, "raddr", &si->peer);
+	put(&o, ">");
+	return finish(&o);
+}
+
+static void put_json_addr(struct out *o, const char *key, const struct pscope_addr *a, int err)
+{
+	char text[PSCOPE_ADDRSTRLEN];
+	int rc = err ? err : pscope_addr_format(a, text, sizeof(text));
+
+	if (rc >= 0) {
+		/* Numeric addresses need no escaping; an interface name in a scope might. */
+		put(o, ",\"%s\":\"", key);
+		for (const char *p = text; *p; p++) {
+			if (*p == '"' || *p == '\\')
+				put(o, "\\%c", *p);
+			else if ((unsigned char)*p < 0x20)
+				put(o, "\\u%04x", (unsigned char)*p);
+			else
+				put(o, "%c", *p);
+		}
+		put(o, "\"");
+	} else {
+		put(o, ",\"%s\":null,\"%s_error\":\"%s\"", key, key, pscope_errno_name(rc));
+	}
+}
+
+int pscope_sock_json(const struct pscope_sockinfo *si, char *buf, size_t size)
+{
+	struct out o = { buf, size, 0, false };
+	const char *fam = pscope_family_name(si->family);
+	const char *type = pscope_socktype_name(si->type);
+
+	put(&o, "{\"fd\":%d", si->fd);
+	if (fam)
+		put(&o, ",\"family\":\"%s\"", fam);
+	else
+		put(&o, ",\"family\":%d", si->family);
+	if (type)
+		put(&o, ",\"type\":\"%s\"", type);
+	else
+		put(&o, ",\"type\":%d", si->type);
+	put(&o, ",\"proto\":%d", si->protocol);
+	put_json_addr(&o, "laddr", &si->local, si->local_err);
+	put_json_addr(&o, "raddr", &si->peer, si->peer_err);
+	put(&o, "}");
+	return finish(&o);
+}

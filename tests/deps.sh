@@ -1,0 +1,20 @@
+#!/bin/sh
+# Makes sure the test-only tools are here: cmocka (unit tests) and bats (end-to-end).
+# As root it installs what is missing with apt-get; otherwise it prints the command.
+missing=""
+[ -f /usr/include/cmocka.h ] || missing="$missing libcmocka-dev"
+command -v bats >/dev/null 2>&1 || missing="$missing bats"
+command -v prlimit >/dev/null 2>&1 || missing="$missing util-linux"
+[ -z "$missing" ] && exit 0
+if [ "$(id -u)" -ne 0 ]; then
+	echo "tests need:$missing" >&2
+	echo "run: sudo apt-get install -y$missing" >&2
+	exit 1
+fi
+echo "installing test packages:$missing"
+export DEBIAN_FRONTEND=noninteractive
+# shellcheck disable=SC2086
+apt-get install -y -q $missing >/dev/null 2>&1 || {
+	apt-get update -q >/dev/null 2>&1
+	apt-get install -y -q $missing
+} || { echo "apt-get install -y$missing failed" >&2; exit 1; }
