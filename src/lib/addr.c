@@ -16,7 +16,7 @@ static const char *const messages[] = {
 	[PSCOPE_E_HOST_EMPTY - PSCOPE_ERR_BASE] =
 		"no host before ':' (write 0.0.0.0:PORT for every interface, or PORT for 127.0.0.1)",
 	[PSCOPE_E_BRACKET - PSCOPE_ERR_BASE] = "unbalanced brackets: write [IPv6]:PORT",
-	[PSCOPE_E_BAD_IPV6 - PSCOPE_ERR_BASE] = "not an IPv6 address inside the brackets",
+	[PSCOPE_E_BAD_IPV6 - PSCOPE_ERR_BASE] = "not a valid IPv6 address",
 	[PSCOPE_E_AMBIGUOUS - PSCOPE_ERR_BASE] =
 		"ambiguous: an IPv6 address, or an address and a port? Use brackets: [IPv6]:PORT",
 	[PSCOPE_E_NEED_BRACKETS - PSCOPE_ERR_BASE] =
@@ -53,6 +53,8 @@ static int parse_port(const char *s, size_t len)
 	return (int)v;
 }
 
+#define SCOPE_CHARS "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-@"
+
 /* True if LEN bytes of S are an IPv6 literal, with an optional non-empty %scope. */
 static bool is_ipv6(const char *s, size_t len)
 {
@@ -66,7 +68,8 @@ static bool is_ipv6(const char *s, size_t len)
 	buf[len] = '\0';
 	pct = strchr(buf, '%');
 	if (pct) {
-		if (pct[1] == '\0')
+		/* A scope is an interface name or number: never a colon, so never a port. */
+		if (pct[1] == '\0' || strspn(pct + 1, SCOPE_CHARS) != strlen(pct + 1))
 			return false;
 		*pct = '\0';
 	}

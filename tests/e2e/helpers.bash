@@ -1,0 +1,102 @@
+# Shared by the end-to-end tests: start the real binary, read its port, stop it by pid.
+# Every wait has a deadline; every test has BATS_TEST_TIMEOUT.
+
+: "${PORTSCOPE:?set PORTSCOPE to the binary under test}"
+: "${PSTEST:?set PSTEST to the pstest tool}"
+export BATS_TEST_TIMEOUT=${BATS_TEST_TIMEOUT:-60}
+
+SERVER_PID=
+
+setup() {
+	TMP=$(mktemp -d "${BATS_TMPDIR:-/tmp}/portscope.XXXXXX")
+}
+
+teardown() {
+	stop_server KILL
+	rm -rf "$TMP"
+}
+
+# start_server ARGS...: runs `portscope serve ARGS` in the background and waits
+# for its "listening on" line; sets SERVER_PID and PORT (the first listener's port).
+start_server() {
+	"$PORTSCOPE" serve "$@" >"$TMP/out" 2>"$TMP/err" &
+	SERVER_PID=$!
+	wait_for_line "$TMP/err" 'listening on' 5 || {
+		cat "$TMP/err" >&2
+		return 1
+	}
+	PORT=$(sed -n 's/^portscope: listening on .*:\([0-9][0-9]*\)$/\1/p' "$TMP/err" | head -1)
+	LFD=$(first_socket_fd "$SERVER_PID")
+	[ -n "$PORT" ] && [ -n "$LFD" ]
+}
+
+# first_socket_fd PID: the lowest descriptor of PID that is a socket.  Before any
+# client comes, that is the server's listener (fd numbers depend on what the test
+# runner leaves open, so they are read, not assumed).
+first_socket_fd() {
+	local f
+	for f in $(ls "/proc/$1/fd" | sort -n); do
+		case $(readlink "/proc/$1/fd/$f") in socket:*) echo "$f"; return 0 ;; esac
+	done
+	return 1
+}
+
+# stop_server [SIGNAL]: signals the server by its pid and waits for it; sets SERVER_STATUS.
+stop_server() {
+	[ -n "$SERVER_PID" ] || return 0
+	kill -"${1:-TERM}" "$SERVER_PID" 2>/dev/null
+	SERVER_STATUS=0
+	wait_pid "$SERVER_PID" 5 || SERVER_STATUS=$?
+	SERVER_PID=
+}
+
+# wait_pid PID SECS: waits for a child to exit, killing it after SECS; returns its status.
+wait_pid() {
+	local pid=$1 i
+	for ((i = 0; i < $2 * 20; i++)); do
+		kill -0 "$pid" 2>/dev/null || break
+		sleep 0.05
+	done
+	kill -0 "$pid" 2>/dev/null && { kill -KILL "$pid"; echo "pid $pid did not exit in $2 s" >&2; }
+	wait "$pid"
+}
+
+# wait_for_line FILE PATTERN SECS: waits until FILE has a line matching PATTERN.
+wait_for_line() {
+	local i
+	for ((i = 0; i < $3 * 20; i++)); do
+		grep -q -- "$2" "$1" 2>/dev/null && return 0
+		sleep 0.05
+	done
+	echo "no line matching '$2' in $1 after $3 s" >&2
+	return 1
+}
+
+# wait_for_count FILE PATTERN N SECS: waits until FILE has N lines matching PATTERN.
+wait_for_count() {
+	local i
+	for ((i = 0; i < $4 * 20; i++)); do
+		[ "$(grep -c -- "$2" "$1" 2>/dev/null)" -ge "$3" ] && return 0
+		sleep 0.05
+	done
+	echo "fewer than $3 lines matching '$2' in $1 after $4 s" >&2
+	return 1
+}
+
+# The seed block the note's Python server prints, for one connection.
+# seed_block CONN_FD LISTEN_FD LOCAL_TUPLE PEER_TUPLE FAMILY
+seed_block() {
+	cat <<BLOCK
+client address is
+$4
+<socket.socket fd=$1, family=AddressFamily.$5, type=SocketKind.SOCK_STREAM, proto=0, laddr=$3, raddr=$4>
+<socket.socket fd=$2, family=AddressFamily.$5, type=SocketKind.SOCK_STREAM, proto=0, laddr=$3>
+server listen socket is 
+$3
+server conn socket is 
+$3
+server conn socket connected to client socket 
+$4
+************************************************
+BLOCK
+}

@@ -1,0 +1,199 @@
+#!/usr/bin/env bats
+# portscope serve: the note's report, formats, the portscope/1 line, many clients, signals.
+
+load helpers
+
+# connect_json PORT [HOST]: one client; sets CPORT (its own port) and CFD (the server's fd for it).
+connect_json() {
+	local host=${2:-127.0.0.1}
+	[[ $host == *:* ]] && host="[$host]"
+	run timeout 10 "$PORTSCOPE" connect -f json "$host:$1"
+	[ "$status" -eq 0 ]
+	CPORT=$(echo "$output" | grep -o '"laddr":"[^"]*:[0-9]*"' | head -1 | grep -o '[0-9]*"$' | tr -d '"')
+	CFD=$(echo "$output" | grep -o 'fd=[0-9]*' | head -1 | cut -d= -f2)
+	[ -n "$CPORT" ] && [ -n "$CFD" ]
+}
+
+@test "seed format: an IPv4 connection prints the note's block line for line" {
+	start_server 127.0.0.1:0
+	connect_json "$PORT"
+	wait_for_line "$TMP/out" '^\*\{48\}$' 5
+	seed_block "$CFD" "$LFD" "('127.0.0.1', $PORT)" "('127.0.0.1', $CPORT)" AF_INET >"$TMP/expected"
+	diff -u "$TMP/expected" "$TMP/out"
+}
+
+@test "seed format: an IPv6 connection prints Python's 4-item addresses and AF_INET6" {
+	start_server '[::1]:0'
+	grep -qx "portscope: listening on \[::1\]:$PORT" "$TMP/err"
+	connect_json "$PORT" ::1
+	wait_for_line "$TMP/out" '^\*\{48\}$' 5
+	seed_block "$CFD" "$LFD" "('::1', $PORT, 0, 0)" "('::1', $CPORT, 0, 0)" AF_INET6 >"$TMP/expected"
+	diff -u "$TMP/expected" "$TMP/out"
+}
+
+@test "every connected socket has the listener's local address and a different peer" {
+	start_server 127.0.0.1:0 -f line
+	for i in 1 2 3; do connect_json "$PORT"; done
+	wait_for_count "$TMP/out" '^conn=' 3 5
+	[ "$(grep -c " local=127.0.0.1:$PORT .* listener=127.0.0.1:$PORT$" "$TMP/out")" -eq 3 ]
+	[ "$(grep -o ' peer=[^ ]*' "$TMP/out" | sort -u | wc -l)" -eq 3 ]
+}
+
+@test "line format: one line per connection with both ends and the listener" {
+	start_server 127.0.0.1:0 --format=line
+	connect_json "$PORT"
+	wait_for_line "$TMP/out" '^conn=1 ' 5
+	grep -Ex "conn=1 tcp fd=$CFD local=127.0.0.1:$PORT peer=127.0.0.1:$CPORT listener_fd=$LFD listener=127.0.0.1:$PORT" "$TMP/out"
+}
+
+@test "json format: one object per line with laddr, raddr, fd, family, type, proto and the listener" {
+	start_server '[::1]:0' -f json
+	connect_json "$PORT" ::1
+	wait_for_line "$TMP/out" '^{' 5
+	expected="{\"conn\":1,\"fd\":$CFD,\"family\":\"AF_INET6\",\"type\":\"SOCK_STREAM\",\"proto\":6,\"laddr\":\"[::1]:$PORT\",\"raddr\":\"[::1]:$CPORT\",\"listener\":{\"fd\":$LFD,\"family\":\"AF_INET6\",\"type\":\"SOCK_STREAM\",\"proto\":6,\"laddr\":\"[::1]:$PORT\",\"raddr\":null,\"raddr_error\":\"ENOTCONN\"}}"
+	[ "$(cat "$TMP/out")" = "$expected" ]
+	if command -v python3 >/dev/null; then python3 -c 'import json,sys; json.loads(sys.stdin.read())' <"$TMP/out"; fi
+}
+
+@test "the portscope/1 line tells the client what the server saw, then the server closes" {
+	start_server 127.0.0.1:0
+	exec {conn}<>"/dev/tcp/127.0.0.1/$PORT"
+	IFS= read -r -t 5 line <&$conn
+	# The server closes after its line: the next read sees end of file at once.
+	! IFS= read -r -t 5 more <&$conn
+	exec {conn}<&-
+	[[ $line =~ ^portscope/1\ you=127\.0\.0\.1:[0-9]+\ me=127\.0\.0\.1:$PORT\ proto=tcp\ conn=1\ fd=[0-9]+$ ]]
+}
+
+@test "--keep holds each connection open until the client closes" {
+	start_server 127.0.0.1:0 --keep -f line
+	idle=$("$PSTEST" fdcount "$SERVER_PID")
+	exec {conn}<>"/dev/tcp/127.0.0.1/$PORT"
+	IFS= read -r -t 5 line <&$conn
+	[[ $line == portscope/1* ]]
+	# Still open: a read times out (status > 128) instead of seeing end of file (status 1).
+	status=0
+	IFS= read -r -t 0.5 more <&$conn || status=$?
+	[ "$status" -gt 128 ]
+	echo "anything the client sends is read and dropped" >&$conn
+	[ "$("$PSTEST" fdcount "$SERVER_PID")" -eq $((idle + 1)) ]
+	exec {conn}<&-
+	# The server closes its end when the client has gone.
+	for i in $(seq 50); do
+		[ "$("$PSTEST" fdcount "$SERVER_PID")" -eq "$idle" ] && break
+		sleep 0.1
+	done
+	[ "$("$PSTEST" fdcount "$SERVER_PID")" -eq "$idle" ]
+	stop_server TERM
+	[ "$SERVER_STATUS" -eq 0 ]
+	grep -q 'served 1 connection' "$TMP/err"
+}
+
+@test "1,000 clients connected at the same time are all served, each reply matching its client" {
+	start_server 127.0.0.1:0 -f line
+	run timeout 60 "$PSTEST" hold "$PORT" 1000
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[ "$output" = "connected=1000 replies=1000 matched=1000" ]
+	wait_for_count "$TMP/out" '^conn=' 1000 10
+	[ "$(grep -o ' peer=[^ ]*' "$TMP/out" | sort -u | wc -l)" -eq 1000 ]
+}
+
+@test "SIGINT and SIGTERM end it cleanly: output flushed, a summary, exit 0" {
+	for sig in INT TERM; do
+		start_server 127.0.0.1:0 -f line
+		connect_json "$PORT"
+		connect_json "$PORT"
+		stop_server "$sig"
+		[ "$SERVER_STATUS" -eq 0 ]
+		[ "$(grep -c '^conn=' "$TMP/out")" -eq 2 ]
+		[ "$(tail -1 "$TMP/err")" = "portscope: served 2 connections" ]
+	done
+}
+
+@test "output into a pipe is flushed while the server waits, not only at exit" {
+	mkfifo "$TMP/fifo"
+	cat "$TMP/fifo" >"$TMP/out" &
+	"$PORTSCOPE" serve 127.0.0.1:0 -f line >"$TMP/fifo" 2>"$TMP/err" &
+	SERVER_PID=$!
+	wait_for_line "$TMP/err" 'listening on' 5
+	PORT=$(sed -n 's/.*:\([0-9]*\)$/\1/p' "$TMP/err")
+	connect_json "$PORT"
+	wait_for_line "$TMP/out" '^conn=1 ' 5
+	stop_server TERM
+}
+
+@test "port 0 lets the kernel choose, and the listening line shows the real port" {
+	start_server 0
+	[ "$PORT" -gt 0 ]
+	grep -qx "portscope: listening on 127.0.0.1:$PORT" "$TMP/err"
+}
+
+@test "a bare port listens on 127.0.0.1 only, as the note does" {
+	start_server 0
+	[ "$(grep -c 'listening on' "$TMP/err")" -eq 1 ]
+	run timeout 5 "$PORTSCOPE" connect -w 2 "127.0.0.2:$PORT"
+	[ "$status" -eq 1 ]
+	[[ $output == *"Connection refused"* ]]
+}
+
+@test "localhost listens on every address it resolves to, all on one port" {
+	want=$(getent ahostsv4 localhost | awk '{print $1}' | sort -u | wc -l)
+	want6=$(getent ahostsv6 localhost | awk '$1 == "::1" {print $1}' | sort -u | wc -l)
+	start_server localhost:0
+	n=$(grep -c "listening on .*:$PORT\$" "$TMP/err")
+	[ "$n" -eq $((want + want6)) ] || [ "$n" -ge 1 ]
+	[ "$(grep -c 'listening on' "$TMP/err")" -eq "$n" ]
+}
+
+@test "0.0.0.0 and [::] listen on every interface when asked" {
+	start_server 0.0.0.0:0
+	grep -qx "portscope: listening on 0.0.0.0:$PORT" "$TMP/err"
+	run timeout 5 "$PORTSCOPE" connect -f line "127.0.0.2:$PORT"
+	[ "$status" -eq 0 ]
+	stop_server
+	start_server '[::]:0'
+	grep -qx "portscope: listening on \[::\]:$PORT" "$TMP/err"
+	run timeout 5 "$PORTSCOPE" connect -f line "[::1]:$PORT"
+	[ "$status" -eq 0 ]
+}
+
+@test "clients that reset, or leave before reading, do not stop the server" {
+	start_server 127.0.0.1:0 -f line
+	for i in $(seq 20); do
+		"$PSTEST" reset "$PORT"
+		"$PSTEST" quit "$PORT"
+	done
+	connect_json "$PORT"
+	kill -0 "$SERVER_PID"
+	wait_for_count "$TMP/out" '^conn=' 41 5
+}
+
+@test "stdout closed early (| head -3): a quiet exit, status 0" {
+	{ "$PORTSCOPE" serve 127.0.0.1:0 2>"$TMP/err"; echo $? >"$TMP/status"; } | head -3 >"$TMP/out" &
+	wait_for_line "$TMP/err" 'listening on' 5
+	PORT=$(sed -n 's/.*:\([0-9]*\)$/\1/p' "$TMP/err")
+	# The first client's block fills head; a later write finds the pipe closed.
+	for i in $(seq 20); do
+		[ -e "$TMP/status" ] && break
+		timeout 5 "$PORTSCOPE" connect -r 1 "$PORT" >/dev/null 2>&1 || true
+		sleep 0.1
+	done
+	wait_for_line "$TMP/status" . 5
+	[ "$(cat "$TMP/status")" -eq 0 ]
+	[ "$(wc -l <"$TMP/out")" -eq 3 ]
+	[ "$(cat "$TMP/err")" = "portscope: listening on 127.0.0.1:$PORT" ]
+}
+
+@test "a write error (>/dev/full) is reported and the exit status is 1" {
+	"$PORTSCOPE" serve 127.0.0.1:0 >/dev/full 2>"$TMP/err" &
+	SERVER_PID=$!
+	wait_for_line "$TMP/err" 'listening on' 5
+	PORT=$(sed -n 's/.*:\([0-9]*\)$/\1/p' "$TMP/err")
+	timeout 5 "$PORTSCOPE" connect -r 1 "$PORT" >/dev/null
+	status=0
+	wait_pid "$SERVER_PID" 5 || status=$?
+	SERVER_PID=
+	[ "$status" -eq 1 ]
+	grep -q 'write error: No space left on device' "$TMP/err"
+}

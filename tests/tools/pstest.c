@@ -1,0 +1,207 @@
+/*
+ * pstest: peers for the end-to-end tests, each bounded in count and time.
+ *
+ *   pstest hold PORT N [HOST]   open N connections at once, then read every
+ *                               portscope/1 line and check it against the
+ *                               client's own view; prints the counts
+ *   pstest reply [-6] TEXT      listen on loopback port 0, print the port, send
+ *                               TEXT and a newline (nothing if TEXT is empty)
+ *                               to one client, close
+ *   pstest reset PORT [HOST]    connect, then reset (SO_LINGER 0) at once
+ *   pstest quit PORT [HOST]     connect, then close without reading
+ *   pstest freeport             print a loopback port that nothing listens on
+ *   pstest fdcount PID          print how many descriptors PID has open
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "portscope/portscope.h"
+
+#define DEADLINE_MS 20000
+
+static int die(const char *what, int err)
+{
+	fprintf(stderr, "pstest: %s: %s\n", what, pscope_strerror(err));
+	return 1;
+}
+
+static int loopback(const char *host, const char *port, struct pscope_addr *a)
+{
+	struct pscope_endpoint ep;
+	char text[300];
+	int rc;
+
+	snprintf(text, sizeof(text), strchr(host, ':') ? "[%s]:%s" : "%s:%s", host, port);
+	rc = pscope_endpoint_parse(text, strlen(text), NULL, 0, &ep);
+	if (rc == 0)
+		rc = pscope_endpoint_resolve(&ep, AF_UNSPEC, SOCK_STREAM, PSCOPE_RESOLVE_NUMERIC, a, 1);
+	return rc < 0 ? rc : 0;
+}
+
+static int cmd_hold(const char *port, int n, const char *host)
+{
+	struct pscope_addr a;
+	struct pollfd *p = calloc((size_t)n, sizeof(*p));
+	int connected = 0, replies = 0, matched = 0, pending;
+	long long deadline = pscope_now_ms() + DEADLINE_MS;
+	int rc = loopback(host, port, &a);
+
+	if (rc < 0 || !p)
+		return die("hold", rc < 0 ? rc : -ENOMEM);
+	for (int i = 0; i < n; i++) {
+		p[i].fd = pscope_socket(a.u.sa.sa_family, SOCK_STREAM);
+		if (p[i].fd < 0)
+			return die("socket", p[i].fd);
+		if (connect(p[i].fd, &a.u.sa, a.len) < 0 && errno != EINPROGRESS)
+			return die("connect", -errno);
+		p[i].events = POLLOUT;
+	}
+	/* Every connection is established before any reply is read: all N are open at once. */
+	for (pending = n; pending > 0 && pscope_now_ms() < deadline;) {
+		if (poll(p, (nfds_t)n, 100) < 0 && errno != EINTR)
+			return die("poll", -errno);
+		for (int i = 0; i < n; i++) {
+			int err = 0;
+			socklen_t len = sizeof(err);
+
+			if (p[i].events != POLLOUT || !p[i].revents)
+				continue;
+			getsockopt(p[i].fd, SOL_SOCKET, SO_ERROR, &err, &len);
+			connected += err == 0;
+			p[i].events = 0;
+			pending--;
+		}
+	}
+	for (int i = 0; i < n; i++) {
+		char line[PSCOPE_WHOAMI_MAX + 1];
+		struct pscope_sockinfo si;
+		struct pscope_whoami w;
+		ssize_t got;
+
+		pscope_sock_describe(p[i].fd, &si);
+		got = pscope_read_line(p[i].fd, line, sizeof(line),
+				       (int)(deadline - pscope_now_ms()));
+		if (got > 0 && pscope_whoami_parse(line, (size_t)got, &w) == 0) {
+			replies++;
+			matched += pscope_addr_same(&w.you, &si.local) &&
+				   pscope_addr_same(&w.me, &si.peer);
+		}
+		close(p[i].fd);
+	}
+	free(p);
+	printf("connected=%d replies=%d matched=%d\n", connected, replies, matched);
+	return connected == n && matched == n ? 0 : 1;
+}
+
+static int cmd_reply(bool v6, const char *text)
+{
+	struct pscope_addr a;
+	struct pscope_sockinfo si;
+	struct pollfd p;
+	int lfd, fd, rc = loopback(v6 ? "::1" : "127.0.0.1", "0", &a);
+
+	if (rc < 0)
+		return die("reply", rc);
+	lfd = pscope_listen(&a, 4, 0);
+	if (lfd < 0)
+		return die("listen", lfd);
+	pscope_sock_describe(lfd, &si);
+	printf("%d\n", pscope_addr_port(&si.local));
+	fflush(stdout);
+	p = (struct pollfd){ .fd = lfd, .events = POLLIN };
+	if (poll(&p, 1, DEADLINE_MS) != 1)
+		return die("accept", -ETIMEDOUT);
+	fd = accept(lfd, NULL, NULL);
+	if (fd < 0)
+		return die("accept", -errno);
+	if (text[0]) {
+		dprintf(fd, "%s\n", text);
+	} else {
+		/* Silent: hold the connection a moment, then close it without a word. */
+		usleep(300000);
+	}
+	close(fd);
+	close(lfd);
+	return 0;
+}
+
+static int cmd_leave(const char *port, const char *host, bool reset)
+{
+	struct linger lg = { .l_onoff = 1, .l_linger = 0 };
+	struct pscope_addr a;
+	int fd, rc = loopback(host, port, &a);
+
+	if (rc < 0)
+		return die("connect", rc);
+	fd = pscope_socket(a.u.sa.sa_family, SOCK_STREAM);
+	if (fd < 0)
+		return die("socket", fd);
+	rc = pscope_connect(fd, &a, DEADLINE_MS);
+	if (rc < 0)
+		return die("connect", rc);
+	if (reset)
+		setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+	close(fd);
+	return 0;
+}
+
+static int cmd_freeport(void)
+{
+	struct pscope_addr a;
+	struct pscope_sockinfo si;
+	int fd, rc = loopback("127.0.0.1", "0", &a);
+
+	if (rc < 0)
+		return die("freeport", rc);
+	/* Bound but not listening: the port is ours and nobody accepts on it. */
+	fd = pscope_socket(AF_INET, SOCK_STREAM);
+	if (fd < 0 || bind(fd, &a.u.sa, a.len) < 0)
+		return die("bind", -errno);
+	pscope_sock_describe(fd, &si);
+	printf("%d\n", pscope_addr_port(&si.local));
+	close(fd);
+	return 0;
+}
+
+static int cmd_fdcount(const char *pid)
+{
+	char path[64];
+	struct dirent *e;
+	DIR *d;
+	int n = 0;
+
+	snprintf(path, sizeof(path), "/proc/%s/fd", pid);
+	d = opendir(path);
+	if (!d)
+		return die(path, -errno);
+	while ((e = readdir(d)))
+		n += e->d_name[0] != '.';
+	closedir(d);
+	printf("%d\n", n);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	const char *cmd = argc > 1 ? argv[1] : "";
+
+	if (!strcmp(cmd, "hold") && argc >= 4)
+		return cmd_hold(argv[2], atoi(argv[3]), argc > 4 ? argv[4] : "127.0.0.1");
+	if (!strcmp(cmd, "reply") && argc == 4 && !strcmp(argv[2], "-6"))
+		return cmd_reply(true, argv[3]);
+	if (!strcmp(cmd, "reply") && argc == 3)
+		return cmd_reply(false, argv[2]);
+	if ((!strcmp(cmd, "reset") || !strcmp(cmd, "quit")) && argc >= 3)
+		return cmd_leave(argv[2], argc > 3 ? argv[3] : "127.0.0.1", cmd[1] == 'e');
+	if (!strcmp(cmd, "freeport"))
+		return cmd_freeport();
+	if (!strcmp(cmd, "fdcount") && argc == 3)
+		return cmd_fdcount(argv[2]);
+	fprintf(stderr, "usage: pstest hold|reply|reset|quit|freeport|fdcount ...\n");
+	return 2;
+}
