@@ -6,7 +6,8 @@
  *                               client's own view; prints the counts
  *   pstest reply [-6] TEXT      listen on loopback port 0, print the port, send
  *                               TEXT and a newline (nothing if TEXT is empty)
- *                               to one client, close
+ *                               to one client, close; TEXT "MAPPED" sends
+ *                               the client's true 4-tuple as IPv4-mapped addresses
  *   pstest reset PORT [HOST]    connect, then reset (SO_LINGER 0) at once
  *   pstest quit PORT [HOST]     connect, then close without reading
  *   pstest freeport             print a loopback port that nothing listens on
@@ -119,7 +120,17 @@ static int cmd_reply(bool v6, const char *text)
 	fd = accept(lfd, NULL, NULL);
 	if (fd < 0)
 		return die("accept", -errno);
-	if (text[0]) {
+	if (!strcmp(text, "MAPPED")) {
+		/* What a dual-stack server would say: both ends as IPv4-mapped IPv6 addresses. */
+		struct pscope_sockinfo c;
+		char you[64], me[64];
+
+		pscope_sock_describe(fd, &c);
+		pscope_addr_host(&c.peer, you, sizeof(you));
+		pscope_addr_host(&c.local, me, sizeof(me));
+		dprintf(fd, "portscope/1 you=[::ffff:%s]:%d me=[::ffff:%s]:%d\n", you,
+			pscope_addr_port(&c.peer), me, pscope_addr_port(&c.local));
+	} else if (text[0]) {
 		dprintf(fd, "%s\n", text);
 	} else {
 		/* Silent: hold the connection a moment, then close it without a word. */

@@ -1,0 +1,113 @@
+#!/usr/bin/env bats
+# portscope connect: the note's client, and the comparison of both ends' views.
+
+load helpers
+
+# start_peer TEXT [-6]: a fake server that sends TEXT to one client; sets PORT.
+start_peer() {
+	"$PSTEST" reply "$@" >"$TMP/peer" &
+	SERVER_PID=$!
+	wait_for_line "$TMP/peer" '^[0-9]' 5
+	PORT=$(head -1 "$TMP/peer")
+}
+
+@test "seed format: prints the note's client output, then the server's view and a match" {
+	start_server 127.0.0.1:0
+	run timeout 10 "$PORTSCOPE" connect "$PORT"
+	[ "$status" -eq 0 ]
+	[ "${lines[0]}" = "client socket address is " ]
+	[[ ${lines[1]} =~ ^\(\'127\.0\.0\.1\',\ ([0-9]+)\)$ ]]
+	cport=${BASH_REMATCH[1]}
+	[ "${lines[2]}" = "server saw this client as ('127.0.0.1', $cport) and itself as ('127.0.0.1', $PORT)" ]
+	[[ ${lines[3]} == "match: the server saw the same 4-tuple <127.0.0.1:$cport, 127.0.0.1:$PORT>"* ]]
+	# The server's report names the same client port.
+	wait_for_line "$TMP/out" "^('127.0.0.1', $cport)\$" 5
+}
+
+@test "--before shows getsockname() before connect: ('0.0.0.0', 0), and ('::', 0, 0, 0) for IPv6" {
+	start_server 127.0.0.1:0
+	run timeout 10 "$PORTSCOPE" connect --before "$PORT"
+	[ "$status" -eq 0 ]
+	[ "${lines[0]}" = "client socket address before connect is " ]
+	[ "${lines[1]}" = "('0.0.0.0', 0)" ]
+	[ "${lines[2]}" = "client socket address is " ]
+	stop_server
+	start_server '[::1]:0'
+	run timeout 10 "$PORTSCOPE" connect -b "[::1]:$PORT"
+	[ "$status" -eq 0 ]
+	[ "${lines[1]}" = "('::', 0, 0, 0)" ]
+	[[ ${lines[3]} =~ ^\(\'::1\',\ [0-9]+,\ 0,\ 0\)$ ]]
+}
+
+@test "line and json formats carry both ends, the server's view and the verdict" {
+	start_server 127.0.0.1:0
+	run timeout 10 "$PORTSCOPE" connect -f line "$PORT"
+	[ "$status" -eq 0 ]
+	[[ $output =~ ^local=127\.0\.0\.1:([0-9]+)\ peer=127\.0\.0\.1:$PORT\ server_you=127\.0\.0\.1:([0-9]+)\ server_me=127\.0\.0\.1:$PORT\ verdict=match$ ]]
+	[ "${BASH_REMATCH[1]}" = "${BASH_REMATCH[2]}" ]
+	run timeout 10 "$PORTSCOPE" connect -f json "$PORT"
+	[ "$status" -eq 0 ]
+	[[ $output == '{"socket":{"fd":'*'"raddr":"127.0.0.1:'$PORT'"},"server":{"you":"127.0.0.1:'*'","me":"127.0.0.1:'$PORT'","conn":2},"reply":"portscope/1 you='*'","verdict":"match",'* ]]
+	if command -v python3 >/dev/null; then echo "$output" | python3 -c 'import json,sys; json.loads(sys.stdin.read())'; fi
+}
+
+@test "-4 and -6 choose the family of a name's addresses" {
+	start_server localhost:0
+	run timeout 10 "$PORTSCOPE" connect -4 -f line "localhost:$PORT"
+	[ "$status" -eq 0 ]
+	[[ $output == local=127.0.0.1:* ]]
+	run timeout 10 "$PORTSCOPE" connect -6 -f line "127.0.0.1:$PORT"
+	[ "$status" -eq 1 ]
+}
+
+@test "a server that sends no portscope/1 line is fine: it says so and exits 0" {
+	start_peer ""
+	run timeout 10 "$PORTSCOPE" connect "$PORT"
+	[ "$status" -eq 0 ]
+	[ "${lines[0]}" = "client socket address is " ]
+	[[ ${lines[2]} == "no portscope/1 line from the server"* ]]
+}
+
+@test "a server that sends something else is named as not portscope/1, exit 0" {
+	start_peer "HTTP/1.1 400 Bad Request"
+	run timeout 10 "$PORTSCOPE" connect -f json "$PORT"
+	[ "$status" -eq 0 ]
+	[[ $output == *'"server":null,"reply":"HTTP/1.1 400 Bad Request","verdict":"bad-reply"'* ]]
+}
+
+@test "a server that saw another address (a NAT or proxy) is reported as a mismatch" {
+	start_peer "portscope/1 you=198.18.0.7:40000 me=198.18.0.1:80 proto=tcp"
+	run timeout 10 "$PORTSCOPE" connect "$PORT"
+	[ "$status" -eq 0 ]
+	[ "${lines[2]}" = "server saw this client as ('198.18.0.7', 40000) and itself as ('198.18.0.1', 80)" ]
+	[[ ${lines[3]} == "mismatch: the server saw this client as 198.18.0.7:40000, but this end is 127.0.0.1:"*"(source NAT or a proxy in between); the server's end is 198.18.0.1:80, but this client connected to 127.0.0.1:$PORT (destination NAT, port forwarding or a proxy)" ]]
+}
+
+@test "an IPv4 client of a dual-stack server matches through the IPv4-mapped address" {
+	start_peer MAPPED
+	run timeout 10 "$PORTSCOPE" connect "$PORT"
+	[ "$status" -eq 0 ]
+	[[ ${lines[2]} =~ ^server\ saw\ this\ client\ as\ \(\'::ffff:127\.0\.0\.1\',\ [0-9]+,\ 0,\ 0\) ]]
+	[[ ${lines[3]} == "match: "*"(its IPv6 socket shows this IPv4 address as IPv4-mapped)" ]]
+}
+
+@test "connect to a closed port: Connection refused, exit 1" {
+	port=$("$PSTEST" freeport)
+	run timeout 10 "$PORTSCOPE" connect "$port"
+	[ "$status" -eq 1 ]
+	[ "$output" = "portscope connect: connect 127.0.0.1:$port: Connection refused" ]
+}
+
+@test "an unresolvable host: the resolver's message, exit 1" {
+	run timeout 30 "$PORTSCOPE" connect nonexistent.invalid:80
+	[ "$status" -eq 1 ]
+	[[ $output == "portscope connect: nonexistent.invalid: "* ]]
+	[ "${#lines[@]}" -eq 1 ]
+}
+
+@test "a write error (>/dev/full) is reported, exit 1" {
+	start_server 127.0.0.1:0
+	run timeout 10 bash -c '"$0" connect "$1" >/dev/full' "$PORTSCOPE" "$PORT"
+	[ "$status" -eq 1 ]
+	[[ $output == *"write error: No space left on device" ]]
+}

@@ -1,0 +1,55 @@
+#!/usr/bin/env bats
+# portscope demo: the note's experiment end to end.
+
+load helpers
+
+# check_demo_output: the parts every demo run must show.
+check_demo_output() {
+	[ "$(grep -c '^server   | \*\{48\}$' <<<"$output")" -eq 2 ]
+	[ "$(grep -c '^client [12] | client socket address is $' <<<"$output")" -eq 2 ]
+	[ "$(grep -c '^client [12] | the same 4-tuple as this client sees' <<<"$output")" -eq 2 ]
+	grep -q "getpeername() on the listening socket (fd [0-9]*) fails: ENOTCONN" <<<"$output"
+	grep -q "What this showed:" <<<"$output"
+	! grep -q UNEXPECTED <<<"$output"
+}
+
+@test "demo: server and two clients on one port, the two remarks, the conclusion; exit 0" {
+	run timeout 30 "$PORTSCOPE" demo
+	echo "$output"
+	[ "$status" -eq 0 ]
+	check_demo_output
+	grep -q "getsockname() on a new socket (fd [0-9]*) before connect(): ('0.0.0.0', 0)." <<<"$output"
+	port=$(sed -n 's/^server   | listening on 127\.0\.0\.1:\([0-9]*\) (fd [0-9]*)$/\1/p' <<<"$output")
+	[ -n "$port" ]
+	# Each client's own port is the one the server reports for it.
+	for n in 1 2; do
+		cport=$(grep -A1 "^client $n | client socket address is" <<<"$output" | tail -1 | grep -o '[0-9]*)$' | tr -d ')')
+		grep -q "^server   | ('127.0.0.1', $cport)\$" <<<"$output"
+		grep -q "^    connection $n (server fd [0-9]*): <127.0.0.1, $cport, 127.0.0.1, $port>\$" <<<"$output"
+	done
+}
+
+@test "demo: when port 8080 is taken it uses a kernel-chosen port and says so" {
+	"$PORTSCOPE" serve 127.0.0.1:8080 >/dev/null 2>"$TMP/err" &
+	SERVER_PID=$!
+	sleep 0.3 # it may fail if 8080 is taken already, which suits this test as well
+	run timeout 30 "$PORTSCOPE" demo
+	[ "$status" -eq 0 ]
+	grep -q "port 8080 is taken on this machine, so the kernel chose another port" <<<"$output"
+	! grep -q "listening on 127.0.0.1:8080 " <<<"$output"
+	check_demo_output
+}
+
+@test "demo [::1]:0 runs the experiment over IPv6" {
+	run timeout 30 "$PORTSCOPE" demo '[::1]:0'
+	[ "$status" -eq 0 ]
+	check_demo_output
+	grep -q "before connect(): ('::', 0, 0, 0)." <<<"$output"
+	grep -q "^    connection 1 (server fd [0-9]*): <::1, [0-9]*, ::1, [0-9]*>\$" <<<"$output"
+}
+
+@test "demo to a full disk: write error, exit 1" {
+	run timeout 30 bash -c '"$0" demo >/dev/full' "$PORTSCOPE"
+	[ "$status" -eq 1 ]
+	[[ $output == *"write error: No space left on device" ]]
+}
