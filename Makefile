@@ -75,14 +75,17 @@ test-deps:
 
 tools: $(TOOL_BIN)
 
-unit: test-deps $(UNIT_BIN)
-	$(Q)set -e; for t in $(UNIT_BIN); do echo "== $$t"; timeout 60 $$t; done
+# The test programs are built only after test-deps has installed cmocka.
+unit: test-deps
+	$(Q)$(MAKE) --no-print-directory $(UNIT_BIN)
+	$(Q)bash tests/check.sh $(BUILD) unit
 
 e2e: test-deps $(BIN) $(TOOL_BIN)
-	$(Q)PORTSCOPE=$(abspath $(BIN)) PSTEST=$(abspath $(BUILD)/tests/pstest) \
-		bats --timing tests/e2e
+	$(Q)bash tests/check.sh $(BUILD) e2e
 
-check: unit e2e
+check: test-deps all
+	$(Q)$(MAKE) --no-print-directory $(UNIT_BIN) $(TOOL_BIN)
+	$(Q)bash tests/check.sh $(BUILD) all
 
 install: all
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBDIR) $(DESTDIR)$(INCDIR)/portscope $(DESTDIR)$(MANDIR)/man1

@@ -1,16 +1,22 @@
 /*
  * Shared by the cmocka unit tests: an integer assertion that prints both
  * values in decimal and names any error code, as cmocka 1.1's
- * assert_int_equal prints hexadecimal (-4100 would read 0xffffffffffffeffc).
+ * assert_int_equal prints hexadecimal (-4100 would read 0xffffffffffffeffc),
+ * and loopback helpers in which every wait has a deadline.
  */
 #ifndef PORTSCOPE_TEST_UNIT_H
 #define PORTSCOPE_TEST_UNIT_H
 
+#include <errno.h>
+#include <poll.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 #include <cmocka.h>
 
 #include "portscope/portscope.h"
@@ -58,5 +64,79 @@ static inline void num_equal(long long got, long long want, const char *expr,
 
 /* The C string S with its length, for the functions that take (s, len). */
 #define SL(s) (s), strlen(s)
+
+/* How long a test waits for anything on loopback before it fails rather than hangs. */
+#define WAIT_MS 2000
+
+/* Parses the numeric address TEXT or fails the test. */
+static inline void addr_or_fail(const char *text, struct pscope_addr *a)
+{
+	int rc = pscope_addr_parse(text, strlen(text), a);
+
+	if (rc < 0)
+		fail_msg("pscope_addr_parse(\"%s\"): %s", text, pscope_strerror(rc));
+}
+
+/*
+ * A listener on TEXT ("127.0.0.1:0": the kernel picks the port), its bound
+ * address in BOUND.  Returns the descriptor, or -errno when the address
+ * cannot be used here (no IPv6 loopback): the caller may skip.
+ */
+static inline int listen_on(const char *text, int flags, struct pscope_addr *bound)
+{
+	struct pscope_addr a;
+	int fd;
+
+	addr_or_fail(text, &a);
+	fd = pscope_listen(&a, 8, flags);
+	if (fd < 0)
+		return fd;
+	bound->len = sizeof(bound->u);
+	if (getsockname(fd, &bound->u.sa, &bound->len) < 0)
+		fail_msg("getsockname: %s", strerror(errno));
+	return fd;
+}
+
+/* Like listen_on, but skips the test when the address family is not available. */
+static inline int listen_or_skip(const char *text, int flags, struct pscope_addr *bound)
+{
+	int fd = listen_on(text, flags, bound);
+
+	if (fd == -EAFNOSUPPORT || fd == -EADDRNOTAVAIL) {
+		print_message("  %s unavailable here (%s): skipped\n", text, pscope_strerror(fd));
+		skip();
+	}
+	if (fd < 0)
+		fail_msg("pscope_listen(%s): %s", text, pscope_strerror(fd));
+	return fd;
+}
+
+/* A client socket connected to A, or a failed test. */
+static inline int connect_or_fail(const struct pscope_addr *a)
+{
+	int fd = pscope_socket(a->u.sa.sa_family, SOCK_STREAM);
+	int rc;
+
+	if (fd < 0)
+		fail_msg("pscope_socket: %s", pscope_strerror(fd));
+	rc = pscope_connect(fd, a, WAIT_MS);
+	if (rc < 0)
+		fail_msg("pscope_connect: %s", pscope_strerror(rc));
+	return fd;
+}
+
+/* Accepts one connection on the non-blocking LISTENER within WAIT_MS, or fails the test. */
+static inline int accept_or_fail(int listener)
+{
+	struct pollfd p = { .fd = listener, .events = POLLIN };
+	int fd;
+
+	if (poll(&p, 1, WAIT_MS) != 1)
+		fail_msg("no connection to accept within %d ms", WAIT_MS);
+	fd = accept4(listener, NULL, NULL, SOCK_CLOEXEC);
+	if (fd < 0)
+		fail_msg("accept4: %s", strerror(errno));
+	return fd;
+}
 
 #endif
