@@ -18,6 +18,8 @@ if [ "$what" != e2e ]; then
 		cat "$log"
 		p=$(sed -n 's/^\[  PASSED  \] \([0-9]*\) test.*/\1/p' "$log" | tail -1)
 		f=$(sed -n 's/^\[  FAILED  \] \([0-9]*\) test.*/\1/p' "$log" | tail -1)
+		k=$(sed -n 's/^\[  SKIPPED \] \([0-9]*\) test.*/\1/p' "$log" | tail -1)
+		skipped=$((skipped + ${k:-0}))
 		passed=$((passed + ${p:-0}))
 		failed=$((failed + ${f:-0}))
 		if [ "$rc" -ne 0 ]; then

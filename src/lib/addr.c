@@ -7,35 +7,6 @@
 
 #include "portscope/addr.h"
 
-static const char *const messages[] = {
-	[PSCOPE_E_EMPTY - PSCOPE_ERR_BASE] = "empty endpoint",
-	[PSCOPE_E_TOOLONG - PSCOPE_ERR_BASE] = "endpoint longer than 255 characters",
-	[PSCOPE_E_NUL - PSCOPE_ERR_BASE] = "endpoint contains a NUL byte",
-	[PSCOPE_E_PORT - PSCOPE_ERR_BASE] = "port must be a number from 0 to 65535",
-	[PSCOPE_E_NOPORT - PSCOPE_ERR_BASE] = "a port is required (ADDR:PORT)",
-	[PSCOPE_E_HOST_EMPTY - PSCOPE_ERR_BASE] =
-		"no host before ':' (write 0.0.0.0:PORT for every interface, or PORT for 127.0.0.1)",
-	[PSCOPE_E_BRACKET - PSCOPE_ERR_BASE] = "unbalanced brackets: write [IPv6]:PORT",
-	[PSCOPE_E_BAD_IPV6 - PSCOPE_ERR_BASE] = "not a valid IPv6 address",
-	[PSCOPE_E_AMBIGUOUS - PSCOPE_ERR_BASE] =
-		"ambiguous: an IPv6 address, or an address and a port? Use brackets: [IPv6]:PORT",
-	[PSCOPE_E_NEED_BRACKETS - PSCOPE_ERR_BASE] =
-		"an IPv6 address with a port must be written in brackets: [IPv6]:PORT",
-	[PSCOPE_E_NOT_NUMERIC - PSCOPE_ERR_BASE] = "not a numeric address",
-	[PSCOPE_E_PROTO - PSCOPE_ERR_BASE] = "not a well-formed portscope/1 line",
-};
-
-const char *pscope_strerror(int err)
-{
-	int e = -err;
-
-	if (e > PSCOPE_ERR_BASE && e < PSCOPE_E_LAST)
-		return messages[e - PSCOPE_ERR_BASE];
-	if (e > PSCOPE_EAI_BASE && e < PSCOPE_EAI_BASE + 1000)
-		return gai_strerror(-(e - PSCOPE_EAI_BASE));
-	return strerror(e);
-}
-
 /* Parses LEN bytes of decimal digits as a port. Returns 0..65535 or -PSCOPE_E_PORT. */
 static int parse_port(const char *s, size_t len)
 {
@@ -53,7 +24,8 @@ static int parse_port(const char *s, size_t len)
 	return (int)v;
 }
 
-#define SCOPE_CHARS "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-@"
+/* Linux interface names exclude '/', ':' and white space; brackets and '%' would confuse us. */
+#define SCOPE_REJECT ":/[]% \t\r\n\v\f"
 
 /* True if LEN bytes of S are an IPv6 literal, with an optional non-empty %scope. */
 static bool is_ipv6(const char *s, size_t len)
@@ -69,7 +41,7 @@ static bool is_ipv6(const char *s, size_t len)
 	pct = strchr(buf, '%');
 	if (pct) {
 		/* A scope is an interface name or number: never a colon, so never a port. */
-		if (pct[1] == '\0' || strspn(pct + 1, SCOPE_CHARS) != strlen(pct + 1))
+		if (pct[1] == '\0' || strcspn(pct + 1, SCOPE_REJECT) != strlen(pct + 1))
 			return false;
 		*pct = '\0';
 	}
@@ -363,6 +335,7 @@ bool pscope_addr_same(const struct pscope_addr *a, const struct pscope_addr *b)
 		       x.u.sin.sin_addr.s_addr == y.u.sin.sin_addr.s_addr;
 	if (x.u.sa.sa_family == AF_INET6)
 		return x.u.sin6.sin6_port == y.u.sin6.sin6_port &&
+		       x.u.sin6.sin6_scope_id == y.u.sin6.sin6_scope_id &&
 		       IN6_ARE_ADDR_EQUAL(&x.u.sin6.sin6_addr, &y.u.sin6.sin6_addr);
 	return false;
 }

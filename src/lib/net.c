@@ -101,13 +101,23 @@ ssize_t pscope_read_line(int fd, char *buf, size_t size, int timeout_ms)
 	if (size == 0)
 		return -ENOSPC;
 	buf[0] = '\0';
-	while (len + 1 < size && !memchr(buf, '\n', len)) {
-		ssize_t n = recv(fd, buf + len, size - 1 - len, MSG_DONTWAIT);
+	while (len + 1 < size) {
+		/* Peek first and take only up to the newline, so the next line stays for the next call. */
+		ssize_t n = recv(fd, buf + len, size - 1 - len, MSG_DONTWAIT | MSG_PEEK);
+		char *nl;
 		int rc;
 
 		if (n > 0) {
+			nl = memchr(buf + len, '\n', (size_t)n);
+			if (nl)
+				n = nl - (buf + len) + 1;
+			n = recv(fd, buf + len, (size_t)n, MSG_DONTWAIT);
+			if (n <= 0)
+				return len ? (ssize_t)len : (n < 0 ? -errno : 0);
 			len += (size_t)n;
 			buf[len] = '\0';
+			if (nl)
+				break;
 			continue;
 		}
 		if (n == 0)
