@@ -8,5 +8,7 @@
 #include "sock.h"
 #include "whoami.h"
 #include "net.h"
+#include "diag.h"
+#include "owners.h"
 
 #endif

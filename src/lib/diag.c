@@ -1,0 +1,506 @@
+/*
+ * The kernel's socket list through NETLINK_SOCK_DIAG: request, receive,
+ * validate, parse, filter.  A recorded dump is the same bytes, requests
+ * included, so replay runs through the same validation as a live reply.
+ */
+#include <errno.h>
+#include <linux/inet_diag.h>
+#include <linux/netlink.h>
+#include <linux/rtnetlink.h>
+#include <linux/sock_diag.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+#include "portscope/diag.h"
+
+/* A dump is restarted this many times when the kernel says it was interrupted. */
+#define MAX_RESTARTS 3
+/* The kernel sends at most 32 KiB of a dump per read; twice that leaves room. */
+#define RECV_BUF 65536
+
+static const char *const state_names[] = {
+	[TCP_ESTABLISHED] = "ESTABLISHED", [TCP_SYN_SENT] = "SYN_SENT",
+	[TCP_SYN_RECV] = "SYN_RECV",	   [TCP_FIN_WAIT1] = "FIN_WAIT1",
+	[TCP_FIN_WAIT2] = "FIN_WAIT2",	   [TCP_TIME_WAIT] = "TIME_WAIT",
+	[TCP_CLOSE] = "CLOSE",		   [TCP_CLOSE_WAIT] = "CLOSE_WAIT",
+	[TCP_LAST_ACK] = "LAST_ACK",	   [TCP_LISTEN] = "LISTEN",
+	[TCP_CLOSING] = "CLOSING",	   [12] = "NEW_SYN_RECV",
+};
+
+const char *pscope_diag_state_name(const struct pscope_diag_sock *s)
+{
+	if (s->proto == IPPROTO_UDP && s->state == TCP_CLOSE)
+		return "UNCONN";
+	if (s->state < sizeof(state_names) / sizeof(state_names[0]) && state_names[s->state])
+		return state_names[s->state];
+	return "UNKNOWN";
+}
+
+uint32_t pscope_diag_state_mask(const char *name)
+{
+	char norm[32];
+	size_t i;
+
+	for (i = 0; name[i] && i + 1 < sizeof(norm); i++)
+		norm[i] = name[i] == '-' ? '_' : name[i];
+	norm[i] = '\0';
+	if (name[i])
+		return 0;
+	if (!strcasecmp(norm, "unconn"))
+		return 1u << TCP_CLOSE;
+	if (!strcasecmp(norm, "fin_wait_1"))
+		return 1u << TCP_FIN_WAIT1;
+	if (!strcasecmp(norm, "fin_wait_2"))
+		return 1u << TCP_FIN_WAIT2;
+	if (!strcasecmp(norm, "syn_recv"))
+		return (1u << TCP_SYN_RECV) | (1u << 12);
+	if (!strcasecmp(norm, "connected"))
+		return ~((1u << TCP_LISTEN) | (1u << TCP_CLOSE) | (1u << TCP_SYN_SENT) | (1u << 12)) &
+		       0x1ffe;
+	for (i = 1; i < sizeof(state_names) / sizeof(state_names[0]); i++)
+		if (state_names[i] && !strcasecmp(norm, state_names[i]))
+			return 1u << i;
+	return 0;
+}
+
+static void to_addr(int family, const uint8_t *ip, uint16_t port, uint32_t ifindex,
+		    struct pscope_addr *a)
+{
+	memset(a, 0, sizeof(*a));
+	if (family == AF_INET6) {
+		a->len = sizeof(a->u.sin6);
+		a->u.sin6.sin6_family = AF_INET6;
+		a->u.sin6.sin6_port = htons(port);
+		memcpy(&a->u.sin6.sin6_addr, ip, 16);
+		if (IN6_IS_ADDR_LINKLOCAL(&a->u.sin6.sin6_addr))
+			a->u.sin6.sin6_scope_id = ifindex;
+	} else {
+		a->len = sizeof(a->u.sin);
+		a->u.sin.sin_family = AF_INET;
+		a->u.sin.sin_port = htons(port);
+		memcpy(&a->u.sin.sin_addr, ip, 4);
+	}
+}
+
+void pscope_diag_local(const struct pscope_diag_sock *s, struct pscope_addr *a)
+{
+	to_addr(s->family, s->laddr, s->lport, s->ifindex, a);
+}
+
+void pscope_diag_peer(const struct pscope_diag_sock *s, struct pscope_addr *a)
+{
+	to_addr(s->family, s->raddr, s->rport, s->ifindex, a);
+}
+
+/* True if IP (of the socket's family) is the filter's address, IPv4-mapped counting as IPv4. */
+static bool addr_matches(const struct pscope_diag_filter *f, int family, const uint8_t *ip)
+{
+	struct pscope_addr a, want = f->addr;
+
+	to_addr(family, ip, 0, 0, &a);
+	pscope_addr_set_port(&want, 0);
+	return pscope_addr_same(&a, &want);
+}
+
+bool pscope_diag_match(const struct pscope_diag_filter *f, struct pscope_diag_sock *s)
+{
+	bool local, remote;
+
+	if (f->states && !(f->states & (1u << (s->state & 31))))
+		return false;
+	if (f->families && !(f->families & (s->family == AF_INET6 ? PSCOPE_DIAG_V6 : PSCOPE_DIAG_V4)))
+		return false;
+	if (f->protos && !(f->protos & (s->proto == IPPROTO_UDP ? PSCOPE_DIAG_UDP : PSCOPE_DIAG_TCP)))
+		return false;
+	if (f->port < 0) {
+		s->side = PSCOPE_SIDE_ANY;
+		return !f->has_addr || addr_matches(f, s->family, s->laddr) ||
+		       addr_matches(f, s->family, s->raddr);
+	}
+	local = s->lport == f->port && (!f->has_addr || addr_matches(f, s->family, s->laddr));
+	remote = !f->local_only && s->rport == f->port &&
+		 (!f->has_addr || addr_matches(f, s->family, s->raddr));
+	/* A listener's peer is all zeros, port 0: it can only match on its local side. */
+	s->side = local ? PSCOPE_SIDE_LOCAL : PSCOPE_SIDE_REMOTE;
+	return local || remote;
+}
+
+/* One dump in progress: what was asked, and where the reply stands. */
+struct session {
+	const struct pscope_diag_filter *f;
+	pscope_diag_cb cb;
+	void *ctx;
+	struct pscope_diag_stats *st;
+	int count;
+	uint32_t seq;
+	uint32_t pid;
+	bool check_pid;
+	int family;
+	int proto;
+	bool done;
+	bool intr;
+	unsigned seen;		/* replay: the dumps met since the last restart */
+};
+
+/* Protocols a kernel may lack (udp_diag is a module) are skipped, not fatal. */
+static bool proto_missing(const struct session *ss, int rc)
+{
+	return ss->proto == IPPROTO_UDP && (rc == -ENOENT || rc == -EINVAL || rc == -EOPNOTSUPP);
+}
+
+static int parse_sock(struct session *ss, const uint8_t *p, size_t len)
+{
+	struct inet_diag_msg m;
+	struct pscope_diag_sock s = { 0 };
+	size_t off = NLMSG_ALIGN(sizeof(m));
+
+	if (len < sizeof(m))
+		return -PSCOPE_E_NL_SHORT;
+	memcpy(&m, p, sizeof(m));
+	if (m.idiag_family != ss->family)
+		return -PSCOPE_E_NL_FAMILY;
+	/* No attribute is used, but each must fit: a bad length means a bad reply. */
+	while (off < len) {
+		struct rtattr rta;
+
+		if (len - off < sizeof(rta))
+			return -PSCOPE_E_NL_ATTR;
+		memcpy(&rta, p + off, sizeof(rta));
+		if (rta.rta_len < sizeof(rta) || rta.rta_len > len - off)
+			return -PSCOPE_E_NL_ATTR;
+		off += RTA_ALIGN(rta.rta_len);
+	}
+	s.family = m.idiag_family;
+	s.proto = (uint8_t)ss->proto;
+	s.state = m.idiag_state;
+	s.lport = ntohs(m.id.idiag_sport);
+	s.rport = ntohs(m.id.idiag_dport);
+	memcpy(s.laddr, m.id.idiag_src, s.family == AF_INET6 ? 16 : 4);
+	memcpy(s.raddr, m.id.idiag_dst, s.family == AF_INET6 ? 16 : 4);
+	s.ifindex = m.id.idiag_if;
+	s.rqueue = m.idiag_rqueue;
+	s.wqueue = m.idiag_wqueue;
+	s.uid = m.idiag_uid;
+	s.inode = m.idiag_inode;
+	s.cookie = (uint64_t)m.id.idiag_cookie[0] | (uint64_t)m.id.idiag_cookie[1] << 32;
+	if (!pscope_diag_match(ss->f, &s))
+		return 0;
+	ss->count++;
+	return ss->cb(&s, ss->ctx) < 0 ? -ECANCELED : 0;
+}
+
+/* Validates and parses one reply message of the current dump. */
+static int parse_reply(struct session *ss, const struct nlmsghdr *h, const uint8_t *payload)
+{
+	size_t plen = h->nlmsg_len - NLMSG_HDRLEN;
+	struct nlmsgerr e;
+
+	if (ss->seq == 0)
+		return -PSCOPE_E_NL_FOREIGN;
+	if (ss->done)
+		return -PSCOPE_E_NL_TYPE;
+	if (h->nlmsg_seq != ss->seq || (ss->check_pid && h->nlmsg_pid != ss->pid))
+		return -PSCOPE_E_NL_FOREIGN;
+	if (h->nlmsg_flags & NLM_F_DUMP_INTR)
+		ss->intr = true;
+	ss->st->messages++;
+	switch (h->nlmsg_type) {
+	case NLMSG_DONE:
+		ss->done = true;
+		return 0;
+	case NLMSG_ERROR:
+		if (plen < sizeof(e.error))
+			return -PSCOPE_E_NL_SHORT;
+		memcpy(&e.error, payload, sizeof(e.error));
+		/* An error of 0 is an acknowledgement, which a dump never sends. */
+		if (e.error >= 0 || e.error <= -PSCOPE_ERR_BASE)
+			return -PSCOPE_E_NL_TYPE;
+		if (proto_missing(ss, e.error)) {
+			ss->done = true;
+			ss->st->skipped_protos++;
+			return 0;
+		}
+		return e.error;
+	case SOCK_DIAG_BY_FAMILY:
+		return parse_sock(ss, payload, plen);
+	default:
+		return -PSCOPE_E_NL_TYPE;
+	}
+}
+
+/*
+ * Walks the netlink messages in BUF.  REQUEST, if not NULL, receives requests
+ * found in the data (a recorded dump); live replies have none.
+ */
+static int parse_stream(struct session *ss, const uint8_t *buf, size_t len,
+			int (*request)(struct session *, const uint8_t *, size_t))
+{
+	while (len > 0) {
+		struct nlmsghdr h;
+		size_t step;
+		int rc;
+
+		if (len < sizeof(h))
+			return -PSCOPE_E_NL_TRUNC;
+		memcpy(&h, buf, sizeof(h));
+		if (h.nlmsg_len < NLMSG_HDRLEN || h.nlmsg_len > len)
+			return -PSCOPE_E_NL_TRUNC;
+		if (request && (h.nlmsg_flags & NLM_F_REQUEST))
+			rc = request(ss, buf, h.nlmsg_len);
+		else
+			rc = parse_reply(ss, &h, buf + NLMSG_HDRLEN);
+		if (rc < 0)
+			return rc;
+		step = NLMSG_ALIGN(h.nlmsg_len);
+		if (step > len)
+			step = len;
+		buf += step;
+		len -= step;
+	}
+	return 0;
+}
+
+struct request {
+	struct nlmsghdr nlh;
+	struct inet_diag_req_v2 r;
+	struct rtattr rta;
+	struct inet_diag_bc_op ops[4];
+};
+
+/*
+ * Builds the request for one dump.  The port filter is inet_diag bytecode: a
+ * condition jumps by "yes" or "no"; landing exactly on the end accepts, and
+ * jumping 4 bytes past it rejects.
+ */
+static size_t build_request(struct request *q, const struct pscope_diag_filter *f, int family,
+			    int proto, uint32_t seq)
+{
+	size_t bc = 0;
+
+	memset(q, 0, sizeof(*q));
+	q->r.sdiag_family = (uint8_t)family;
+	q->r.sdiag_protocol = (uint8_t)proto;
+	q->r.idiag_states = f->states ? f->states : ~0u;
+	if (f->port >= 0) {
+		uint16_t port = (uint16_t)f->port;
+
+		if (f->local_only) {
+			q->ops[0] = (struct inet_diag_bc_op){ INET_DIAG_BC_S_EQ, 8, 12 };
+			q->ops[1] = (struct inet_diag_bc_op){ 0, 0, port };
+			bc = 8;
+		} else {
+			q->ops[0] = (struct inet_diag_bc_op){ INET_DIAG_BC_S_EQ, 16, 8 };
+			q->ops[1] = (struct inet_diag_bc_op){ 0, 0, port };
+			q->ops[2] = (struct inet_diag_bc_op){ INET_DIAG_BC_D_EQ, 8, 12 };
+			q->ops[3] = (struct inet_diag_bc_op){ 0, 0, port };
+			bc = 16;
+		}
+		q->rta.rta_type = INET_DIAG_REQ_BYTECODE;
+		q->rta.rta_len = (unsigned short)RTA_LENGTH(bc);
+	}
+	q->nlh.nlmsg_len = (uint32_t)(NLMSG_LENGTH(sizeof(q->r)) + (bc ? RTA_LENGTH(bc) : 0));
+	q->nlh.nlmsg_type = SOCK_DIAG_BY_FAMILY;
+	q->nlh.nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
+	q->nlh.nlmsg_seq = seq;
+	return q->nlh.nlmsg_len;
+}
+
+/* The dumps to run, in order: TCP then UDP, IPv4 then IPv6, as the filter allows. */
+static int plan(const struct pscope_diag_filter *f, int fam[4], int proto[4])
+{
+	int n = 0;
+
+	for (int p = 0; p < 2; p++) {
+		if (f->protos && !(f->protos & (p ? PSCOPE_DIAG_UDP : PSCOPE_DIAG_TCP)))
+			continue;
+		for (int v = 0; v < 2; v++) {
+			if (f->families && !(f->families & (v ? PSCOPE_DIAG_V6 : PSCOPE_DIAG_V4)))
+				continue;
+			fam[n] = v ? AF_INET6 : AF_INET;
+			proto[n++] = p ? IPPROTO_UDP : IPPROTO_TCP;
+		}
+	}
+	return n;
+}
+
+static int write_all(int fd, const void *buf, size_t len)
+{
+	const uint8_t *p = buf;
+
+	while (len > 0) {
+		ssize_t n = write(fd, p, len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return n < 0 ? -errno : -EIO;
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+static int open_netlink(uint32_t *pid)
+{
+	struct sockaddr_nl sa = { .nl_family = AF_NETLINK };
+	socklen_t len = sizeof(sa);
+	struct timeval tv = { .tv_sec = 10 };
+	int fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_SOCK_DIAG);
+
+	if (fd < 0)
+		return -errno;
+	/* A kernel that never finishes its dump must not hang us. */
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
+	    getsockname(fd, (struct sockaddr *)&sa, &len) < 0) {
+		int e = errno;
+
+		close(fd);
+		return -e;
+	}
+	*pid = sa.nl_pid;
+	return fd;
+}
+
+/* Runs one dump on FD and feeds the replies through the session. */
+static int run_dump(struct session *ss, int fd, int dump_fd, uint8_t *buf)
+{
+	struct request q;
+	struct sockaddr_nl kernel = { .nl_family = AF_NETLINK };
+	size_t qlen = build_request(&q, ss->f, ss->family, ss->proto, ss->seq);
+	int rc;
+
+	if (sendto(fd, &q, qlen, 0, (struct sockaddr *)&kernel, sizeof(kernel)) < 0)
+		return -errno;
+	if (dump_fd >= 0 && (rc = write_all(dump_fd, &q, NLMSG_ALIGN(qlen))) < 0)
+		return rc;
+	while (!ss->done) {
+		struct sockaddr_nl from;
+		struct iovec iov = { buf, RECV_BUF };
+		struct msghdr msg = { .msg_name = &from, .msg_namelen = sizeof(from),
+				      .msg_iov = &iov, .msg_iovlen = 1 };
+		ssize_t n = recvmsg(fd, &msg, 0);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return errno == EAGAIN ? -PSCOPE_E_NL_NODONE : -errno;
+		if (n == 0)
+			return -PSCOPE_E_NL_NODONE;
+		if (msg.msg_flags & MSG_TRUNC)
+			return -PSCOPE_E_NL_TRUNC;
+		if (from.nl_pid != 0)
+			return -PSCOPE_E_NL_FOREIGN;
+		if (dump_fd >= 0 && (rc = write_all(dump_fd, buf, (size_t)n)) < 0)
+			return rc;
+		rc = parse_stream(ss, buf, (size_t)n, NULL);
+		if (rc < 0)
+			return rc;
+	}
+	return 0;
+}
+
+static void start_dump(struct session *ss, int family, int proto, uint32_t seq)
+{
+	ss->family = family;
+	ss->proto = proto;
+	ss->seq = seq;
+	ss->done = false;
+}
+
+/* Forgets what was listed so far: the kernel's list changed while it was being read. */
+static int restart(struct session *ss)
+{
+	ss->st->restarts++;
+	ss->count = 0;
+	ss->intr = false;
+	return ss->cb(NULL, ss->ctx) < 0 ? -ECANCELED : 0;
+}
+
+int pscope_diag_netlink(const struct pscope_diag_filter *f, pscope_diag_cb cb, void *ctx,
+			int dump_fd, struct pscope_diag_stats *st)
+{
+	static uint8_t buf[RECV_BUF] __attribute__((aligned(8)));
+	struct pscope_diag_stats dummy;
+	struct session ss = { .f = f, .cb = cb, .ctx = ctx, .st = st ? st : &dummy };
+	int fam[4], proto[4], n = plan(f, fam, proto), fd, rc = 0;
+	uint32_t seq = 0;
+
+	memset(ss.st, 0, sizeof(*ss.st));
+	fd = open_netlink(&ss.pid);
+	if (fd < 0)
+		return fd;
+	ss.check_pid = true;
+	for (int attempt = 0;; attempt++) {
+		for (int i = 0; i < n && rc == 0; i++) {
+			start_dump(&ss, fam[i], proto[i], ++seq);
+			rc = run_dump(&ss, fd, dump_fd, buf);
+		}
+		if (rc < 0 || !ss.intr)
+			break;
+		if (attempt == MAX_RESTARTS) {
+			ss.st->inconsistent = true;
+			break;
+		}
+		rc = restart(&ss);
+		if (rc < 0)
+			break;
+	}
+	close(fd);
+	return rc < 0 ? rc : ss.count;
+}
+
+/* A request in a recorded dump: the previous dump must be complete; this one starts. */
+static int replay_request(struct session *ss, const uint8_t *p, size_t len)
+{
+	struct nlmsghdr h;
+	struct inet_diag_req_v2 r;
+	unsigned bit;
+
+	if (ss->seq && !ss->done)
+		return -PSCOPE_E_NL_NODONE;
+	if (len < NLMSG_LENGTH(sizeof(r)))
+		return -PSCOPE_E_NL_REQUEST;
+	memcpy(&h, p, sizeof(h));
+	memcpy(&r, p + NLMSG_HDRLEN, sizeof(r));
+	if (h.nlmsg_type != SOCK_DIAG_BY_FAMILY || (r.sdiag_family != AF_INET && r.sdiag_family != AF_INET6) ||
+	    (r.sdiag_protocol != IPPROTO_TCP && r.sdiag_protocol != IPPROTO_UDP))
+		return -PSCOPE_E_NL_REQUEST;
+	/* A dump that comes round to its first request again is a restart after NLM_F_DUMP_INTR. */
+	if (ss->seq && h.nlmsg_seq <= ss->seq)
+		return -PSCOPE_E_NL_REQUEST;
+	bit = 1u << ((r.sdiag_protocol == IPPROTO_UDP) * 2 + (r.sdiag_family == AF_INET6));
+	if (ss->seen & bit) {
+		int rc = restart(ss);
+
+		if (rc < 0)
+			return rc;
+		ss->seen = 0;
+	}
+	ss->seen |= bit;
+	start_dump(ss, r.sdiag_family, r.sdiag_protocol, h.nlmsg_seq);
+	return 0;
+}
+
+int pscope_diag_replay(const void *buf, size_t len, const struct pscope_diag_filter *f,
+		       pscope_diag_cb cb, void *ctx, struct pscope_diag_stats *st)
+{
+	struct pscope_diag_stats dummy;
+	struct session ss = { .f = f, .cb = cb, .ctx = ctx, .st = st ? st : &dummy };
+	int rc;
+
+	memset(ss.st, 0, sizeof(*ss.st));
+	/* The first message must be a request: replies before any request are foreign. */
+	ss.done = true;
+	rc = parse_stream(&ss, buf, len, replay_request);
+	if (rc == 0 && (ss.seq == 0 || !ss.done))
+		rc = -PSCOPE_E_NL_NODONE;
+	if (rc == 0 && ss.intr)
+		ss.st->inconsistent = true;
+	return rc < 0 ? rc : ss.count;
+}
