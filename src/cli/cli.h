@@ -65,5 +65,6 @@ void cli_ignore_sigpipe(void);
 int cmd_serve(int argc, char **argv);
 int cmd_connect(int argc, char **argv);
 int cmd_demo(int argc, char **argv);
+int cmd_ls(int argc, char **argv);
 
 #endif

@@ -12,6 +12,7 @@ struct command {
 static const struct command commands[] = {
 	{ "serve", cmd_serve, "listen and report each accepted connection as the note does" },
 	{ "connect", cmd_connect, "connect, show this end, compare with what the server saw" },
+	{ "ls", cmd_ls, "list every socket on a port as the kernel sees it, with owners" },
 	{ "demo", cmd_demo, "the note's experiment end to end: one port, many sockets" },
 };
 

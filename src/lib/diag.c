@@ -269,13 +269,16 @@ struct request {
 	struct nlmsghdr nlh;
 	struct inet_diag_req_v2 r;
 	struct rtattr rta;
-	struct inet_diag_bc_op ops[4];
+	struct inet_diag_bc_op ops[5];
 };
 
 /*
  * Builds the request for one dump.  The port filter is inet_diag bytecode: a
- * condition jumps by "yes" or "no"; landing exactly on the end accepts, and
- * jumping 4 bytes past it rejects.
+ * condition goes on by "yes" bytes when true and "no" bytes when false; landing
+ * exactly on the end accepts, and jumping 4 bytes past it rejects.  The kernel
+ * checks every "no" target by walking the "yes" chain from the start, so the
+ * true path runs straight through and "or" is a JMP over the second test,
+ * as ss does it.
  */
 static size_t build_request(struct request *q, const struct pscope_diag_filter *f, int family,
 			    int proto, uint32_t seq)
@@ -288,18 +291,24 @@ static size_t build_request(struct request *q, const struct pscope_diag_filter *
 	q->r.idiag_states = f->states ? f->states : ~0u;
 	if (f->port >= 0) {
 		uint16_t port = (uint16_t)f->port;
+		uint8_t *p = (uint8_t *)q->ops;
+		struct inet_diag_bc_op ops[5];
 
 		if (f->local_only) {
-			q->ops[0] = (struct inet_diag_bc_op){ INET_DIAG_BC_S_EQ, 8, 12 };
-			q->ops[1] = (struct inet_diag_bc_op){ 0, 0, port };
+			/* sport == P */
+			ops[0] = (struct inet_diag_bc_op){ INET_DIAG_BC_S_EQ, 8, 12 };
+			ops[1] = (struct inet_diag_bc_op){ 0, 0, port };
 			bc = 8;
 		} else {
-			q->ops[0] = (struct inet_diag_bc_op){ INET_DIAG_BC_S_EQ, 16, 8 };
-			q->ops[1] = (struct inet_diag_bc_op){ 0, 0, port };
-			q->ops[2] = (struct inet_diag_bc_op){ INET_DIAG_BC_D_EQ, 8, 12 };
-			q->ops[3] = (struct inet_diag_bc_op){ 0, 0, port };
-			bc = 16;
+			/* sport == P ? accept : (dport == P ? accept : reject) */
+			ops[0] = (struct inet_diag_bc_op){ INET_DIAG_BC_S_EQ, 8, 12 };
+			ops[1] = (struct inet_diag_bc_op){ 0, 0, port };
+			ops[2] = (struct inet_diag_bc_op){ INET_DIAG_BC_JMP, 4, 12 };
+			ops[3] = (struct inet_diag_bc_op){ INET_DIAG_BC_D_EQ, 8, 12 };
+			ops[4] = (struct inet_diag_bc_op){ 0, 0, port };
+			bc = 20;
 		}
+		memcpy(p, ops, bc);
 		q->rta.rta_type = INET_DIAG_REQ_BYTECODE;
 		q->rta.rta_len = (unsigned short)RTA_LENGTH(bc);
 	}

@@ -1,0 +1,728 @@
+/* portscope ls: the kernel's view of every socket on a port, with owners and options. */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <netinet/in.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cli.h"
+
+/* A replay file larger than this is not a dump we wrote. */
+#define REPLAY_MAX (1024UL * 1024 * 1024)
+#define NO_OWNER UINT32_MAX
+
+enum role { R_LISTENER, R_ACCEPTED, R_BOUND, R_CONNECTED, R_CLIENT, R_OTHER, R_COUNT };
+static const char *const role_names[] = { "listener", "accepted", "bound", "connected",
+					  "client", "-" };
+
+struct owner {
+	pid_t pid;
+	int fd;
+	uint32_t next;		/* the next owner of the same socket, or NO_OWNER */
+};
+
+struct extra {
+	uint32_t owner;		/* first owner, or NO_OWNER */
+	uint16_t group;		/* SO_REUSEPORT group number, 0 if none */
+	bool opts_known;
+	struct pscope_sockopts opts;
+};
+
+struct listing {
+	struct pscope_diag_sock *socks;
+	size_t n, cap;
+	struct extra *extra;
+	struct owner *owners;
+	size_t nowners, owners_cap;
+	struct pscope_owner_stats ost;
+	unsigned unknown_owner;	/* sockets whose owner may be among the unreadable processes */
+	unsigned reuseport_groups;
+	int oom;
+};
+
+struct ls_opts {
+	struct pscope_diag_filter f;
+	enum { OUT_TABLE, OUT_JSON } fmt;
+	bool processes, extended, options, proc, summary_only, no_header;
+	const char *dump, *replay;
+	const char *source;
+};
+
+static const char usage[] =
+	"usage: portscope ls [OPTIONS] [PORT | ADDR:PORT]\n"
+	"\n"
+	"List every TCP and UDP socket on PORT as the kernel sees it: those whose local\n"
+	"port is PORT (the listener and the connections it accepted) and those whose\n"
+	"remote port is PORT (clients on this machine), then say in one sentence how\n"
+	"many sockets share the port.  Without PORT, list every TCP and UDP socket.\n"
+	"ADDR:PORT also requires that address at the matching end.\n"
+	"\n"
+	"Options:\n"
+	"  -t, --tcp            TCP only            -u, --udp    UDP only\n"
+	"  -4                   IPv4 only           -6           IPv6 only\n"
+	"  -l, --local-only     only sockets whose local port is PORT (the server side)\n"
+	"      --state LIST     only these states, comma-separated: listen, established,\n"
+	"                       syn-sent, syn-recv, fin-wait-1, fin-wait-2, time-wait, close,\n"
+	"                       close-wait, last-ack, closing, unconn, connected\n"
+	"  -p, --processes      the processes that hold each socket (pid, command, fd)\n"
+	"  -e, --extended       uid, inode and the kernel's socket cookie\n"
+	"  -o, --options        SO_REUSEADDR, SO_REUSEPORT, IPV6_V6ONLY, IP_BIND_ADDRESS_NO_PORT,\n"
+	"                       read from the owner (root, or the same user)\n"
+	"  -f, --format FMT     table (default) or json\n"
+	"  -s, --summary        only the summary sentence (or JSON summary)\n"
+	"  -H, --no-header      no column header\n"
+	"      --proc           read /proc/net instead of netlink sock_diag\n"
+	"      --dump FILE      also save the raw netlink requests and replies to FILE\n"
+	"      --replay FILE    read a saved dump instead of asking the kernel\n"
+	"  -h, --help           show this help\n"
+	"\n"
+	"Exit status: 0 (even if no socket matched), 1 if the kernel could not be read\n"
+	"or a dump is malformed, 2 for a bad command line.\n";
+
+static enum role role_of(const struct pscope_diag_sock *s)
+{
+	if (s->side == PSCOPE_SIDE_REMOTE)
+		return R_CLIENT;
+	if (s->side != PSCOPE_SIDE_LOCAL)
+		return R_OTHER;
+	if (s->proto == IPPROTO_UDP)
+		return s->state == 7 ? R_BOUND : R_CONNECTED;
+	return s->state == 10 ? R_LISTENER : R_ACCEPTED;
+}
+
+static int collect(const struct pscope_diag_sock *s, void *ctx)
+{
+	struct listing *l = ctx;
+
+	if (!s) {
+		l->n = 0; /* the kernel restarted its dump: start again */
+		return 0;
+	}
+	if (l->n == l->cap) {
+		size_t cap = l->cap ? l->cap * 2 : 1024;
+		void *p = realloc(l->socks, cap * sizeof(*l->socks));
+
+		if (!p) {
+			l->oom = 1;
+			return -1;
+		}
+		l->socks = p;
+		l->cap = cap;
+	}
+	l->socks[l->n++] = *s;
+	return 0;
+}
+
+static int add_owner(size_t idx, pid_t pid, int fd, void *ctx)
+{
+	struct listing *l = ctx;
+
+	if (l->nowners == l->owners_cap) {
+		size_t cap = l->owners_cap ? l->owners_cap * 2 : 1024;
+		void *p = realloc(l->owners, cap * sizeof(*l->owners));
+
+		if (!p)
+			return -1;
+		l->owners = p;
+		l->owners_cap = cap;
+	}
+	l->owners[l->nowners] = (struct owner){ pid, fd, l->extra[idx].owner };
+	l->extra[idx].owner = (uint32_t)l->nowners++;
+	return 0;
+}
+
+static int find_owners(struct listing *l)
+{
+	uint64_t *inodes = malloc((l->n ? l->n : 1) * sizeof(*inodes));
+	uint32_t *hash = malloc(pscope_owner_hash_size(l->n) * sizeof(*hash));
+	int rc = -ENOMEM;
+
+	if (inodes && hash) {
+		for (size_t i = 0; i < l->n; i++)
+			inodes[i] = l->socks[i].inode;
+		rc = pscope_owners_scan(NULL, inodes, l->n, hash, add_owner, l, &l->ost);
+	}
+	free(inodes);
+	free(hash);
+	if (rc < 0)
+		return rc;
+	if (l->ost.unreadable)
+		for (size_t i = 0; i < l->n; i++)
+			l->unknown_owner += l->socks[i].inode && l->extra[i].owner == NO_OWNER;
+	return 0;
+}
+
+static bool same_local(const struct pscope_diag_sock *a, const struct pscope_diag_sock *b)
+{
+	return a->family == b->family && a->proto == b->proto && a->lport == b->lport &&
+	       !memcmp(a->laddr, b->laddr, 16);
+}
+
+/* Reads each owned socket's options; listeners on one address with SO_REUSEPORT form a group. */
+static void read_options(struct listing *l)
+{
+	int pidfd = -1;
+	pid_t cached = -1;
+
+	for (size_t i = 0; i < l->n; i++) {
+		struct extra *x = &l->extra[i];
+
+		if (x->owner == NO_OWNER)
+			continue;
+		x->opts_known = pscope_sockopts_get(l->owners[x->owner].pid, l->owners[x->owner].fd,
+						    &pidfd, &cached, &x->opts) == 0;
+	}
+	if (pidfd >= 0)
+		close(pidfd);
+	for (size_t i = 0; i < l->n; i++) {
+		struct extra *x = &l->extra[i];
+		unsigned members = 0;
+
+		if (x->group || !x->opts_known || !x->opts.reuseport || role_of(&l->socks[i]) != R_LISTENER)
+			continue;
+		for (size_t j = i + 1; j < l->n; j++)
+			members += l->extra[j].opts_known && l->extra[j].opts.reuseport &&
+				   role_of(&l->socks[j]) == R_LISTENER && same_local(&l->socks[i], &l->socks[j]);
+		if (!members)
+			continue;
+		x->group = (uint16_t)++l->reuseport_groups;
+		for (size_t j = i + 1; j < l->n; j++)
+			if (l->extra[j].opts_known && l->extra[j].opts.reuseport &&
+			    role_of(&l->socks[j]) == R_LISTENER && same_local(&l->socks[i], &l->socks[j]))
+				l->extra[j].group = x->group;
+	}
+}
+
+static void format_end(const struct pscope_diag_sock *s, bool local, char *buf, size_t size)
+{
+	struct pscope_addr a;
+	const uint8_t *ip = local ? s->laddr : s->raddr;
+	static const uint8_t zero[16];
+
+	if (local)
+		pscope_diag_local(s, &a);
+	else
+		pscope_diag_peer(s, &a);
+	if (!local && s->rport == 0 && !memcmp(ip, zero, 16)) {
+		snprintf(buf, size, s->family == AF_INET6 ? "[::]:*" : "0.0.0.0:*");
+		return;
+	}
+	if (pscope_addr_format(&a, buf, size) < 0)
+		snprintf(buf, size, "?");
+}
+
+static const char *comm_of(pid_t pid)
+{
+	static char buf[64];
+	static pid_t last = -1;
+
+	if (pid != last) {
+		last = pid;
+		if (pscope_proc_comm(pid, buf, sizeof(buf)) < 0)
+			snprintf(buf, sizeof(buf), "?");
+	}
+	return buf;
+}
+
+static void print_processes(const struct listing *l, size_t i)
+{
+	const struct extra *x = &l->extra[i];
+
+	if (x->owner == NO_OWNER) {
+		fputs(l->socks[i].inode && l->ost.unreadable ? " ?" : " -", stdout);
+		return;
+	}
+	for (uint32_t o = x->owner; o != NO_OWNER; o = l->owners[o].next)
+		printf(" %d/%s/fd=%d", (int)l->owners[o].pid, comm_of(l->owners[o].pid),
+		       l->owners[o].fd);
+}
+
+static void print_options(const struct extra *x)
+{
+	if (!x->opts_known) {
+		fputs(" ?", stdout);
+		return;
+	}
+	printf(" reuseaddr=%d reuseport=%d", x->opts.reuseaddr, x->opts.reuseport);
+	if (x->opts.v6only >= 0)
+		printf(" v6only=%d", x->opts.v6only);
+	if (x->opts.bind_no_port >= 0)
+		printf(" bind_no_port=%d", x->opts.bind_no_port);
+	if (x->group)
+		printf(" reuseport_group=%u", x->group);
+}
+
+static void print_row(const struct ls_opts *o, const struct listing *l, size_t i)
+{
+	const struct pscope_diag_sock *s = &l->socks[i];
+	char local[PSCOPE_ADDRSTRLEN], peer[PSCOPE_ADDRSTRLEN];
+
+	format_end(s, true, local, sizeof(local));
+	format_end(s, false, peer, sizeof(peer));
+	printf("%-5s %-11s %6u %6u %-25s %-25s", s->proto == IPPROTO_UDP ? "udp" : "tcp",
+	       pscope_diag_state_name(s), s->rqueue, s->wqueue, local, peer);
+	if (o->f.port >= 0)
+		printf(" %-9s", role_names[role_of(s)]);
+	if (o->extended)
+		printf(" uid=%u inode=%llu cookie=%llu", s->uid, (unsigned long long)s->inode,
+		       (unsigned long long)s->cookie);
+	if (o->processes)
+		print_processes(l, i);
+	if (o->options)
+		print_options(&l->extra[i]);
+	putchar('\n');
+}
+
+/* Rows in a readable order without sorting: listeners, other local sockets, then clients. */
+static void print_table(const struct ls_opts *o, const struct listing *l)
+{
+	if (!o->no_header) {
+		printf("%-5s %-11s %6s %6s %-25s %-25s", "Proto", "State", "Recv-Q", "Send-Q", "Local",
+		       "Peer");
+		if (o->f.port >= 0)
+			printf(" %-9s", "Role");
+		if (o->extended)
+			fputs(" Extended", stdout);
+		if (o->processes)
+			fputs(" Processes (pid/command/fd)", stdout);
+		if (o->options)
+			fputs(" Options", stdout);
+		putchar('\n');
+	}
+	for (int pass = 0; pass < 3; pass++)
+		for (size_t i = 0; i < l->n; i++) {
+			enum role r = role_of(&l->socks[i]);
+			int want = r == R_LISTENER ? 0 : r == R_CLIENT ? 2 : 1;
+
+			if (want == pass)
+				print_row(o, l, i);
+		}
+}
+
+struct summary {
+	unsigned role[R_COUNT];
+	unsigned tcp, udp, time_wait;
+	pid_t pids[6];
+	unsigned npids;
+	bool more_pids;
+};
+
+static void summarize(const struct listing *l, struct summary *sum)
+{
+	memset(sum, 0, sizeof(*sum));
+	for (size_t i = 0; i < l->n; i++) {
+		const struct pscope_diag_sock *s = &l->socks[i];
+
+		sum->role[role_of(s)]++;
+		*(s->proto == IPPROTO_UDP ? &sum->udp : &sum->tcp) += 1;
+		sum->time_wait += s->proto == IPPROTO_TCP && s->state == 6;
+		for (uint32_t o = l->extra ? l->extra[i].owner : NO_OWNER; o != NO_OWNER;
+		     o = l->owners[o].next) {
+			unsigned k;
+
+			for (k = 0; k < sum->npids && sum->pids[k] != l->owners[o].pid; k++)
+				;
+			if (k < sum->npids)
+				continue;
+			if (sum->npids < 6)
+				sum->pids[sum->npids++] = l->owners[o].pid;
+			else
+				sum->more_pids = true;
+		}
+	}
+}
+
+static void print_sentence(const struct ls_opts *o, const struct listing *l, const struct summary *sum)
+{
+	int port = o->f.port;
+	const char *sep = "";
+
+	if (port < 0) {
+		printf("%zu socket%s: %u tcp, %u udp", l->n, l->n == 1 ? "" : "s", sum->tcp, sum->udp);
+	} else {
+		printf("port %d: %zu socket%s", port, l->n, l->n == 1 ? "" : "s");
+		if (l->n)
+			fputs(" -", stdout);
+		if (sum->role[R_LISTENER])
+			printf("%s %u listening", sep, sum->role[R_LISTENER]), sep = ",";
+		if (sum->role[R_ACCEPTED])
+			printf("%s %u accepted (local port %d)", sep, sum->role[R_ACCEPTED], port), sep = ",";
+		if (sum->role[R_BOUND])
+			printf("%s %u bound udp", sep, sum->role[R_BOUND]), sep = ",";
+		if (sum->role[R_CONNECTED])
+			printf("%s %u connected udp (local port %d)", sep, sum->role[R_CONNECTED], port), sep = ",";
+		if (sum->role[R_CLIENT])
+			printf("%s %u client%s (remote port %d)", sep, sum->role[R_CLIENT],
+			       sum->role[R_CLIENT] == 1 ? "" : "s", port);
+	}
+	if (sum->time_wait)
+		printf("; %u in TIME_WAIT", sum->time_wait);
+	if (sum->npids) {
+		fputs("; owners:", stdout);
+		for (unsigned k = 0; k < sum->npids; k++)
+			printf("%s pid %d %s", k ? "," : "", (int)sum->pids[k], comm_of(sum->pids[k]));
+		if (sum->more_pids)
+			fputs(", ...", stdout);
+	}
+	if (l->reuseport_groups)
+		printf("; %u SO_REUSEPORT group%s", l->reuseport_groups, l->reuseport_groups == 1 ? "" : "s");
+	putchar('\n');
+	if (port >= 0 && l->n > 1 && sum->role[R_LISTENER] + sum->role[R_ACCEPTED] > 1)
+		printf("They share port %d because the kernel tells sockets apart by the whole 4-tuple "
+		       "<client ip, client port, server ip, server port>; a listener has no peer.\n",
+		       port);
+}
+
+static void json_str(const char *key, const char *s)
+{
+	printf("\"%s\":\"", key);
+	for (; *s; s++)
+		if (*s == '"' || *s == '\\')
+			printf("\\%c", *s);
+		else if ((unsigned char)*s < 0x20)
+			printf("\\u%04x", (unsigned char)*s);
+		else
+			putchar(*s);
+	putchar('"');
+}
+
+static void json_socket(const struct ls_opts *o, const struct listing *l, size_t i)
+{
+	const struct pscope_diag_sock *s = &l->socks[i];
+	const struct extra *x = &l->extra[i];
+	char local[PSCOPE_ADDRSTRLEN], peer[PSCOPE_ADDRSTRLEN];
+
+	format_end(s, true, local, sizeof(local));
+	format_end(s, false, peer, sizeof(peer));
+	printf("{\"proto\":\"%s\",\"state\":\"%s\",\"recv_q\":%u,\"send_q\":%u,\"local\":\"%s\",",
+	       s->proto == IPPROTO_UDP ? "udp" : "tcp", pscope_diag_state_name(s), s->rqueue,
+	       s->wqueue, local);
+	if (strchr(peer, '*'))
+		fputs("\"peer\":null", stdout);
+	else
+		printf("\"peer\":\"%s\"", peer);
+	if (o->f.port >= 0)
+		printf(",\"side\":\"%s\",\"role\":\"%s\"",
+		       s->side == PSCOPE_SIDE_REMOTE ? "remote" : "local", role_names[role_of(s)]);
+	printf(",\"inode\":%llu,\"uid\":%u,\"cookie\":%llu", (unsigned long long)s->inode, s->uid,
+	       (unsigned long long)s->cookie);
+	if (o->processes) {
+		fputs(",\"processes\":", stdout);
+		if (x->owner == NO_OWNER && s->inode && l->ost.unreadable)
+			fputs("null", stdout);
+		else {
+			putchar('[');
+			for (uint32_t k = x->owner; k != NO_OWNER; k = l->owners[k].next) {
+				printf("%s{\"pid\":%d,", k == x->owner ? "" : ",", (int)l->owners[k].pid);
+				json_str("comm", comm_of(l->owners[k].pid));
+				printf(",\"fd\":%d}", l->owners[k].fd);
+			}
+			putchar(']');
+		}
+	}
+	if (o->options) {
+		fputs(",\"options\":", stdout);
+		if (!x->opts_known)
+			fputs("null", stdout);
+		else {
+			printf("{\"reuseaddr\":%s,\"reuseport\":%s", x->opts.reuseaddr ? "true" : "false",
+			       x->opts.reuseport ? "true" : "false");
+			if (x->opts.v6only >= 0)
+				printf(",\"v6only\":%s", x->opts.v6only ? "true" : "false");
+			if (x->opts.bind_no_port >= 0)
+				printf(",\"bind_address_no_port\":%s", x->opts.bind_no_port ? "true" : "false");
+			if (x->group)
+				printf(",\"reuseport_group\":%u", x->group);
+			putchar('}');
+		}
+	}
+	putchar('}');
+}
+
+static void print_json(const struct ls_opts *o, const struct listing *l, const struct summary *sum)
+{
+	bool first = true;
+
+	fputs("{\"sockets\":[", stdout);
+	for (int pass = 0; pass < 3 && !o->summary_only; pass++)
+		for (size_t i = 0; i < l->n; i++) {
+			enum role r = role_of(&l->socks[i]);
+
+			if ((r == R_LISTENER ? 0 : r == R_CLIENT ? 2 : 1) != pass)
+				continue;
+			if (!first)
+				putchar(',');
+			first = false;
+			json_socket(o, l, i);
+		}
+	fputs("],\"summary\":{", stdout);
+	if (o->f.port >= 0)
+		printf("\"port\":%d,", o->f.port);
+	printf("\"sockets\":%zu,\"tcp\":%u,\"udp\":%u,\"time_wait\":%u", l->n, sum->tcp, sum->udp,
+	       sum->time_wait);
+	if (o->f.port >= 0)
+		printf(",\"listening\":%u,\"accepted\":%u,\"bound\":%u,\"connected\":%u,\"clients\":%u",
+		       sum->role[R_LISTENER], sum->role[R_ACCEPTED], sum->role[R_BOUND],
+		       sum->role[R_CONNECTED], sum->role[R_CLIENT]);
+	if (o->processes || o->options) {
+		fputs(",\"owners\":[", stdout);
+		for (unsigned k = 0; k < sum->npids; k++) {
+			printf("%s{\"pid\":%d,", k ? "," : "", (int)sum->pids[k]);
+			json_str("comm", comm_of(sum->pids[k]));
+			putchar('}');
+		}
+		printf("],\"unreadable_processes\":%u", l->ost.unreadable);
+	}
+	if (o->options)
+		printf(",\"reuseport_groups\":%u", l->reuseport_groups);
+	printf(",\"source\":\"%s\"}}\n", o->source);
+}
+
+static int read_replay(const char *path, char **buf, size_t *len)
+{
+	struct stat stbuf;
+	size_t got = 0;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return -errno;
+	if (fstat(fd, &stbuf) < 0 || (size_t)stbuf.st_size > REPLAY_MAX) {
+		close(fd);
+		return -EFBIG;
+	}
+	*buf = malloc((size_t)stbuf.st_size + 1);
+	if (!*buf) {
+		close(fd);
+		return -ENOMEM;
+	}
+	while (got < (size_t)stbuf.st_size) {
+		ssize_t n = read(fd, *buf + got, (size_t)stbuf.st_size - got);
+
+		if (n <= 0) {
+			if (n < 0 && errno == EINTR)
+				continue;
+			break;
+		}
+		got += (size_t)n;
+	}
+	close(fd);
+	*len = got;
+	return 0;
+}
+
+/* True for errors that mean "this kernel has no sock_diag for us": fall back to /proc. */
+static bool netlink_unavailable(int rc)
+{
+	return rc == -EPROTONOSUPPORT || rc == -EAFNOSUPPORT || rc == -ENOENT || rc == -EPERM ||
+	       rc == -EACCES || rc == -EOPNOTSUPP;
+}
+
+static int query(struct ls_opts *o, struct listing *l, struct pscope_diag_stats *st)
+{
+	int rc, dump_fd = -1;
+
+	if (o->replay) {
+		char *buf = NULL;
+		size_t len = 0;
+
+		o->source = "replay";
+		rc = read_replay(o->replay, &buf, &len);
+		if (rc < 0) {
+			cli_warn("%s: %s", o->replay, strerror(-rc));
+			return -1;
+		}
+		rc = pscope_diag_replay(buf, len, &o->f, collect, l, st);
+		free(buf);
+		if (rc < 0) {
+			cli_warn("%s: %s", o->replay, l->oom ? strerror(ENOMEM) : pscope_strerror(rc));
+			return -1;
+		}
+		return 0;
+	}
+	if (!o->proc) {
+		if (o->dump) {
+			dump_fd = open(o->dump, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+			if (dump_fd < 0) {
+				cli_warn("%s: %s", o->dump, strerror(errno));
+				return -1;
+			}
+		}
+		o->source = "netlink";
+		rc = pscope_diag_netlink(&o->f, collect, l, dump_fd, st);
+		if (dump_fd >= 0 && close(dump_fd) < 0 && rc >= 0) {
+			cli_warn("%s: %s", o->dump, strerror(errno));
+			return -1;
+		}
+		if (rc >= 0)
+			return 0;
+		if (!netlink_unavailable(rc) || o->dump) {
+			cli_warn("netlink sock_diag: %s", l->oom ? strerror(ENOMEM) : pscope_strerror(rc));
+			return -1;
+		}
+		cli_warn("netlink sock_diag unavailable (%s): reading /proc/net instead",
+			 pscope_strerror(rc));
+		l->n = 0;
+	}
+	o->source = "proc";
+	rc = pscope_diag_proc(NULL, &o->f, collect, l, st);
+	if (rc < 0) {
+		cli_warn("/proc/net: %s", l->oom ? strerror(ENOMEM) : pscope_strerror(rc));
+		return -1;
+	}
+	return 0;
+}
+
+static int parse_states(const char *list, uint32_t *mask)
+{
+	char buf[256], *save = NULL;
+
+	if (strlen(list) >= sizeof(buf))
+		return cli_usage_error("--state list too long"), -1;
+	strcpy(buf, list);
+	for (char *t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+		uint32_t m = pscope_diag_state_mask(t);
+
+		if (!m)
+			return cli_usage_error("unknown state '%s' (see --help)", t), -1;
+		*mask |= m;
+	}
+	if (!*mask)
+		return cli_usage_error("empty --state list"), -1;
+	return 0;
+}
+
+static int parse_target(const char *arg, struct pscope_diag_filter *f)
+{
+	struct pscope_endpoint ep;
+	int rc;
+
+	if (cli_parse_endpoint(arg, NULL, 0, &ep) < 0)
+		return -1;
+	if (!ep.port_given)
+		return cli_usage_error("bad port '%s': ls takes PORT or ADDR:PORT", arg), -1;
+	f->port = ep.port;
+	if (!ep.host_given)
+		return 0;
+	rc = pscope_endpoint_resolve(&ep, AF_UNSPEC, SOCK_STREAM, PSCOPE_RESOLVE_NUMERIC, &f->addr, 1);
+	if (rc < 0)
+		return cli_usage_error("bad address '%s': ls takes a numeric address", arg), -1;
+	f->has_addr = true;
+	return 0;
+}
+
+enum { OPT_STATE = 256, OPT_PROC, OPT_DUMP, OPT_REPLAY };
+
+static int parse_args(struct ls_opts *o, int argc, char **argv, bool *help)
+{
+	static const struct option longopts[] = {
+		{ "tcp", no_argument, NULL, 't' },	   { "udp", no_argument, NULL, 'u' },
+		{ "local-only", no_argument, NULL, 'l' },  { "state", required_argument, NULL, OPT_STATE },
+		{ "processes", no_argument, NULL, 'p' },   { "extended", no_argument, NULL, 'e' },
+		{ "options", no_argument, NULL, 'o' },	   { "format", required_argument, NULL, 'f' },
+		{ "summary", no_argument, NULL, 's' },	   { "no-header", no_argument, NULL, 'H' },
+		{ "proc", no_argument, NULL, OPT_PROC },   { "dump", required_argument, NULL, OPT_DUMP },
+		{ "replay", required_argument, NULL, OPT_REPLAY }, { "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	int c;
+
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":tu46lpeof:sHh", longopts, NULL)) != -1) {
+		switch (c) {
+		case 't': o->f.protos |= PSCOPE_DIAG_TCP; break;
+		case 'u': o->f.protos |= PSCOPE_DIAG_UDP; break;
+		case '4': o->f.families |= PSCOPE_DIAG_V4; break;
+		case '6': o->f.families |= PSCOPE_DIAG_V6; break;
+		case 'l': o->f.local_only = true; break;
+		case 'p': o->processes = true; break;
+		case 'e': o->extended = true; break;
+		case 'o': o->options = true; break;
+		case 's': o->summary_only = true; break;
+		case 'H': o->no_header = true; break;
+		case 'h': *help = true; return EXIT_OK;
+		case OPT_PROC: o->proc = true; break;
+		case OPT_DUMP: o->dump = optarg; break;
+		case OPT_REPLAY: o->replay = optarg; break;
+		case OPT_STATE:
+			if (parse_states(optarg, &o->f.states) < 0)
+				return EXIT_USAGE;
+			break;
+		case 'f':
+			if (!strcmp(optarg, "table"))
+				o->fmt = OUT_TABLE;
+			else if (!strcmp(optarg, "json"))
+				o->fmt = OUT_JSON;
+			else
+				return cli_usage_error("bad format '%s': use table or json", optarg);
+			break;
+		default:
+			return cli_bad_option(argc, argv, c);
+		}
+	}
+	if (argc - optind > 1)
+		return cli_usage_error("too many arguments: one PORT or ADDR:PORT at most");
+	if (o->replay && (o->dump || o->proc))
+		return cli_usage_error("--replay reads a saved dump: it goes with neither --dump nor --proc");
+	if (o->dump && o->proc)
+		return cli_usage_error("--dump saves netlink replies: it does not go with --proc");
+	if (optind < argc && parse_target(argv[optind], &o->f) < 0)
+		return EXIT_USAGE;
+	if (o->f.local_only && o->f.port < 0)
+		return cli_usage_error("--local-only needs a PORT");
+	return EXIT_OK;
+}
+
+int cmd_ls(int argc, char **argv)
+{
+	struct ls_opts o = { .f = { .port = -1 } };
+	struct listing l = { 0 };
+	struct pscope_diag_stats st;
+	struct summary sum;
+	bool help = false;
+	int rc = parse_args(&o, argc, argv, &help);
+
+	if (rc != EXIT_OK)
+		return rc;
+	if (help) {
+		fputs(usage, stdout);
+		return cli_finish(EXIT_OK);
+	}
+	cli_ignore_sigpipe();
+	if (query(&o, &l, &st) < 0) {
+		free(l.socks);
+		return EXIT_FAIL;
+	}
+	if (st.inconsistent)
+		cli_warn("the kernel's socket list kept changing during the dump: it may be inconsistent");
+	l.extra = malloc((l.n ? l.n : 1) * sizeof(*l.extra));
+	if (!l.extra) {
+		cli_warn("%s", strerror(ENOMEM));
+		free(l.socks);
+		return EXIT_FAIL;
+	}
+	for (size_t i = 0; i < l.n; i++)
+		l.extra[i] = (struct extra){ .owner = NO_OWNER };
+	if ((o.processes || o.options) && (rc = find_owners(&l)) < 0)
+		cli_warn("cannot scan /proc for owners: %s", strerror(-rc));
+	if (l.unknown_owner)
+		cli_warn("%u socket%s may belong to processes this user cannot inspect (%u "
+			 "unreadable): shown as '?'", l.unknown_owner, l.unknown_owner == 1 ? "" : "s",
+			 l.ost.unreadable);
+	if (o.options)
+		read_options(&l);
+	summarize(&l, &sum);
+	if (o.fmt == OUT_JSON) {
+		print_json(&o, &l, &sum);
+	} else {
+		if (!o.summary_only)
+			print_table(&o, &l);
+		print_sentence(&o, &l, &sum);
+	}
+	free(l.socks);
+	free(l.extra);
+	free(l.owners);
+	return cli_finish(EXIT_OK);
+}
