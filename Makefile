@@ -30,16 +30,20 @@ LIB_SRC  := $(wildcard src/lib/*.c)
 CLI_SRC  := $(wildcard src/cli/*.c)
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 TOOL_SRC := $(wildcard tests/tools/*.c)
+FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
 
 LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o)
 CLI_OBJ  := $(CLI_SRC:%.c=$(BUILD)/%.o)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 TOOL_BIN := $(TOOL_SRC:tests/tools/%.c=$(BUILD)/tests/%)
+FUZZ_REPLAY := $(FUZZ_SRC:tests/fuzz/%.c=$(BUILD)/tests/%_replay)
+FUZZ_BIN := $(FUZZ_SRC:tests/fuzz/%.c=build/fuzz/%)
+FUZZ_SECONDS ?= 60
 
 LIBA := $(BUILD)/libportscope.a
 BIN  := $(BUILD)/portscope
 
-.PHONY: all demo check unit e2e test-deps tools install uninstall clean
+.PHONY: all demo check unit e2e test-deps tools fuzz install uninstall clean
 
 all: $(BIN) $(LIBA)
 
@@ -66,6 +70,30 @@ $(BUILD)/tests/%: tests/tools/%.c $(LIBA)
 	@$(if $(Q),echo "  CC      $<")
 	$(Q)$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $< $(LIBA)
 
+# A fuzz target built with the ordinary compiler replays its seed corpus in `make check`.
+$(BUILD)/tests/fuzz_%_replay: tests/fuzz/fuzz_%.c tests/fuzz/replay_main.c $(LIBA)
+	@mkdir -p $(@D)
+	@$(if $(Q),echo "  CC      $<")
+	$(Q)$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $< tests/fuzz/replay_main.c $(LIBA)
+
+# libFuzzer needs clang; the library is compiled in with the same instrumentation.
+build/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(LIB_SRC)
+	@mkdir -p $(@D)
+	@$(if $(Q),echo "  FUZZ    $<")
+	$(Q)clang -std=gnu11 -D_GNU_SOURCE -Iinclude -g -O1 -fsanitize=fuzzer,address,undefined \
+		-fno-sanitize-recover=all -o $@ $< $(LIB_SRC)
+
+# Runs each target for FUZZ_SECONDS on a copy of its corpus (the tree is not written).
+fuzz: $(FUZZ_BIN)
+	$(Q)set -e; for f in $(FUZZ_BIN); do n=$${f##*/fuzz_}; \
+		mkdir -p build/fuzz/corpus-$$n; cp tests/fuzz/corpus/$$n/* build/fuzz/corpus-$$n/; \
+		echo "== fuzz_$$n for $(FUZZ_SECONDS) s"; \
+		$$f -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 -artifact_prefix=build/fuzz/$$n- \
+			build/fuzz/corpus-$$n \
+			2>&1 | grep -E '^(#[0-9]+.*DONE|stat::number_of_executed_units|stat::new_units_added|==[0-9]+==ERROR|SUMMARY)' || true; \
+		test -z "$$(ls build/fuzz/$$n-* 2>/dev/null)" || { echo "fuzz_$$n found a crash: build/fuzz/$$n-*"; exit 1; }; \
+	done
+
 demo: $(BIN)
 	$(BIN) demo
 
@@ -84,7 +112,7 @@ e2e: test-deps $(BIN) $(TOOL_BIN)
 	$(Q)bash tests/check.sh $(BUILD) e2e
 
 check: test-deps all
-	$(Q)$(MAKE) --no-print-directory $(UNIT_BIN) $(TOOL_BIN)
+	$(Q)$(MAKE) --no-print-directory $(UNIT_BIN) $(TOOL_BIN) $(FUZZ_REPLAY)
 	$(Q)bash tests/check.sh $(BUILD) all
 
 install: all

@@ -29,6 +29,21 @@ if [ "$what" != e2e ]; then
 	done
 fi
 
+if [ "$what" != e2e ]; then
+	for t in "$build"/tests/fuzz_*_replay; do
+		[ -x "$t" ] || continue
+		name=${t##*/fuzz_}
+		name=${name%_replay}
+		if timeout 300 "$t" "tests/fuzz/corpus/$name"; then
+			passed=$((passed + 1))
+		else
+			echo "not ok: fuzz corpus replay of $name"
+			failed=$((failed + 1))
+			status=1
+		fi
+	done
+fi
+
 if [ "$what" != unit ]; then
 	echo "== end-to-end (bats)"
 	PORTSCOPE=$(realpath "$build/portscope") PSTEST=$(realpath "$build/tests/pstest") \
