@@ -82,10 +82,17 @@ static const char usage[] =
 	"Exit status: 0 (even if no socket matched), 1 if the kernel could not be read\n"
 	"or a dump is malformed, 2 for a bad command line.\n";
 
+static bool is_listener(const struct pscope_diag_sock *s)
+{
+	return s->proto == IPPROTO_TCP && s->state == 10;
+}
+
 static enum role role_of(const struct pscope_diag_sock *s)
 {
 	if (s->side == PSCOPE_SIDE_REMOTE)
 		return R_CLIENT;
+	if (is_listener(s))
+		return R_LISTENER;
 	if (s->side != PSCOPE_SIDE_LOCAL)
 		return R_OTHER;
 	if (s->proto == IPPROTO_UDP)
@@ -161,6 +168,15 @@ static bool same_local(const struct pscope_diag_sock *a, const struct pscope_dia
 	       !memcmp(a->laddr, b->laddr, 16);
 }
 
+/* True if listener J has SO_REUSEPORT on the same address as listener I. */
+static bool shares_port(const struct listing *l, size_t i, size_t j)
+{
+	const struct extra *x = &l->extra[j];
+
+	return x->opts_known && x->opts.reuseport && is_listener(&l->socks[j]) &&
+	       same_local(&l->socks[i], &l->socks[j]);
+}
+
 /* Reads each owned socket's options; listeners on one address with SO_REUSEPORT form a group. */
 static void read_options(struct listing *l)
 {
@@ -181,17 +197,15 @@ static void read_options(struct listing *l)
 		struct extra *x = &l->extra[i];
 		unsigned members = 0;
 
-		if (x->group || !x->opts_known || !x->opts.reuseport || role_of(&l->socks[i]) != R_LISTENER)
+		if (x->group || !shares_port(l, i, i))
 			continue;
 		for (size_t j = i + 1; j < l->n; j++)
-			members += l->extra[j].opts_known && l->extra[j].opts.reuseport &&
-				   role_of(&l->socks[j]) == R_LISTENER && same_local(&l->socks[i], &l->socks[j]);
+			members += shares_port(l, i, j);
 		if (!members)
 			continue;
 		x->group = (uint16_t)++l->reuseport_groups;
 		for (size_t j = i + 1; j < l->n; j++)
-			if (l->extra[j].opts_known && l->extra[j].opts.reuseport &&
-			    role_of(&l->socks[j]) == R_LISTENER && same_local(&l->socks[i], &l->socks[j]))
+			if (shares_port(l, i, j))
 				l->extra[j].group = x->group;
 	}
 }
@@ -370,10 +384,16 @@ static void print_sentence(const struct ls_opts *o, const struct listing *l, con
 	if (l->reuseport_groups)
 		printf("; %u SO_REUSEPORT group%s", l->reuseport_groups, l->reuseport_groups == 1 ? "" : "s");
 	putchar('\n');
-	if (port >= 0 && l->n > 1 && sum->role[R_LISTENER] + sum->role[R_ACCEPTED] > 1)
+	if (port >= 0 && sum->role[R_ACCEPTED] + sum->role[R_CONNECTED] > 0 && l->n > 1)
 		printf("They share port %d because the kernel tells sockets apart by the whole 4-tuple "
-		       "<client ip, client port, server ip, server port>; a listener has no peer.\n",
-		       port);
+		       "<client ip, client port, server ip, server port>%s.\n", port,
+		       sum->role[R_LISTENER] ? "; a listener has no peer" : "");
+	if (l->reuseport_groups)
+		printf("Listeners in a SO_REUSEPORT group share one address and port; the kernel "
+		       "spreads new connections among them.\n");
+	else if (port >= 0 && sum->role[R_LISTENER] > 1 && !o->options)
+		printf("%u listeners on one port: -o shows whether SO_REUSEPORT lets them share it.\n",
+		       sum->role[R_LISTENER]);
 }
 
 static void json_str(const char *key, const char *s)

@@ -13,7 +13,24 @@ setup() {
 
 teardown() {
 	stop_server KILL
+	local pid
+	for pid in "${BG_PIDS[@]}"; do
+		kill -KILL "$pid" 2>/dev/null
+		wait "$pid" 2>/dev/null
+	done
 	rm -rf "$TMP"
+}
+
+BG_PIDS=()
+
+# spawn OUT CMD...: runs CMD in the background with stdout to OUT, to be killed
+# by pid at teardown; sets SPAWNED to its pid.
+spawn() {
+	local out=$1
+	shift
+	"$@" >"$out" 2>>"$TMP/spawn.err" &
+	SPAWNED=$!
+	BG_PIDS+=("$SPAWNED")
 }
 
 # start_server ARGS...: runs `portscope serve ARGS` in the background and waits

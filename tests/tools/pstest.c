@@ -10,6 +10,10 @@
  *                               the client's true 4-tuple as IPv4-mapped addresses
  *   pstest reset PORT [HOST]    connect, then reset (SO_LINGER 0) at once
  *   pstest quit PORT [HOST]     connect, then close without reading
+ *   pstest udp [-6]             bind a UDP socket on loopback port 0 and connect
+ *                               another to it; print the port; hold them 20 s
+ *   pstest reuseport [-6]       two TCP listeners with SO_REUSEPORT on one
+ *                               loopback port; print the port; hold them 20 s
  *   pstest freeport             print a loopback port that nothing listens on
  *   pstest fdcount PID          print how many descriptors PID has open
  */
@@ -161,6 +165,52 @@ static int cmd_leave(const char *port, const char *host, bool reset)
 	return 0;
 }
 
+/* Prints PORT, then holds whatever is open until killed or HOLD_S have passed. */
+#define HOLD_S 20
+static int print_and_hold(int port)
+{
+	printf("%d\n", port);
+	fflush(stdout);
+	sleep(HOLD_S);
+	return 0;
+}
+
+static int cmd_udp(bool v6)
+{
+	struct pscope_addr a;
+	struct pscope_sockinfo si;
+	int srv, cli, rc = loopback(v6 ? "::1" : "127.0.0.1", "0", &a);
+
+	if (rc < 0)
+		return die("udp", rc);
+	srv = pscope_socket(a.u.sa.sa_family, SOCK_DGRAM);
+	if (srv < 0 || bind(srv, &a.u.sa, a.len) < 0)
+		return die("bind", srv < 0 ? srv : -errno);
+	pscope_sock_describe(srv, &si);
+	cli = pscope_socket(a.u.sa.sa_family, SOCK_DGRAM);
+	if (cli < 0 || connect(cli, &si.local.u.sa, si.local.len) < 0)
+		return die("connect", cli < 0 ? cli : -errno);
+	return print_and_hold(pscope_addr_port(&si.local));
+}
+
+static int cmd_reuseport(bool v6)
+{
+	struct pscope_addr a;
+	struct pscope_sockinfo si;
+	int l1, l2, rc = loopback(v6 ? "::1" : "127.0.0.1", "0", &a);
+
+	if (rc < 0)
+		return die("reuseport", rc);
+	l1 = pscope_listen(&a, 16, PSCOPE_LISTEN_REUSEPORT);
+	if (l1 < 0)
+		return die("listen", l1);
+	pscope_sock_describe(l1, &si);
+	l2 = pscope_listen(&si.local, 16, PSCOPE_LISTEN_REUSEPORT);
+	if (l2 < 0)
+		return die("second listen", l2);
+	return print_and_hold(pscope_addr_port(&si.local));
+}
+
 static int cmd_freeport(void)
 {
 	struct pscope_addr a;
@@ -209,10 +259,15 @@ int main(int argc, char **argv)
 		return cmd_reply(false, argv[2]);
 	if ((!strcmp(cmd, "reset") || !strcmp(cmd, "quit")) && argc >= 3)
 		return cmd_leave(argv[2], argc > 3 ? argv[3] : "127.0.0.1", cmd[1] == 'e');
+	if (!strcmp(cmd, "udp") || !strcmp(cmd, "reuseport")) {
+		bool v6 = argc > 2 && !strcmp(argv[2], "-6");
+
+		return cmd[0] == 'u' ? cmd_udp(v6) : cmd_reuseport(v6);
+	}
 	if (!strcmp(cmd, "freeport"))
 		return cmd_freeport();
 	if (!strcmp(cmd, "fdcount") && argc == 3)
 		return cmd_fdcount(argv[2]);
-	fprintf(stderr, "usage: pstest hold|reply|reset|quit|freeport|fdcount ...\n");
+	fprintf(stderr, "usage: pstest hold|reply|reset|quit|udp|reuseport|freeport|fdcount ...\n");
 	return 2;
 }

@@ -1,0 +1,198 @@
+#!/usr/bin/env bats
+# portscope ls: the kernel's view of every socket on a port.
+
+load helpers
+
+# ss_set PORT: "proto state local peer" lines from ss for TCP and UDP
+# sockets on PORT, sorted, with ss's state abbreviations spelled as the kernel does.
+ss_set() {
+	local port=${*: -1}
+	ss -Hntua "${@:1:$#-1}" "( sport = :$port or dport = :$port )" |
+		awk '{print $1, $2, $5, $6}' |
+		sed -e 's/ ESTAB / ESTABLISHED /' -e 's/ TIME-WAIT / TIME_WAIT /' \
+			-e 's/ FIN-WAIT-\([12]\) / FIN_WAIT\1 /' -e 's/ CLOSE-WAIT / CLOSE_WAIT /' \
+			-e 's/ SYN-SENT / SYN_SENT /' -e 's/ SYN-RECV / SYN_RECV /' \
+			-e 's/ LAST-ACK / LAST_ACK /' -e 's/ CLOSED / CLOSE /' | sort
+}
+
+# ls_set ARGS...: the same from portscope ls.
+ls_set() {
+	"$PORTSCOPE" ls -H "$@" | awk '/^(tcp|udp) / {print $1, $2, $5, $6}' | sort
+}
+
+# hold N PORT [HOST]: opens N connections from this shell; their fds are in HELD.
+HELD=()
+hold() {
+	local i fd
+	for ((i = 0; i < $1; i++)); do
+		exec {fd}<>"/dev/tcp/${3:-127.0.0.1}/$2"
+		HELD+=("$fd")
+	done
+}
+
+@test "ls: a TCP listener and held connections, IPv4 and IPv6, exactly as ss shows them" {
+	start_server 127.0.0.1:0 --keep -f line
+	hold 2 "$PORT"
+	run ls_set "$PORT"
+	echo "$output"
+	[ "${#lines[@]}" -eq 5 ]
+	[ "$output" = "$(ss_set "$PORT")" ]
+	[ "$(grep -c ' LISTEN ' <<<"$output")" -eq 1 ]
+	[ "$(grep -c ' ESTABLISHED ' <<<"$output")" -eq 4 ]
+
+	spawn "$TMP/out6" "$PORTSCOPE" serve '[::1]:0' --keep
+	wait_for_line "$TMP/spawn.err" 'listening on \[::1\]' 5
+	port6=$(sed -n 's/.*listening on \[::1\]:\([0-9]*\)$/\1/p' "$TMP/spawn.err")
+	hold 2 "$port6" ::1
+	run ls_set "$port6"
+	echo "$output"
+	[ "${#lines[@]}" -eq 5 ]
+	[ "$output" = "$(ss_set "$port6")" ]
+	grep -q "^tcp LISTEN \[::1\]:$port6 \[::\]:\*\$" <<<"$output"
+}
+
+@test "ls: UDP sockets, bound and connected, IPv4 and IPv6, exactly as ss shows them" {
+	for v in -4 -6; do
+		spawn "$TMP/udp$v" "$PSTEST" udp "$v"
+		wait_for_line "$TMP/udp$v" '^[0-9]' 5
+		port=$(head -1 "$TMP/udp$v")
+		run ls_set "$port"
+		echo "$output"
+		[ "${#lines[@]}" -eq 2 ]
+		[ "$output" = "$(ss_set "$port")" ]
+		grep -q "^udp UNCONN " <<<"$output"
+		grep -q "^udp ESTABLISHED " <<<"$output"
+	done
+}
+
+@test "ls: each socket's role: the listener, accepted sockets (local port) and clients (remote port)" {
+	start_server 127.0.0.1:0 --keep -f line
+	hold 2 "$PORT"
+	run "$PORTSCOPE" ls "$PORT"
+	[ "$status" -eq 0 ]
+	[ "$(grep -c " listener *\$" <<<"$output")" -eq 1 ]
+	[ "$(grep -Ec "^tcp +ESTABLISHED +[0-9]+ +[0-9]+ 127.0.0.1:$PORT +127.0.0.1:[0-9]+ +accepted" <<<"$output")" -eq 2 ]
+	[ "$(grep -Ec "^tcp +ESTABLISHED +[0-9]+ +[0-9]+ 127.0.0.1:[0-9]+ +127.0.0.1:$PORT +client" <<<"$output")" -eq 2 ]
+	grep -qx "port $PORT: 5 sockets - 1 listening, 2 accepted (local port $PORT), 2 clients (remote port $PORT)" <<<"$output"
+	grep -q "^They share port $PORT because the kernel tells sockets apart by the whole 4-tuple" <<<"$output"
+	run "$PORTSCOPE" ls --local-only "$PORT"
+	[ "$(grep -c ' client *$' <<<"$output")" -eq 0 ]
+	grep -q "^port $PORT: 3 sockets - 1 listening, 2 accepted" <<<"$output"
+}
+
+@test "ls: TIME_WAIT sockets appear" {
+	start_server 127.0.0.1:0
+	for i in 1 2 3; do timeout 5 "$PORTSCOPE" connect -f line "$PORT" >/dev/null; done
+	run ls_set --state time-wait "$PORT"
+	echo "$output"
+	# Whichever end closed first waits: the server, as a rule, or a client that was quicker.
+	[ "$(grep -c "^tcp TIME_WAIT 127.0.0.1:[0-9]* 127.0.0.1:[0-9]*\$" <<<"$output")" -eq 3 ]
+	[ "$output" = "$(ss_set "$PORT" | grep " TIME_WAIT ")" ]
+	run "$PORTSCOPE" ls -s "$PORT"
+	grep -q "; 3 in TIME_WAIT" <<<"$output"
+}
+
+@test "ls -p: owners are right: pid, command and fd of every process sharing a socket" {
+	start_server 127.0.0.1:0 --keep -f line
+	hold 1 "$PORT"
+	run "$PORTSCOPE" ls -p "$PORT"
+	echo "$output"
+	grep -q "listener .*$SERVER_PID/portscope/fd=$LFD\$" <<<"$output"
+	grep -Eq "accepted .*$SERVER_PID/portscope/fd=[0-9]+\$" <<<"$output"
+	# The client socket is this shell's; the ls process inherited it too, and says so.
+	grep -Eq "client .* $BASHPID/bash/fd=${HELD[0]}( |\$)" <<<"$output"
+	grep -q "owners: pid $SERVER_PID portscope" <<<"$output"
+}
+
+@test "ls -o: SO_REUSEPORT on two listeners sharing a port, shown as one group" {
+	spawn "$TMP/rp" "$PSTEST" reuseport
+	wait_for_line "$TMP/rp" '^[0-9]' 5
+	port=$(head -1 "$TMP/rp")
+	run "$PORTSCOPE" ls -o "$port"
+	echo "$output"
+	[ "$(grep -c "^tcp .*listener .*reuseaddr=1 reuseport=1 .*reuseport_group=1\$" <<<"$output")" -eq 2 ]
+	grep -q "; 1 SO_REUSEPORT group" <<<"$output"
+	grep -q "^Listeners in a SO_REUSEPORT group share one address and port" <<<"$output"
+	run "$PORTSCOPE" ls -o -f json "$port"
+	[[ $output == *'"options":{"reuseaddr":true,"reuseport":true,"bind_address_no_port":false,"reuseport_group":1}'* ]]
+	[[ $output == *'"reuseport_groups":1,'* ]]
+	# A listener without SO_REUSEPORT is shown as such.
+	start_server 127.0.0.1:0
+	run "$PORTSCOPE" ls -o "$PORT"
+	grep -q "listener .*reuseaddr=1 reuseport=0" <<<"$output"
+}
+
+@test "ls -f json: one document with sockets and a summary" {
+	start_server '[::1]:0' --keep -f line
+	hold 1 "$PORT" ::1
+	run "$PORTSCOPE" ls -f json -p -e "$PORT"
+	[ "$status" -eq 0 ]
+	[ "${#lines[@]}" -eq 1 ]
+	[[ $output == '{"sockets":[{"proto":"tcp","state":"LISTEN","recv_q":0,"send_q":4096,"local":"[::1]:'$PORT'","peer":null,"side":"local","role":"listener","inode":'* ]]
+	[[ $output == *'"processes":[{"pid":'$SERVER_PID',"comm":"portscope","fd":'$LFD'}]'* ]]
+	[[ $output == *'"summary":{"port":'$PORT',"sockets":3,"tcp":3,"udp":0,"time_wait":0,"listening":1,"accepted":1,"bound":0,"connected":0,"clients":1,'* ]]
+	[[ $output == *'"source":"netlink"}}' ]]
+	if command -v python3 >/dev/null; then python3 -c 'import json,sys; d=json.loads(sys.stdin.read()); assert len(d["sockets"]) == 3' <<<"$output"; fi
+}
+
+@test "ls --proc reads /proc/net and finds the same sockets as netlink" {
+	start_server 127.0.0.1:0 --keep -f line
+	hold 2 "$PORT"
+	[ "$(ls_set --proc "$PORT")" = "$(ls_set "$PORT")" ]
+	run "$PORTSCOPE" ls --proc -f json -s "$PORT"
+	[[ $output == *'"source":"proc"}}' ]]
+}
+
+@test "ls --dump saves the kernel's reply and --replay reads it back to the same listing" {
+	start_server 127.0.0.1:0 --keep -f line
+	hold 2 "$PORT"
+	"$PORTSCOPE" ls --dump "$TMP/dump" "$PORT" >"$TMP/live"
+	[ -s "$TMP/dump" ]
+	stop_server KILL
+	"$PORTSCOPE" ls --replay "$TMP/dump" "$PORT" >"$TMP/replayed"
+	diff -u "$TMP/live" "$TMP/replayed"
+}
+
+@test "ls: a malformed replay file is a clear error, exit 1" {
+	printf 'this is not netlink' >"$TMP/bad"
+	run "$PORTSCOPE" ls --replay "$TMP/bad"
+	[ "$status" -eq 1 ]
+	[ "$output" = "portscope ls: $TMP/bad: netlink reply truncated: a message runs past the data" ]
+	: >"$TMP/empty"
+	run "$PORTSCOPE" ls --replay "$TMP/empty"
+	[ "$status" -eq 1 ]
+	[ "$output" = "portscope ls: $TMP/empty: netlink dump ended without NLMSG_DONE" ]
+	run "$PORTSCOPE" ls --replay "$TMP/missing"
+	[ "$status" -eq 1 ]
+	[ "$output" = "portscope ls: $TMP/missing: No such file or directory" ]
+}
+
+@test "ls as an unprivileged user: other users' sockets show owner '?' with one stderr line" {
+	[ "$(id -u)" -eq 0 ] || skip "needs root to start a server another user cannot inspect"
+	command -v setpriv >/dev/null || skip "setpriv is needed to drop root"
+	start_server 127.0.0.1:0 --keep -f line
+	hold 1 "$PORT"
+	run timeout 10 setpriv --reuid=65534 --regid=65534 --clear-groups "$PORTSCOPE" ls -p "$PORT"
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[ "$(grep -c 'may belong to processes this user cannot inspect' <<<"$output")" -eq 1 ]
+	grep -q "listener  ?\$" <<<"$output"
+}
+
+@test "ls: bad arguments are named, exit 2" {
+	run "$PORTSCOPE" ls 70000
+	[ "$status" -eq 2 ]
+	[ "${lines[0]}" = "portscope ls: bad endpoint '70000': port must be a number from 0 to 65535" ]
+	run "$PORTSCOPE" ls localhost
+	[ "$status" -eq 2 ]
+	[ "${lines[0]}" = "portscope ls: bad port 'localhost': ls takes PORT or ADDR:PORT" ]
+	run "$PORTSCOPE" ls --state listen,bogus 80
+	[ "$status" -eq 2 ]
+	[ "${lines[0]}" = "portscope ls: unknown state 'bogus' (see --help)" ]
+	run "$PORTSCOPE" ls -f xml
+	[ "$status" -eq 2 ]
+	run "$PORTSCOPE" ls --local-only
+	[ "$status" -eq 2 ]
+	run "$PORTSCOPE" ls --replay x --dump y
+	[ "$status" -eq 2 ]
+}
