@@ -3,6 +3,7 @@
 #include <getopt.h>
 #include <poll.h>
 #include <stdarg.h>
+#include <sys/stat.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -157,6 +158,124 @@ static int run_client(struct demo *d, int i)
 	return 0;
 }
 
+#define HELD 2
+#define MAX_ROWS 32
+
+struct kview {
+	struct pscope_diag_sock rows[MAX_ROWS];
+	size_t n;
+	bool more;
+};
+
+static int keep_row(const struct pscope_diag_sock *s, void *ctx)
+{
+	struct kview *k = ctx;
+
+	if (!s) {
+		k->n = 0;
+		k->more = false;
+	} else if (k->n < MAX_ROWS) {
+		k->rows[k->n++] = *s;
+	} else {
+		k->more = true;
+	}
+	return 0;
+}
+
+static uint64_t inode_of(int fd)
+{
+	struct stat st;
+
+	return fd >= 0 && fstat(fd, &st) == 0 ? (uint64_t)st.st_ino : 0;
+}
+
+/* Says which of the demo's own descriptors a row of the kernel's listing is. */
+static void label_row(const struct demo *d, const struct pscope_diag_sock *s, const int *cfd,
+		      const int *sfd, char *buf, size_t size)
+{
+	if (s->inode && s->inode == inode_of(d->lfd)) {
+		snprintf(buf, size, "the listening socket (fd %d)", d->lfd);
+		return;
+	}
+	for (int i = 0; i < HELD; i++) {
+		if (s->inode && s->inode == inode_of(sfd[i])) {
+			snprintf(buf, size, "accepted for client %d (server fd %d)", CLIENTS + i + 1, sfd[i]);
+			return;
+		}
+		if (s->inode && s->inode == inode_of(cfd[i])) {
+			snprintf(buf, size, "client %d's own socket (fd %d)", CLIENTS + i + 1, cfd[i]);
+			return;
+		}
+	}
+	snprintf(buf, size, s->state == 6 ? "an earlier connection, in TIME_WAIT" : "another socket");
+}
+
+static void print_kernel_view(struct demo *d, const int *cfd, const int *sfd)
+{
+	struct pscope_diag_filter f = { .protos = PSCOPE_DIAG_TCP, .port = pscope_addr_port(&d->listener.local) };
+	struct kview k = { .n = 0 };
+	unsigned local = 0;
+	int rc = pscope_diag_netlink(&f, keep_row, &k, -1, NULL);
+
+	if (rc < 0)
+		rc = pscope_diag_proc(NULL, &f, keep_row, &k, NULL);
+	say("", "\nThe kernel's own view (portscope ls %d), with clients %d and %d holding their", f.port,
+	    CLIENTS + 1, CLIENTS + 2);
+	say("", "connections open:");
+	if (rc < 0) {
+		say("", "  (the kernel's socket list could not be read: %s)", pscope_strerror(rc));
+		return;
+	}
+	/* The listener, then accepted sockets, then clients, then what is left of earlier ones. */
+	for (size_t j = 0; j < 4 * k.n; j++) {
+		const struct pscope_diag_sock *s = &k.rows[j % k.n];
+		int rank = s->inode == inode_of(d->lfd) ? 0 : s->state == 6 ? 3 :
+			   s->lport == f.port ? 1 : 2;
+		char lbuf[PSCOPE_ADDRSTRLEN], pbuf[PSCOPE_ADDRSTRLEN], label[96];
+		struct pscope_addr a;
+
+		if (rank != (int)(j / k.n))
+			continue;
+		pscope_diag_local(s, &a);
+		pscope_addr_format(&a, lbuf, sizeof(lbuf));
+		pscope_diag_peer(s, &a);
+		if (s->rport == 0)
+			snprintf(pbuf, sizeof(pbuf), "*");
+		else
+			pscope_addr_format(&a, pbuf, sizeof(pbuf));
+		label_row(d, s, cfd, sfd, label, sizeof(label));
+		local += s->lport == f.port;
+		say("", "  %-11s %-22s %-22s <- %s", pscope_diag_state_name(s), lbuf, pbuf, label);
+	}
+	say("", "  %zu%s sockets in all; %u of them have local port %d: the listener and every", k.n,
+	    k.more ? "+" : "", local, f.port);
+	say("", "  connection it accepted.  The clients' sockets have it as their remote port.");
+}
+
+/* Two more clients connect and stay; the kernel lists the port; then all close. */
+static void show_kernel_view(struct demo *d)
+{
+	int cfd[HELD] = { -1, -1 }, sfd[HELD] = { -1, -1 };
+	struct pscope_addr from;
+
+	for (int i = 0; i < HELD; i++) {
+		cfd[i] = pscope_socket(d->listener.family, SOCK_STREAM);
+		if (cfd[i] < 0 || pscope_connect(cfd[i], &d->listener.local, 5000) < 0 ||
+		    (sfd[i] = accept_one(d, &from)) < 0) {
+			unexpected(d, "could not hold two connections open for the kernel's view");
+			goto out;
+		}
+	}
+	print_kernel_view(d, cfd, sfd);
+out:
+	for (int i = 0; i < HELD; i++) {
+		if (cfd[i] >= 0)
+			close(cfd[i]);
+		if (sfd[i] >= 0)
+			close(sfd[i]);
+	}
+}
+
 static void show_remarks(struct demo *d)
 {
 	struct sockaddr_storage ss;
@@ -255,6 +374,7 @@ int cmd_demo(int argc, char **argv)
 			return cli_finish(EXIT_FAIL);
 		}
 	}
+	show_kernel_view(&d);
 	show_remarks(&d);
 	conclude(&d);
 	close(d.lfd);

@@ -10,6 +10,10 @@ check_demo_output() {
 	[ "$(grep -c '^client [12] | the same 4-tuple as this client sees' <<<"$output")" -eq 2 ]
 	grep -q "getpeername() on the listening socket (fd [0-9]*) fails: ENOTCONN" <<<"$output"
 	grep -q "What this showed:" <<<"$output"
+	# The kernel's view, with two connections held: each row named after the demo's own fds.
+	grep -Eq "^  LISTEN +[^ ]+ +\* +<- the listening socket \(fd [0-9]+\)$" <<<"$output"
+	[ "$(grep -Ec "^  ESTABLISHED .*<- accepted for client [34] \(server fd [0-9]+\)$" <<<"$output")" -eq 2 ]
+	[ "$(grep -Ec "^  ESTABLISHED .*<- client [34]'s own socket \(fd [0-9]+\)$" <<<"$output")" -eq 2 ]
 	! grep -q UNEXPECTED <<<"$output"
 }
 
