@@ -12,6 +12,7 @@
 enum {
 	PSCOPE_LISTEN_REUSEPORT = 1,	/* SO_REUSEPORT: share the port with other listeners */
 	PSCOPE_LISTEN_DUALSTACK = 2,	/* IPv6 socket also accepts IPv4 (IPV6_V6ONLY off) */
+	PSCOPE_LISTEN_BIND_ONLY = 4,	/* bind but do not listen: hold the port, take no clients */
 };
 
 /*

@@ -1,11 +1,15 @@
 /* portscope serve: listen, and report every accepted connection as the note does. */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
 #include <sys/epoll.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
 #include <sys/signalfd.h>
 #include <unistd.h>
 
@@ -20,18 +24,32 @@
 #define TAG_LISTENER (1ULL << 32)
 #define TAG_SIGNAL (2ULL << 32)
 
+/* Descriptors kept free below the limit: a worker that reaches it stops listening. */
+#define FD_RESERVE 64
+/* ...and listens again once this many more are free. */
+#define FD_RESUME 512
+
 struct server {
 	enum format fmt;
 	bool keep;
+	bool quiet;
+	int workers;			/* worker processes; 0: this process serves alone */
+	int worker;			/* this worker's number from 1, or 0 */
+	int listen_flags;
+	int interval_ms;		/* -q: how often to print the count */
 	int epfd;
 	int sigfd;
 	int spare;			/* kept open to be given up when descriptors run out */
 	size_t nlisten;
 	int lfd[MAX_LISTENERS];
 	struct pscope_sockinfo linfo[MAX_LISTENERS];
+	bool paused;			/* listeners closed for want of descriptors */
+	long fd_limit;
+	unsigned long long base_fds;	/* descriptors open besides connections */
 	unsigned long long served;
 	unsigned long long open;
 	long long last_warn_ms;
+	long long next_tick_ms;
 	bool stop;
 };
 
@@ -50,12 +68,33 @@ static const char usage[] =
 	"Options:\n"
 	"  -f, --format FMT   seed (the note's block, default), line, or json (one object a line)\n"
 	"  -k, --keep         keep each connection open until the client closes it\n"
+	"  -w, --workers N    N worker processes, each with its own SO_REUSEPORT listener\n"
+	"                     on the same port; one that nears its descriptor limit stops\n"
+	"                     listening until it has room, so the others take new clients\n"
+	"  -q, --quiet        no report per connection: each worker prints its count of\n"
+	"                     open and served connections every --interval seconds\n"
+	"      --interval S   seconds between counts with -q (default 1)\n"
 	"  -4, -6             only IPv4, or only IPv6, addresses of ENDPOINT\n"
 	"  -h, --help         show this help\n"
 	"\n"
 	"Prints 'portscope: listening on ADDR:PORT' on stderr for each listening socket.\n"
-	"SIGINT or SIGTERM ends it with a summary on stderr.  Exit status: 0 after a\n"
-	"signal, 1 if it cannot listen, 2 for a bad command line.\n";
+	"SIGINT or SIGTERM ends it (and every worker) with a summary on stderr.  Exit\n"
+	"status: 0 after a signal, 1 if it cannot listen, 2 for a bad command line.\n";
+
+/* How many descriptors this process has open, from /proc/self/fd. */
+static int count_open_fds(void)
+{
+	DIR *d = opendir("/proc/self/fd");
+	struct dirent *e;
+	int n = 0;
+
+	if (!d)
+		return 3;
+	while ((e = readdir(d)))
+		n += e->d_name[0] != '.';
+	closedir(d);
+	return n - 1;	/* the directory's own descriptor */
+}
 
 static void warn_limited(struct server *s, const char *what, int err)
 {
@@ -100,17 +139,38 @@ static void close_conn(struct server *s, int fd)
 		s->open--;
 }
 
+/* What -q needs of a connection: its two ends, from accept() and one getsockname(). */
+static int describe_quick(int fd, const struct pscope_addr *from, const struct pscope_sockinfo *lst,
+			  struct pscope_sockinfo *si)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+
+	memset(si, 0, sizeof(*si));
+	si->fd = fd;
+	si->family = lst->family;
+	si->type = lst->type;
+	si->protocol = lst->protocol;
+	si->peer = *from;
+	if (getsockname(fd, (struct sockaddr *)&ss, &len) < 0)
+		return -errno;
+	return pscope_addr_set(&si->local, (struct sockaddr *)&ss, len);
+}
+
 static void serve_conn(struct server *s, size_t li, int fd, const struct pscope_addr *from)
 {
 	struct conn_report r = { .seq = ++s->served, .from = *from, .listener = &s->linfo[li] };
 	struct epoll_event ev = { .events = EPOLLIN | EPOLLRDHUP, .data.u64 = (uint64_t)fd };
+	int rc;
 
 	s->open++;
-	if (pscope_sock_describe(fd, &r.conn) < 0) {
+	rc = s->quiet ? describe_quick(fd, from, r.listener, &r.conn) : pscope_sock_describe(fd, &r.conn);
+	if (rc < 0) {
 		close_conn(s, fd);
 		return;
 	}
-	report_print(s->fmt, "", &r);
+	if (!s->quiet)
+		report_print(s->fmt, "", &r);
 	send_whoami(&r);
 	if (!s->keep) {
 		close_conn(s, fd);
@@ -122,9 +182,14 @@ static void serve_conn(struct server *s, size_t li, int fd, const struct pscope_
 	}
 }
 
+static bool near_limit(const struct server *s)
+{
+	return s->fd_limit > 0 && (long)(s->base_fds + s->open) >= s->fd_limit - FD_RESERVE;
+}
+
 static void accept_some(struct server *s, size_t li)
 {
-	for (int i = 0; i < ACCEPT_BATCH; i++) {
+	for (int i = 0; i < ACCEPT_BATCH && !s->paused; i++) {
 		struct sockaddr_storage ss;
 		socklen_t len = sizeof(ss);
 		struct pscope_addr from;
@@ -157,6 +222,55 @@ static void accept_some(struct server *s, size_t li)
 	}
 }
 
+static void close_listeners(struct server *s)
+{
+	for (size_t i = 0; i < s->nlisten; i++)
+		close(s->lfd[i]);
+	s->nlisten = 0;
+}
+
+/*
+ * A worker near its descriptor limit takes what waits in its accept queues
+ * (the reserve leaves room), then closes its listeners: the kernel then sends
+ * new clients to the other workers of the SO_REUSEPORT group.
+ */
+static void pause_listening(struct server *s)
+{
+	for (size_t i = 0; i < s->nlisten; i++) {
+		accept_some(s, i);
+		close(s->lfd[i]);
+		s->lfd[i] = -1;
+	}
+	s->paused = true;
+	fprintf(stderr, "portscope: worker %d: %llu connections open, near the limit of %ld "
+		"descriptors: not listening until some close\n", s->worker, s->open, s->fd_limit);
+}
+
+static void resume_listening(struct server *s)
+{
+	for (size_t i = 0; i < s->nlisten; i++) {
+		struct epoll_event ev = { .events = EPOLLIN, .data.u64 = TAG_LISTENER | i };
+		int fd = pscope_listen(&s->linfo[i].local, BACKLOG, s->listen_flags);
+
+		if (fd < 0 || epoll_ctl(s->epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
+			warn_limited(s, "listening again", fd < 0 ? -fd : errno);
+			if (fd >= 0)
+				close(fd);
+			continue;	/* tried again when the next connection closes */
+		}
+		s->lfd[i] = fd;
+	}
+	s->paused = false;
+	for (size_t i = 0; i < s->nlisten; i++)
+		s->paused |= s->lfd[i] < 0;
+}
+
+static void after_close(struct server *s)
+{
+	if (s->paused && (long)(s->base_fds + s->open) < s->fd_limit - FD_RESUME)
+		resume_listening(s);
+}
+
 /* Reads and discards what a kept client sends; closes on end of file or error. */
 static void drain_conn(struct server *s, int fd)
 {
@@ -170,6 +284,7 @@ static void drain_conn(struct server *s, int fd)
 		if (n < 0 && (errno == EAGAIN || errno == EINTR))
 			return;
 		close_conn(s, fd);
+		after_close(s);
 		return;
 	}
 }
@@ -200,19 +315,12 @@ static int report_bind_error(const struct pscope_addr *a, int err)
 	return EXIT_FAIL;
 }
 
-static void close_listeners(struct server *s)
-{
-	for (size_t i = 0; i < s->nlisten; i++)
-		close(s->lfd[i]);
-	s->nlisten = 0;
-}
-
 /*
  * Opens one listener for each address.  With port 0 every address shares the
  * port the kernel chose for the first; if another socket holds that port on a
  * later address, the whole set is tried again.  Returns -errno of the failure.
  */
-static int try_listen_all(struct server *s, struct pscope_addr *addrs, size_t n,
+static int try_listen_all(struct server *s, struct pscope_addr *addrs, size_t n, int flags,
 			  size_t *failed)
 {
 	bool any_port = pscope_addr_port(&addrs[0]) == 0;
@@ -220,9 +328,9 @@ static int try_listen_all(struct server *s, struct pscope_addr *addrs, size_t n,
 	for (size_t i = 0; i < n; i++) {
 		int fd;
 
-		if (any_port && i > 0)
+		if (any_port && i > 0 && s->nlisten > 0)
 			pscope_addr_set_port(&addrs[i], (uint16_t)pscope_addr_port(&s->linfo[0].local));
-		fd = pscope_listen(&addrs[i], BACKLOG, 0);
+		fd = pscope_listen(&addrs[i], BACKLOG, flags);
 		if (fd < 0) {
 			/* A name may resolve to a family this kernel cannot serve; the rest still can. */
 			if (n > 1 && (fd == -EAFNOSUPPORT || fd == -EADDRNOTAVAIL)) {
@@ -242,7 +350,8 @@ static int try_listen_all(struct server *s, struct pscope_addr *addrs, size_t n,
 	return s->nlisten ? 0 : -EADDRNOTAVAIL;
 }
 
-static int open_listeners(struct server *s, const struct pscope_endpoint *ep, int family)
+/* Resolves EP and opens its listeners (bound only, with PSCOPE_LISTEN_BIND_ONLY). */
+static int open_listeners(struct server *s, const struct pscope_endpoint *ep, int family, int flags)
 {
 	struct pscope_addr addrs[MAX_LISTENERS];
 	bool any_port = ep->port == 0;
@@ -259,7 +368,7 @@ static int open_listeners(struct server *s, const struct pscope_endpoint *ep, in
 		if (any_port)
 			for (int i = 0; i < n; i++)
 				pscope_addr_set_port(&addrs[i], 0);
-		rc = try_listen_all(s, addrs, (size_t)n, &failed);
+		rc = try_listen_all(s, addrs, (size_t)n, flags, &failed);
 		if (rc == 0)
 			break;
 		close_listeners(s);
@@ -268,17 +377,23 @@ static int open_listeners(struct server *s, const struct pscope_endpoint *ep, in
 	}
 	if (rc < 0)
 		return report_bind_error(&addrs[failed], rc);
+	return EXIT_OK;
+}
+
+static void print_listening(const struct server *s)
+{
 	for (size_t i = 0; i < s->nlisten; i++) {
 		char text[PSCOPE_ADDRSTRLEN];
 
 		pscope_addr_format(&s->linfo[i].local, text, sizeof(text));
 		fprintf(stderr, "portscope: listening on %s\n", text);
 	}
-	return EXIT_OK;
 }
 
 static int setup_loop(struct server *s)
 {
+	struct epoll_event ev = { .events = EPOLLIN, .data.u64 = TAG_SIGNAL };
+	struct rlimit rl;
 	sigset_t mask;
 
 	sigemptyset(&mask);
@@ -287,19 +402,21 @@ static int setup_loop(struct server *s)
 	sigprocmask(SIG_BLOCK, &mask, NULL);
 	s->sigfd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
 	s->epfd = epoll_create1(EPOLL_CLOEXEC);
-	if (s->sigfd < 0 || s->epfd < 0) {
+	if (s->sigfd < 0 || s->epfd < 0 || epoll_ctl(s->epfd, EPOLL_CTL_ADD, s->sigfd, &ev) < 0) {
 		cli_warn("cannot set up the event loop: %s", strerror(errno));
 		return -1;
 	}
-	struct epoll_event ev = { .events = EPOLLIN, .data.u64 = TAG_SIGNAL };
-	if (epoll_ctl(s->epfd, EPOLL_CTL_ADD, s->sigfd, &ev) < 0)
-		return -1;
 	for (size_t i = 0; i < s->nlisten; i++) {
 		ev.data.u64 = TAG_LISTENER | i;
-		if (epoll_ctl(s->epfd, EPOLL_CTL_ADD, s->lfd[i], &ev) < 0)
+		if (epoll_ctl(s->epfd, EPOLL_CTL_ADD, s->lfd[i], &ev) < 0) {
+			cli_warn("cannot watch a listener: %s", strerror(errno));
 			return -1;
+		}
 	}
 	s->spare = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	if (s->workers && getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY)
+		s->fd_limit = (long)rl.rlim_cur;
+	s->base_fds = (unsigned long long)count_open_fds();
 	return 0;
 }
 
@@ -309,6 +426,8 @@ static void dispatch(struct server *s, const struct epoll_event *ev)
 
 	if (tag == TAG_LISTENER) {
 		accept_some(s, (size_t)(ev->data.u64 & 0xffffffffULL));
+		if (s->workers && !s->paused && near_limit(s))
+			pause_listening(s);
 	} else if (tag == TAG_SIGNAL) {
 		struct signalfd_siginfo si;
 
@@ -319,12 +438,38 @@ static void dispatch(struct server *s, const struct epoll_event *ev)
 	}
 }
 
+static void print_count(struct server *s)
+{
+	if (s->worker)
+		printf("worker %d pid %d: open %llu served %llu%s\n", s->worker, (int)getpid(), s->open,
+		       s->served, s->paused ? " (not listening: near the descriptor limit)" : "");
+	else
+		printf("open %llu served %llu\n", s->open, s->served);
+}
+
+/* Milliseconds epoll may sleep: until the next count with -q, else for ever. */
+static int sleep_ms(struct server *s)
+{
+	long long now;
+
+	if (!s->quiet)
+		return -1;
+	now = pscope_now_ms();
+	if (now >= s->next_tick_ms) {
+		print_count(s);
+		s->next_tick_ms = now + s->interval_ms;
+	}
+	return (int)(s->next_tick_ms - now);
+}
+
 /* Runs until a signal or a write error. Returns the exit status. */
 static int run(struct server *s)
 {
 	struct epoll_event evs[64];
 
+	s->next_tick_ms = pscope_now_ms() + s->interval_ms;
 	while (!s->stop) {
+		int timeout = sleep_ms(s);
 		/* Output is flushed whenever the loop is about to sleep: prompt when idle, batched when busy. */
 		int rc = cli_flush();
 		int n;
@@ -333,7 +478,7 @@ static int run(struct server *s)
 			return EXIT_OK;	/* the reader of our output has gone */
 		if (rc < 0)
 			return EXIT_FAIL;
-		n = epoll_wait(s->epfd, evs, 64, -1);
+		n = epoll_wait(s->epfd, evs, 64, timeout);
 		if (n < 0 && errno != EINTR) {
 			cli_warn("epoll_wait: %s", strerror(errno));
 			return EXIT_FAIL;
@@ -341,31 +486,218 @@ static int run(struct server *s)
 		for (int i = 0; i < n; i++)
 			dispatch(s, &evs[i]);
 	}
-	if (cli_flush() < 0)
-		return EXIT_FAIL;
+	return cli_flush() < 0 ? EXIT_FAIL : EXIT_OK;
+}
+
+static void print_summary(const struct server *s)
+{
 	if (s->keep)
 		fprintf(stderr, "portscope: served %llu connection%s (%llu still open, now closed)\n",
 			s->served, s->served == 1 ? "" : "s", s->open);
 	else
 		fprintf(stderr, "portscope: served %llu connection%s\n", s->served,
 			s->served == 1 ? "" : "s");
-	return EXIT_OK;
+}
+
+/* What a worker tells the parent: once when it listens, once when it ends. */
+struct worker_msg {
+	int ready;			/* 1: listening; 0: the final count */
+	int status;
+	unsigned long long served, open;
+};
+
+struct worker {
+	pid_t pid;
+	int pipe;			/* the parent's end */
+	struct worker_msg end;
+	bool ended;
+};
+
+static void worker_main(struct server *s, const struct server *parent, int out)
+{
+	struct worker_msg m = { .ready = 1 };
+	int status = EXIT_FAIL;
+
+	/* Each worker opens its own listener on the port its parent reserved. */
+	for (size_t i = 0; i < parent->nlisten; i++) {
+		int fd = pscope_listen(&parent->linfo[i].local, BACKLOG, s->listen_flags);
+
+		if (fd < 0) {
+			report_bind_error(&parent->linfo[i].local, fd);
+			_exit(EXIT_FAIL);
+		}
+		s->lfd[s->nlisten] = fd;
+		pscope_sock_describe(fd, &s->linfo[s->nlisten++]);
+	}
+	if (setup_loop(s) == 0) {
+		if (write(out, &m, sizeof(m)) != sizeof(m))
+			_exit(EXIT_FAIL);
+		status = run(s);
+	}
+	m = (struct worker_msg){ .status = status, .served = s->served, .open = s->open };
+	if (write(out, &m, sizeof(m)) != sizeof(m))
+		status = EXIT_FAIL;
+	_exit(status);
+}
+
+static int start_workers(struct server *s, struct worker *w)
+{
+	/* Lines from several workers must not mix: each line goes out in one write(). */
+	fflush(stdout);
+	for (int i = 0; i < s->workers; i++) {
+		int p[2];
+
+		if (pipe2(p, O_CLOEXEC) < 0) {
+			cli_warn("pipe: %s", strerror(errno));
+			return -1;
+		}
+		w[i].pid = fork();
+		if (w[i].pid < 0) {
+			cli_warn("fork: %s", strerror(errno));
+			close(p[0]);
+			close(p[1]);
+			return -1;
+		}
+		if (w[i].pid == 0) {
+			struct server child = *s;
+
+			close(p[0]);
+			for (int j = 0; j < i; j++)
+				close(w[j].pipe);
+			close_listeners(&child);
+			child.nlisten = 0;
+			child.worker = i + 1;
+			setvbuf(stdout, NULL, _IOLBF, 0);
+			worker_main(&child, s, p[1]);
+		}
+		close(p[1]);
+		w[i].pipe = p[0];
+	}
+	return 0;
+}
+
+static int read_msg(int fd, struct worker_msg *m, int timeout_ms)
+{
+	struct pollfd p = { .fd = fd, .events = POLLIN };
+	ssize_t n;
+
+	if (poll(&p, 1, timeout_ms) != 1)
+		return -1;
+	n = read(fd, m, sizeof(*m));
+	return n == sizeof(*m) ? 0 : -1;
+}
+
+static void stop_workers(struct worker *w, int n)
+{
+	for (int i = 0; i < n; i++)
+		if (w[i].pid > 0)
+			kill(w[i].pid, SIGTERM);
+	for (int i = 0; i < n; i++) {
+		if (w[i].pid <= 0)
+			continue;
+		w[i].ended = read_msg(w[i].pipe, &w[i].end, 10000) == 0;
+		waitpid(w[i].pid, NULL, 0);
+		close(w[i].pipe);
+	}
+}
+
+/* The parent of the workers: waits for a signal, or for a worker to die, then stops them all. */
+static int supervise(struct server *s, struct worker *w)
+{
+	unsigned long long served = 0, open = 0;
+	int status = EXIT_OK, sig;
+	sigset_t mask;
+
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGCHLD);
+	sig = sigwaitinfo(&mask, NULL);
+	if (sig == SIGCHLD) {
+		cli_warn("a worker ended on its own: stopping the others");
+		status = EXIT_FAIL;
+	}
+	stop_workers(w, s->workers);
+	for (int i = 0; i < s->workers; i++) {
+		if (!w[i].ended) {
+			fprintf(stderr, "portscope: worker %d (pid %d): no summary\n", i + 1, (int)w[i].pid);
+			status = EXIT_FAIL;
+			continue;
+		}
+		fprintf(stderr, "portscope: worker %d (pid %d): served %llu", i + 1, (int)w[i].pid,
+			w[i].end.served);
+		if (s->keep)
+			fprintf(stderr, " (%llu still open, now closed)", w[i].end.open);
+		fputc('\n', stderr);
+		served += w[i].end.served;
+		open += w[i].end.open;
+		if (w[i].end.status != EXIT_OK)
+			status = EXIT_FAIL;
+	}
+	s->served = served;
+	s->open = open;
+	print_summary(s);
+	return status;
+}
+
+static int serve_workers(struct server *s)
+{
+	struct worker *w = calloc((size_t)s->workers, sizeof(*w));
+	struct worker_msg m;
+	sigset_t mask;
+	int status = EXIT_FAIL;
+
+	if (!w) {
+		cli_warn("%s", strerror(ENOMEM));
+		return EXIT_FAIL;
+	}
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGCHLD);
+	sigprocmask(SIG_BLOCK, &mask, NULL);
+	if (start_workers(s, w) < 0) {
+		stop_workers(w, s->workers);
+		goto out;
+	}
+	for (int i = 0; i < s->workers; i++)
+		if (read_msg(w[i].pipe, &m, 10000) < 0 || !m.ready) {
+			cli_warn("worker %d did not start", i + 1);
+			stop_workers(w, s->workers);
+			goto out;
+		}
+	/* Every worker listens now: the parent's bound sockets have done their job. */
+	print_listening(s);
+	fprintf(stderr, "portscope: %d workers, each with its own SO_REUSEPORT listener\n", s->workers);
+	close_listeners(s);
+	status = supervise(s, w);
+out:
+	free(w);
+	return status;
 }
 
 int cmd_serve(int argc, char **argv)
 {
+	enum { OPT_INTERVAL = 256 };
 	static const struct option longopts[] = {
 		{ "format", required_argument, NULL, 'f' },
 		{ "keep", no_argument, NULL, 'k' },
+		{ "workers", required_argument, NULL, 'w' },
+		{ "quiet", no_argument, NULL, 'q' },
+		{ "interval", required_argument, NULL, OPT_INTERVAL },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct server s = { .fmt = FMT_SEED, .epfd = -1, .sigfd = -1, .spare = -1 };
+	struct server s = { .fmt = FMT_SEED, .epfd = -1, .sigfd = -1, .spare = -1,
+			    .interval_ms = 1000 };
 	struct pscope_endpoint ep;
 	int family = AF_UNSPEC, c, rc;
+	double secs;
+	char *end;
+	long n;
 
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":f:k46h", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":f:kw:q46h", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'f':
 			if (cli_parse_format(optarg, &s.fmt) < 0)
@@ -373,6 +705,20 @@ int cmd_serve(int argc, char **argv)
 			break;
 		case 'k':
 			s.keep = true;
+			break;
+		case 'w':
+			n = strtol(optarg, &end, 10);
+			if (*optarg == '\0' || *end || n < 1 || n > 1024)
+				return cli_usage_error("bad number of workers '%s': give 1 to 1024", optarg);
+			s.workers = (int)n;
+			break;
+		case 'q':
+			s.quiet = true;
+			break;
+		case OPT_INTERVAL:
+			if (cli_parse_seconds("interval", optarg, &secs) < 0)
+				return EXIT_USAGE;
+			s.interval_ms = secs < 0.01 ? 10 : (int)(secs * 1000);
 			break;
 		case '4':
 			family = AF_INET;
@@ -394,10 +740,20 @@ int cmd_serve(int argc, char **argv)
 		return EXIT_USAGE;
 
 	cli_ignore_sigpipe();
-	rc = open_listeners(&s, &ep, family);
+	if (s.workers) {
+		/* The parent only reserves the port: bound, not listening, so it gets no clients. */
+		s.listen_flags = PSCOPE_LISTEN_REUSEPORT;
+		rc = open_listeners(&s, &ep, family, PSCOPE_LISTEN_REUSEPORT | PSCOPE_LISTEN_BIND_ONLY);
+		return rc != EXIT_OK ? rc : serve_workers(&s);
+	}
+	rc = open_listeners(&s, &ep, family, 0);
 	if (rc != EXIT_OK)
 		return rc;
+	print_listening(&s);
 	if (setup_loop(&s) < 0)
 		return EXIT_FAIL;
-	return run(&s);
+	rc = run(&s);
+	if (rc == EXIT_OK)
+		print_summary(&s);
+	return rc;
 }

@@ -52,7 +52,7 @@ int pscope_listen(const struct pscope_addr *a, int backlog, int flags)
 		return fail_close(fd, errno);
 	if (bind(fd, &a->u.sa, a->len) < 0)
 		return fail_close(fd, errno);
-	if (listen(fd, backlog) < 0)
+	if (!(flags & PSCOPE_LISTEN_BIND_ONLY) && listen(fd, backlog) < 0)
 		return fail_close(fd, errno);
 	return fd;
 }
