@@ -51,6 +51,7 @@ struct server {
 	long long last_warn_ms;
 	long long next_tick_ms;
 	bool stop;
+	bool reader_gone;		/* stdout's reader left: end quietly */
 };
 
 static const char usage[] =
@@ -474,8 +475,10 @@ static int run(struct server *s)
 		int rc = cli_flush();
 		int n;
 
-		if (rc > 0)
-			return EXIT_OK;	/* the reader of our output has gone */
+		if (rc > 0) {
+			s->reader_gone = true;
+			return EXIT_OK;
+		}
 		if (rc < 0)
 			return EXIT_FAIL;
 		n = epoll_wait(s->epfd, evs, 64, timeout);
@@ -503,6 +506,7 @@ static void print_summary(const struct server *s)
 struct worker_msg {
 	int ready;			/* 1: listening; 0: the final count */
 	int status;
+	int reader_gone;
 	unsigned long long served, open;
 };
 
@@ -534,7 +538,8 @@ static void worker_main(struct server *s, const struct server *parent, int out)
 			_exit(EXIT_FAIL);
 		status = run(s);
 	}
-	m = (struct worker_msg){ .status = status, .served = s->served, .open = s->open };
+	m = (struct worker_msg){ .status = status, .reader_gone = s->reader_gone,
+				 .served = s->served, .open = s->open };
 	if (write(out, &m, sizeof(m)) != sizeof(m))
 		status = EXIT_FAIL;
 	_exit(status);
@@ -613,11 +618,14 @@ static int supervise(struct server *s, struct worker *w)
 	sigaddset(&mask, SIGTERM);
 	sigaddset(&mask, SIGCHLD);
 	sig = sigwaitinfo(&mask, NULL);
+	stop_workers(w, s->workers);
+	for (int i = 0; i < s->workers; i++)
+		if (w[i].ended && w[i].end.reader_gone)
+			return EXIT_OK;	/* stdout's reader left: as quiet as a single server */
 	if (sig == SIGCHLD) {
-		cli_warn("a worker ended on its own: stopping the others");
+		cli_warn("a worker ended on its own: the others were stopped");
 		status = EXIT_FAIL;
 	}
-	stop_workers(w, s->workers);
 	for (int i = 0; i < s->workers; i++) {
 		if (!w[i].ended) {
 			fprintf(stderr, "portscope: worker %d (pid %d): no summary\n", i + 1, (int)w[i].pid);
@@ -753,7 +761,7 @@ int cmd_serve(int argc, char **argv)
 	if (setup_loop(&s) < 0)
 		return EXIT_FAIL;
 	rc = run(&s);
-	if (rc == EXIT_OK)
+	if (rc == EXIT_OK && !s.reader_gone)
 		print_summary(&s);
 	return rc;
 }
