@@ -36,6 +36,7 @@ enum pscope_error {
 	PSCOPE_E_NEED_BRACKETS,	/* IPv6 address with a port, not in brackets */
 	PSCOPE_E_NOT_NUMERIC,	/* a numeric address was required */
 	PSCOPE_E_PROTO,		/* a malformed portscope/1 line */
+	PSCOPE_E_RANGE,		/* a malformed address range */
 	PSCOPE_E_LAST
 };
 
@@ -117,6 +118,22 @@ bool pscope_addr_same(const struct pscope_addr *a, const struct pscope_addr *b);
 
 /* True if A is an IPv4-mapped IPv6 address. */
 bool pscope_addr_is_v4mapped(const struct pscope_addr *a);
+
+/* An inclusive range of IPv4 addresses ("127.0.0.2-127.0.0.80"), or one address. */
+struct pscope_range {
+	struct pscope_addr first;
+	uint32_t count;
+};
+
+/*
+ * Parses LEN bytes of S as "A-B" (IPv4, A <= B, at most 65536 addresses) or as
+ * one numeric address of either family, with port 0.  Returns 0 or -error.
+ */
+int pscope_range_parse(const char *s, size_t len, struct pscope_range *r);
+
+/* The I-th address of R (I < R->count), with PORT. */
+void pscope_range_at(const struct pscope_range *r, uint32_t i, uint16_t port,
+		     struct pscope_addr *out);
 
 /* A message for any error code returned by this library (ERR < 0). */
 const char *pscope_strerror(int err);

@@ -10,5 +10,6 @@
 #include "net.h"
 #include "diag.h"
 #include "owners.h"
+#include "hist.h"
 
 #endif

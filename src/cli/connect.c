@@ -4,6 +4,10 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <math.h>
+#include <stdlib.h>
+
+#include "load.h"
 #include "report.h"
 
 #define MAX_ADDRS 16
@@ -15,6 +19,8 @@ struct client {
 	enum format fmt;
 	bool before;
 	bool help;
+	struct load_opts load;		/* with -n */
+	const char *source;
 	int timeout_ms;
 	int reply_ms;
 	struct pscope_sockinfo pre;	/* the socket before connect(), with --before */
@@ -45,8 +51,20 @@ static const char usage[] =
 	"  -4, -6             only IPv4, or only IPv6, addresses of ENDPOINT\n"
 	"  -h, --help         show this help\n"
 	"\n"
-	"Exit status: 0 once connected (whatever the server replied), 1 if the connection\n"
-	"failed, 2 for a bad command line.\n";
+	"Many connections (ENDPOINT may then be a range, 127.0.0.1-127.0.0.80:8080):\n"
+	"  -n N               make N connections, non-blocking, and check every server line\n"
+	"  -c N               connects in progress at once, per process (default 1000)\n"
+	"      --rate R       at most R new connections a second in all (default: no limit)\n"
+	"      --procs P      spread them over P client processes (default 1)\n"
+	"      --hold SECS    once all are made, hold them SECS seconds, or 'forever' (until\n"
+	"                     SIGINT or SIGTERM), then close them all (default 0)\n"
+	"      --source RANGE source addresses, e.g. 127.0.0.2-127.0.0.80; the kernel picks\n"
+	"                     each port (IP_BIND_ADDRESS_NO_PORT)\n"
+	"  With -n, -f line or seed prints a summary, -f json the same as one object; on a\n"
+	"  terminal a progress line shows established, in flight, failed and the rate.\n"
+	"\n"
+	"Exit status: 0 once connected (whatever the server replied; with -n, when all N\n"
+	"were established), 1 if a connection failed, 2 for a bad command line.\n";
 
 static void addr_text(const struct pscope_addr *a, char *buf, size_t size)
 {
@@ -212,6 +230,65 @@ static int connect_any(struct client *c, const struct pscope_addr *addrs, int n,
 	return rc;
 }
 
+enum { OPT_RATE = 256, OPT_PROCS, OPT_HOLD, OPT_SOURCE };
+
+/* A whole number from MIN to MAX. Returns 0, or -1 after saying what is wrong. */
+static int parse_count(const char *what, const char *s, unsigned long min, unsigned long max,
+		       unsigned long *v)
+{
+	char *end;
+
+	errno = 0;
+	*v = strtoul(s, &end, 10);
+	if (errno || end == s || *end || *s == '-' || *v < min || *v > max)
+		return cli_usage_error("bad %s '%s': give a whole number from %lu to %lu", what, s,
+				       min, max), -1;
+	return 0;
+}
+
+static int parse_load_opt(struct client *c, int ch, const char *arg)
+{
+	struct load_opts *l = &c->load;
+	unsigned long v;
+	double secs;
+
+	switch (ch) {
+	case 'n':
+		if (parse_count("connection count", arg, 1, 100000000, &v) < 0)
+			return -1;
+		l->n = v;
+		return 0;
+	case 'c':
+		if (parse_count("in-flight count", arg, 1, 1000000, &v) < 0)
+			return -1;
+		l->inflight = (unsigned)v;
+		return 0;
+	case OPT_PROCS:
+		if (parse_count("process count", arg, 1, 4096, &v) < 0)
+			return -1;
+		l->procs = (unsigned)v;
+		return 0;
+	case OPT_RATE:
+		return cli_parse_seconds("rate", arg, &l->rate);
+	case OPT_HOLD:
+		if (!strcmp(arg, "forever")) {
+			l->hold_s = -1;
+			return 0;
+		}
+		if (!strcmp(arg, "0")) {
+			l->hold_s = 0;
+			return 0;
+		}
+		if (cli_parse_seconds("hold", arg, &secs) < 0)
+			return -1;
+		l->hold_s = secs;
+		return 0;
+	default:
+		c->source = arg;
+		return 0;
+	}
+}
+
 static int parse_args(struct client *c, int argc, char **argv, int *family)
 {
 	static const struct option longopts[] = {
@@ -219,6 +296,10 @@ static int parse_args(struct client *c, int argc, char **argv, int *family)
 		{ "wait", required_argument, NULL, 'w' },
 		{ "reply-wait", required_argument, NULL, 'r' },
 		{ "before", no_argument, NULL, 'b' },
+		{ "rate", required_argument, NULL, OPT_RATE },
+		{ "procs", required_argument, NULL, OPT_PROCS },
+		{ "hold", required_argument, NULL, OPT_HOLD },
+		{ "source", required_argument, NULL, OPT_SOURCE },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -226,8 +307,17 @@ static int parse_args(struct client *c, int argc, char **argv, int *family)
 	int ch;
 
 	opterr = 0;
-	while ((ch = getopt_long(argc, argv, ":f:w:r:b46h", longopts, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, ":f:w:r:b46hn:c:", longopts, NULL)) != -1) {
 		switch (ch) {
+		case 'n':
+		case 'c':
+		case OPT_RATE:
+		case OPT_PROCS:
+		case OPT_HOLD:
+		case OPT_SOURCE:
+			if (parse_load_opt(c, ch, optarg) < 0)
+				return EXIT_USAGE;
+			break;
 		case 'f':
 			if (cli_parse_format(optarg, &c->fmt) < 0)
 				return EXIT_USAGE;
@@ -259,9 +349,63 @@ static int parse_args(struct client *c, int argc, char **argv, int *family)
 	return EXIT_OK;
 }
 
+/* Parses the destination of -n: "A-B:PORT" (an IPv4 range) or any numeric ENDPOINT. */
+static int parse_dest(const char *arg, int family, struct load_opts *l)
+{
+	const char *colon = strrchr(arg, ':');
+	struct pscope_endpoint ep;
+	struct pscope_addr a;
+	int rc;
+
+	if (strchr(arg, '-') && colon && !strchr(arg, '[')) {
+		struct pscope_endpoint port_only;
+
+		if (pscope_range_parse(arg, (size_t)(colon - arg), &l->dst) < 0)
+			return cli_usage_error("bad destination '%s': %s", arg,
+					       pscope_strerror(-PSCOPE_E_RANGE)), -1;
+		if (cli_parse_endpoint(colon + 1, "127.0.0.1", 8080, &port_only) < 0)
+			return -1;
+		l->port = port_only.port;
+	} else {
+		if (cli_parse_endpoint(arg, "127.0.0.1", 8080, &ep) < 0)
+			return -1;
+		rc = pscope_endpoint_resolve(&ep, family, SOCK_STREAM, 0, &a, 1);
+		if (rc < 0) {
+			cli_warn("%s: %s", ep.host, pscope_strerror(rc));
+			return -2;
+		}
+		l->dst = (struct pscope_range){ .first = a, .count = 1 };
+		l->port = ep.port;
+	}
+	if (l->port == 0)
+		return cli_usage_error("bad destination '%s': port 0 cannot be connected to", arg), -1;
+	return 0;
+}
+
+static int run_load(struct client *c, const char *arg, int family)
+{
+	struct load_opts *l = &c->load;
+	int rc = parse_dest(arg, family, l);
+
+	if (rc < 0)
+		return rc == -2 ? EXIT_FAIL : EXIT_USAGE;
+	if (c->source && pscope_range_parse(c->source, strlen(c->source), &l->src) < 0)
+		return cli_usage_error("bad source '%s': %s", c->source,
+				       pscope_strerror(-PSCOPE_E_RANGE));
+	if (l->src.count && l->src.first.u.sa.sa_family != l->dst.first.u.sa.sa_family)
+		return cli_usage_error("source and destination addresses are of different families");
+	if (l->procs > l->n)
+		l->procs = (unsigned)l->n;
+	l->timeout_ms = c->timeout_ms;
+	l->reply_ms = c->reply_ms;
+	l->fmt = c->fmt;
+	return load_run(l);
+}
+
 int cmd_connect(int argc, char **argv)
 {
-	struct client c = { .fmt = FMT_SEED, .timeout_ms = 10000, .reply_ms = 2000 };
+	struct client c = { .fmt = FMT_SEED, .timeout_ms = 10000, .reply_ms = 2000,
+			    .load = { .inflight = 1000, .procs = 1 } };
 	struct pscope_addr addrs[MAX_ADDRS];
 	struct pscope_endpoint ep;
 	char text[PSCOPE_ADDRSTRLEN];
@@ -276,6 +420,10 @@ int cmd_connect(int argc, char **argv)
 		fputs(usage, stdout);
 		return cli_finish(EXIT_OK);
 	}
+	if (c.load.n)
+		return run_load(&c, optind < argc ? argv[optind] : "127.0.0.1:8080", family);
+	if (c.source || c.load.procs != 1 || c.load.rate || c.load.hold_s)
+		return cli_usage_error("--source, --procs, --rate and --hold go with -n");
 	if (cli_parse_endpoint(optind < argc ? argv[optind] : "127.0.0.1:8080", "127.0.0.1",
 			       8080, &ep) < 0)
 		return EXIT_USAGE;

@@ -339,3 +339,48 @@ bool pscope_addr_same(const struct pscope_addr *a, const struct pscope_addr *b)
 		       IN6_ARE_ADDR_EQUAL(&x.u.sin6.sin6_addr, &y.u.sin6.sin6_addr);
 	return false;
 }
+
+/* One numeric address of either family, port 0. */
+static int parse_one(const char *s, size_t len, struct pscope_addr *a)
+{
+	char buf[PSCOPE_ENDPOINT_MAX + 8];
+	size_t n;
+
+	if (len == 0 || len > PSCOPE_ENDPOINT_MAX || memchr(s, '\0', len))
+		return -PSCOPE_E_RANGE;
+	n = (size_t)snprintf(buf, sizeof(buf), memchr(s, ':', len) ? "[%.*s]:0" : "%.*s:0",
+			     (int)len, s);
+	return pscope_addr_parse(buf, n, a) < 0 ? -PSCOPE_E_RANGE : 0;
+}
+
+int pscope_range_parse(const char *s, size_t len, struct pscope_range *r)
+{
+	const char *dash = memchr(s, '-', len);
+	struct pscope_addr last;
+	uint32_t a, b;
+
+	memset(r, 0, sizeof(*r));
+	if (!dash) {
+		r->count = 1;
+		return parse_one(s, len, &r->first);
+	}
+	if (parse_one(s, (size_t)(dash - s), &r->first) < 0 ||
+	    parse_one(dash + 1, len - (size_t)(dash - s) - 1, &last) < 0 ||
+	    r->first.u.sa.sa_family != AF_INET || last.u.sa.sa_family != AF_INET)
+		return -PSCOPE_E_RANGE;
+	a = ntohl(r->first.u.sin.sin_addr.s_addr);
+	b = ntohl(last.u.sin.sin_addr.s_addr);
+	if (b < a || b - a >= 65536)
+		return -PSCOPE_E_RANGE;
+	r->count = b - a + 1;
+	return 0;
+}
+
+void pscope_range_at(const struct pscope_range *r, uint32_t i, uint16_t port,
+		     struct pscope_addr *out)
+{
+	*out = r->first;
+	if (out->u.sa.sa_family == AF_INET)
+		out->u.sin.sin_addr.s_addr = htonl(ntohl(r->first.u.sin.sin_addr.s_addr) + i);
+	pscope_addr_set_port(out, port);
+}

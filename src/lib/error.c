@@ -23,6 +23,7 @@ static const char *const messages[] = {
 	    "an IPv6 address with a port must be written in brackets: [IPv6]:PORT"),
 	MSG(PSCOPE_E_NOT_NUMERIC, "not a numeric address"),
 	MSG(PSCOPE_E_PROTO, "not a well-formed portscope/1 line"),
+	MSG(PSCOPE_E_RANGE, "not an address or an IPv4 range FIRST-LAST (at most 65536 addresses)"),
 	MSG(PSCOPE_E_NL_TRUNC, "netlink reply truncated: a message runs past the data"),
 	MSG(PSCOPE_E_NL_SHORT, "netlink message too short for its type"),
 	MSG(PSCOPE_E_NL_FOREIGN, "netlink message with a foreign sequence number or port id"),
