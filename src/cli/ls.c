@@ -228,16 +228,34 @@ static void format_end(const struct pscope_diag_sock *s, bool local, char *buf, 
 		snprintf(buf, size, "?");
 }
 
+/*
+ * Each process's command, read once: rows of many owners interleave, and
+ * reading /proc/PID/comm per row would cost an open() per socket.  A process
+ * beyond the cache's size is read each time, which is right, only slower.
+ */
+#define COMM_CACHE 4096
+static struct {
+	pid_t pid;
+	char comm[20];
+} comm_cache[COMM_CACHE];
+
 static const char *comm_of(pid_t pid)
 {
 	static char buf[64];
-	static pid_t last = -1;
+	unsigned h = (unsigned)pid * 2654435761u % COMM_CACHE;
 
-	if (pid != last) {
-		last = pid;
-		if (pscope_proc_comm(pid, buf, sizeof(buf)) < 0)
-			snprintf(buf, sizeof(buf), "?");
+	for (unsigned k = 0; k < 8; k++, h = (h + 1) % COMM_CACHE) {
+		if (comm_cache[h].pid == pid)
+			return comm_cache[h].comm;
+		if (comm_cache[h].pid == 0) {
+			comm_cache[h].pid = pid;
+			if (pscope_proc_comm(pid, comm_cache[h].comm, sizeof(comm_cache[h].comm)) < 0)
+				snprintf(comm_cache[h].comm, sizeof(comm_cache[h].comm), "?");
+			return comm_cache[h].comm;
+		}
 	}
+	if (pscope_proc_comm(pid, buf, sizeof(buf)) < 0)
+		snprintf(buf, sizeof(buf), "?");
 	return buf;
 }
 
@@ -269,17 +287,59 @@ static void print_options(const struct extra *x)
 		printf(" reuseport_group=%u", x->group);
 }
 
+/* A line under construction: rows are built by hand, as printf dominates at a million rows. */
+struct linebuf {
+	char buf[1024];
+	size_t len;
+};
+
+static void lb_pad(struct linebuf *b, const char *s, size_t width)
+{
+	size_t n = strlen(s);
+
+	if (n > sizeof(b->buf) - b->len - 64)
+		n = sizeof(b->buf) - b->len - 64;
+	memcpy(b->buf + b->len, s, n);
+	b->len += n;
+	while (n++ < width)
+		b->buf[b->len++] = ' ';
+	b->buf[b->len++] = ' ';
+}
+
+static void lb_num(struct linebuf *b, uint32_t v, size_t width)
+{
+	char tmp[12];
+	size_t n = 0;
+
+	do
+		tmp[n++] = (char)('0' + v % 10);
+	while ((v /= 10) > 0);
+	for (size_t k = n; k < width; k++)
+		b->buf[b->len++] = ' ';
+	while (n > 0)
+		b->buf[b->len++] = tmp[--n];
+	b->buf[b->len++] = ' ';
+}
+
 static void print_row(const struct ls_opts *o, const struct listing *l, size_t i)
 {
 	const struct pscope_diag_sock *s = &l->socks[i];
 	char local[PSCOPE_ADDRSTRLEN], peer[PSCOPE_ADDRSTRLEN];
+	struct linebuf b = { .len = 0 };
 
 	format_end(s, true, local, sizeof(local));
 	format_end(s, false, peer, sizeof(peer));
-	printf("%-5s %-11s %6u %6u %-25s %-25s", s->proto == IPPROTO_UDP ? "udp" : "tcp",
-	       pscope_diag_state_name(s), s->rqueue, s->wqueue, local, peer);
+	lb_pad(&b, s->proto == IPPROTO_UDP ? "udp" : "tcp", 5);
+	lb_pad(&b, pscope_diag_state_name(s), 11);
+	lb_num(&b, s->rqueue, 6);
+	lb_num(&b, s->wqueue, 6);
+	lb_pad(&b, local, 25);
+	lb_pad(&b, peer, o->f.port >= 0 || o->extended || o->processes || o->options ? 25 : 0);
 	if (o->f.port >= 0)
-		printf(" %-9s", role_names[role_of(s)]);
+		lb_pad(&b, role_names[role_of(s)], 9);
+	while (b.len > 0 && b.buf[b.len - 1] == ' ')
+		b.len--;
+	fwrite(b.buf, 1, b.len, stdout);
 	if (o->extended)
 		printf(" uid=%u inode=%llu cookie=%llu", s->uid, (unsigned long long)s->inode,
 		       (unsigned long long)s->cookie);
@@ -711,6 +771,8 @@ int cmd_ls(int argc, char **argv)
 		return cli_finish(EXIT_OK);
 	}
 	cli_ignore_sigpipe();
+	/* A listing can be a hundred megabytes: write it in large blocks. */
+	setvbuf(stdout, NULL, _IOFBF, 1 << 20);
 	if (query(&o, &l, &st) < 0) {
 		free(l.socks);
 		return EXIT_FAIL;
