@@ -211,6 +211,12 @@ static int parse_reply(struct session *ss, const struct nlmsghdr *h, const uint8
 	ss->st->messages++;
 	switch (h->nlmsg_type) {
 	case NLMSG_DONE:
+		/* A dump that fails part way reports its error in NLMSG_DONE's payload. */
+		if (plen >= sizeof(e.error)) {
+			memcpy(&e.error, payload, sizeof(e.error));
+			if (e.error < 0)
+				return e.error > -PSCOPE_ERR_BASE ? e.error : -PSCOPE_E_NL_TYPE;
+		}
 		ss->done = true;
 		return 0;
 	case NLMSG_ERROR:

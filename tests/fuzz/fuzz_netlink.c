@@ -49,7 +49,7 @@ static int check(const struct pscope_diag_sock *s, void *ctx)
 	return 0;
 }
 
-static void run(const uint8_t *data, size_t size, const struct pscope_diag_filter *f)
+static int run(const uint8_t *data, size_t size, const struct pscope_diag_filter *f)
 {
 	struct seen v = { .f = f };
 	struct pscope_diag_stats st;
@@ -62,6 +62,7 @@ static void run(const uint8_t *data, size_t size, const struct pscope_diag_filte
 		abort();
 	if (st.restarts != v.restarts)
 		abort();
+	return rc;
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -71,8 +72,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct pscope_diag_filter local = { .port = PORT, .local_only = true,
 					    .states = (1u << 10) | (1u << 7) };
 
-	run(data, size, &any);
-	run(data, size, &port);
-	run(data, size, &local);
+	int all = run(data, size, &any);
+	int some = run(data, size, &port);
+	int fewer = run(data, size, &local);
+
+	/* The filter comes after validation: it changes what is listed, never whether it is valid. */
+	if ((all < 0 || some < 0 || fewer < 0) && !(all == some && some == fewer))
+		abort();
+	if (all >= 0 && !(some <= all && fewer <= some))
+		abort();
 	return 0;
 }

@@ -396,6 +396,24 @@ static void v_family(struct out *o)
 	edit_first_sock(o, wrong_family);
 }
 
+/* Dump 0 fails part way: the kernel puts the dump's error in NLMSG_DONE's payload. */
+static void v_done_error(struct out *o)
+{
+	size_t done = find(0, NLMSG_DONE);
+
+	for (size_t i = 0; i < nmsgs; i++) {
+		size_t off = put_msg(o, i);
+
+		if (i == done) {
+			int err = -EMSGSIZE;
+
+			if (msgs[i].len < NLMSG_LENGTH(sizeof(err)))
+				die("NLMSG_DONE without its payload");
+			memcpy(o->buf + off + NLMSG_HDRLEN, &err, sizeof(err));
+		}
+	}
+}
+
 /* A message of a type no dump carries, with the right sequence number, before dump 0's NLMSG_DONE. */
 static void v_unknown_type(struct out *o)
 {
@@ -501,6 +519,7 @@ static const struct variant {
 	{ "bad-attr-len2", v_attr_len2 },
 	{ "bad-attr-long", v_attr_long },
 	{ "bad-family", v_family },
+	{ "bad-done-error", v_done_error },
 	{ "bad-unknown-type", v_unknown_type },
 	{ "bad-after-done", v_after_done },
 	{ "bad-request-family", v_request_family },

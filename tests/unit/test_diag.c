@@ -834,6 +834,7 @@ int main(void)
 		BAD("bad-attr-len2", -PSCOPE_E_NL_ATTR),
 		BAD("bad-attr-long", -PSCOPE_E_NL_ATTR),
 		BAD("bad-family", -PSCOPE_E_NL_FAMILY),
+		BAD("bad-done-error", -EMSGSIZE),
 		BAD("bad-unknown-type", -PSCOPE_E_NL_TYPE),
 		BAD("bad-after-done", -PSCOPE_E_NL_TYPE),
 		BAD("bad-request-family", -PSCOPE_E_NL_REQUEST),
