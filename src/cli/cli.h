@@ -66,5 +66,6 @@ int cmd_serve(int argc, char **argv);
 int cmd_connect(int argc, char **argv);
 int cmd_demo(int argc, char **argv);
 int cmd_ls(int argc, char **argv);
+int cmd_bench(int argc, char **argv);
 
 #endif
