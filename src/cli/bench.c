@@ -5,6 +5,7 @@
  * reads their output, and asks the kernel itself.  --accept-only measures
  * the note's pattern instead: accept, report, close.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -15,6 +16,7 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include <netinet/in.h>
 
 #include "cli.h"
 
@@ -23,6 +25,7 @@
 #define SAMPLE_MS 250
 #define MAX_WORKERS 1024
 #define MAX_SAMPLES 100000
+#define ACCEPT_INFLIGHT 64	/* --accept-only: unanswered connections per client process */
 
 struct child {
 	pid_t pid;
@@ -70,7 +73,7 @@ static const char usage[] =
 	"memory per connection (slab growth), and 'portscope ls' against 'ss' on them.\n"
 	"\n"
 	"Options:\n"
-	"  -n, --connections N  connections to hold (default 100000)\n"
+	"  -n, --connections N  connections to hold (default 100000; 20000 with --accept-only)\n"
 	"      --hold SECS      hold them this long once all are made (default 5)\n"
 	"      --workers W      server worker processes (default: enough for N)\n"
 	"      --procs P        client processes (default: enough for N)\n"
@@ -617,7 +620,7 @@ static int run_hold(struct bench *b)
 	return cli_finish(ok ? EXIT_OK : EXIT_FAIL);
 }
 
-int cmd_bench_accept(struct bench *b);
+static int cmd_bench_accept(struct bench *b);
 
 int cmd_bench(int argc, char **argv)
 {
@@ -633,7 +636,7 @@ int cmd_bench(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct bench b = { .n = 100000, .hold_s = 5, .fmt = FMT_SEED };
+	struct bench b = { .n = 0, .hold_s = 5, .fmt = FMT_SEED };
 	char *end;
 	int c, status;
 
@@ -680,6 +683,10 @@ int cmd_bench(int argc, char **argv)
 	}
 	if (optind < argc)
 		return cli_usage_error("unexpected argument '%s'", argv[optind]);
+	if (!b.n)
+		b.n = b.accept_only ? 20000 : 100000;
+	if (b.accept_only && !b.procs)
+		b.procs = 2;
 	if (!b.workers)
 		b.workers = (unsigned)((b.n + PER_PROC - 1) / PER_PROC + 1);
 	if (!b.procs)
@@ -698,9 +705,309 @@ int cmd_bench(int argc, char **argv)
 	return status;
 }
 
-int cmd_bench_accept(struct bench *b)
+/* A loopback port nobody holds right now (a peer is then told to listen on it). */
+static int free_port(void)
 {
-	(void)b;
-	cli_warn("--accept-only: not built yet");
-	return EXIT_FAIL;
+	struct pscope_endpoint ep;
+	struct pscope_addr a;
+	struct pscope_sockinfo si;
+	int fd, port;
+
+	pscope_endpoint_parse("127.0.0.1:0", 11, NULL, 0, &ep);
+	if (pscope_endpoint_resolve(&ep, AF_INET, SOCK_STREAM, PSCOPE_RESOLVE_NUMERIC, &a, 1) < 0)
+		return -1;
+	fd = pscope_listen(&a, 1, PSCOPE_LISTEN_BIND_ONLY);
+	if (fd < 0)
+		return -1;
+	pscope_sock_describe(fd, &si);
+	port = pscope_addr_port(&si.local);
+	close(fd);
+	return port;
+}
+
+/* Waits up to 10 s until something accepts on PORT. */
+static bool wait_listening(int port)
+{
+	struct pscope_addr a = { .len = sizeof(struct sockaddr_in) };
+
+	a.u.sin.sin_family = AF_INET;
+	a.u.sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	a.u.sin.sin_port = htons((uint16_t)port);
+	for (int i = 0; i < 100; i++) {
+		int fd = pscope_socket(AF_INET, SOCK_STREAM), rc;
+
+		if (fd < 0)
+			return false;
+		rc = pscope_connect(fd, &a, 1000);
+		close(fd);
+		if (rc == 0)
+			return true;
+		usleep(100000);
+	}
+	return false;
+}
+
+/*
+ * Runs the clients against PORT (no hold) and returns their rate, or -1.
+ * INFLIGHT bounds the connections not yet answered, per client process.
+ */
+static double client_rate(struct bench *b, int port, unsigned inflight, pid_t server,
+			  double *cpu_us_per_conn)
+{
+	double cpu0 = proc_cpu_us(server);
+	char n[24], procs[16], p[16], c[16], src[64];
+	char *argv[] = { "portscope", "connect", "-n", n, "--procs", procs, "-c", c, "-r", "1",
+			 "-w", "5", "-f", "json", "--source", src, p, NULL };
+
+	snprintf(c, sizeof(c), "%u", inflight);
+	snprintf(src, sizeof(src), "127.0.0.2-127.0.%u.%u", (1 + b->srcs) / 256, (1 + b->srcs) % 256);
+	snprintf(n, sizeof(n), "%lu", b->n);
+	snprintf(procs, sizeof(procs), "%u", b->procs);
+	snprintf(p, sizeof(p), "%d", port);
+	if (spawn(&b->client, argv, true) < 0 || finish_clients(b) < 0) {
+		cli_warn("the clients failed: %s", b->client.errbuf);
+		return -1;
+	}
+	if (json_ulong(b->client_json, "established") != b->n) {
+		cli_warn("only %lu of %lu connections were made to port %d",
+			 json_ulong(b->client_json, "established"), b->n, port);
+		return -1;
+	}
+	*cpu_us_per_conn = (proc_cpu_us(server) - cpu0) / (double)b->n;
+	return (double)b->n / strtod(strstr(b->client_json, "\"ramp_seconds\":") + 15, NULL);
+}
+
+static void stop_peer(pid_t pid)
+{
+	kill(pid, SIGTERM);
+	for (int i = 0; i < 50 && waitpid(pid, NULL, WNOHANG) == 0; i++)
+		usleep(100000);
+	if (waitpid(pid, NULL, WNOHANG) == 0) {
+		kill(pid, SIGKILL);
+		waitpid(pid, NULL, 0);
+	}
+}
+
+/* Starts a peer program (ARGV, from PATH) with stdout and stderr on /dev/null. */
+static pid_t start_peer(char *const argv[])
+{
+	pid_t pid = fork();
+
+	if (pid == 0) {
+		int null = open("/dev/null", O_RDWR);
+
+		dup2(null, STDIN_FILENO);
+		dup2(null, STDOUT_FILENO);
+		dup2(null, STDERR_FILENO);
+		execvp(argv[0], argv);
+		_exit(127);
+	}
+	return pid;
+}
+
+/*
+ * The note's Python server, as written, but on PORT: its first python block,
+ * with 8080 replaced.  Returns the file's path in DIR, or NULL with a reason.
+ */
+static const char *python_server(const char *dir, int port, char *path, size_t size)
+{
+	static const char *const seeds[] = { "../shared/seed", "../../shared/seed", NULL };
+	char text[16384], *code, *end;
+	FILE *in = NULL, *out;
+	size_t n;
+
+	for (int i = 0; seeds[i] && !in; i++) {
+		char glob_path[512];
+		DIR *d = opendir(seeds[i]);
+		struct dirent *e;
+
+		while (d && (e = readdir(d)) && !in)
+			if (strstr(e->d_name, ".txt")) {
+				snprintf(glob_path, sizeof(glob_path), "%s/%s", seeds[i], e->d_name);
+				in = fopen(glob_path, "r");
+			}
+		if (d)
+			closedir(d);
+	}
+	if (!in)
+		return "the note (../shared/seed/) is not here";
+	n = fread(text, 1, sizeof(text) - 1, in);
+	fclose(in);
+	text[n] = '\0';
+	code = strstr(text, "``` python\n");
+	if (!code)
+		return "the note has no python block";
+	code += 11;
+	end = strstr(code, "```");
+	if (!end)
+		return "the note's python block does not end";
+	*end = '\0';
+	snprintf(path, size, "%s/note_server.py", dir);
+	out = fopen(path, "w");
+	if (!out)
+		return strerror(errno);
+	for (char *p = code; *p; p++) {
+		if (!strncmp(p, "8080", 4)) {
+			fprintf(out, "%d", port);
+			p += 3;
+		} else {
+			fputc(*p, out);
+		}
+	}
+	fclose(out);
+	return NULL;
+}
+
+static double run_python(struct bench *b, const char *dir, double *cpu)
+{
+	char path[512], *argv[] = { "python3", path, NULL };
+	int port = free_port();
+	const char *why = python_server(dir, port, path, sizeof(path));
+	pid_t pid;
+	double rate;
+
+	if (why) {
+		cli_warn("python peer left out: %s", why);
+		return -1;
+	}
+	pid = start_peer(argv);
+	if (pid < 0 || !wait_listening(port)) {
+		cli_warn("python peer left out: python3 did not start the note's server");
+		if (pid > 0)
+			stop_peer(pid);
+		return -1;
+	}
+	/* Its listen(5) bounds what may wait: more in flight overflows its accept queue, and
+	 * each dropped SYN is sent again a second later. */
+	rate = client_rate(b, port, 4 / b->procs ? 4 / b->procs : 1, pid, cpu);
+	stop_peer(pid);
+	return rate;
+}
+
+static const char *nginx_module(void)
+{
+	static const char *const paths[] = { "/usr/lib/nginx/modules/ngx_stream_module.so",
+					     "/usr/share/nginx/modules/ngx_stream_module.so", NULL };
+
+	for (int i = 0; paths[i]; i++)
+		if (access(paths[i], R_OK) == 0)
+			return paths[i];
+	return NULL;
+}
+
+static double run_nginx(struct bench *b, const char *dir, double *cpu)
+{
+	char conf[512], *argv[] = { "nginx", "-p", (char *)dir, "-c", conf, NULL };
+	const char *module = nginx_module();
+	int port = free_port();
+	FILE *f;
+	pid_t pid;
+	double rate;
+
+	if (!module) {
+		cli_warn("nginx peer left out: no nginx stream module (apt-get install nginx libnginx-mod-stream)");
+		return -1;
+	}
+	snprintf(conf, sizeof(conf), "%s/nginx.conf", dir);
+	f = fopen(conf, "w");
+	if (!f)
+		return -1;
+	fprintf(f, "load_module %s;\ndaemon off;\nmaster_process off;\nworker_processes 1;\n"
+		"pid %s/nginx.pid;\nerror_log %s/error.log;\nevents { worker_connections 4096; }\n"
+		"stream { server { listen 127.0.0.1:%d backlog=4096; return \"portscope/1 "
+		"you=$remote_addr:$remote_port me=$server_addr:$server_port\\n\"; } }\n",
+		module, dir, dir, port);
+	fclose(f);
+	pid = start_peer(argv);
+	if (pid < 0 || !wait_listening(port)) {
+		cli_warn("nginx peer left out: it did not start (see %s/error.log)", dir);
+		if (pid > 0)
+			stop_peer(pid);
+		return -1;
+	}
+	rate = client_rate(b, port, ACCEPT_INFLIGHT, pid, cpu);
+	stop_peer(pid);
+	return rate;
+}
+
+static double run_self(struct bench *b, double *cpu)
+{
+	char *argv[] = { "portscope", "serve", "-f", "line", "127.0.0.1:0", NULL };
+	double deadline = now_s() + 10, rate;
+	const char *p = NULL, *nl = NULL;
+
+	if (spawn(&b->server, argv, false) < 0)
+		return -1;
+	while (now_s() < deadline && !nl) {
+		usleep(20000);
+		read_err(&b->server);
+		p = strstr(b->server.errbuf, "listening on ");
+		nl = p ? strchr(p, '\n') : NULL;
+	}
+	if (!nl) {
+		stop_peer(b->server.pid);
+		return -1;
+	}
+	while (nl > p && nl[-1] != ':')
+		nl--;
+	b->port = atoi(nl);
+	rate = client_rate(b, b->port, ACCEPT_INFLIGHT, b->server.pid, cpu);
+	stop_peer(b->server.pid);
+	return rate;
+}
+
+static int cmd_bench_accept(struct bench *b)
+{
+	char dir[] = "/tmp/portscope-bench.XXXXXX";
+	double ours, python = -1, nginx = -1, cpu_ours = 0, cpu_python = 0, cpu_nginx = 0;
+
+	if (!mkdtemp(dir)) {
+		cli_warn("mkdtemp: %s", strerror(errno));
+		return EXIT_FAIL;
+	}
+	ours = run_self(b, &cpu_ours);
+	if (ours > 0) {
+		python = run_python(b, dir, &cpu_python);
+		nginx = run_nginx(b, dir, &cpu_nginx);
+	}
+	{
+		char cmd[600];
+
+		snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+		if (system(cmd) != 0)
+			cli_warn("could not remove %s", dir);
+	}
+	if (ours <= 0) {
+		cli_warn("portscope serve could not be measured");
+		return EXIT_FAIL;
+	}
+	if (b->fmt == FMT_JSON) {
+		printf("{\"mode\":\"accept-only\",\"connections\":%lu,\"rate_per_s\":%.0f,"
+		       "\"server_cpu_us_per_conn\":%.2f,\"peers\":{", b->n, ours, cpu_ours);
+		if (python > 0)
+			printf("\"python\":%.0f%s", python, nginx > 0 ? "," : "");
+		if (nginx > 0)
+			printf("\"nginx\":%.0f", nginx);
+		printf("},\"peers_cpu_us_per_conn\":{");
+		if (python > 0)
+			printf("\"python\":%.2f%s", cpu_python, nginx > 0 ? "," : "");
+		if (nginx > 0)
+			printf("\"nginx\":%.2f", cpu_nginx);
+		printf("}}\n");
+	} else {
+		printf("portscope bench --accept-only: %lu connections each, accept, report, close; "
+		       "%u client process%s, %d unanswered connections at most each (4 in all for "
+		       "the note's server: its backlog is 5)\n", b->n, b->procs,
+		       b->procs == 1 ? "" : "es", ACCEPT_INFLIGHT);
+		printf("  %-26s %9s %16s\n", "server", "conn/s", "CPU us per conn");
+		printf("  %-26s %9.0f %16.2f\n", "portscope serve -f line", ours, cpu_ours);
+		if (python > 0)
+			printf("  %-26s %9.0f %16.2f   portscope: %.1fx the rate, %.1fx less CPU\n",
+			       "the note's Python server", python, cpu_python, ours / python,
+			       cpu_python / cpu_ours);
+		if (nginx > 0)
+			printf("  %-26s %9.0f %16.2f   portscope: %.1fx the rate, %.1fx less CPU\n",
+			       "nginx stream 'return'", nginx, cpu_nginx, ours / nginx, cpu_nginx / cpu_ours);
+	}
+	return cli_finish(EXIT_OK);
 }

@@ -330,7 +330,7 @@ static void show_progress(bool tty, const struct progress *p, double secs)
 static void progress(struct engine *e, bool force)
 {
 	long long now = pscope_now_ms();
-	struct progress p = { e->st.established, e->connecting, e->st.failed };
+	struct progress p = { e->st.established, e->connecting + e->waiting, e->st.failed };
 
 	if (!force && now - e->last_progress < PROGRESS_MS)
 		return;
@@ -375,7 +375,9 @@ static bool may_launch(const struct engine *e, long long now)
 	const struct load_opts *o = e->o;
 	double per_proc = o->rate / (o->procs ? o->procs : 1);
 
-	if (e->next >= e->count || e->connecting >= o->inflight)
+	/* A connection is in flight until the server has answered it (or -r has passed): counting
+	 * only connects would pile clients into the accept queue of a server slow to accept. */
+	if (e->next >= e->count || e->connecting + e->waiting >= o->inflight)
 		return false;
 	return o->rate <= 0 || (double)e->next < per_proc * (double)(now - e->t0) / 1000 + 1;
 }

@@ -140,7 +140,11 @@ static void close_conn(struct server *s, int fd)
 		s->open--;
 }
 
-/* What -q needs of a connection: its two ends, from accept() and one getsockname(). */
+/*
+ * A connection's description in one system call: family, type and protocol
+ * are its listener's, the peer is what accept() returned; only the local
+ * address needs getsockname() (a wildcard listener's connections differ).
+ */
 static int describe_quick(int fd, const struct pscope_addr *from, const struct pscope_sockinfo *lst,
 			  struct pscope_sockinfo *si)
 {
@@ -165,7 +169,7 @@ static void serve_conn(struct server *s, size_t li, int fd, const struct pscope_
 	int rc;
 
 	s->open++;
-	rc = s->quiet ? describe_quick(fd, from, r.listener, &r.conn) : pscope_sock_describe(fd, &r.conn);
+	rc = describe_quick(fd, from, r.listener, &r.conn);
 	if (rc < 0) {
 		close_conn(s, fd);
 		return;

@@ -308,7 +308,10 @@ static int host_text(const struct pscope_addr *a, char *buf)
 		char ifname[IF_NAMESIZE];
 
 		buf[n++] = '%';
-		if (if_indextoname(a->u.sin6.sin6_scope_id, ifname)) {
+		/* getaddrinfo takes a name as the scope of link-local addresses only. */
+		if ((IN6_IS_ADDR_LINKLOCAL(&a->u.sin6.sin6_addr) ||
+		     IN6_IS_ADDR_MC_LINKLOCAL(&a->u.sin6.sin6_addr)) &&
+		    if_indextoname(a->u.sin6.sin6_scope_id, ifname)) {
 			strcpy(buf + n, ifname);
 			n += strlen(ifname);
 		} else {

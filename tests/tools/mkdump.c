@@ -42,7 +42,7 @@ struct out {
 	size_t len, cap;
 };
 
-static void die(const char *what)
+static _Noreturn void die(const char *what)
 {
 	fprintf(stderr, "mkdump: %s\n", what);
 	exit(1);
@@ -95,7 +95,6 @@ static size_t find(int d, uint16_t type)
 		if (msgs[i].dump == d && !msgs[i].request && msgs[i].type == type)
 			return i;
 	die("the recording lacks a message the variants need");
-	return 0;
 }
 
 static size_t request_of(int d)
@@ -104,7 +103,6 @@ static size_t request_of(int d)
 		if (msgs[i].dump == d && msgs[i].request)
 			return i;
 	die("no such dump");
-	return 0;
 }
 
 /* Copies messages FROM to TO (exclusive), all of them: the good recording's bytes. */

@@ -139,7 +139,7 @@ static int cmp_str(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-/* The sockets in C, described and sorted, must be exactly WANT (sorted by the caller's order-free compare). */
+/* The sockets in C, described, must be exactly those in WANT, in any order. */
 static void assert_sockets(const struct collected *c, int port, const char *const *want, size_t nwant)
 {
 	char text[MAX_SOCKS][256], *got[MAX_SOCKS];
