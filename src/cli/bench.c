@@ -231,8 +231,8 @@ static long proc_rss_kb(pid_t pid)
 	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
 	f = fopen(path, "r");
 	while (f && fgets(line, sizeof(line), f))
-		if (!strncmp(line, "VmRSS:", 6))
-			v = strtol(line + 6, NULL, 10);
+		if (!strncmp(line, "RssAnon:", 8))
+			v = strtol(line + 8, NULL, 10);
 	if (f)
 		fclose(f);
 	return v;

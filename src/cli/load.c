@@ -36,6 +36,7 @@ enum slot_state { S_FREE, S_CONNECTING, S_WAIT_REPLY, S_HOLDING };
 
 struct slot {
 	uint32_t t_us;			/* when it started connecting, or was established (wraps) */
+	uint16_t dst;			/* index of its destination address in the range */
 	uint8_t state;
 };
 
@@ -125,9 +126,6 @@ static void release(struct engine *e, int fd)
 static void established(struct engine *e, int fd)
 {
 	struct slot *s = &e->slots[fd];
-	struct sockaddr_storage ss;
-	socklen_t len = sizeof(ss);
-	struct pscope_addr a;
 	uint32_t now = since(e);
 
 	pscope_hist_add(&e->st.lat_us, (uint32_t)(now - s->t_us));
@@ -136,17 +134,36 @@ static void established(struct engine *e, int fd)
 	e->waiting++;
 	s->state = S_WAIT_REPLY;
 	s->t_us = now;
-	if (getsockname(fd, (struct sockaddr *)&ss, &len) == 0 &&
-	    pscope_addr_set(&a, (struct sockaddr *)&ss, len) == 0)
-		set_bit(e->st.ports, (uint32_t)pscope_addr_port(&a));
+}
+
+/* This end's address: its port is counted, and the server's view is checked against it. */
+static int local_end(struct engine *e, int fd, struct pscope_addr *a)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+
+	if (getsockname(fd, (struct sockaddr *)&ss, &len) < 0 ||
+	    pscope_addr_set(a, (struct sockaddr *)&ss, len) < 0)
+		return -1;
+	set_bit(e->st.ports, (uint32_t)pscope_addr_port(a));
+	return 0;
+}
+
+/* The reply never came: still count the port this connection used. */
+static void no_reply(struct engine *e, int fd)
+{
+	struct pscope_addr a;
+
+	e->waiting--;
+	e->st.no_reply++;
+	e->slots[fd].state = S_HOLDING;
+	local_end(e, fd, &a);
 }
 
 /* Reads the portscope/1 line once it is whole (the kernel keeps partial data: no buffer here). */
 static void read_reply(struct engine *e, int fd)
 {
 	char line[PSCOPE_WHOAMI_MAX + 1];
-	struct sockaddr_storage ss;
-	socklen_t len = sizeof(ss);
 	struct pscope_whoami w;
 	struct pscope_addr local, peer;
 	ssize_t n = recv(fd, line, sizeof(line) - 1, MSG_PEEK | MSG_DONTWAIT);
@@ -160,20 +177,17 @@ static void read_reply(struct engine *e, int fd)
 	if (!nl && (size_t)n < sizeof(line) - 1)
 		return; /* the rest is on its way; edge-triggered epoll tells when */
 	n = recv(fd, line, nl ? (size_t)(nl - line + 1) : (size_t)n, MSG_DONTWAIT);
-	e->waiting--;
-	e->slots[fd].state = S_HOLDING;
 	if (n <= 0 || pscope_whoami_parse(line, (size_t)n, &w) < 0) {
-		e->st.no_reply++;
+		no_reply(e, fd);
 		return;
 	}
+	e->waiting--;
+	e->slots[fd].state = S_HOLDING;
 	e->st.replies++;
-	len = sizeof(ss);
-	if (getsockname(fd, (struct sockaddr *)&ss, &len) == 0)
-		pscope_addr_set(&local, (struct sockaddr *)&ss, len);
-	len = sizeof(ss);
-	if (getpeername(fd, (struct sockaddr *)&ss, &len) == 0)
-		pscope_addr_set(&peer, (struct sockaddr *)&ss, len);
-	if (pscope_addr_same(&w.you, &local) && pscope_addr_same(&w.me, &peer))
+	/* The peer is the destination this socket was sent to: connect() succeeded there. */
+	pscope_range_at(&e->o->dst, e->slots[fd].dst, e->o->port, &peer);
+	if (local_end(e, fd, &local) == 0 && pscope_addr_same(&w.you, &local) &&
+	    pscope_addr_same(&w.me, &peer))
 		e->st.matched++;
 	else
 		e->st.mismatched++;
@@ -187,8 +201,12 @@ static void on_event(struct engine *e, int fd, uint32_t events)
 		int err = 0;
 		socklen_t len = sizeof(err);
 
-		if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
+		/* Writable without an error flag is connected: no need to ask SO_ERROR. */
+		if ((events & (EPOLLERR | EPOLLHUP)) &&
+		    getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
 			err = errno;
+		if ((events & (EPOLLERR | EPOLLHUP)) && !err)
+			err = ECONNRESET;
 		if (err) {
 			fail(e, err);
 			release(e, fd);
@@ -203,11 +221,8 @@ static void on_event(struct engine *e, int fd, uint32_t events)
 	if (events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) {
 		if (s->state == S_WAIT_REPLY) {
 			read_reply(e, fd);
-			if (s->state == S_WAIT_REPLY) {
-				e->waiting--;
-				e->st.no_reply++;
-				s->state = S_HOLDING;
-			}
+			if (s->state == S_WAIT_REPLY)
+				no_reply(e, fd);
 		}
 		e->st.closed_by_peer++;
 		release(e, fd);
@@ -246,7 +261,7 @@ static void launch(struct engine *e)
 		}
 	}
 	set_bit(e->st.srcs, si);
-	e->slots[fd] = (struct slot){ .t_us = since(e), .state = S_CONNECTING };
+	e->slots[fd] = (struct slot){ .t_us = since(e), .dst = (uint16_t)di, .state = S_CONNECTING };
 	e->connecting++;
 	e->open++;
 	if (connect(fd, &dst.u.sa, dst.len) < 0 && errno != EINPROGRESS) {
@@ -275,9 +290,7 @@ static void scan_timeouts(struct engine *e)
 			fail(e, ETIMEDOUT);
 			release(e, fd);
 		} else if (s->state == S_WAIT_REPLY && now - s->t_us > (uint32_t)e->o->reply_ms * 1000) {
-			e->waiting--;
-			e->st.no_reply++;
-			s->state = S_HOLDING;
+			no_reply(e, fd);
 		}
 	}
 }
@@ -294,8 +307,9 @@ static long rss_kb(void)
 	if (n <= 0)
 		return 0;
 	buf[n] = '\0';
-	p = strstr(buf, "VmRSS:");
-	return p ? strtol(p + 6, NULL, 10) : 0;
+	/* Anonymous memory only: the program's own pages, not the shared library's file pages. */
+	p = strstr(buf, "RssAnon:");
+	return p ? strtol(p + 8, NULL, 10) : 0;
 }
 
 static int send_msg(int fd, uint32_t type, const void *p, size_t len)

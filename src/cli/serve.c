@@ -6,6 +6,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <netinet/in.h>
 #include <poll.h>
 #include <sys/epoll.h>
 #include <sys/resource.h>
@@ -24,10 +25,11 @@
 #define TAG_LISTENER (1ULL << 32)
 #define TAG_SIGNAL (2ULL << 32)
 
-/* Descriptors kept free below the limit: a worker that reaches it stops listening. */
+/*
+ * Descriptors kept free below the limit: a worker that reaches it stops
+ * listening, and listens again once an eighth of the limit more is free.
+ */
 #define FD_RESERVE 64
-/* ...and listens again once this many more are free. */
-#define FD_RESUME 512
 
 struct server {
 	enum format fmt;
@@ -145,8 +147,19 @@ static void close_conn(struct server *s, int fd)
  * are its listener's, the peer is what accept() returned; only the local
  * address needs getsockname() (a wildcard listener's connections differ).
  */
+static bool is_wildcard(const struct pscope_addr *a)
+{
+	if (a->u.sa.sa_family == AF_INET)
+		return a->u.sin.sin_addr.s_addr == htonl(INADDR_ANY);
+	return a->u.sa.sa_family != AF_INET6 || IN6_IS_ADDR_UNSPECIFIED(&a->u.sin6.sin6_addr);
+}
+
+/*
+ * With TRUST_LISTENER (-q, where no report shows getsockname's own answer),
+ * even that call is saved when the listener is bound to one address.
+ */
 static int describe_quick(int fd, const struct pscope_addr *from, const struct pscope_sockinfo *lst,
-			  struct pscope_sockinfo *si)
+			  bool trust_listener, struct pscope_sockinfo *si)
 {
 	struct sockaddr_storage ss;
 	socklen_t len = sizeof(ss);
@@ -157,6 +170,11 @@ static int describe_quick(int fd, const struct pscope_addr *from, const struct p
 	si->type = lst->type;
 	si->protocol = lst->protocol;
 	si->peer = *from;
+	if (trust_listener && !is_wildcard(&lst->local)) {
+		/* A listener bound to one address gives its connections that address. */
+		si->local = lst->local;
+		return 0;
+	}
 	if (getsockname(fd, (struct sockaddr *)&ss, &len) < 0)
 		return -errno;
 	return pscope_addr_set(&si->local, (struct sockaddr *)&ss, len);
@@ -169,7 +187,7 @@ static void serve_conn(struct server *s, size_t li, int fd, const struct pscope_
 	int rc;
 
 	s->open++;
-	rc = describe_quick(fd, from, r.listener, &r.conn);
+	rc = describe_quick(fd, from, r.listener, s->quiet, &r.conn);
 	if (rc < 0) {
 		close_conn(s, fd);
 		return;
@@ -194,7 +212,7 @@ static bool near_limit(const struct server *s)
 
 static void accept_some(struct server *s, size_t li)
 {
-	for (int i = 0; i < ACCEPT_BATCH && !s->paused; i++) {
+	for (int i = 0; i < ACCEPT_BATCH && !s->paused && !(s->workers && near_limit(s)); i++) {
 		struct sockaddr_storage ss;
 		socklen_t len = sizeof(ss);
 		struct pscope_addr from;
@@ -241,8 +259,20 @@ static void close_listeners(struct server *s)
  */
 static void pause_listening(struct server *s)
 {
+	s->paused = true;	/* accept_some() takes no more than what waits now */
 	for (size_t i = 0; i < s->nlisten; i++) {
-		accept_some(s, i);
+		for (int k = 0; k < FD_RESERVE / 2; k++) {
+			struct sockaddr_storage ss;
+			socklen_t len = sizeof(ss);
+			struct pscope_addr from;
+			int fd = accept4(s->lfd[i], (struct sockaddr *)&ss, &len,
+					 SOCK_NONBLOCK | SOCK_CLOEXEC);
+
+			if (fd < 0)
+				break;
+			pscope_addr_set(&from, (struct sockaddr *)&ss, len);
+			serve_conn(s, i, fd, &from);
+		}
 		close(s->lfd[i]);
 		s->lfd[i] = -1;
 	}
@@ -268,11 +298,17 @@ static void resume_listening(struct server *s)
 	s->paused = false;
 	for (size_t i = 0; i < s->nlisten; i++)
 		s->paused |= s->lfd[i] < 0;
+	if (!s->paused)
+		fprintf(stderr, "portscope: worker %d: %llu connections open: listening again\n",
+			s->worker, s->open);
 }
 
 static void after_close(struct server *s)
 {
-	if (s->paused && (long)(s->base_fds + s->open) < s->fd_limit - FD_RESUME)
+	long room = s->fd_limit / 8 > 8 ? s->fd_limit / 8 : 8;
+
+	/* Some room first, so that a worker at the edge does not flap. */
+	if (s->paused && (long)(s->base_fds + s->open) < s->fd_limit - FD_RESERVE - room)
 		resume_listening(s);
 }
 
