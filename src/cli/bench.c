@@ -15,6 +15,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <sys/prctl.h>
 #include <unistd.h>
 #include <netinet/in.h>
 
@@ -108,6 +109,9 @@ static int spawn(struct child *c, char *const argv[], bool want_out)
 		return -errno;
 	if (c->pid == 0) {
 		int null = open("/dev/null", O_WRONLY);
+
+		/* If the parent dies, even by SIGKILL, this process must not live on. */
+		prctl(PR_SET_PDEATHSIG, SIGTERM);
 
 		dup2(want_out ? out[1] : null, STDOUT_FILENO);
 		dup2(err[1], STDERR_FILENO);

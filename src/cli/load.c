@@ -24,6 +24,7 @@
 #include <sys/signalfd.h>
 #include <sys/wait.h>
 #include <time.h>
+#include <sys/prctl.h>
 #include <unistd.h>
 
 #include "load.h"
@@ -657,6 +658,9 @@ static unsigned start_children(const struct load_opts *o, struct child *kids, in
 		}
 		if (kids[i].pid == 0) {
 			struct engine e;
+
+		/* If the parent dies, even by SIGKILL, this process must not live on. */
+		prctl(PR_SET_PDEATHSIG, SIGTERM);
 
 			close(p[0]);
 			close(sigfd);

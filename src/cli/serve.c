@@ -12,6 +12,7 @@
 #include <sys/resource.h>
 #include <sys/wait.h>
 #include <sys/signalfd.h>
+#include <sys/prctl.h>
 #include <unistd.h>
 
 #include "report.h"
@@ -605,6 +606,9 @@ static int start_workers(struct server *s, struct worker *w)
 		}
 		if (w[i].pid == 0) {
 			struct server child = *s;
+
+		/* If the parent dies, even by SIGKILL, this process must not live on. */
+		prctl(PR_SET_PDEATHSIG, SIGTERM);
 
 			close(p[0]);
 			for (int j = 0; j < i; j++)

@@ -12,16 +12,18 @@ setup() {
 }
 
 teardown() {
-	stop_server KILL
+	stop_server TERM
 	local pid
 	for pid in "${BG_PIDS[@]}"; do
 		kill -KILL "$pid" 2>/dev/null
 		wait "$pid" 2>/dev/null
 	done
+	[ -n "${NETNS:-}" ] && ip netns delete "$NETNS" 2>/dev/null
 	rm -rf "$TMP"
 }
 
 BG_PIDS=()
+NETNS=
 
 # spawn OUT CMD...: runs CMD in the background with stdout to OUT, to be killed
 # by pid at teardown; sets SPAWNED to its pid.
@@ -43,8 +45,9 @@ start_server() {
 		return 1
 	}
 	PORT=$(sed -n 's/^portscope: listening on .*:\([0-9][0-9]*\)$/\1/p' "$TMP/err" | head -1)
-	LFD=$(first_socket_fd "$SERVER_PID")
-	[ -n "$PORT" ] && [ -n "$LFD" ]
+	# With --workers the parent holds no socket: LFD stays empty.
+	LFD=$(first_socket_fd "$SERVER_PID" || true)
+	[ -n "$PORT" ]
 }
 
 # first_socket_fd PID: the lowest descriptor of PID that is a socket.  Before any

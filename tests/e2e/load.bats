@@ -1,0 +1,170 @@
+#!/usr/bin/env bats
+# Many connections on one port: serve --workers, connect -n, portscope bench.
+
+load helpers
+
+# kernel_established PORT: established TCP sockets whose local port is PORT.
+kernel_established() {
+	"$PORTSCOPE" ls -t --local-only --state established -f json -s "$1" |
+		sed -n 's/.*"sockets":\([0-9]*\).*/\1/p'
+}
+
+# server_open: the sum of the workers' latest "open" counts (serve -q --interval).
+server_open() {
+	awk '/^worker [0-9]+ pid [0-9]+: open/ { open[$2] = $6 } END { s = 0; for (w in open) s += open[w]; print s }' "$TMP/out"
+}
+
+@test "3,000 connections, 2 workers, 2 client processes: server, clients and kernel agree, every reply matches, all gone after close" {
+	start_server --workers 2 --keep -q --interval 0.2 127.0.0.1:0
+	"$PORTSCOPE" connect -n 3000 --procs 2 --hold 3 -f json "$PORT" >"$TMP/client.json" 2>"$TMP/client.err" &
+	client=$!
+	BG_PIDS+=("$client")
+	for i in $(seq 200); do
+		[ "$(kernel_established "$PORT")" -eq 3000 ] && break
+		sleep 0.1
+	done
+	[ "$(kernel_established "$PORT")" -eq 3000 ]
+	# The workers' own counts, printed every 0.2 s, reach the same number.
+	for i in $(seq 50); do
+		[ "$(server_open)" -eq 3000 ] && break
+		sleep 0.1
+	done
+	[ "$(server_open)" -eq 3000 ]
+	[ "$(grep -c '^worker [12] pid' "$TMP/out" | head -1)" -gt 0 ]
+	wait_pid "$client" 30
+	cat "$TMP/client.json"
+	grep -q '"requested":3000,"established":3000,"failed":0,' "$TMP/client.json"
+	grep -q '"replies":3000,"matched":3000,"mismatched":0,"no_reply":0,' "$TMP/client.json"
+	grep -q '"procs":2,' "$TMP/client.json"
+	# The clients closed: the kernel and the server let go of every connection.
+	for i in $(seq 50); do
+		[ "$(kernel_established "$PORT")" -eq 0 ] && [ "$(server_open)" -eq 0 ] && break
+		sleep 0.1
+	done
+	[ "$(kernel_established "$PORT")" -eq 0 ]
+	[ "$(server_open)" -eq 0 ]
+}
+
+@test "serve --workers: one SO_REUSEPORT listener per worker on the same port; one summary per worker and a total" {
+	start_server --workers 3 --keep -f line 127.0.0.1:0
+	grep -qx "portscope: 3 workers, each with its own SO_REUSEPORT listener" "$TMP/err"
+	run "$PORTSCOPE" ls -o --state listen "$PORT"
+	echo "$output"
+	[ "$(grep -c "^tcp .*listener .*reuseport=1 .*reuseport_group=1\$" <<<"$output")" -eq 3 ]
+	[ "$(grep -Eo '^tcp .*listener' <<<"$output" | wc -l)" -eq 3 ]
+	run "$PSTEST" hold "$PORT" 60
+	[ "$output" = "connected=60 replies=60 matched=60" ]
+	wait_for_count "$TMP/out" '^conn=' 60 5
+	stop_server TERM
+	[ "$SERVER_STATUS" -eq 0 ]
+	[ "$(grep -c '^portscope: worker [123] (pid [0-9]*): served [0-9]* (0 still open, now closed)$' "$TMP/err")" -eq 3 ]
+	grep -qx 'portscope: served 60 connections (0 still open, now closed)' "$TMP/err"
+	# Every report line is whole: workers never interleave mid-line.
+	[ "$(grep -cv '^conn=[0-9]* tcp fd=[0-9]* local=127.0.0.1:[0-9]* peer=127.0.0.1:[0-9]* listener_fd=[0-9]* listener=127.0.0.1:[0-9]*$' "$TMP/out")" -eq 0 ]
+}
+
+@test "a worker near its descriptor limit stops listening, the others take the clients, none is refused" {
+	[ "$(id -u)" -eq 0 ] || skip "needs root for a network namespace"
+	command -v prlimit >/dev/null && command -v ip >/dev/null || skip "needs prlimit and ip"
+	# A namespace of our own, so that tcp_migrate_req can be set without touching the host:
+	# with it, clients queued on a listener that closes move to the other workers.
+	ns=portscope-test-$$
+	ip netns add "$ns"
+	NETNS=$ns
+	ip netns exec "$ns" ip link set lo up
+	ip netns exec "$ns" sysctl -qw net.ipv4.tcp_migrate_req=1 || skip "no tcp_migrate_req in this kernel"
+	ip netns exec "$ns" prlimit --nofile=128 "$PORTSCOPE" serve --workers 3 --keep -q --interval 0.2 127.0.0.1:0 >"$TMP/out" 2>"$TMP/err" &
+	SERVER_PID=$!
+	wait_for_line "$TMP/err" 'listening on' 5
+	PORT=$(sed -n 's/^portscope: listening on .*:\([0-9]*\)$/\1/p' "$TMP/err")
+	# 3 workers with room for about 55 each: 160 clients fill some of them.
+	run timeout 30 ip netns exec "$ns" "$PORTSCOPE" connect -n 160 --hold 0.5 -f json "$PORT"
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[[ $output == *'"established":160,"failed":0,'* ]]
+	grep -q 'near the limit of 128 descriptors: not listening until some close' "$TMP/err"
+	# Once the clients have gone, the full worker listens again.
+	wait_for_line "$TMP/err" 'listening again' 5
+	run timeout 30 ip netns exec "$ns" "$PORTSCOPE" connect -n 100 -f json "$PORT"
+	[[ $output == *'"established":100,"failed":0,'* ]]
+}
+
+@test "connect -n: the summary names what happened; json carries every figure" {
+	start_server --workers 2 --keep -q 127.0.0.1:0
+	run timeout 30 "$PORTSCOPE" connect -n 500 -c 50 --source 127.0.0.2-127.0.0.3 "$PORT"
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[ "${lines[0]}" = "portscope connect: 500 of 500 connections established to 127.0.0.1:$PORT" ]
+	[[ ${lines[1]} =~ ^\ \ ramp\ +[0-9.]+\ s,\ [0-9]+\ connections/s,\ 1\ process$ ]]
+	[ "${lines[2]}" = "  failed      0" ]
+	[[ ${lines[3]} =~ ^\ \ latency\ +p50\ [0-9.e+]+\ ms\ p90\ .*\ max\ [0-9.e+]+\ ms$ ]]
+	[ "${lines[4]}" = "  replies     500 portscope/1 lines: 500 matched this end's view, 0 differed, 0 missing" ]
+	[[ ${lines[5]} =~ ^\ \ distinct\ +[0-9]+\ source\ ports,\ 2\ source\ addresses$ ]]
+	run timeout 30 "$PORTSCOPE" connect -n 200 --rate 2000 -f json "$PORT"
+	[ "$status" -eq 0 ]
+	for key in requested established failed failures ramp_seconds rate_per_s latency_us replies matched source_ports source_addresses; do
+		[[ $output == *"\"$key\":"* ]]
+	done
+	# --rate 2000 makes 200 connections take about a tenth of a second, not less.
+	ramp=$(sed -n 's/.*"ramp_seconds":\([0-9.]*\).*/\1/p' <<<"$output")
+	[ "$(echo "$ramp >= 0.08" | bc)" -eq 1 ]
+}
+
+@test "connect -n: failures are counted by reason, and the exit status is 1" {
+	port=$("$PSTEST" freeport)
+	run timeout 30 "$PORTSCOPE" connect -n 20 -f json "$port"
+	echo "$output"
+	[ "$status" -eq 1 ]
+	[[ $output == *'"established":0,"failed":20,"failures":{"ECONNREFUSED":20}'* ]]
+}
+
+@test "connect -n: SIGINT prints the summary so far" {
+	start_server --keep -q 127.0.0.1:0
+	"$PORTSCOPE" connect -n 300 --hold forever -f json "$PORT" >"$TMP/client.json" 2>/dev/null &
+	client=$!
+	BG_PIDS+=("$client")
+	for i in $(seq 100); do
+		[ "$(kernel_established "$PORT")" -eq 300 ] && break
+		sleep 0.1
+	done
+	kill -INT "$client"
+	status=0
+	wait_pid "$client" 10 || status=$?
+	cat "$TMP/client.json"
+	grep -q '"established":300,"failed":0,' "$TMP/client.json"
+	grep -q '"interrupted":true}' "$TMP/client.json"
+}
+
+@test "connect -n: limits are checked before starting, with a clear message" {
+	run timeout 10 "$PORTSCOPE" connect -n 15000 --procs 2 127.0.0.1:9
+	[ "$status" -eq 1 ]
+	[[ ${lines[0]} == *"15000 connections over 1 (source, destination) address pair need 15000 ports each; ip_local_port_range"*"add source addresses"* ]]
+	run timeout 10 prlimit --nofile=100 "$PORTSCOPE" connect -n 500 127.0.0.1:9
+	[ "$status" -eq 1 ]
+	[[ ${lines[0]} == *"500 connections in 1 process need 533 descriptors each, but a process may hold 100: use --procs 8 or more" ]]
+	run timeout 10 "$PORTSCOPE" connect -n 10 --source 198.18.0.1 127.0.0.1:9
+	[ "$status" -eq 1 ]
+	[ "${lines[0]}" = "portscope connect: source address 198.18.0.1: Cannot assign requested address" ]
+	run timeout 10 "$PORTSCOPE" connect -n 10 --source 127.0.0.9-127.0.0.2 127.0.0.1:9
+	[ "$status" -eq 2 ]
+	run timeout 10 "$PORTSCOPE" connect --hold 5 127.0.0.1:9
+	[ "$status" -eq 2 ]
+	[ "${lines[0]}" = "portscope connect: --source, --procs, --rate and --hold go with -n" ]
+	run timeout 10 "$PORTSCOPE" connect -n 0 127.0.0.1:9
+	[ "$status" -eq 2 ]
+}
+
+@test "bench: a small run where server, clients and kernel agree, in text, json and an SVG chart" {
+	run timeout 120 "$PORTSCOPE" bench -n 2000 --hold 0.5 -f json --chart "$TMP/ramp.svg"
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[[ $output == *'"connections":2000,"connections_held":2000,"server_count":2000,"client_count":2000,"kernel_count":2000,"failures":0,'* ]]
+	for key in ramp_seconds rate_per_s server_cpu_us_per_conn server_bytes_per_conn client_bytes_per_conn kernel_bytes_per_conn ls_seconds ss_seconds; do
+		[[ $output == *"\"$key\":"* ]]
+	done
+	[[ $output == *'"ok":true}' ]]
+	grep -q '^<svg ' "$TMP/ramp.svg"
+	grep -q 'connections held' "$TMP/ramp.svg"
+	[ "$(grep -c '<polyline' "$TMP/ramp.svg")" -eq 2 ]
+	if command -v python3 >/dev/null; then python3 -c 'import json,sys; json.loads(sys.stdin.read())' <<<"$output"; fi
+}
