@@ -127,6 +127,9 @@ static int add_owner(size_t idx, pid_t pid, int fd, void *ctx)
 {
 	struct listing *l = ctx;
 
+	/* Descriptors this process inherited (from a shell holding a socket) are not owners. */
+	if (pid == getpid())
+		return 0;
 	if (l->nowners == l->owners_cap) {
 		size_t cap = l->owners_cap ? l->owners_cap * 2 : 1024;
 		void *p = realloc(l->owners, cap * sizeof(*l->owners));

@@ -100,7 +100,7 @@ hold() {
 	echo "$output"
 	grep -q "listener .*$SERVER_PID/portscope/fd=$LFD\$" <<<"$output"
 	grep -Eq "accepted .*$SERVER_PID/portscope/fd=[0-9]+\$" <<<"$output"
-	# The client socket is this shell's; the ls process inherited it too, and says so.
+	# The client socket is this shell's (ls inherits it too, but does not count itself).
 	grep -Eq "client .* $BASHPID/bash/fd=${HELD[0]}( |\$)" <<<"$output"
 	grep -q "owners: pid $SERVER_PID portscope" <<<"$output"
 }
