@@ -43,7 +43,7 @@ FUZZ_SECONDS ?= 60
 LIBA := $(BUILD)/libportscope.a
 BIN  := $(BUILD)/portscope
 
-.PHONY: all demo check unit e2e test-deps tools fuzz install uninstall clean
+.PHONY: all demo check unit e2e test-deps tools fuzz bench install uninstall clean
 
 all: $(BIN) $(LIBA)
 
@@ -96,6 +96,13 @@ fuzz: $(FUZZ_BIN)
 
 demo: $(BIN)
 	$(BIN) demo
+
+# Benchmarks: minutes, not seconds, and never part of `make check`.  BENCH_N connections.
+BENCH_N ?= 100000
+bench: $(BIN)
+	$(BIN) bench -n $(BENCH_N) --chart build/bench-ramp.svg
+	$(BIN) bench --accept-only
+	bash bench/ls.sh $(BENCH_N) $(BIN)
 
 # Installs cmocka and bats when missing (as root), or says how.
 test-deps:
