@@ -38,6 +38,12 @@ int pscope_connect(int fd, const struct pscope_addr *a, int timeout_ms);
  */
 ssize_t pscope_read_line(int fd, char *buf, size_t size, int timeout_ms);
 
+/* Writes all LEN bytes of BUF to FD, retrying after EINTR. Returns 0 or -errno (-EIO: no progress). */
+int pscope_write_all(int fd, const void *buf, size_t len);
+
+/* Reads exactly LEN bytes from FD. Returns 0, -EIO at end of file, or -errno. */
+int pscope_read_full(int fd, void *buf, size_t len);
+
 /* Monotonic clock in milliseconds. */
 long long pscope_now_ms(void);
 

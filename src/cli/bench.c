@@ -642,16 +642,15 @@ int cmd_bench(int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	struct bench b = { .n = 0, .hold_s = 5, .fmt = FMT_SEED };
-	char *end;
+	unsigned long count;
 	int c, status;
 
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, ":n:f:h", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'n':
-			b.n = strtoul(optarg, &end, 10);
-			if (*end || *optarg == '-' || b.n < 1 || b.n > 10000000)
-				return cli_usage_error("bad number of connections '%s': give 1 to 10000000", optarg);
+			if (cli_parse_count("number of connections", optarg, 1, 10000000, &b.n) < 0)
+				return EXIT_USAGE;
 			break;
 		case OPT_HOLD:
 			if (cli_parse_seconds("hold", optarg, &b.hold_s) < 0)
@@ -659,11 +658,9 @@ int cmd_bench(int argc, char **argv)
 			break;
 		case OPT_WORKERS:
 		case OPT_PROCS:
-			c == OPT_WORKERS ? (b.workers = (unsigned)strtoul(optarg, &end, 10))
-					 : (b.procs = (unsigned)strtoul(optarg, &end, 10));
-			if (*end || *optarg == '-' || (c == OPT_WORKERS ? b.workers : b.procs) < 1 ||
-			    (c == OPT_WORKERS ? b.workers : b.procs) > MAX_WORKERS)
-				return cli_usage_error("bad process count '%s': give 1 to %d", optarg, MAX_WORKERS);
+			if (cli_parse_count("process count", optarg, 1, MAX_WORKERS, &count) < 0)
+				return EXIT_USAGE;
+			*(c == OPT_WORKERS ? &b.workers : &b.procs) = (unsigned)count;
 			break;
 		case 'f':
 			if (!strcmp(optarg, "text"))

@@ -35,6 +35,10 @@ int cli_bad_option(int argc, char **argv, int optopt_char);
 /* Parses "seed", "line" or "json" into *FMT. Returns 0 or -1 (message printed). */
 int cli_parse_format(const char *s, enum format *fmt);
 
+/* Parses a whole number from MIN to MAX into *V. Returns 0 or -1 (message printed). */
+int cli_parse_count(const char *what, const char *s, unsigned long min, unsigned long max,
+		    unsigned long *v);
+
 /* Parses a positive number of seconds (fractions allowed). Returns 0 or -1 (message printed). */
 int cli_parse_seconds(const char *what, const char *s, double *secs);
 

@@ -233,20 +233,6 @@ static int connect_any(struct client *c, const struct pscope_addr *addrs, int n,
 
 enum { OPT_RATE = 256, OPT_PROCS, OPT_HOLD, OPT_SOURCE };
 
-/* A whole number from MIN to MAX. Returns 0, or -1 after saying what is wrong. */
-static int parse_count(const char *what, const char *s, unsigned long min, unsigned long max,
-		       unsigned long *v)
-{
-	char *end;
-
-	errno = 0;
-	*v = strtoul(s, &end, 10);
-	if (errno || end == s || *end || *s == '-' || *v < min || *v > max)
-		return cli_usage_error("bad %s '%s': give a whole number from %lu to %lu", what, s,
-				       min, max), -1;
-	return 0;
-}
-
 static int parse_load_opt(struct client *c, int ch, const char *arg)
 {
 	struct load_opts *l = &c->load;
@@ -255,17 +241,17 @@ static int parse_load_opt(struct client *c, int ch, const char *arg)
 
 	switch (ch) {
 	case 'n':
-		if (parse_count("connection count", arg, 1, 100000000, &v) < 0)
+		if (cli_parse_count("connection count", arg, 1, 100000000, &v) < 0)
 			return -1;
 		l->n = v;
 		return 0;
 	case 'c':
-		if (parse_count("in-flight count", arg, 1, 1000000, &v) < 0)
+		if (cli_parse_count("in-flight count", arg, 1, 1000000, &v) < 0)
 			return -1;
 		l->inflight = (unsigned)v;
 		return 0;
 	case OPT_PROCS:
-		if (parse_count("process count", arg, 1, 4096, &v) < 0)
+		if (cli_parse_count("process count", arg, 1, 4096, &v) < 0)
 			return -1;
 		l->procs = (unsigned)v;
 		return 0;

@@ -316,21 +316,8 @@ static long rss_kb(void)
 static int send_msg(int fd, uint32_t type, const void *p, size_t len)
 {
 	uint32_t hdr[2] = { type, (uint32_t)len };
-	const char *c = p;
 
-	if (write(fd, hdr, sizeof(hdr)) != sizeof(hdr))
-		return -1;
-	while (len > 0) {
-		ssize_t n = write(fd, c, len);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return -1;
-		c += n;
-		len -= (size_t)n;
-	}
-	return 0;
+	return pscope_write_all(fd, hdr, sizeof(hdr)) < 0 ? -1 : pscope_write_all(fd, p, len);
 }
 
 static void show_progress(bool tty, const struct progress *p, double secs)
@@ -584,23 +571,6 @@ static unsigned long share(const struct load_opts *o, unsigned i)
 	return o->n / o->procs + (i < o->n % o->procs ? 1 : 0);
 }
 
-static int read_full(int fd, void *p, size_t len)
-{
-	char *c = p;
-
-	while (len > 0) {
-		ssize_t n = read(fd, c, len);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return -1;
-		c += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
 struct child {
 	pid_t pid;
 	int fd;
@@ -614,11 +584,11 @@ static int child_msg(struct child *c, struct stats *total)
 	uint32_t hdr[2];
 	static struct stats st;
 
-	if (read_full(c->fd, hdr, sizeof(hdr)) < 0)
+	if (pscope_read_full(c->fd, hdr, sizeof(hdr)) < 0)
 		return -1;
 	if (hdr[0] == MSG_PROGRESS && hdr[1] == sizeof(c->p))
-		return read_full(c->fd, &c->p, sizeof(c->p));
-	if (hdr[0] == MSG_FINAL && hdr[1] == sizeof(st) && read_full(c->fd, &st, sizeof(st)) == 0) {
+		return pscope_read_full(c->fd, &c->p, sizeof(c->p));
+	if (hdr[0] == MSG_FINAL && hdr[1] == sizeof(st) && pscope_read_full(c->fd, &st, sizeof(st)) == 0) {
 		merge(total, &st);
 		c->done = true;
 	}

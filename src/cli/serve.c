@@ -745,8 +745,7 @@ int cmd_serve(int argc, char **argv)
 	struct pscope_endpoint ep;
 	int family = AF_UNSPEC, c, rc;
 	double secs;
-	char *end;
-	long n;
+	unsigned long n;
 
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, ":f:kw:q46h", longopts, NULL)) != -1) {
@@ -759,9 +758,8 @@ int cmd_serve(int argc, char **argv)
 			s.keep = true;
 			break;
 		case 'w':
-			n = strtol(optarg, &end, 10);
-			if (*optarg == '\0' || *end || n < 1 || n > 1024)
-				return cli_usage_error("bad number of workers '%s': give 1 to 1024", optarg);
+			if (cli_parse_count("number of workers", optarg, 1, 1024, &n) < 0)
+				return EXIT_USAGE;
 			s.workers = (int)n;
 			break;
 		case 'q':

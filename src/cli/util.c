@@ -79,6 +79,19 @@ int cli_parse_format(const char *s, enum format *fmt)
 	return 0;
 }
 
+int cli_parse_count(const char *what, const char *s, unsigned long min, unsigned long max,
+		    unsigned long *v)
+{
+	char *end;
+
+	errno = 0;
+	*v = strtoul(s, &end, 10);
+	if (errno || end == s || *end || *s == '-' || *v < min || *v > max)
+		return cli_usage_error("bad %s '%s': give a whole number from %lu to %lu", what, s,
+				       min, max), -1;
+	return 0;
+}
+
 int cli_parse_seconds(const char *what, const char *s, double *secs)
 {
 	char *end;

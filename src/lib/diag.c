@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "portscope/diag.h"
+#include "portscope/net.h"
 
 /* A dump is restarted this many times when the kernel says it was interrupted. */
 #define MAX_RESTARTS 3
@@ -343,23 +344,6 @@ static int plan(const struct pscope_diag_filter *f, int fam[4], int proto[4])
 	return n;
 }
 
-static int write_all(int fd, const void *buf, size_t len)
-{
-	const uint8_t *p = buf;
-
-	while (len > 0) {
-		ssize_t n = write(fd, p, len);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return n < 0 ? -errno : -EIO;
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
 static int open_netlink(uint32_t *pid)
 {
 	struct sockaddr_nl sa = { .nl_family = AF_NETLINK };
@@ -392,7 +376,7 @@ static int run_dump(struct session *ss, int fd, int dump_fd, uint8_t *buf)
 
 	if (sendto(fd, &q, qlen, 0, (struct sockaddr *)&kernel, sizeof(kernel)) < 0)
 		return -errno;
-	if (dump_fd >= 0 && (rc = write_all(dump_fd, &q, NLMSG_ALIGN(qlen))) < 0)
+	if (dump_fd >= 0 && (rc = pscope_write_all(dump_fd, &q, NLMSG_ALIGN(qlen))) < 0)
 		return rc;
 	while (!ss->done) {
 		struct sockaddr_nl from;
@@ -411,7 +395,7 @@ static int run_dump(struct session *ss, int fd, int dump_fd, uint8_t *buf)
 			return -PSCOPE_E_NL_TRUNC;
 		if (from.nl_pid != 0)
 			return -PSCOPE_E_NL_FOREIGN;
-		if (dump_fd >= 0 && (rc = write_all(dump_fd, buf, (size_t)n)) < 0)
+		if (dump_fd >= 0 && (rc = pscope_write_all(dump_fd, buf, (size_t)n)) < 0)
 			return rc;
 		rc = parse_stream(ss, buf, (size_t)n, NULL);
 		if (rc < 0)
