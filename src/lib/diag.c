@@ -98,13 +98,21 @@ void pscope_diag_peer(const struct pscope_diag_sock *s, struct pscope_addr *a)
 	to_addr(s->family, s->raddr, s->rport, s->ifindex, a);
 }
 
-/* True if IP (of the socket's family) is the filter's address, IPv4-mapped counting as IPv4. */
-static bool addr_matches(const struct pscope_diag_filter *f, int family, const uint8_t *ip)
+/*
+ * True if IP (of socket S's family) is the filter's address, IPv4-mapped counting
+ * as IPv4.  A link-local address matches on the socket's interface when the
+ * filter names a scope, and on any interface when it does not.
+ */
+static bool addr_matches(const struct pscope_diag_filter *f, const struct pscope_diag_sock *s,
+			 const uint8_t *ip)
 {
 	struct pscope_addr a, want = f->addr;
 
-	to_addr(family, ip, 0, 0, &a);
+	to_addr(s->family, ip, 0, s->ifindex, &a);
 	pscope_addr_set_port(&want, 0);
+	if (a.u.sa.sa_family == AF_INET6 && want.u.sa.sa_family == AF_INET6 &&
+	    !want.u.sin6.sin6_scope_id)
+		a.u.sin6.sin6_scope_id = 0;
 	return pscope_addr_same(&a, &want);
 }
 
@@ -120,12 +128,11 @@ bool pscope_diag_match(const struct pscope_diag_filter *f, struct pscope_diag_so
 		return false;
 	if (f->port < 0) {
 		s->side = PSCOPE_SIDE_ANY;
-		return !f->has_addr || addr_matches(f, s->family, s->laddr) ||
-		       addr_matches(f, s->family, s->raddr);
+		return !f->has_addr || addr_matches(f, s, s->laddr) || addr_matches(f, s, s->raddr);
 	}
-	local = s->lport == f->port && (!f->has_addr || addr_matches(f, s->family, s->laddr));
+	local = s->lport == f->port && (!f->has_addr || addr_matches(f, s, s->laddr));
 	remote = !f->local_only && s->rport == f->port &&
-		 (!f->has_addr || addr_matches(f, s->family, s->raddr));
+		 (!f->has_addr || addr_matches(f, s, s->raddr));
 	/* A listener's peer is all zeros, port 0: it can only match on its local side. */
 	s->side = local ? PSCOPE_SIDE_LOCAL : PSCOPE_SIDE_REMOTE;
 	return local || remote;

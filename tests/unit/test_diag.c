@@ -4,6 +4,7 @@
  * filter, state names, and one live listing of sockets this test opens.
  * Run from the repository root: the data paths are relative to it.
  */
+#include <net/if.h>
 #include <fcntl.h>
 #include <linux/inet_diag.h>
 #include <linux/netlink.h>
@@ -553,6 +554,25 @@ static void test_match_addr(void **state)
 	assert_num_equal(side_of(&f, v4other), -1);
 }
 
+/* A link-local filter: with a scope it matches on that interface only; without, on any. */
+static void test_match_addr_scope(void **state)
+{
+	struct pscope_diag_filter f = { .port = 80, .has_addr = true };
+	struct pscope_diag_sock ll = sock_of(IPPROTO_TCP, TCP_LISTEN, "[fe80::1]:80", "[::]:0");
+	unsigned lo = if_nametoindex("lo");
+
+	(void)state;
+	if (!lo)
+		skip();
+	ll.ifindex = lo;
+	addr_or_fail("[fe80::1%lo]:80", &f.addr);
+	assert_num_equal(side_of(&f, ll), PSCOPE_SIDE_LOCAL);
+	ll.ifindex = lo + 1000;
+	assert_num_equal(side_of(&f, ll), -1);
+	addr_or_fail("[fe80::1]:80", &f.addr);
+	assert_num_equal(side_of(&f, ll), PSCOPE_SIDE_LOCAL);
+}
+
 static void test_match_states_families(void **state)
 {
 	struct pscope_diag_filter f = { .port = -1, .states = pscope_diag_state_mask("listen") };
@@ -842,6 +862,7 @@ int main(void)
 		BAD("bad-request-short", -PSCOPE_E_NL_REQUEST),
 		cmocka_unit_test(test_match_port),
 		cmocka_unit_test(test_match_addr),
+		cmocka_unit_test(test_match_addr_scope),
 		cmocka_unit_test(test_match_states_families),
 		cmocka_unit_test(test_state_mask),
 		cmocka_unit_test(test_state_name),
