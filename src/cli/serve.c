@@ -262,7 +262,9 @@ static void pause_listening(struct server *s)
 {
 	s->paused = true;	/* accept_some() takes no more than what waits now */
 	for (size_t i = 0; i < s->nlisten; i++) {
-		for (int k = 0; k < FD_RESERVE / 2; k++) {
+		/* Empty the queue while the reserve lasts: what is left there when the listener
+		 * closes is reset, unless net.ipv4.tcp_migrate_req moves it to another worker. */
+		for (int k = 0; k < FD_RESERVE - 8; k++) {
 			struct sockaddr_storage ss;
 			socklen_t len = sizeof(ss);
 			struct pscope_addr from;
