@@ -133,7 +133,7 @@ static int spawn(struct child *c, char *const argv[], bool want_out)
 static void read_err(struct child *c)
 {
 	char tmp[4096];
-	ssize_t n;
+	ssize_t n = -1;
 
 	while (c->err >= 0 && (n = read(c->err, tmp, sizeof(tmp))) > 0) {
 		size_t room = sizeof(c->errbuf) - 1 - c->errlen;
