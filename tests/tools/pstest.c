@@ -14,6 +14,9 @@
  *                               another to it; print the port; hold them 20 s
  *   pstest reuseport [-6]       two TCP listeners with SO_REUSEPORT on one
  *                               loopback port; print the port; hold them 20 s
+ *   pstest acceptor PORT        join the SO_REUSEPORT group on 127.0.0.1:PORT,
+ *                               accept and hold every client (portscope/1 line
+ *                               sent), for 20 s at most
  *   pstest freeport             print a loopback port that nothing listens on
  *   pstest fdcount PID          print how many descriptors PID has open
  */
@@ -211,6 +214,41 @@ static int cmd_reuseport(bool v6)
 	return print_and_hold(pscope_addr_port(&si.local));
 }
 
+static int cmd_acceptor(const char *port)
+{
+	struct pscope_addr a;
+	long long end = pscope_now_ms() + HOLD_S * 1000;
+	int lfd, held = 0, rc = loopback("127.0.0.1", port, &a);
+
+	if (rc < 0)
+		return die("acceptor", rc);
+	lfd = pscope_listen(&a, 4096, PSCOPE_LISTEN_REUSEPORT);
+	if (lfd < 0)
+		return die("listen", lfd);
+	printf("ready\n");
+	fflush(stdout);
+	while (pscope_now_ms() < end) {
+		struct pollfd p = { .fd = lfd, .events = POLLIN };
+		struct pscope_sockinfo si;
+		char you[64], me[64];
+		int fd;
+
+		if (poll(&p, 1, 100) != 1)
+			continue;
+		fd = accept(lfd, NULL, NULL);
+		if (fd < 0)
+			continue;
+		/* Held open until this process ends: the point is to take clients. */
+		held++;
+		pscope_sock_describe(fd, &si);
+		pscope_addr_format(&si.peer, you, sizeof(you));
+		pscope_addr_format(&si.local, me, sizeof(me));
+		dprintf(fd, "portscope/1 you=%s me=%s\n", you, me);
+	}
+	printf("held=%d\n", held);
+	return 0;
+}
+
 static int cmd_freeport(void)
 {
 	struct pscope_addr a;
@@ -264,10 +302,12 @@ int main(int argc, char **argv)
 
 		return cmd[0] == 'u' ? cmd_udp(v6) : cmd_reuseport(v6);
 	}
+	if (!strcmp(cmd, "acceptor") && argc == 3)
+		return cmd_acceptor(argv[2]);
 	if (!strcmp(cmd, "freeport"))
 		return cmd_freeport();
 	if (!strcmp(cmd, "fdcount") && argc == 3)
 		return cmd_fdcount(argv[2]);
-	fprintf(stderr, "usage: pstest hold|reply|reset|quit|udp|reuseport|freeport|fdcount ...\n");
+	fprintf(stderr, "usage: pstest hold|reply|reset|quit|udp|reuseport|acceptor|freeport|fdcount ...\n");
 	return 2;
 }
