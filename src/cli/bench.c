@@ -87,8 +87,8 @@ static const char usage[] =
 	"  -h, --help           show this help\n"
 	"\n"
 	"A process may hold at most a limited number of descriptors, so N connections\n"
-	"take about N/18000 server and client processes, and N/14000 source addresses\n"
-	"(127.0.0.2 and up).  Exit status: 0 if every connection was held and every\n"
+	"take about N/15000 server workers, N/18000 client processes and N/14000\n"
+	"source addresses (127.0.0.2 and up).  Exit status: 0 if every connection was held and every\n"
 	"count agreed, 1 if not, 2 for a bad command line.\n";
 
 static double now_s(void)
@@ -703,6 +703,16 @@ int cmd_bench(int argc, char **argv)
 		return EXIT_FAIL;
 	}
 	cli_ignore_sigpipe();
+	/* A chart that cannot be written is found out now, not after minutes of work. */
+	if (b.chart) {
+		FILE *f = fopen(b.chart, "w");
+
+		if (!f || fclose(f) != 0) {
+			cli_warn("%s: %s", b.chart, strerror(errno));
+			free(b.samples);
+			return EXIT_FAIL;
+		}
+	}
 	status = b.accept_only ? cmd_bench_accept(&b) : run_hold(&b);
 	free(b.samples);
 	return status;
@@ -1005,12 +1015,12 @@ static int cmd_bench_accept(struct bench *b)
 		printf("  %-26s %9s %16s\n", "server", "conn/s", "CPU us per conn");
 		printf("  %-26s %9.0f %16.2f\n", "portscope serve -f line", ours, cpu_ours);
 		if (python > 0)
-			printf("  %-26s %9.0f %16.2f   portscope: %.1fx the rate, %.1fx less CPU\n",
+			printf("  %-26s %9.0f %16.2f   portscope: %.2fx its rate, %.2fx its CPU\n",
 			       "the note's Python server", python, cpu_python, ours / python,
-			       cpu_python / cpu_ours);
+			       cpu_ours / cpu_python);
 		if (nginx > 0)
-			printf("  %-26s %9.0f %16.2f   portscope: %.1fx the rate, %.1fx less CPU\n",
-			       "nginx stream 'return'", nginx, cpu_nginx, ours / nginx, cpu_nginx / cpu_ours);
+			printf("  %-26s %9.0f %16.2f   portscope: %.2fx its rate, %.2fx its CPU\n",
+			       "nginx stream 'return'", nginx, cpu_nginx, ours / nginx, cpu_ours / cpu_nginx);
 	}
 	return cli_finish(EXIT_OK);
 }

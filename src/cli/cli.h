@@ -52,9 +52,13 @@ int cli_parse_endpoint(const char *arg, const char *default_host, uint16_t defau
 
 /*
  * Flushes stdout.  Returns 0 if all was written; 1 if the reader has gone
- * (EPIPE: stop quietly); -1 on another write error, after saying so.
+ * (EPIPE: stop quietly); 2 if a signal interrupted a write that could not
+ * proceed; -1 on another write error, after saying so.
  */
 int cli_flush(void);
+
+/* Notes the errno of a failed write to stdout at once, for cli_flush() to report. */
+void cli_check_stdout(void);
 
 /* Flushes stdout at the end of a command; turns STATUS into EXIT_FAIL on a write error. */
 int cli_finish(int status);

@@ -255,8 +255,15 @@ static int parse_load_opt(struct client *c, int ch, const char *arg)
 			return -1;
 		l->procs = (unsigned)v;
 		return 0;
-	case OPT_RATE:
-		return cli_parse_seconds("rate", arg, &l->rate);
+	case OPT_RATE: {
+		char *end;
+
+		errno = 0;
+		l->rate = strtod(arg, &end);
+		if (errno || end == arg || *end || !(l->rate > 0) || l->rate > 1e9)
+			return cli_usage_error("bad rate '%s': give connections per second, above 0", arg), -1;
+		return 0;
+	}
 	case OPT_HOLD:
 		if (!strcmp(arg, "forever")) {
 			l->hold_s = -1;

@@ -310,18 +310,27 @@ static void show_remarks(struct demo *d)
 /* States what the run showed, checking each claim against what was observed. */
 static void conclude(struct demo *d)
 {
-	char lst[PSCOPE_ADDRSTRLEN], peer[PSCOPE_ADDRSTRLEN];
+	char lst[PSCOPE_ADDRSTRLEN], peer[PSCOPE_ADDRSTRLEN], any[PSCOPE_ADDRSTRLEN];
 	int port = pscope_addr_port(&d->listener.local);
+	bool wildcard = pscope_addr_host(&d->listener.local, any, sizeof(any)) > 0 &&
+			(!strcmp(any, "0.0.0.0") || !strcmp(any, "::"));
 
 	pscope_addr_format(&d->listener.local, lst, sizeof(lst));
 	say("", "\nWhat this showed:");
 	for (int i = 0; i < CLIENTS; i++)
-		if (!pscope_addr_same(&d->conn[i].local, &d->listener.local))
+		if (wildcard ? pscope_addr_port(&d->conn[i].local) != port
+			     : !pscope_addr_same(&d->conn[i].local, &d->listener.local))
 			unexpected(d, "a connected socket's local address differs from the listener's");
 	if (pscope_addr_same(&d->conn[0].peer, &d->conn[1].peer))
 		unexpected(d, "both clients had the same address and port");
-	say("", "  The listening socket (fd %d) and each connected socket had the same local", d->lfd);
-	say("", "  address, %s: one port, many sockets.  Only the 4-tuple", lst);
+	if (wildcard) {
+		say("", "  The listening socket (fd %d) takes any address (%s); each connected", d->lfd, lst);
+		say("", "  socket has a real one, on the same port %d: one port, many sockets.", port);
+		say("", "  Only the 4-tuple");
+	} else {
+		say("", "  The listening socket (fd %d) and each connected socket had the same local", d->lfd);
+		say("", "  address, %s: one port, many sockets.  Only the 4-tuple", lst);
+	}
 	say("", "  <client ip, client port, server ip, server port> tells them apart:");
 	for (int i = 0; i < CLIENTS; i++) {
 		char host[PSCOPE_ADDRSTRLEN], shost[PSCOPE_ADDRSTRLEN];

@@ -395,7 +395,7 @@ static void ramp(struct engine *e)
 		poll_once(e, may_launch(e, pscope_now_ms()) ? 0 :
 			     e->next < e->count && e->o->rate > 0 ? 2 : TICK_MS);
 	}
-	e->st.ramp_s = (double)(pscope_now_ms() - e->t0) / 1000;
+	e->st.ramp_s = (double)(now_us() - e->t0_us) / 1e6;
 }
 
 static void hold(struct engine *e)
@@ -506,9 +506,11 @@ static void print_text(const struct load_opts *o, const struct stats *st)
 	printf("  ramp        %.2f s, %.0f connections/s, %u process%s\n", st->ramp_s, rate,
 	       o->procs, o->procs == 1 ? "" : "es");
 	printf("  failed      %llu", (unsigned long long)st->failed);
-	for (int i = 0; i < MAX_ERRNO; i++)
-		if (st->fail_errno[i])
-			printf("%s %s %u", i ? "," : ":", pscope_errno_name(i), st->fail_errno[i]);
+	for (int i = 0, first = 1; i < MAX_ERRNO; i++)
+		if (st->fail_errno[i]) {
+			printf("%s %s %u", first ? ":" : ",", pscope_errno_name(i), st->fail_errno[i]);
+			first = 0;
+		}
 	putchar('\n');
 	printf("  latency    ");
 	print_ms("p50", pscope_hist_quantile(&st->lat_us, 500));

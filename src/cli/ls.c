@@ -686,6 +686,8 @@ static int parse_target(const char *arg, struct pscope_diag_filter *f)
 		return -1;
 	if (!ep.port_given)
 		return cli_usage_error("bad port '%s': ls takes PORT or ADDR:PORT", arg), -1;
+	if (ep.port == 0)
+		return cli_usage_error("bad port '%s': no socket is on port 0; give 1 to 65535", arg), -1;
 	f->port = ep.port;
 	if (!ep.host_given)
 		return 0;

@@ -11,7 +11,6 @@
 #include <sys/epoll.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
-#include <sys/signalfd.h>
 #include <sys/prctl.h>
 #include <unistd.h>
 
@@ -19,6 +18,8 @@
 
 #define MAX_LISTENERS 16
 #define BACKLOG 4096
+/* A worker writes each report whole, in one write(): a seed block is well under this. */
+#define WORKER_BUF 65536
 /* Accepts per wake-up on one listener, so that one busy port cannot starve the rest. */
 #define ACCEPT_BATCH 256
 
@@ -31,6 +32,9 @@
  * listening, and listens again once an eighth of the limit more is free.
  */
 #define FD_RESERVE 64
+
+/* Set by SIGINT and SIGTERM (see catch_signals()). */
+static volatile sig_atomic_t got_signal;
 
 struct server {
 	enum format fmt;
@@ -193,8 +197,14 @@ static void serve_conn(struct server *s, size_t li, int fd, const struct pscope_
 		close_conn(s, fd);
 		return;
 	}
-	if (!s->quiet)
+	/* After a failed write (a reader gone, or a signal while blocked) nothing more is written. */
+	if (!s->quiet && !ferror(stdout)) {
 		report_print(s->fmt, "", &r);
+		cli_check_stdout();
+		/* Workers share standard output: a report goes out whole or not at all. */
+		if (s->worker && fflush(stdout) != 0)
+			cli_check_stdout();
+	}
 	send_whoami(&r);
 	if (!s->keep) {
 		close_conn(s, fd);
@@ -213,7 +223,8 @@ static bool near_limit(const struct server *s)
 
 static void accept_some(struct server *s, size_t li)
 {
-	for (int i = 0; i < ACCEPT_BATCH && !s->paused && !(s->workers && near_limit(s)); i++) {
+	for (int i = 0; i < ACCEPT_BATCH && !s->paused && !got_signal && !(s->workers && near_limit(s));
+	     i++) {
 		struct sockaddr_storage ss;
 		socklen_t len = sizeof(ss);
 		struct pscope_addr from;
@@ -434,19 +445,60 @@ static void print_listening(const struct server *s)
 	}
 }
 
+/*
+ * SIGINT and SIGTERM set a flag and wake epoll through a pipe.  They are
+ * handled without SA_RESTART, so that a write to a stdout whose reader has
+ * stopped reading is interrupted too: the server must stop when told.
+ */
+static int signal_pipe = -1;
+
+static void on_signal(int sig)
+{
+	int saved = errno;
+
+	(void)sig;
+	got_signal = 1;
+	/* If the pipe is full, the loop is woken already. */
+	(void)!write(signal_pipe, "", 1);
+	errno = saved;
+}
+
+static void on_alarm(int sig)
+{
+	(void)sig;
+}
+
+static int catch_signals(int *read_end)
+{
+	struct sigaction sa = { .sa_handler = on_signal };
+	sigset_t mask;
+	int p[2];
+
+	if (pipe2(p, O_NONBLOCK | O_CLOEXEC) < 0)
+		return -1;
+	signal_pipe = p[1];
+	*read_end = p[0];
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	sa.sa_handler = on_alarm;
+	sigaction(SIGALRM, &sa, NULL);
+	/* A worker inherits its parent's blocked signals. */
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGALRM);
+	return sigprocmask(SIG_UNBLOCK, &mask, NULL);
+}
+
 static int setup_loop(struct server *s)
 {
 	struct epoll_event ev = { .events = EPOLLIN, .data.u64 = TAG_SIGNAL };
 	struct rlimit rl;
-	sigset_t mask;
 
-	sigemptyset(&mask);
-	sigaddset(&mask, SIGINT);
-	sigaddset(&mask, SIGTERM);
-	sigprocmask(SIG_BLOCK, &mask, NULL);
-	s->sigfd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
 	s->epfd = epoll_create1(EPOLL_CLOEXEC);
-	if (s->sigfd < 0 || s->epfd < 0 || epoll_ctl(s->epfd, EPOLL_CTL_ADD, s->sigfd, &ev) < 0) {
+	if (s->epfd < 0 || catch_signals(&s->sigfd) < 0 ||
+	    epoll_ctl(s->epfd, EPOLL_CTL_ADD, s->sigfd, &ev) < 0) {
 		cli_warn("cannot set up the event loop: %s", strerror(errno));
 		return -1;
 	}
@@ -473,16 +525,17 @@ static void dispatch(struct server *s, const struct epoll_event *ev)
 		if (s->workers && !s->paused && near_limit(s))
 			pause_listening(s);
 	} else if (tag == TAG_SIGNAL) {
-		struct signalfd_siginfo si;
+		char buf[16];
 
-		while (read(s->sigfd, &si, sizeof(si)) == sizeof(si))
-			s->stop = true;
+		while (read(s->sigfd, buf, sizeof(buf)) > 0)
+			;
+		s->stop = true;
 	} else {
 		drain_conn(s, (int)ev->data.u64);
 	}
 }
 
-static void print_count(struct server *s)
+static void print_count_line(struct server *s)
 {
 	if (s->worker)
 		printf("worker %d pid %d: open %llu served %llu%s\n", s->worker, (int)getpid(), s->open,
@@ -490,6 +543,17 @@ static void print_count(struct server *s)
 	else
 		printf("open %llu served %llu\n", s->open, s->served);
 }
+
+static void print_count(struct server *s)
+{
+	if (ferror(stdout))
+		return;
+	print_count_line(s);
+	cli_check_stdout();
+	if (s->worker)
+		fflush(stdout);
+}
+
 
 /* Milliseconds epoll may sleep: until the next count with -q, else for ever. */
 static int sleep_ms(struct server *s)
@@ -507,32 +571,51 @@ static int sleep_ms(struct server *s)
 }
 
 /* Runs until a signal or a write error. Returns the exit status. */
+/*
+ * The last flush, when told to stop: a reader that does not read gets two
+ * seconds, then what is left is given up, and said so.
+ */
+static int final_flush(void)
+{
+	int rc;
+
+	alarm(2);
+	rc = cli_flush();
+	alarm(0);
+	if (rc == 2)
+		cli_warn("output not written: the reader of standard output is not reading");
+	return rc < 0 ? EXIT_FAIL : EXIT_OK;
+}
+
+/* Runs until a signal or a write error. Returns the exit status. */
 static int run(struct server *s)
 {
 	struct epoll_event evs[64];
 
 	s->next_tick_ms = pscope_now_ms() + s->interval_ms;
-	while (!s->stop) {
+	while (!s->stop && !got_signal) {
 		int timeout = sleep_ms(s);
 		/* Output is flushed whenever the loop is about to sleep: prompt when idle, batched when busy. */
 		int rc = cli_flush();
 		int n;
 
-		if (rc > 0) {
+		if (rc == 2 && got_signal)
+			break;	/* a write blocked on a reader that does not read, and a signal came */
+		if (rc == 1) {
 			s->reader_gone = true;
 			return EXIT_OK;
 		}
-		if (rc < 0)
+		if (rc != 0)
 			return EXIT_FAIL;
 		n = epoll_wait(s->epfd, evs, 64, timeout);
 		if (n < 0 && errno != EINTR) {
 			cli_warn("epoll_wait: %s", strerror(errno));
 			return EXIT_FAIL;
 		}
-		for (int i = 0; i < n; i++)
+		for (int i = 0; i < n && !got_signal; i++)
 			dispatch(s, &evs[i]);
 	}
-	return cli_flush() < 0 ? EXIT_FAIL : EXIT_OK;
+	return final_flush();
 }
 
 static void print_summary(const struct server *s)
@@ -618,7 +701,7 @@ static int start_workers(struct server *s, struct worker *w)
 			close_listeners(&child);
 			child.nlisten = 0;
 			child.worker = i + 1;
-			setvbuf(stdout, NULL, _IOLBF, 0);
+			setvbuf(stdout, NULL, _IOFBF, WORKER_BUF);
 			worker_main(&child, s, p[1]);
 		}
 		close(p[1]);

@@ -123,13 +123,29 @@ int cli_parse_endpoint(const char *arg, const char *default_host, uint16_t defau
 	return -1;
 }
 
+/* The errno of the first failed write to stdout, caught before later calls change errno. */
+static int stdout_errno;
+
+void cli_check_stdout(void)
+{
+	if (ferror(stdout) && !stdout_errno)
+		stdout_errno = errno ? errno : EIO;
+}
+
 int cli_flush(void)
 {
+	int e;
+
+	errno = 0;
 	if (fflush(stdout) == 0 && !ferror(stdout))
 		return 0;
-	if (errno == EPIPE)
+	e = stdout_errno ? stdout_errno : errno ? errno : EIO;
+	stdout_errno = e;
+	if (e == EPIPE)
 		return 1;
-	cli_warn("write error: %s", strerror(errno ? errno : EIO));
+	if (e == EINTR)
+		return 2;
+	cli_warn("write error: %s", strerror(e));
 	return -1;
 }
 
@@ -137,7 +153,7 @@ int cli_finish(int status)
 {
 	int rc = cli_flush();
 
-	if (rc < 0)
+	if (rc != 0 && rc != 1)
 		return EXIT_FAIL;
 	return status;
 }

@@ -57,3 +57,11 @@ check_demo_output() {
 	[ "$status" -eq 1 ]
 	[[ $output == *"write error: No space left on device" ]]
 }
+
+@test "demo 0.0.0.0:0: a wildcard listener, its connections on real addresses, the same port" {
+	run timeout 30 "$PORTSCOPE" demo 0.0.0.0:0
+	echo "$output"
+	[ "$status" -eq 0 ]
+	check_demo_output
+	grep -q "takes any address (0.0.0.0:[0-9]*); each connected" <<<"$output"
+}

@@ -187,6 +187,9 @@ hold() {
 	run "$PORTSCOPE" ls localhost
 	[ "$status" -eq 2 ]
 	[ "${lines[0]}" = "portscope ls: bad port 'localhost': ls takes PORT or ADDR:PORT" ]
+	run "$PORTSCOPE" ls 0
+	[ "$status" -eq 2 ]
+	[ "${lines[0]}" = "portscope ls: bad port '0': no socket is on port 0; give 1 to 65535" ]
 	run "$PORTSCOPE" ls --state listen,bogus 80
 	[ "$status" -eq 2 ]
 	[ "${lines[0]}" = "portscope ls: unknown state 'bogus' (see --help)" ]

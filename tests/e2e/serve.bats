@@ -197,3 +197,29 @@ connect_json() {
 	[ "$status" -eq 1 ]
 	grep -q 'write error: No space left on device' "$TMP/err"
 }
+
+@test "SIGTERM ends a server whose output is stuck (a reader that does not read), exit 0" {
+	mkfifo "$TMP/fifo"
+	# The reader opens the pipe and never reads: the server's writes block once it is full.
+	sleep 30 <"$TMP/fifo" &
+	BG_PIDS+=("$!")
+	"$PORTSCOPE" serve 127.0.0.1:0 >"$TMP/fifo" 2>"$TMP/err" &
+	SERVER_PID=$!
+	wait_for_line "$TMP/err" 'listening on' 5
+	PORT=$(sed -n 's/.*:\([0-9]*\)$/\1/p' "$TMP/err")
+	# About 700 bytes a report: 1,000 reports are far more than a pipe holds.
+	timeout 30 "$PORTSCOPE" connect -n 1000 -r 0.5 "$PORT" >/dev/null || true
+	stop_server TERM
+	[ "$SERVER_STATUS" -eq 0 ]
+	grep -q 'output not written: the reader of standard output is not reading' "$TMP/err"
+	grep -q '^portscope: served [0-9]* connections$' "$TMP/err"
+}
+
+@test "workers write each seed block whole: blocks of different workers never mix" {
+	start_server --workers 2 127.0.0.1:0
+	run timeout 30 "$PORTSCOPE" connect -n 600 -c 100 "$PORT"
+	[ "$status" -eq 0 ]
+	wait_for_count "$TMP/out" '^\*\{48\}$' 600 10
+	# Each block is 11 lines, from "client address is" to the line of stars.
+	awk 'NR % 11 == 1 && $0 != "client address is" { bad++ } NR % 11 == 0 && $0 !~ /^\*+$/ { bad++ } END { exit bad > 0 }' "$TMP/out"
+}
