@@ -310,7 +310,7 @@ static void show_remarks(struct demo *d)
 /* States what the run showed, checking each claim against what was observed. */
 static void conclude(struct demo *d)
 {
-	char lst[PSCOPE_ADDRSTRLEN], peer[PSCOPE_ADDRSTRLEN], any[PSCOPE_ADDRSTRLEN];
+	char lst[PSCOPE_ADDRSTRLEN], any[PSCOPE_ADDRSTRLEN];
 	int port = pscope_addr_port(&d->listener.local);
 	bool wildcard = pscope_addr_host(&d->listener.local, any, sizeof(any)) > 0 &&
 			(!strcmp(any, "0.0.0.0") || !strcmp(any, "::"));
@@ -337,7 +337,6 @@ static void conclude(struct demo *d)
 
 		pscope_addr_host(&d->conn[i].peer, host, sizeof(host));
 		pscope_addr_host(&d->conn[i].local, shost, sizeof(shost));
-		pscope_addr_format(&d->conn[i].peer, peer, sizeof(peer));
 		say("", "    connection %d (server fd %d): <%s, %d, %s, %d>", i + 1, d->conn[i].fd,
 		    host, pscope_addr_port(&d->conn[i].peer), shost, port);
 	}
