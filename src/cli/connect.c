@@ -4,7 +4,6 @@
 #include <string.h>
 #include <unistd.h>
 
-#include <math.h>
 #include <stdlib.h>
 
 #include "load.h"

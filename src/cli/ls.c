@@ -353,6 +353,14 @@ static void print_row(const struct ls_opts *o, const struct listing *l, size_t i
 	putchar('\n');
 }
 
+/* Rows come in three passes, without sorting: listeners, other local sockets, clients. */
+static int print_pass(const struct pscope_diag_sock *s)
+{
+	enum role r = role_of(s);
+
+	return r == R_LISTENER ? 0 : r == R_CLIENT ? 2 : 1;
+}
+
 /* Rows in a readable order without sorting: listeners, other local sockets, then clients. */
 static void print_table(const struct ls_opts *o, const struct listing *l)
 {
@@ -371,10 +379,7 @@ static void print_table(const struct ls_opts *o, const struct listing *l)
 	}
 	for (int pass = 0; pass < 3; pass++)
 		for (size_t i = 0; i < l->n; i++) {
-			enum role r = role_of(&l->socks[i]);
-			int want = r == R_LISTENER ? 0 : r == R_CLIENT ? 2 : 1;
-
-			if (want == pass)
+			if (print_pass(&l->socks[i]) == pass)
 				print_row(o, l, i);
 		}
 }
@@ -532,9 +537,7 @@ static void print_json(const struct ls_opts *o, const struct listing *l, const s
 	fputs("{\"sockets\":[", stdout);
 	for (int pass = 0; pass < 3 && !o->summary_only; pass++)
 		for (size_t i = 0; i < l->n; i++) {
-			enum role r = role_of(&l->socks[i]);
-
-			if ((r == R_LISTENER ? 0 : r == R_CLIENT ? 2 : 1) != pass)
+			if (print_pass(&l->socks[i]) != pass)
 				continue;
 			if (!first)
 				putchar(',');

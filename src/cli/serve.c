@@ -23,7 +23,7 @@
 /* Accepts per wake-up on one listener, so that one busy port cannot starve the rest. */
 #define ACCEPT_BATCH 256
 
-/* epoll tags: a listener's index or the signalfd, apart from connection descriptors. */
+/* epoll tags: a listener's index or the signal pipe, apart from connection descriptors. */
 #define TAG_LISTENER (1ULL << 32)
 #define TAG_SIGNAL (2ULL << 32)
 
@@ -45,7 +45,7 @@ struct server {
 	int listen_flags;
 	int interval_ms;		/* -q: how often to print the count */
 	int epfd;
-	int sigfd;
+	int sigpipe;			/* read end of the pipe the signal handler writes to */
 	int spare;			/* kept open to be given up when descriptors run out */
 	size_t nlisten;
 	int lfd[MAX_LISTENERS];
@@ -497,8 +497,8 @@ static int setup_loop(struct server *s)
 	struct rlimit rl;
 
 	s->epfd = epoll_create1(EPOLL_CLOEXEC);
-	if (s->epfd < 0 || catch_signals(&s->sigfd) < 0 ||
-	    epoll_ctl(s->epfd, EPOLL_CTL_ADD, s->sigfd, &ev) < 0) {
+	if (s->epfd < 0 || catch_signals(&s->sigpipe) < 0 ||
+	    epoll_ctl(s->epfd, EPOLL_CTL_ADD, s->sigpipe, &ev) < 0) {
 		cli_warn("cannot set up the event loop: %s", strerror(errno));
 		return -1;
 	}
@@ -527,7 +527,7 @@ static void dispatch(struct server *s, const struct epoll_event *ev)
 	} else if (tag == TAG_SIGNAL) {
 		char buf[16];
 
-		while (read(s->sigfd, buf, sizeof(buf)) > 0)
+		while (read(s->sigpipe, buf, sizeof(buf)) > 0)
 			;
 		s->stop = true;
 	} else {
@@ -825,7 +825,7 @@ int cmd_serve(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct server s = { .fmt = FMT_SEED, .epfd = -1, .sigfd = -1, .spare = -1,
+	struct server s = { .fmt = FMT_SEED, .epfd = -1, .sigpipe = -1, .spare = -1,
 			    .interval_ms = 1000 };
 	struct pscope_endpoint ep;
 	int family = AF_UNSPEC, c, rc;

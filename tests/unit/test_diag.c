@@ -19,17 +19,6 @@
 #define GOOD DATA "ls-basic.nldump"
 #define MAX_SOCKS 64
 
-/* Like assert_num_equal, for return codes: names both sides with pscope_strerror. */
-#define assert_rc(got, want) rc_equal((got), (want), #got, __FILE__, __LINE__)
-
-static void rc_equal(int got, int want, const char *expr, const char *file, int line)
-{
-	if (got == want)
-		return;
-	print_error("%s: got %d (%s), want %d (%s)\n", expr, got,
-		    got < 0 ? pscope_strerror(got) : "ok", want, want < 0 ? pscope_strerror(want) : "ok");
-	_fail(file, line);
-}
 
 /* Reads PATH into a buffer of exactly its size, so that ASan sees a read past the end. */
 static uint8_t *read_data(const char *path, size_t *len)

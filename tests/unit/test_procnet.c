@@ -14,16 +14,6 @@
 #define PROC "tests/data/proc/"
 #define MAX_SOCKS 64
 
-#define assert_rc(got, want) rc_equal((got), (want), #got, __FILE__, __LINE__)
-
-static void rc_equal(int got, int want, const char *expr, const char *file, int line)
-{
-	if (got == want)
-		return;
-	print_error("%s: got %d (%s), want %d (%s)\n", expr, got,
-		    got < 0 ? pscope_strerror(got) : "ok", want, want < 0 ? pscope_strerror(want) : "ok");
-	_fail(file, line);
-}
 
 struct collected {
 	struct pscope_diag_sock s[MAX_SOCKS];

@@ -62,6 +62,18 @@ static inline void num_equal(long long got, long long want, const char *expr,
 #define assert_num_equal(got, want) \
 	num_equal((long long)(got), (long long)(want), #got, __FILE__, __LINE__)
 
+static inline void rc_equal(int got, int want, const char *expr, const char *file, int line)
+{
+	if (got == want)
+		return;
+	print_error("%s: got %d (%s), want %d (%s)\n", expr, got,
+		    got < 0 ? pscope_strerror(got) : "ok", want, want < 0 ? pscope_strerror(want) : "ok");
+	_fail(file, line);
+}
+
+/* Like assert_num_equal, for return codes: names both sides with pscope_strerror. */
+#define assert_rc(got, want) rc_equal((got), (want), #got, __FILE__, __LINE__)
+
 /* The C string S with its length, for the functions that take (s, len). */
 #define SL(s) (s), strlen(s)
 
