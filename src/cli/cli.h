@@ -75,5 +75,6 @@ int cmd_connect(int argc, char **argv);
 int cmd_demo(int argc, char **argv);
 int cmd_ls(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
+int cmd_lab(int argc, char **argv);
 
 #endif

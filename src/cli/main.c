@@ -15,6 +15,7 @@ static const struct command commands[] = {
 	{ "ls", cmd_ls, "list every socket on a port as the kernel sees it, with owners" },
 	{ "bench", cmd_bench, "hold many connections on one port and measure both ends and the kernel" },
 	{ "demo", cmd_demo, "the note's experiment end to end: one port, many sockets" },
+	{ "lab", cmd_lab, "the rules of port sharing: predict, run against this kernel, check" },
 };
 
 static void print_usage(FILE *f)
