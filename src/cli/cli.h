@@ -4,11 +4,15 @@
 
 #include <stdbool.h>
 #include <stdio.h>
+#include <sys/types.h>
 
 #include "portscope/portscope.h"
 
 /* Exit statuses. */
 enum { EXIT_OK = 0, EXIT_FAIL = 1, EXIT_USAGE = 2 };
+
+/* connect's exit statuses when the connection itself fails, by how. */
+enum { EXIT_REFUSED = 3, EXIT_UNREACHABLE = 4, EXIT_TIMEOUT = 5 };
 
 /* Output formats; a command accepts a subset. */
 enum format { FMT_SEED, FMT_LINE, FMT_JSON };
@@ -68,6 +72,23 @@ void cli_line(const char *prefix, const char *line);
 
 /* Ignores SIGPIPE so that a vanished peer or reader is an error to handle, not death. */
 void cli_ignore_sigpipe(void);
+
+/* An account to run as, from serve --user. */
+struct cli_user {
+	uid_t uid;
+	gid_t gid;
+	char name[64];
+};
+
+/* Looks NAME (or a number) up.  Returns 0, or -1 after a usage message. */
+int cli_user_lookup(const char *name, struct cli_user *u);
+
+/*
+ * Becomes U for good: its groups, gid and uid, an empty capability bounding
+ * set and no_new_privs; checks that setuid(0) then fails.  Returns 0, or -1
+ * after saying why.
+ */
+int cli_drop_privileges(const struct cli_user *u);
 
 /* The subcommands. */
 int cmd_serve(int argc, char **argv);

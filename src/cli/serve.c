@@ -14,6 +14,7 @@
 #include <sys/prctl.h>
 #include <unistd.h>
 
+#include "keep.h"
 #include "report.h"
 
 #define MAX_LISTENERS 16
@@ -59,6 +60,11 @@ struct server {
 	long long next_tick_ms;
 	bool stop;
 	bool reader_gone;		/* stdout's reader left: end quietly */
+	unsigned long long max_conns;	/* 0: no limit */
+	unsigned long long over_max;	/* connections closed at once for --max-conns */
+	struct keep_opts kopts;
+	struct keep_table kept;		/* with --keep */
+	struct cli_user *user;		/* --user: whom to run as once bound; NULL: stay */
 };
 
 static const char usage[] =
@@ -75,7 +81,8 @@ static const char usage[] =
 	"\n"
 	"Options:\n"
 	"  -f, --format FMT   seed (the note's block, default), line, or json (one object a line)\n"
-	"  -k, --keep         keep each connection open until the client closes it\n"
+	"  -k, --keep         keep each connection open until the client closes it; each\n"
+	"                     line the client sends is answered with a new portscope/1 line\n"
 	"  -w, --workers N    N worker processes, each with its own SO_REUSEPORT listener\n"
 	"                     on the same port; one that nears its descriptor limit stops\n"
 	"                     listening until it has room, so the others take new clients\n"
@@ -83,7 +90,20 @@ static const char usage[] =
 	"                     open and served connections every --interval seconds\n"
 	"      --interval S   seconds between counts with -q (default 1)\n"
 	"  -4, -6             only IPv4, or only IPv6, addresses of ENDPOINT\n"
+	"      --user USER    once listening, run as USER (name or uid): its groups, no\n"
+	"                     capabilities, no way back to root; serve 80 as root, then drop\n"
 	"  -h, --help         show this help\n"
+	"\n"
+	"Limits of --keep (a client that breaks one is closed, and counted in the summary):\n"
+	"      --max-conns N      at most N open connections (per worker): one more is\n"
+	"                         closed at once, unserved\n"
+	"      --idle-timeout S   close a connection that sends nothing for S seconds\n"
+	"                         (default 0: never)\n"
+	"      --line-timeout S   a line must be complete S seconds after its first byte;\n"
+	"                         sending slowly does not extend it (default 10; 0: never)\n"
+	"      --max-line BYTES   longest line (default 4096)\n"
+	"      --send-timeout S   close a client that leaves an answer unread for S seconds\n"
+	"                         (default 10; 0: never); its lines are not read meanwhile\n"
 	"\n"
 	"Prints 'portscope: listening on ADDR:PORT' on stderr for each listening socket.\n"
 	"SIGINT or SIGTERM ends it (and every worker) with a summary on stderr.  Exit\n"
@@ -112,7 +132,10 @@ static void warn_limited(struct server *s, const char *what, int err)
 	if (now - s->last_warn_ms < 1000)
 		return;
 	s->last_warn_ms = now;
-	cli_warn("%s: %s", what, strerror(err));
+	if (err)
+		cli_warn("%s: %s", what, strerror(err));
+	else
+		cli_warn("%s", what);
 }
 
 /* Out of descriptors: give up the spare to accept and close one client, so it is not left waiting. */
@@ -187,10 +210,17 @@ static int describe_quick(int fd, const struct pscope_addr *from, const struct p
 
 static void serve_conn(struct server *s, size_t li, int fd, const struct pscope_addr *from)
 {
-	struct conn_report r = { .seq = ++s->served, .from = *from, .listener = &s->linfo[li] };
-	struct epoll_event ev = { .events = EPOLLIN | EPOLLRDHUP, .data.u64 = (uint64_t)fd };
+	struct conn_report r = { .from = *from, .listener = &s->linfo[li] };
 	int rc;
 
+	if (s->max_conns && s->open >= s->max_conns) {
+		/* Closed at once, unserved: the client sees EOF now, not a wait. */
+		close(fd);
+		s->over_max++;
+		warn_limited(s, "--max-conns reached: new connections are closed at once", 0);
+		return;
+	}
+	r.seq = ++s->served;
 	s->open++;
 	rc = describe_quick(fd, from, r.listener, s->quiet, &r.conn);
 	if (rc < 0) {
@@ -210,8 +240,9 @@ static void serve_conn(struct server *s, size_t li, int fd, const struct pscope_
 		close_conn(s, fd);
 		return;
 	}
-	if (epoll_ctl(s->epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
-		warn_limited(s, "cannot watch a connection", errno);
+	rc = keep_add(&s->kept, fd, r.seq);
+	if (rc < 0) {
+		warn_limited(s, "cannot keep a connection", -rc);
 		close_conn(s, fd);
 	}
 }
@@ -326,22 +357,14 @@ static void after_close(struct server *s)
 		resume_listening(s);
 }
 
-/* Reads and discards what a kept client sends; closes on end of file or error. */
-static void drain_conn(struct server *s, int fd)
+/* Closes a kept connection and counts why. */
+static void end_conn(void *arg, int fd, enum keep_end end)
 {
-	static char sink[16384];
+	struct server *s = arg;
 
-	for (int i = 0; i < 4; i++) {
-		ssize_t n = recv(fd, sink, sizeof(sink), MSG_DONTWAIT);
-
-		if (n > 0)
-			continue;
-		if (n < 0 && (errno == EAGAIN || errno == EINTR))
-			return;
-		close_conn(s, fd);
-		after_close(s);
-		return;
-	}
+	keep_forget(&s->kept, fd, end);
+	close_conn(s, fd);
+	after_close(s);
 }
 
 static const char *bind_hint(int err)
@@ -509,6 +532,7 @@ static int setup_loop(struct server *s)
 			return -1;
 		}
 	}
+	keep_init(&s->kept, s->epfd, &s->kopts);
 	s->spare = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	if (s->workers && getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY)
 		s->fd_limit = (long)rl.rlim_cur;
@@ -531,7 +555,10 @@ static void dispatch(struct server *s, const struct epoll_event *ev)
 			;
 		s->stop = true;
 	} else {
-		drain_conn(s, (int)ev->data.u64);
+		enum keep_end end = keep_event(&s->kept, (int)ev->data.u64, ev->events);
+
+		if (end != KEEP_OPEN)
+			end_conn(s, (int)ev->data.u64, end);
 	}
 }
 
@@ -555,19 +582,25 @@ static void print_count(struct server *s)
 }
 
 
-/* Milliseconds epoll may sleep: until the next count with -q, else for ever. */
+/*
+ * Milliseconds epoll may sleep: until the next count with -q, or the next
+ * deadline of a kept connection (whose passing this enforces), else for ever.
+ */
 static int sleep_ms(struct server *s)
 {
+	int ms = s->keep ? keep_sweep(&s->kept, end_conn, s) : -1;
 	long long now;
 
 	if (!s->quiet)
-		return -1;
+		return ms;
 	now = pscope_now_ms();
 	if (now >= s->next_tick_ms) {
 		print_count(s);
 		s->next_tick_ms = now + s->interval_ms;
 	}
-	return (int)(s->next_tick_ms - now);
+	if (ms < 0 || s->next_tick_ms - now < ms)
+		ms = (int)(s->next_tick_ms - now);
+	return ms;
 }
 
 /* Runs until a signal or a write error. Returns the exit status. */
@@ -618,14 +651,23 @@ static int run(struct server *s)
 	return final_flush();
 }
 
+/* ", closed N (why)" for each reason a kept connection ended, and for --max-conns. */
+static void print_ends(const unsigned long long *ended, unsigned long long over_max)
+{
+	for (int e = KEEP_RESET; e < KEEP_STOPPED; e++)
+		if (ended[e])
+			fprintf(stderr, ", %llu %s", ended[e], keep_end_name((enum keep_end)e));
+	if (over_max)
+		fprintf(stderr, ", %llu refused over --max-conns", over_max);
+}
+
 static void print_summary(const struct server *s)
 {
+	fprintf(stderr, "portscope: served %llu connection%s", s->served, s->served == 1 ? "" : "s");
 	if (s->keep)
-		fprintf(stderr, "portscope: served %llu connection%s (%llu still open, now closed)\n",
-			s->served, s->served == 1 ? "" : "s", s->open);
-	else
-		fprintf(stderr, "portscope: served %llu connection%s\n", s->served,
-			s->served == 1 ? "" : "s");
+		fprintf(stderr, " (%llu still open, now closed)", s->open);
+	print_ends(s->kept.ended, s->over_max);
+	fputc('\n', stderr);
 }
 
 /* What a worker tells the parent: once when it listens, once when it ends. */
@@ -633,7 +675,8 @@ struct worker_msg {
 	int ready;			/* 1: listening; 0: the final count */
 	int status;
 	int reader_gone;
-	unsigned long long served, open;
+	unsigned long long served, open, over_max;
+	unsigned long long ended[KEEP_NENDS];
 };
 
 struct worker {
@@ -660,12 +703,15 @@ static void worker_main(struct server *s, const struct server *parent, int out)
 		pscope_sock_describe(fd, &s->linfo[s->nlisten++]);
 	}
 	if (setup_loop(s) == 0) {
+		if (s->user && cli_drop_privileges(s->user) < 0)
+			_exit(EXIT_FAIL);
 		if (write(out, &m, sizeof(m)) != sizeof(m))
 			_exit(EXIT_FAIL);
 		status = run(s);
 	}
 	m = (struct worker_msg){ .status = status, .reader_gone = s->reader_gone,
-				 .served = s->served, .open = s->open };
+				 .served = s->served, .open = s->open, .over_max = s->over_max };
+	memcpy(m.ended, s->kept.ended, sizeof(m.ended));
 	if (write(out, &m, sizeof(m)) != sizeof(m))
 		status = EXIT_FAIL;
 	_exit(status);
@@ -765,9 +811,13 @@ static int supervise(struct server *s, struct worker *w)
 			w[i].end.served);
 		if (s->keep)
 			fprintf(stderr, " (%llu still open, now closed)", w[i].end.open);
+		print_ends(w[i].end.ended, w[i].end.over_max);
 		fputc('\n', stderr);
 		served += w[i].end.served;
 		open += w[i].end.open;
+		s->over_max += w[i].end.over_max;
+		for (int e = 0; e < KEEP_NENDS; e++)
+			s->kept.ended[e] += w[i].end.ended[e];
 		if (w[i].end.status != EXIT_OK)
 			status = EXIT_FAIL;
 	}
@@ -807,27 +857,76 @@ static int serve_workers(struct server *s)
 	print_listening(s);
 	fprintf(stderr, "portscope: %d workers, each with its own SO_REUSEPORT listener\n", s->workers);
 	close_listeners(s);
+	if (s->user) {
+		if (cli_drop_privileges(s->user) < 0) {
+			stop_workers(w, s->workers);
+			goto out;
+		}
+		fprintf(stderr, "portscope: running as %s (uid %u, gid %u)\n", s->user->name,
+			(unsigned)s->user->uid, (unsigned)s->user->gid);
+	}
 	status = supervise(s, w);
 out:
 	free(w);
 	return status;
 }
 
+enum {
+	OPT_INTERVAL = 256, OPT_MAX_CONNS, OPT_IDLE, OPT_LINE_TIMEOUT, OPT_MAX_LINE, OPT_SEND_TIMEOUT,
+	OPT_USER
+};
+
+/* Parses a limit of the kept connections: seconds (0: none) or bytes. Returns 0 or -1. */
+static int parse_limit(struct server *s, int opt, const char *arg)
+{
+	static const char *const names[] = {
+		[OPT_IDLE - OPT_IDLE] = "idle timeout",
+		[OPT_LINE_TIMEOUT - OPT_IDLE] = "line timeout",
+		[OPT_SEND_TIMEOUT - OPT_IDLE] = "send timeout",
+	};
+	unsigned long n;
+	double secs = 0;
+	int ms;
+
+	if (opt == OPT_MAX_LINE) {
+		if (cli_parse_count("line limit", arg, 1, 1UL << 30, &n) < 0)
+			return -1;
+		s->kopts.max_line = (uint32_t)n;
+		return 0;
+	}
+	if (strcmp(arg, "0") != 0 && cli_parse_seconds(names[opt - OPT_IDLE], arg, &secs) < 0)
+		return -1;
+	if (secs > 1000000)
+		return cli_usage_error("bad %s '%s': at most 1000000 seconds", names[opt - OPT_IDLE], arg), -1;
+	ms = secs > 0 && secs < 0.001 ? 1 : (int)(secs * 1000 + 0.5);
+	*(opt == OPT_IDLE ? &s->kopts.idle_ms : opt == OPT_LINE_TIMEOUT ? &s->kopts.line_ms
+								      : &s->kopts.send_ms) = ms;
+	return 0;
+}
+
 int cmd_serve(int argc, char **argv)
 {
-	enum { OPT_INTERVAL = 256 };
 	static const struct option longopts[] = {
 		{ "format", required_argument, NULL, 'f' },
 		{ "keep", no_argument, NULL, 'k' },
 		{ "workers", required_argument, NULL, 'w' },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "interval", required_argument, NULL, OPT_INTERVAL },
+		{ "max-conns", required_argument, NULL, OPT_MAX_CONNS },
+		{ "idle-timeout", required_argument, NULL, OPT_IDLE },
+		{ "line-timeout", required_argument, NULL, OPT_LINE_TIMEOUT },
+		{ "max-line", required_argument, NULL, OPT_MAX_LINE },
+		{ "send-timeout", required_argument, NULL, OPT_SEND_TIMEOUT },
+		{ "user", required_argument, NULL, OPT_USER },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct server s = { .fmt = FMT_SEED, .epfd = -1, .sigpipe = -1, .spare = -1,
-			    .interval_ms = 1000 };
+			    .interval_ms = 1000,
+			    .kopts = { .max_line = 4096, .line_ms = 10000, .send_ms = 10000 } };
 	struct pscope_endpoint ep;
+	struct cli_user user;
+	bool keep_opt = false;
 	int family = AF_UNSPEC, c, rc;
 	double secs;
 	unsigned long n;
@@ -835,6 +934,24 @@ int cmd_serve(int argc, char **argv)
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, ":f:kw:q46h", longopts, NULL)) != -1) {
 		switch (c) {
+		case OPT_MAX_CONNS:
+			if (cli_parse_count("connection limit", optarg, 1, 1UL << 40, &n) < 0)
+				return EXIT_USAGE;
+			s.max_conns = n;
+			break;
+		case OPT_IDLE:
+		case OPT_LINE_TIMEOUT:
+		case OPT_MAX_LINE:
+		case OPT_SEND_TIMEOUT:
+			if (parse_limit(&s, c, optarg) < 0)
+				return EXIT_USAGE;
+			keep_opt = true;
+			break;
+		case OPT_USER:
+			if (cli_user_lookup(optarg, &user) < 0)
+				return EXIT_USAGE;
+			s.user = &user;
+			break;
 		case 'f':
 			if (cli_parse_format(optarg, &s.fmt) < 0)
 				return EXIT_USAGE;
@@ -870,9 +987,17 @@ int cmd_serve(int argc, char **argv)
 	}
 	if (argc - optind > 1)
 		return cli_usage_error("too many arguments: one ENDPOINT at most");
+	if (keep_opt && !s.keep)
+		return cli_usage_error("--idle-timeout, --line-timeout, --max-line and --send-timeout "
+				       "go with --keep");
+	if (s.max_conns && !s.keep)
+		return cli_usage_error("--max-conns goes with --keep (without it, no connection "
+				       "stays open)");
 	if (cli_parse_endpoint(optind < argc ? argv[optind] : "127.0.0.1:8080", "127.0.0.1",
 			       8080, &ep) < 0)
 		return EXIT_USAGE;
+	if (s.user && geteuid() != 0 && geteuid() != s.user->uid)
+		return cli_warn("--user %s needs root", s.user->name), EXIT_FAIL;
 
 	cli_ignore_sigpipe();
 	if (s.workers) {
@@ -885,8 +1010,11 @@ int cmd_serve(int argc, char **argv)
 	if (rc != EXIT_OK)
 		return rc;
 	print_listening(&s);
-	if (setup_loop(&s) < 0)
+	if (setup_loop(&s) < 0 || (s.user && cli_drop_privileges(s.user) < 0))
 		return EXIT_FAIL;
+	if (s.user)
+		fprintf(stderr, "portscope: running as %s (uid %u, gid %u)\n", s.user->name,
+			(unsigned)s.user->uid, (unsigned)s.user->gid);
 	rc = run(&s);
 	if (rc == EXIT_OK && !s.reader_gone)
 		print_summary(&s);

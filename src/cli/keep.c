@@ -1,0 +1,319 @@
+/* serve --keep: held connections, their lines and their deadlines (see keep.h). */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+
+#include "keep.h"
+#include "portscope/portscope.h"
+
+/*
+ * What the server keeps for one connection: no buffer, only counts and times
+ * (milliseconds since keep_init(), plus one so that 0 means "none").
+ */
+struct keep_conn {
+	uint64_t seq;
+	uint32_t rx_ms;		/* last byte received, or the accept */
+	uint32_t line_ms;	/* first byte of the unfinished line; 0: none */
+	uint32_t line_len;	/* bytes of the unfinished line */
+	uint32_t blocked_ms;	/* an answer waits for room since; 0: none */
+	uint32_t pending;	/* answers owed */
+	uint16_t sent;		/* bytes of the first owed answer already sent */
+	uint8_t live;
+	uint8_t eof;		/* the client has shut its side: answer, then close */
+};
+
+/* Reads of one wake-up, so that one chatty client cannot starve the others. */
+#define READS_PER_EVENT 4
+
+static uint32_t now_ms(const struct keep_table *t)
+{
+	return (uint32_t)(pscope_now_ms() - t->t0) + 1;
+}
+
+/* A deadline AFTER ms from now exists: the next sweep is due by then. */
+static void due_in(struct keep_table *t, int after)
+{
+	uint32_t at = now_ms(t) + (uint32_t)after;
+
+	if (after > 0 && (!t->due || at < t->due))
+		t->due = at;
+}
+
+void keep_init(struct keep_table *t, int epfd, const struct keep_opts *o)
+{
+	memset(t, 0, sizeof(*t));
+	t->o = *o;
+	t->epfd = epfd;
+	t->max_fd = -1;
+	t->t0 = pscope_now_ms();
+}
+
+void keep_free(struct keep_table *t)
+{
+	free(t->c);
+	t->c = NULL;
+	t->size = 0;
+}
+
+static int grow(struct keep_table *t, int fd)
+{
+	size_t size = t->size ? t->size : 1024;
+	struct keep_conn *c;
+
+	while (size <= (size_t)fd)
+		size *= 2;
+	c = realloc(t->c, size * sizeof(*c));
+	if (!c)
+		return -ENOMEM;
+	memset(c + t->size, 0, (size - t->size) * sizeof(*c));
+	t->c = c;
+	t->size = size;
+	return 0;
+}
+
+int keep_add(struct keep_table *t, int fd, unsigned long long seq)
+{
+	struct epoll_event ev = { .events = EPOLLIN | EPOLLRDHUP, .data.u64 = (uint64_t)fd };
+	int rc;
+
+	if ((size_t)fd >= t->size && (rc = grow(t, fd)) < 0)
+		return rc;
+	if (epoll_ctl(t->epfd, EPOLL_CTL_ADD, fd, &ev) < 0)
+		return -errno;
+	t->c[fd] = (struct keep_conn){ .seq = seq, .rx_ms = now_ms(t), .live = 1 };
+	due_in(t, t->o.idle_ms);
+	if (fd > t->max_fd)
+		t->max_fd = fd;
+	return 0;
+}
+
+void keep_forget(struct keep_table *t, int fd, enum keep_end end)
+{
+	if (fd < 0 || (size_t)fd >= t->size || !t->c[fd].live)
+		return;
+	/* Closing the descriptor removes it from epoll; nothing else to undo. */
+	t->c[fd].live = 0;
+	t->ended[end]++;
+	while (t->max_fd >= 0 && !t->c[t->max_fd].live)
+		t->max_fd--;
+}
+
+/* Watches FD for input, or for room to send, or (after the client's EOF) room only. */
+static int watch(struct keep_table *t, int fd, const struct keep_conn *c)
+{
+	struct epoll_event ev = { .data.u64 = (uint64_t)fd };
+
+	ev.events = c->pending ? EPOLLOUT : EPOLLIN | EPOLLRDHUP;
+	return epoll_ctl(t->epfd, EPOLL_CTL_MOD, fd, &ev);
+}
+
+/* The answer to a line: what the server sees of this connection now. */
+static int answer(int fd, uint64_t seq, char *buf, size_t size)
+{
+	struct pscope_whoami w = { .conn = seq, .fd = fd };
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+	int rc;
+
+	memcpy(w.proto, "tcp", 4);
+	if (getpeername(fd, (struct sockaddr *)&ss, &len) < 0)
+		return -errno;
+	if ((rc = pscope_addr_set(&w.you, (struct sockaddr *)&ss, len)) < 0)
+		return rc;
+	len = sizeof(ss);
+	if (getsockname(fd, (struct sockaddr *)&ss, &len) < 0)
+		return -errno;
+	if ((rc = pscope_addr_set(&w.me, (struct sockaddr *)&ss, len)) < 0)
+		return rc;
+	return pscope_whoami_format(&w, buf, size);
+}
+
+/*
+ * Sends what is owed.  Returns 0 when all is sent, 1 when the socket has no
+ * room (the rest waits for EPOLLOUT), or -errno.  The answer is made again
+ * for each attempt: it is the same bytes, so none need be kept.
+ */
+static int send_owed(struct keep_table *t, int fd, struct keep_conn *c)
+{
+	char line[PSCOPE_WHOAMI_MAX];
+
+	while (c->pending) {
+		int len = answer(fd, c->seq, line, sizeof(line));
+		ssize_t n;
+
+		if (len < 0)
+			return len;
+		n = send(fd, line + c->sent, (size_t)len - c->sent, MSG_NOSIGNAL | MSG_DONTWAIT);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno != EAGAIN)
+				return -errno;
+			if (!c->blocked_ms) {
+				c->blocked_ms = now_ms(t);
+				due_in(t, t->o.send_ms);
+			}
+			return 1;
+		}
+		c->sent = (uint16_t)(c->sent + n);
+		if (c->sent < len)
+			continue;
+		c->sent = 0;
+		c->pending--;
+		c->blocked_ms = 0;
+	}
+	return 0;
+}
+
+/* Counts the lines in BUF[0..N); returns KEEP_LINE_LONG if the unfinished one is too long. */
+static enum keep_end take_bytes(struct keep_table *t, struct keep_conn *c, const char *buf, size_t n)
+{
+	const char *p = buf, *end = buf + n, *nl;
+
+	c->rx_ms = now_ms(t);
+	while ((nl = memchr(p, '\n', (size_t)(end - p)))) {
+		if (c->line_len + (size_t)(nl - p) > t->o.max_line)
+			return KEEP_LINE_LONG;
+		c->pending++;
+		c->line_len = 0;
+		c->line_ms = 0;
+		p = nl + 1;
+	}
+	if (p < end) {
+		if (c->line_len + (size_t)(end - p) > t->o.max_line)
+			return KEEP_LINE_LONG;
+		if (!c->line_len) {
+			c->line_ms = c->rx_ms;
+			due_in(t, t->o.line_ms);
+		}
+		c->line_len += (uint32_t)(end - p);
+	}
+	return KEEP_OPEN;
+}
+
+static enum keep_end read_lines(struct keep_table *t, int fd, struct keep_conn *c)
+{
+	static char buf[16384];
+
+	for (int i = 0; i < READS_PER_EVENT && !c->pending; i++) {
+		ssize_t n = recv(fd, buf, sizeof(buf), MSG_DONTWAIT);
+		enum keep_end end;
+
+		if (n == 0) {
+			c->eof = 1;
+			return KEEP_OPEN;
+		}
+		if (n < 0)
+			return errno == EAGAIN || errno == EINTR ? KEEP_OPEN : KEEP_RESET;
+		if ((end = take_bytes(t, c, buf, (size_t)n)) != KEEP_OPEN)
+			return end;
+	}
+	return KEEP_OPEN;
+}
+
+enum keep_end keep_event(struct keep_table *t, int fd, uint32_t events)
+{
+	struct keep_conn *c;
+	enum keep_end end;
+	int rc;
+
+	if (fd < 0 || (size_t)fd >= t->size || !t->c[fd].live)
+		return KEEP_RESET;
+	c = &t->c[fd];
+	if ((events & EPOLLERR) && !(events & EPOLLIN))
+		return KEEP_RESET;
+	/* Input is read only when nothing is owed: a client that does not read is not read either. */
+	if (!c->pending && !c->eof && (end = read_lines(t, fd, c)) != KEEP_OPEN)
+		return end;
+	rc = send_owed(t, fd, c);
+	if (rc < 0)
+		return KEEP_RESET;
+	if (c->eof && !c->pending)
+		return KEEP_EOF;	/* every line answered: the client has it all, then EOF */
+	if (watch(t, fd, c) < 0)
+		return KEEP_RESET;
+	return KEEP_OPEN;
+}
+
+/* Milliseconds from NOW until C's first deadline (0 or less: past), or INT32_MAX if none. */
+static long long until_deadline(const struct keep_table *t, const struct keep_conn *c, uint32_t now,
+				enum keep_end *which)
+{
+	long long best = INT32_MAX, d;
+
+	if (t->o.send_ms && c->blocked_ms && (d = (long long)c->blocked_ms + t->o.send_ms - now) < best) {
+		best = d;
+		*which = KEEP_SEND_SLOW;
+	}
+	if (t->o.line_ms && c->line_ms && (d = (long long)c->line_ms + t->o.line_ms - now) < best) {
+		best = d;
+		*which = KEEP_LINE_SLOW;
+	}
+	if (t->o.idle_ms && (d = (long long)c->rx_ms + t->o.idle_ms - now) < best) {
+		best = d;
+		*which = KEEP_IDLE;
+	}
+	return best;
+}
+
+static int slack(const struct keep_opts *o)
+{
+	int least = INT32_MAX;
+
+	if (o->line_ms && o->line_ms < least)
+		least = o->line_ms;
+	if (o->idle_ms && o->idle_ms < least)
+		least = o->idle_ms;
+	if (o->send_ms && o->send_ms < least)
+		least = o->send_ms;
+	least /= 16;
+	return least < 5 ? 5 : least > 250 ? 250 : least;
+}
+
+int keep_sweep(struct keep_table *t, void (*end_fn)(void *arg, int fd, enum keep_end end), void *arg)
+{
+	long long next = INT32_MAX;
+	uint32_t now = now_ms(t);
+
+	if (!t->due)
+		return -1;
+	if (now < t->due)
+		return (int)(t->due - now);
+	/* Connections are few enough (one process's descriptors) to look at them all when one is due. */
+	t->due = 0;
+	for (int fd = 0; fd <= t->max_fd; fd++) {
+		enum keep_end which = KEEP_OPEN;
+		long long d;
+
+		if (!t->c[fd].live)
+			continue;
+		d = until_deadline(t, &t->c[fd], now, &which);
+		if (d <= 0)
+			end_fn(arg, fd, which);
+		else if (d < next)
+			next = d;
+	}
+	if (next == INT32_MAX)
+		return t->due ? (int)(t->due - now) : -1;
+	/* A little late rather than a sweep for every connection: 1/16 of the shortest limit. */
+	due_in(t, (int)next + slack(&t->o));
+	return (int)(t->due - now);
+}
+
+const char *keep_end_name(enum keep_end end)
+{
+	static const char *const names[KEEP_NENDS] = {
+		[KEEP_OPEN] = "open",
+		[KEEP_EOF] = "closed by the client",
+		[KEEP_RESET] = "reset or failed",
+		[KEEP_LINE_LONG] = "line too long",
+		[KEEP_LINE_SLOW] = "line not finished in time",
+		[KEEP_IDLE] = "idle too long",
+		[KEEP_SEND_SLOW] = "answer not read in time",
+		[KEEP_STOPPED] = "closed at exit",
+	};
+
+	return (unsigned)end < KEEP_NENDS ? names[end] : "?";
+}

@@ -1,0 +1,80 @@
+/*
+ * serve --keep: connections held open.  A client may send lines; the server
+ * answers each with a fresh portscope/1 line.  Nothing a client does can make
+ * the server hold more than a few bytes for it, or hold it for ever:
+ *
+ *   - a line longer than max_line bytes closes the connection;
+ *   - a line must be complete line_ms after its first byte (trickling does
+ *     not move the deadline: slowloris);
+ *   - with idle_ms, a connection that sends nothing for that long is closed;
+ *   - an answer that cannot be sent for send_ms (a client that does not read)
+ *     closes the connection; while one waits, the client's lines are not read.
+ */
+#ifndef PORTSCOPE_KEEP_H
+#define PORTSCOPE_KEEP_H
+
+#include <stdint.h>
+#include <stddef.h>
+
+/* Why a kept connection ended. */
+enum keep_end {
+	KEEP_OPEN = 0,		/* not ended */
+	KEEP_EOF,		/* the client closed it */
+	KEEP_RESET,		/* a reset or another error from the socket */
+	KEEP_LINE_LONG,		/* a line longer than max_line */
+	KEEP_LINE_SLOW,		/* a line not finished within line_ms */
+	KEEP_IDLE,		/* nothing received for idle_ms */
+	KEEP_SEND_SLOW,		/* an answer not taken within send_ms */
+	KEEP_STOPPED,		/* the server stopped */
+	KEEP_NENDS
+};
+
+struct keep_opts {
+	uint32_t max_line;	/* bytes, newline excluded */
+	int line_ms;		/* 0: no deadline */
+	int idle_ms;		/* 0: none */
+	int send_ms;		/* 0: none */
+};
+
+struct keep_conn;
+
+struct keep_table {
+	struct keep_opts o;
+	int epfd;
+	struct keep_conn *c;	/* indexed by descriptor */
+	size_t size;
+	int max_fd;		/* highest descriptor in use, or -1 */
+	long long t0;		/* pscope_now_ms() at keep_init() */
+	uint32_t due;		/* when a deadline may have passed (as in keep.c); 0: none */
+	unsigned long long ended[KEEP_NENDS];
+};
+
+/* Sets T up for connections watched with EPFD. */
+void keep_init(struct keep_table *t, int epfd, const struct keep_opts *o);
+
+/*
+ * Holds FD, connection number SEQ of the server, and watches it for input.
+ * Returns 0 or -errno (the caller closes FD).
+ */
+int keep_add(struct keep_table *t, int fd, unsigned long long seq);
+
+/* Handles EVENTS (EPOLLIN, EPOLLOUT, ...) on FD.  Returns KEEP_OPEN or why FD must be closed. */
+enum keep_end keep_event(struct keep_table *t, int fd, uint32_t events);
+
+/* Forgets FD, which the caller closes now, and counts END. */
+void keep_forget(struct keep_table *t, int fd, enum keep_end end);
+
+/*
+ * When a deadline is due, calls END_FN for each connection past its deadline
+ * (END_FN closes the descriptor and calls keep_forget()).  Returns the
+ * milliseconds until the next deadline, or -1 if none applies.
+ */
+int keep_sweep(struct keep_table *t, void (*end_fn)(void *arg, int fd, enum keep_end end), void *arg);
+
+/* Words for END, as in "closed 3 (line too long)". */
+const char *keep_end_name(enum keep_end end);
+
+/* Frees T's memory (descriptors are the caller's). */
+void keep_free(struct keep_table *t);
+
+#endif
