@@ -1,0 +1,446 @@
+/* portscope lab: output, checks, logged system calls and the kernel's view, for the experiments. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "lab.h"
+
+void lab_say(struct lab *x, const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("  ", x->out);
+	va_start(ap, fmt);
+	vfprintf(x->out, fmt, ap);
+	va_end(ap);
+	fputc('\n', x->out);
+}
+
+void lab_step(struct lab *x, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!x->verbose)
+		return;
+	fprintf(x->out, "  %s%s$ ", x->part ? x->part : "", x->part ? " " : "");
+	va_start(ap, fmt);
+	vfprintf(x->out, fmt, ap);
+	va_end(ap);
+	fputc('\n', x->out);
+}
+
+static struct lab_check *new_check(struct lab *x, const char *what, const char *source)
+{
+	struct lab_check *c = &x->checks[x->nchecks < LAB_MAX_CHECKS ? x->nchecks : LAB_MAX_CHECKS - 1];
+
+	if (x->nchecks < LAB_MAX_CHECKS)
+		x->nchecks++;
+	memset(c, 0, sizeof(*c));
+	snprintf(c->what, sizeof(c->what), "%s%s%s", x->part ? x->part : "", x->part ? ": " : "",
+		 what);
+	snprintf(c->source, sizeof(c->source), "%s", source ? source : "");
+	return c;
+}
+
+static const char *const result_names[] = { "PASS", "FAIL", "SKIP" };
+
+bool lab_check(struct lab *x, const char *what, const char *source, const char *predicted,
+	       const char *observed)
+{
+	struct lab_check *c = new_check(x, what, source);
+	bool same = !strcmp(predicted, observed);
+
+	if (x->flip)
+		snprintf(c->predicted, sizeof(c->predicted), "anything but: %s", predicted);
+	else
+		snprintf(c->predicted, sizeof(c->predicted), "%s", predicted);
+	snprintf(c->observed, sizeof(c->observed), "%s", observed);
+	c->result = same != x->flip ? LAB_PASS : LAB_FAIL;
+	fprintf(x->out, "  check: %s  [%s]\n", c->what, c->source);
+	fprintf(x->out, "    predicted: %s\n", c->predicted);
+	fprintf(x->out, "    observed:  %s\n", c->observed);
+	fprintf(x->out, "    -> %s\n", result_names[c->result]);
+	return c->result == LAB_PASS;
+}
+
+void lab_skip(struct lab *x, const char *what, const char *why)
+{
+	struct lab_check *c = new_check(x, what, NULL);
+
+	c->result = LAB_SKIP;
+	snprintf(c->observed, sizeof(c->observed), "skipped: %s", why);
+	fprintf(x->out, "  check: %s\n    -> SKIP: %s\n", c->what, why);
+}
+
+bool lab_broke(struct lab *x, const char *step, int err)
+{
+	struct lab_check *c = new_check(x, step, "the experiment's own set-up");
+
+	snprintf(c->predicted, sizeof(c->predicted), "succeeds");
+	snprintf(c->observed, sizeof(c->observed), "fails: %s (%s)", pscope_errno_name(err),
+		 err > -PSCOPE_ERR_BASE ? strerror(-err) : pscope_strerror(err));
+	c->result = LAB_FAIL;
+	fprintf(x->out, "  UNEXPECTED: %s %s\n    -> FAIL\n", c->what, c->observed);
+	return false;
+}
+
+const char *lab_fmt(const struct pscope_addr *a, char *buf, size_t size)
+{
+	if (pscope_addr_format(a, buf, size) < 0)
+		snprintf(buf, size, "?");
+	return buf;
+}
+
+const char *lab_outcome(int rc)
+{
+	return rc >= 0 ? "ok" : pscope_errno_name(rc);
+}
+
+void lab_addr(struct pscope_addr *a, const char *host, int port)
+{
+	memset(a, 0, sizeof(*a));
+	if (strchr(host, ':')) {
+		a->u.sin6.sin6_family = AF_INET6;
+		inet_pton(AF_INET6, host, &a->u.sin6.sin6_addr);
+		a->u.sin6.sin6_port = htons((uint16_t)port);
+		a->len = sizeof(a->u.sin6);
+	} else {
+		a->u.sin.sin_family = AF_INET;
+		inet_pton(AF_INET, host, &a->u.sin.sin_addr);
+		a->u.sin.sin_port = htons((uint16_t)port);
+		a->len = sizeof(a->u.sin);
+	}
+}
+
+void lab_loopback(struct pscope_addr *a, int family, int port)
+{
+	lab_addr(a, family == AF_INET6 ? "::1" : "127.0.0.1", port);
+}
+
+const char *lab_family_label(int family)
+{
+	return family == AF_INET6 ? "IPv6" : "IPv4";
+}
+
+static const char *type_name(int type)
+{
+	return type == SOCK_DGRAM ? "SOCK_DGRAM" : "SOCK_STREAM";
+}
+
+int lab_socket(struct lab *x, int family, int type)
+{
+	int fd = pscope_socket(family, type);
+
+	if (fd >= 0)
+		lab_step(x, "socket(%s, %s) = fd %d", pscope_family_name(family), type_name(type), fd);
+	else
+		lab_step(x, "socket(%s, %s) = -1 %s", pscope_family_name(family), type_name(type),
+			 pscope_errno_name(fd));
+	return fd;
+}
+
+int lab_setopt(struct lab *x, int fd, int level, int name, const char *optname, int value)
+{
+	int rc = setsockopt(fd, level, name, &value, sizeof(value)) < 0 ? -errno : 0;
+
+	if (value > 1)
+		lab_step(x, "setsockopt(fd %d, %s, %d-%d) = %s", fd, optname, value & 0xffff,
+			 (value >> 16) & 0xffff, rc ? pscope_errno_name(rc) : "0");
+	else
+		lab_step(x, "setsockopt(fd %d, %s, %d) = %s", fd, optname, value,
+			 rc ? pscope_errno_name(rc) : "0");
+	return rc;
+}
+
+int lab_local(int fd, struct pscope_addr *a)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+
+	memset(a, 0, sizeof(*a));
+	if (getsockname(fd, (struct sockaddr *)&ss, &len) < 0)
+		return -errno;
+	return pscope_addr_set(a, (struct sockaddr *)&ss, len);
+}
+
+int lab_peer(int fd, struct pscope_addr *a)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+
+	memset(a, 0, sizeof(*a));
+	if (getpeername(fd, (struct sockaddr *)&ss, &len) < 0)
+		return -errno;
+	return pscope_addr_set(a, (struct sockaddr *)&ss, len);
+}
+
+int lab_bind(struct lab *x, int fd, const struct pscope_addr *a)
+{
+	char want[PSCOPE_ADDRSTRLEN], got[PSCOPE_ADDRSTRLEN];
+	struct pscope_addr now;
+	int rc = bind(fd, &a->u.sa, a->len) < 0 ? -errno : 0;
+
+	lab_fmt(a, want, sizeof(want));
+	if (rc < 0) {
+		lab_step(x, "bind(fd %d, %s) = -1 %s", fd, want, pscope_errno_name(rc));
+		return rc;
+	}
+	if (lab_local(fd, &now) == 0)
+		lab_step(x, "bind(fd %d, %s) = 0; getsockname: %s", fd, want,
+			 lab_fmt(&now, got, sizeof(got)));
+	return 0;
+}
+
+int lab_listen(struct lab *x, int fd, int backlog)
+{
+	int rc = listen(fd, backlog) < 0 ? -errno : 0;
+
+	lab_step(x, "listen(fd %d, %d) = %s", fd, backlog, rc ? pscope_errno_name(rc) : "0");
+	return rc;
+}
+
+static int wait_for(int fd, short events, int timeout_ms)
+{
+	struct pollfd p = { .fd = fd, .events = events };
+	long long deadline = pscope_now_ms() + timeout_ms;
+
+	for (;;) {
+		int left = (int)(deadline - pscope_now_ms()), n;
+
+		if (left < 0)
+			left = 0;
+		n = poll(&p, 1, left);
+		if (n > 0)
+			return 0;
+		if (n == 0)
+			return -ETIMEDOUT;
+		if (errno != EINTR)
+			return -errno;
+	}
+}
+
+int lab_connect(struct lab *x, int fd, const struct pscope_addr *a, int timeout_ms)
+{
+	char to[PSCOPE_ADDRSTRLEN], from[PSCOPE_ADDRSTRLEN];
+	struct pscope_addr me;
+	int rc = connect(fd, &a->u.sa, a->len) < 0 ? -errno : 0;
+	socklen_t len = sizeof(int);
+	int err = 0;
+
+	lab_fmt(a, to, sizeof(to));
+	if (rc == -EINPROGRESS && timeout_ms > 0) {
+		rc = wait_for(fd, POLLOUT, timeout_ms);
+		if (rc == 0)
+			rc = getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0 ? -errno : -err;
+	}
+	if (rc == 0 || rc == -EINPROGRESS) {
+		if (lab_local(fd, &me) < 0)
+			snprintf(from, sizeof(from), "?");
+		else
+			lab_fmt(&me, from, sizeof(from));
+		lab_step(x, "connect(fd %d, %s) = %s; getsockname: %s", fd, to,
+			 rc ? "EINPROGRESS (not waited for)" : "0", from);
+	} else {
+		lab_step(x, "connect(fd %d, %s) = -1 %s", fd, to, pscope_errno_name(rc));
+	}
+	return rc;
+}
+
+int lab_accept(struct lab *x, int lfd, int timeout_ms)
+{
+	char peer[PSCOPE_ADDRSTRLEN];
+	struct pscope_addr from;
+	int rc = wait_for(lfd, POLLIN, timeout_ms), fd;
+
+	if (rc < 0) {
+		lab_step(x, "poll(fd %d) for a connection: %s after %d ms", lfd, pscope_errno_name(rc),
+			 timeout_ms);
+		return rc;
+	}
+	fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+	if (fd < 0) {
+		rc = -errno;
+		lab_step(x, "accept(fd %d) = -1 %s", lfd, pscope_errno_name(rc));
+		return rc;
+	}
+	if (lab_peer(fd, &from) < 0)
+		snprintf(peer, sizeof(peer), "?");
+	else
+		lab_fmt(&from, peer, sizeof(peer));
+	lab_step(x, "accept(fd %d) = fd %d; getpeername: %s", lfd, fd, peer);
+	return fd;
+}
+
+void lab_close(struct lab *x, int *fd, bool reset)
+{
+	struct linger l = { 1, 0 };
+
+	if (*fd < 0)
+		return;
+	if (reset)
+		(void)setsockopt(*fd, SOL_SOCKET, SO_LINGER, &l, sizeof(l));
+	close(*fd);
+	lab_step(x, "close(fd %d)%s", *fd, reset ? " after SO_LINGER 0 (reset: no TIME_WAIT)" : "");
+	*fd = -1;
+}
+
+void lab_close_all(struct lab *x, int *fds, int n, bool reset)
+{
+	for (int i = 0; i < n; i++)
+		lab_close(x, &fds[i], reset);
+}
+
+int lab_socket_opts(struct lab *x, int family, int type, unsigned flags)
+{
+	int fd = lab_socket(x, family, type), rc = 0;
+
+	if (fd < 0)
+		return fd;
+	if (family == AF_INET6)
+		rc = lab_setopt(x, fd, IPPROTO_IPV6, IPV6_V6ONLY, "IPV6_V6ONLY",
+				!(flags & LAB_DUALSTACK));
+	if (rc == 0 && (flags & LAB_REUSEADDR))
+		rc = lab_setopt(x, fd, SOL_SOCKET, SO_REUSEADDR, "SO_REUSEADDR", 1);
+	if (rc == 0 && (flags & LAB_REUSEPORT))
+		rc = lab_setopt(x, fd, SOL_SOCKET, SO_REUSEPORT, "SO_REUSEPORT", 1);
+	if (rc == 0 && (flags & LAB_NO_PORT))
+		rc = lab_setopt(x, fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, "IP_BIND_ADDRESS_NO_PORT", 1);
+	if (rc < 0) {
+		lab_close(x, &fd, false);
+		return rc;
+	}
+	return fd;
+}
+
+int lab_listener(struct lab *x, const struct pscope_addr *a, int backlog, unsigned flags)
+{
+	int fd = lab_socket_opts(x, a->u.sa.sa_family, SOCK_STREAM, flags), rc;
+
+	if (fd < 0)
+		return fd;
+	rc = lab_bind(x, fd, a);
+	if (rc == 0)
+		rc = lab_listen(x, fd, backlog);
+	if (rc < 0) {
+		lab_close(x, &fd, false);
+		return rc;
+	}
+	return fd;
+}
+
+static int keep_row(const struct pscope_diag_sock *s, void *ctx)
+{
+	struct lab_rows *r = ctx;
+
+	if (!s) {
+		r->n = 0; /* the kernel restarted its dump */
+		r->more = false;
+	} else if (r->n < LAB_MAX_ROWS) {
+		r->s[r->n++] = *s;
+	} else {
+		r->more = true;
+	}
+	return 0;
+}
+
+int lab_kernel(int proto, int family, int port, struct lab_rows *r)
+{
+	struct pscope_diag_filter f = {
+		.protos = proto == IPPROTO_UDP ? PSCOPE_DIAG_UDP : PSCOPE_DIAG_TCP,
+		.families = family == AF_INET6 ? PSCOPE_DIAG_V6 : PSCOPE_DIAG_V4,
+		.port = port,
+	};
+	int rc;
+
+	r->n = 0;
+	r->more = false;
+	rc = pscope_diag_netlink(&f, keep_row, r, -1, NULL);
+	if (rc < 0) {
+		r->n = 0;
+		rc = pscope_diag_proc(NULL, &f, keep_row, r, NULL);
+	}
+	return rc < 0 ? rc : r->n;
+}
+
+struct owner_hit {
+	pid_t pid[LAB_MAX_ROWS];
+	int fd[LAB_MAX_ROWS];
+};
+
+static int note_owner(size_t i, pid_t pid, int fd, void *ctx)
+{
+	struct owner_hit *o = ctx;
+
+	if (i < LAB_MAX_ROWS && !o->pid[i]) {
+		o->pid[i] = pid;
+		o->fd[i] = fd;
+	}
+	return 0;
+}
+
+void lab_show_kernel(struct lab *x, int port, const struct lab_rows *r, bool owners)
+{
+	uint64_t inodes[LAB_MAX_ROWS];
+	uint32_t *hash = NULL;
+	struct owner_hit o;
+
+	memset(&o, 0, sizeof(o));
+	if (owners) {
+		for (int i = 0; i < r->n; i++)
+			inodes[i] = r->s[i].inode;
+		hash = malloc(pscope_owner_hash_size((size_t)r->n) * sizeof(*hash));
+		if (!hash || pscope_owners_scan(NULL, inodes, (size_t)r->n, hash, note_owner, &o,
+						NULL) < 0)
+			owners = false;
+		free(hash);
+	}
+	lab_say(x, "the kernel's list of sockets on port %d (as portscope ls %d shows it):", port, port);
+	for (int i = 0; i < r->n; i++) {
+		const struct pscope_diag_sock *s = &r->s[i];
+		char l[PSCOPE_ADDRSTRLEN], p[PSCOPE_ADDRSTRLEN], who[64] = "";
+		struct pscope_addr a;
+
+		pscope_diag_local(s, &a);
+		lab_fmt(&a, l, sizeof(l));
+		pscope_diag_peer(s, &a);
+		if (s->rport == 0)
+			snprintf(p, sizeof(p), "*");
+		else
+			lab_fmt(&a, p, sizeof(p));
+		if (owners && o.pid[i])
+			snprintf(who, sizeof(who), "  owner: pid %d fd %d", (int)o.pid[i], o.fd[i]);
+		else if (owners && s->inode == 0)
+			snprintf(who, sizeof(who), "  owner: none (no inode)");
+		else if (owners)
+			snprintf(who, sizeof(who), "  owner: none found");
+		lab_say(x, "  %-12s %-24s %-24s%s", pscope_diag_state_name(s), l, p, who);
+	}
+	if (r->n == 0)
+		lab_say(x, "  (none)");
+	if (r->more)
+		lab_say(x, "  ... and more");
+}
+
+int lab_count(const struct lab_rows *r, int state, int port, bool local)
+{
+	int n = 0;
+
+	for (int i = 0; i < r->n; i++)
+		n += r->s[i].state == state && (local ? r->s[i].lport : r->s[i].rport) == port;
+	return n;
+}
+
+void lab_sleep_ms(int ms)
+{
+	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
+
+	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+		;
+}
