@@ -1,10 +1,13 @@
 #!/bin/sh
-# Makes sure the test-only tools are here: cmocka (unit tests) and bats (end-to-end).
+# Makes sure the test-only tools are here: cmocka (unit tests), bats (end-to-end),
+# and what the end-to-end tests use: prlimit, ip (namespaces) and nft (firewall rules in them).
 # As root it installs what is missing with apt-get; otherwise it prints the command.
 missing=""
 [ -f /usr/include/cmocka.h ] || missing="$missing libcmocka-dev"
 command -v bats >/dev/null 2>&1 || missing="$missing bats"
 command -v prlimit >/dev/null 2>&1 || missing="$missing util-linux"
+command -v ip >/dev/null 2>&1 || missing="$missing iproute2"
+command -v nft >/dev/null 2>&1 || missing="$missing nftables"
 [ -z "$missing" ] && exit 0
 if [ "$(id -u)" -ne 0 ]; then
 	echo "tests need:$missing" >&2

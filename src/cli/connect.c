@@ -63,8 +63,11 @@ static const char usage[] =
 	"  With -n, -f line or seed prints a summary, -f json the same as one object; on a\n"
 	"  terminal a progress line shows established, in flight, failed and the rate.\n"
 	"\n"
-	"Exit status: 0 once connected (whatever the server replied; with -n, when all N\n"
-	"were established), 1 if a connection failed, 2 for a bad command line.\n";
+	"Exit status: 0 once connected, whatever the server replied (with -n: when all N\n"
+	"were established); 2 for a bad command line.  When the connection fails: 3 if\n"
+	"refused (a reset: nothing listens, or a firewall's reset), 4 if unreachable (an\n"
+	"ICMP error: a firewall's reject, no route), 5 if timed out (no answer at all:\n"
+	"dropped), 1 for any other failure and for -n with any failure.\n";
 
 static void addr_text(const struct pscope_addr *a, char *buf, size_t size)
 {
@@ -395,6 +398,34 @@ static int run_load(struct client *c, const char *arg, int family)
 	return load_run(l);
 }
 
+/*
+ * Says why a connection failed, and how it failed in the exit status: a reset
+ * (nothing listens), an ICMP error (a firewall's reject, no route), silence.
+ */
+static int connect_failed(const struct client *c, const char *text, int err)
+{
+	switch (-err) {
+	case ECONNREFUSED:
+		cli_warn("connect %s: %s (nothing listens there, or a firewall answered with a "
+			 "reset)", text, pscope_strerror(err));
+		return EXIT_REFUSED;
+	case EHOSTUNREACH:
+	case ENETUNREACH:
+	case EACCES:
+	case EPERM:
+		cli_warn("connect %s: %s (a firewall rejected it, or there is no route)", text,
+			 pscope_strerror(err));
+		return EXIT_UNREACHABLE;
+	case ETIMEDOUT:
+		cli_warn("connect %s: timed out after %g s (no answer: dropped by a firewall, or no "
+			 "such host)", text, c->timeout_ms / 1000.0);
+		return EXIT_TIMEOUT;
+	default:
+		cli_warn("connect %s: %s", text, pscope_strerror(err));
+		return EXIT_FAIL;
+	}
+}
+
 int cmd_connect(int argc, char **argv)
 {
 	struct client c = { .fmt = FMT_SEED, .timeout_ms = 10000, .reply_ms = 2000,
@@ -429,11 +460,7 @@ int cmd_connect(int argc, char **argv)
 	fd = connect_any(&c, addrs, n, &which);
 	if (fd < 0) {
 		addr_text(&addrs[which], text, sizeof(text));
-		if (fd == -ETIMEDOUT)
-			cli_warn("connect %s: timed out after %g s", text, c.timeout_ms / 1000.0);
-		else
-			cli_warn("connect %s: %s", text, pscope_strerror(fd));
-		return EXIT_FAIL;
+		return connect_failed(&c, text, fd);
 	}
 	pscope_sock_describe(fd, &c.si);
 	got = pscope_read_line(fd, c.reply, sizeof(c.reply), c.reply_ms);

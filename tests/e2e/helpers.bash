@@ -3,6 +3,7 @@
 
 : "${PORTSCOPE:?set PORTSCOPE to the binary under test}"
 : "${PSTEST:?set PSTEST to the pstest tool}"
+PSHOSTILE=${PSHOSTILE:-$(dirname "$PSTEST")/pshostile}
 export BATS_TEST_TIMEOUT=${BATS_TEST_TIMEOUT:-60}
 
 SERVER_PID=
