@@ -1,0 +1,514 @@
+/* portscope lab: which socket gets a connection or a datagram, and whose port a client may share. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <net/if.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
+
+#include "lab.h"
+
+static const int families[] = { AF_INET, AF_INET6 };
+
+/* A second IPv6 address for lo, from the benchmarking prefix (RFC 5180): only in a namespace of our own. */
+#define SECOND_V6 "2001:2::2"
+
+/* The kernel's struct in6_ifreq (linux/ipv6.h), which glibc does not declare. */
+struct lab_in6_ifreq {
+	struct in6_addr addr;
+	uint32_t prefixlen;
+	int ifindex;
+};
+
+/* Adds SECOND_V6/128 to lo (in this process's own network namespace).  Returns 0 or -errno. */
+static int add_second_v6(struct lab *x)
+{
+	struct lab_in6_ifreq r = { .prefixlen = 128, .ifindex = (int)if_nametoindex("lo") };
+	int fd = socket(AF_INET6, SOCK_DGRAM | SOCK_CLOEXEC, 0), rc = 0;
+
+	if (fd < 0)
+		return -errno;
+	inet_pton(AF_INET6, SECOND_V6, &r.addr);
+	if (ioctl(fd, SIOCSIFADDR, &r) < 0 && errno != EEXIST)
+		rc = -errno;
+	close(fd);
+	lab_step(x, "ioctl(SIOCSIFADDR, lo, %s/128) = %s", SECOND_V6, rc ? pscope_errno_name(rc) : "0");
+	return rc;
+}
+
+/*
+ * Waits for a connection on one of the N listeners LFD and accepts it.
+ * Returns the accepted descriptor and sets *WHICH, or -errno.
+ */
+static int accept_any(struct lab *x, const int *lfd, int n, int *which)
+{
+	struct pollfd p[4];
+
+	for (int i = 0; i < n; i++)
+		p[i] = (struct pollfd){ .fd = lfd[i], .events = POLLIN };
+	if (poll(p, (nfds_t)n, LAB_TIMEOUT_MS) <= 0)
+		return -ETIMEDOUT;
+	for (int i = 0; i < n; i++)
+		if (p[i].revents & POLLIN) {
+			*which = i;
+			return lab_accept(x, lfd[i], 0);
+		}
+	return -ETIMEDOUT;
+}
+
+/* Connects to DEST and says which of the listeners accepted it; fills OBS.  Returns 0 or -errno. */
+static int which_listener(struct lab *x, const struct pscope_addr *dest, const int *lfd,
+			  const char *const *names, int n, char *obs, size_t size)
+{
+	char buf[PSCOPE_ADDRSTRLEN], buf2[PSCOPE_ADDRSTRLEN];
+	struct pscope_addr local;
+	int c = lab_socket(x, dest->u.sa.sa_family, SOCK_STREAM), s = -1, which = 0, rc;
+
+	rc = c < 0 ? c : lab_connect(x, c, dest, LAB_TIMEOUT_MS);
+	if (rc == 0)
+		rc = s = accept_any(x, lfd, n, &which);
+	if (rc >= 0)
+		rc = lab_local(s, &local);
+	if (rc >= 0) {
+		snprintf(obs, size, "the %s listener, local address %s", names[which],
+			 lab_fmt(&local, buf, sizeof(buf)));
+		lab_say(x, "%s: a client connects to %s: accepted by the %s listener (fd %d) as fd %d, local %s",
+			x->part, lab_fmt(dest, buf2, sizeof(buf2)), names[which], lfd[which], s, buf);
+	}
+	lab_close(x, &c, true);
+	lab_close(x, &s, true);
+	return rc < 0 ? rc : 0;
+}
+
+static void specific_family(struct lab *x, int family)
+{
+	bool v6 = family == AF_INET6;
+	const char *any = v6 ? "::" : "0.0.0.0", *lo = v6 ? "::1" : "127.0.0.1";
+	const char *other = v6 ? SECOND_V6 : "127.0.0.2";
+	char names[2][64], pred[LAB_TEXT], obs[LAB_TEXT], buf[PSCOPE_ADDRSTRLEN];
+	const char *name[2] = { names[0], names[1] };
+	struct pscope_addr w, s, dest;
+	int lfd[2] = { -1, -1 }, port, rc;
+
+	if (v6 && (rc = add_second_v6(x)) < 0) {
+		lab_broke(x, "add " SECOND_V6 " to lo", rc);
+		return;
+	}
+	lab_addr(&w, any, 0);
+	lfd[0] = lab_listener(x, &w, 8, LAB_REUSEPORT);
+	if (lfd[0] < 0 || lab_local(lfd[0], &w) < 0) {
+		lab_broke(x, "listen on the wildcard address", lfd[0] < 0 ? lfd[0] : -errno);
+		goto out;
+	}
+	port = pscope_addr_port(&w);
+	lab_addr(&s, lo, port);
+	lfd[1] = lab_listener(x, &s, 8, LAB_REUSEPORT);
+	if (lfd[1] < 0) {
+		lab_broke(x, "listen on loopback next to the wildcard (SO_REUSEPORT on both)", lfd[1]);
+		goto out;
+	}
+	snprintf(names[0], sizeof(names[0]), "%s", lab_fmt(&w, buf, sizeof(buf)));
+	snprintf(names[1], sizeof(names[1]), "%s", lab_fmt(&s, buf, sizeof(buf)));
+	lab_say(x, "%s: listeners on %s (fd %d) and %s (fd %d), both with SO_REUSEPORT", x->part,
+		names[0], lfd[0], names[1], lfd[1]);
+	for (int i = 0; i < 2; i++) {
+		const char *to = i ? other : lo;
+
+		lab_addr(&dest, to, port);
+		snprintf(pred, sizeof(pred), "the %s listener, local address %s", name[!i],
+			 lab_fmt(&dest, buf, sizeof(buf)));
+		rc = which_listener(x, &dest, lfd, name, 2, obs, sizeof(obs));
+		if (rc < 0) {
+			lab_broke(x, "connect and accept", rc);
+			goto out;
+		}
+		snprintf(buf, sizeof(buf), "a connection to %s", to);
+		lab_check(x, buf, i ? "ip(7): INADDR_ANY, any address; net/ipv4/inet_hashtables.c, "
+				      "__inet_lookup_listener: the exact address first, then the wildcard"
+				    : "net/ipv4/inet_hashtables.c, __inet_lookup_listener: the exact "
+				      "address first, then the wildcard",
+			  pred, obs);
+	}
+out:
+	lab_close_all(x, lfd, 2, false);
+}
+
+static void run_specific_beats_wildcard(struct lab *x)
+{
+	for (size_t i = 0; i < 2; i++) {
+		x->part = lab_family_label(families[i]);
+		if (!x->own_netns)
+			lab_skip(x, "specific and wildcard listeners",
+				 "listening on a wildcard address outside a network namespace of its own "
+				 "would open a port to the network");
+		else
+			specific_family(x, families[i]);
+	}
+}
+
+const struct lab_experiment lab_specific_beats_wildcard = {
+	.name = "specific-beats-wildcard",
+	.title = "listeners on 0.0.0.0:P and 127.0.0.1:P: the exact address wins",
+	.story = "Two servers on one port, one on the wildcard address, one on a specific\n"
+		 "address.  On Linux they can coexist only with SO_REUSEPORT on both (see\n"
+		 "bind-conflict; they are still two groups, not one).  A connection goes to the\n"
+		 "listener whose address matches exactly; the wildcard one gets the rest.\n"
+		 "IPv6 uses [::] and [::1], and a second address, " SECOND_V6 ", added to lo.",
+	.predict = "a connection to 127.0.0.1:P (or [::1]:P) reaches the 127.0.0.1:P ([::1]:P) listener\n"
+		   "a connection to 127.0.0.2:P (or [" SECOND_V6 "]:P) reaches the wildcard listener,\n"
+		   "  its local address the one it was sent to (ip(7): INADDR_ANY; the kernel looks\n"
+		   "  up the exact address first, then the wildcard: __inet_lookup_listener)",
+	.netns = true,
+	.run = run_specific_beats_wildcard,
+};
+
+/* Experiment 6: one client address and port, several destinations. */
+static void client_family(struct lab *x, int family)
+{
+	int l1 = -1, l2 = -1, c[4] = { -1, -1, -1, -1 }, rc, q;
+	char buf[PSCOPE_ADDRSTRLEN], b2[PSCOPE_ADDRSTRLEN], pred[LAB_TEXT], obs[LAB_TEXT];
+	struct pscope_addr d1, d2, me, got;
+	struct lab_rows rows;
+
+	lab_loopback(&d1, family, 0);
+	lab_loopback(&d2, family, 0);
+	l1 = lab_listener(x, &d1, 8, 0);
+	l2 = lab_listener(x, &d2, 8, 0);
+	if (l1 < 0 || l2 < 0 || lab_local(l1, &d1) < 0 || lab_local(l2, &d2) < 0) {
+		lab_broke(x, "two listeners on loopback", l1 < 0 ? l1 : l2 < 0 ? l2 : -errno);
+		goto out;
+	}
+	lab_say(x, "%s: two servers, %s and %s", x->part, lab_fmt(&d1, buf, sizeof(buf)),
+		lab_fmt(&d2, b2, sizeof(b2)));
+	lab_loopback(&me, family, 0);
+	c[0] = lab_socket_opts(x, family, SOCK_STREAM, LAB_REUSEADDR);
+	rc = c[0] < 0 ? c[0] : lab_bind(x, c[0], &me);
+	if (rc == 0)
+		rc = lab_local(c[0], &me);
+	if (rc == 0)
+		rc = lab_connect(x, c[0], &d1, LAB_TIMEOUT_MS);
+	if (rc < 0) {
+		lab_broke(x, "bind a client to port 0 and connect it", rc);
+		goto out;
+	}
+	q = pscope_addr_port(&me);
+	lab_say(x, "%s: client fd %d bound to %s, connected to %s", x->part, c[0],
+		lab_fmt(&me, buf, sizeof(buf)), lab_fmt(&d1, b2, sizeof(b2)));
+
+	c[1] = lab_socket_opts(x, family, SOCK_STREAM, LAB_REUSEADDR);
+	rc = c[1] < 0 ? c[1] : lab_bind(x, c[1], &me);
+	lab_check(x, "a second client socket, SO_REUSEADDR on both: bind() to the same address and port",
+		  "socket(7), SO_REUSEADDR: may bind unless a socket listens there", "ok", lab_outcome(rc));
+	if (rc < 0)
+		goto out;
+	rc = lab_connect(x, c[1], &d2, LAB_TIMEOUT_MS);
+	if (rc == 0)
+		rc = lab_local(c[1], &got);
+	snprintf(pred, sizeof(pred), "ok, from %s", lab_fmt(&me, buf, sizeof(buf)));
+	snprintf(obs, sizeof(obs), "%s, from %s", lab_outcome(rc), rc ? "-" : lab_fmt(&got, b2, sizeof(b2)));
+	lab_check(x, "then connect() to the other server", "ip(7), IP_BIND_ADDRESS_NO_PORT: a source port "
+							   "may be shared as long as the 4-tuple is unique",
+		  pred, obs);
+	if (lab_kernel(IPPROTO_TCP, family, q, &rows) >= 0) {
+		lab_show_kernel(x, q, &rows, false);
+		snprintf(pred, sizeof(pred), "2 ESTABLISHED with local port %d", q);
+		snprintf(obs, sizeof(obs), "%d ESTABLISHED with local port %d", lab_count(&rows, 1, q, true), q);
+		lab_check(x, "the kernel's list of sockets on the client's port", "tcp(7); sock_diag(7)",
+			  pred, obs);
+	}
+
+	c[2] = lab_socket_opts(x, family, SOCK_STREAM, 0);
+	rc = c[2] < 0 ? c[2] : lab_bind(x, c[2], &me);
+	lab_check(x, "a third client socket without SO_REUSEADDR: bind() to the same address and port",
+		  "bind(2), ERRORS: EADDRINUSE; socket(7), SO_REUSEADDR", "EADDRINUSE", lab_outcome(rc));
+
+	c[3] = lab_socket_opts(x, family, SOCK_STREAM, LAB_REUSEADDR);
+	rc = c[3] < 0 ? c[3] : lab_bind(x, c[3], &me);
+	if (rc < 0) {
+		lab_broke(x, "bind a fourth client socket with SO_REUSEADDR", rc);
+		goto out;
+	}
+	rc = lab_connect(x, c[3], &d1, LAB_TIMEOUT_MS);
+	lab_check(x, "a fourth, with SO_REUSEADDR, bound there: connect() to the first server again",
+		  "connect(2), ERRORS: EADDRNOTAVAIL; the 4-tuple is taken "
+		  "(net/ipv4/inet_hashtables.c, __inet_check_established)",
+		  "EADDRNOTAVAIL", lab_outcome(rc));
+out:
+	lab_close_all(x, c, 4, true);
+	lab_close(x, &l1, false);
+	lab_close(x, &l2, false);
+}
+
+static void run_client_port_reuse(struct lab *x)
+{
+	for (size_t i = 0; i < 2; i++) {
+		x->part = lab_family_label(families[i]);
+		client_family(x, families[i]);
+	}
+}
+
+const struct lab_experiment lab_client_port_reuse = {
+	.name = "client-port-reuse",
+	.title = "one client address and port, connected to several servers at once",
+	.story = "The 4-tuple works for clients too: one local address and port can carry\n"
+		 "connections to several destinations, since each 4-tuple still differs.  The\n"
+		 "sockets bind the same port (SO_REUSEADDR on each, none listening).  A second\n"
+		 "connection to the same destination from that port would repeat a 4-tuple:\n"
+		 "the kernel refuses it.",
+	.predict = "with SO_REUSEADDR on both, a second client socket binds the first's address\n"
+		   "  and port (socket(7), SO_REUSEADDR) and connects to another server from it\n"
+		   "without SO_REUSEADDR, that bind() fails with EADDRINUSE (bind(2))\n"
+		   "a connection to the same server from the same port fails with EADDRNOTAVAIL\n"
+		   "  (connect(2), ERRORS; the kernel's check that the 4-tuple is unique)",
+	.run = run_client_port_reuse,
+};
+
+/* Experiment 9: an IPv6 listener that takes IPv4 too, and one that leaves IPv4 to another. */
+static void dual_on(struct lab *x)
+{
+	char buf[PSCOPE_ADDRSTRLEN], pred[LAB_TEXT], obs[LAB_TEXT];
+	struct pscope_addr a, to, me, peer, local;
+	int lfd, c = -1, s = -1, fd = -1, rc, port;
+	struct lab_rows rows;
+
+	lab_addr(&a, "::", 0);
+	lfd = lab_listener(x, &a, 8, LAB_DUALSTACK);
+	if (lfd < 0 || lab_local(lfd, &a) < 0) {
+		lab_broke(x, "listen on [::] with IPV6_V6ONLY off", lfd < 0 ? lfd : -errno);
+		goto out;
+	}
+	port = pscope_addr_port(&a);
+	lab_say(x, "a listener on %s (fd %d), IPV6_V6ONLY 0; an IPv4 client connects to 127.0.0.1:%d",
+		lab_fmt(&a, buf, sizeof(buf)), lfd, port);
+	lab_addr(&to, "127.0.0.1", port);
+	c = lab_socket(x, AF_INET, SOCK_STREAM);
+	rc = c < 0 ? c : lab_connect(x, c, &to, LAB_TIMEOUT_MS);
+	if (rc == 0)
+		rc = s = lab_accept(x, lfd, LAB_TIMEOUT_MS);
+	if (rc < 0 || lab_local(c, &me) < 0 || lab_peer(s, &peer) < 0 || lab_local(s, &local) < 0) {
+		lab_broke(x, "connect over IPv4 and accept on the IPv6 listener", rc < 0 ? rc : -errno);
+		goto out;
+	}
+	lab_say(x, "the client (fd %d) calls itself %s", c, lab_fmt(&me, buf, sizeof(buf)));
+	snprintf(pred, sizeof(pred), "peer [::ffff:127.0.0.1]:%d, local [::ffff:127.0.0.1]:%d",
+		 pscope_addr_port(&me), port);
+	snprintf(obs, sizeof(obs), "peer %s, ", lab_fmt(&peer, buf, sizeof(buf)));
+	snprintf(obs + strlen(obs), sizeof(obs) - strlen(obs), "local %s", lab_fmt(&local, buf, sizeof(buf)));
+	lab_check(x, "the IPv4 client as the IPv6 server sees it (getpeername, getsockname)",
+		  "ipv6(7): an IPv4 connection to an IPv6 socket has its address mapped to v6", pred, obs);
+	if (lab_kernel(IPPROTO_TCP, AF_INET6, port, &rows) >= 0) {
+		lab_show_kernel(x, port, &rows, false);
+		snprintf(pred, sizeof(pred), "IPv6 sockets with local port %d: 1 LISTEN, 1 ESTABLISHED", port);
+		snprintf(obs, sizeof(obs), "IPv6 sockets with local port %d: %d LISTEN, %d ESTABLISHED", port,
+			 lab_count(&rows, 10, port, true), lab_count(&rows, 1, port, true));
+		lab_check(x, "the kernel's list: the accepted socket is an IPv6 one", "ipv6(7); sock_diag(7)",
+			  pred, obs);
+	}
+	lab_addr(&a, "0.0.0.0", port);
+	fd = lab_socket_opts(x, AF_INET, SOCK_STREAM, 0);
+	rc = fd < 0 ? fd : lab_bind(x, fd, &a);
+	lab_check(x, "an IPv4 socket: bind() to 0.0.0.0 on the same port",
+		  "ipv6(7): IPv4 and IPv6 share the local port space", "EADDRINUSE", lab_outcome(rc));
+out:
+	lab_close(x, &fd, false);
+	lab_close(x, &c, true);
+	lab_close(x, &s, true);
+	lab_close(x, &lfd, false);
+}
+
+static void dual_off(struct lab *x)
+{
+	const char *names[2] = { "IPv6 [::]", "IPv4 0.0.0.0" };
+	char buf[PSCOPE_ADDRSTRLEN], pred[LAB_TEXT], obs[LAB_TEXT];
+	struct pscope_addr a6, a4, to;
+	int lfd[2] = { -1, -1 }, port, rc;
+
+	lab_addr(&a6, "::", 0);
+	lfd[0] = lab_listener(x, &a6, 8, 0);
+	if (lfd[0] < 0 || lab_local(lfd[0], &a6) < 0) {
+		lab_broke(x, "listen on [::] with IPV6_V6ONLY on", lfd[0] < 0 ? lfd[0] : -errno);
+		goto out;
+	}
+	port = pscope_addr_port(&a6);
+	lab_say(x, "a listener on %s (fd %d), IPV6_V6ONLY 1; then one on 0.0.0.0:%d",
+		lab_fmt(&a6, buf, sizeof(buf)), lfd[0], port);
+	lab_addr(&a4, "0.0.0.0", port);
+	lfd[1] = rc = lab_listener(x, &a4, 8, 0);
+	lab_check(x, "with IPV6_V6ONLY on: an IPv4 listener on 0.0.0.0, same port",
+		  "ipv6(7), IPV6_V6ONLY: an IPv4 and an IPv6 application can bind to a single port",
+		  "ok", lab_outcome(rc));
+	if (rc < 0)
+		goto out;
+	for (int i = 0; i < 2; i++) {
+		lab_addr(&to, i ? "::1" : "127.0.0.1", port);
+		snprintf(pred, sizeof(pred), "the %s listener, local address %s", names[i ? 0 : 1],
+			 lab_fmt(&to, buf, sizeof(buf)));
+		rc = which_listener(x, &to, lfd, names, 2, obs, sizeof(obs));
+		if (rc < 0) {
+			lab_broke(x, "connect and accept", rc);
+			goto out;
+		}
+		lab_check(x, i ? "an IPv6 client" : "an IPv4 client",
+			  "ipv6(7), IPV6_V6ONLY: restricted to IPv6 packets", pred, obs);
+	}
+out:
+	lab_close_all(x, lfd, 2, false);
+}
+
+static void run_dual_stack(struct lab *x)
+{
+	if (!x->own_netns) {
+		lab_skip(x, "dual-stack and IPv6-only listeners on [::]",
+			 "listening on a wildcard address outside a network namespace of its own would "
+			 "open a port to the network");
+		return;
+	}
+	x->part = "V6ONLY 0";
+	dual_on(x);
+	x->part = "V6ONLY 1";
+	dual_off(x);
+}
+
+const struct lab_experiment lab_dual_stack = {
+	.name = "dual-stack",
+	.title = "[::] with IPV6_V6ONLY off takes IPv4 too; with it on, 0.0.0.0 shares the port",
+	.story = "An IPv6 socket listening on [::] with IPV6_V6ONLY off is a dual-stack\n"
+		 "listener: IPv4 clients reach it, and it sees them as IPv4-mapped IPv6\n"
+		 "addresses, ::ffff:127.0.0.1.  It holds the port for IPv4 as well.  With\n"
+		 "IPV6_V6ONLY on, it takes IPv6 only, and an IPv4 listener can have the same\n"
+		 "port number on 0.0.0.0.",
+	.predict = "V6ONLY off: an IPv4 client's address, seen by the server, is [::ffff:127.0.0.1]:its port\n"
+		   "  (ipv6(7): \"its source address will be mapped to v6\")\n"
+		   "V6ONLY off: 0.0.0.0 on the same port is refused, EADDRINUSE (ipv6(7): IPv4 and\n"
+		   "  IPv6 share the local port space)\n"
+		   "V6ONLY on: 0.0.0.0 on the same port binds and listens; IPv4 clients reach it,\n"
+		   "  IPv6 clients reach [::] (ipv6(7), IPV6_V6ONLY)",
+	.netns = true,
+	.run = run_dual_stack,
+};
+
+/* Experiment 10: UDP sockets on one port, connected and not. */
+#define SENDERS 3
+#define ROUNDS 2
+
+/* Reads every datagram waiting on the N sockets FDS for up to MS, naming each by its first byte. */
+static void collect(const int *fds, int n, char (*got)[16], int want, int ms)
+{
+	long long deadline = pscope_now_ms() + ms;
+	int total = 0;
+
+	while (total < want && pscope_now_ms() < deadline) {
+		struct pollfd p[SENDERS];
+
+		for (int i = 0; i < n; i++)
+			p[i] = (struct pollfd){ .fd = fds[i], .events = POLLIN };
+		if (poll(p, (nfds_t)n, 50) <= 0)
+			continue;
+		for (int i = 0; i < n; i++) {
+			char d[32];
+			ssize_t len;
+
+			if (!(p[i].revents & POLLIN))
+				continue;
+			while ((len = recv(fds[i], d, sizeof(d), MSG_DONTWAIT)) > 0) {
+				size_t at = strlen(got[i]);
+
+				if (at + 1 < sizeof(got[i]))
+					got[i][at] = d[0];
+				total++;
+			}
+		}
+	}
+}
+
+static void udp_family(struct lab *x, int family)
+{
+	static const char *const who[SENDERS] = { "A", "B", "X" };
+	int recv_fd[3] = { -1, -1, -1 }, send_fd[SENDERS] = { -1, -1, -1 }, rc = 0, port;
+	char buf[PSCOPE_ADDRSTRLEN], got[3][16], pred[LAB_TEXT], obs[LAB_TEXT];
+	struct pscope_addr p, s[SENDERS];
+	struct lab_rows rows;
+
+	memset(got, 0, sizeof(got));
+	for (int i = 0; i < SENDERS && rc == 0; i++) {
+		lab_loopback(&s[i], family, 0);
+		send_fd[i] = rc = lab_socket_opts(x, family, SOCK_DGRAM, 0);
+		if (rc >= 0)
+			rc = lab_bind(x, send_fd[i], &s[i]);
+		if (rc == 0)
+			rc = lab_local(send_fd[i], &s[i]);
+	}
+	lab_loopback(&p, family, 0);
+	for (int i = 0; i < 3 && rc == 0; i++) {
+		recv_fd[i] = rc = lab_socket_opts(x, family, SOCK_DGRAM, LAB_REUSEADDR);
+		if (rc >= 0)
+			rc = lab_bind(x, recv_fd[i], &p);
+		if (rc == 0 && i == 0)
+			rc = lab_local(recv_fd[0], &p);
+		if (rc == 0 && i > 0)
+			rc = lab_connect(x, recv_fd[i], &s[i - 1], LAB_TIMEOUT_MS);
+	}
+	if (rc < 0) {
+		lab_broke(x, "bind the UDP sockets", rc);
+		goto out;
+	}
+	port = pscope_addr_port(&p);
+	lab_say(x, "%s: three UDP sockets on %s (SO_REUSEADDR on each):", x->part, lab_fmt(&p, buf, sizeof(buf)));
+	lab_say(x, "  fd %d unconnected; fd %d connected to A (%s)", recv_fd[0], recv_fd[1],
+		lab_fmt(&s[0], buf, sizeof(buf)));
+	lab_say(x, "  fd %d connected to B (%s); X (%s) is a third sender", recv_fd[2],
+		lab_fmt(&s[1], buf, sizeof(buf)), lab_fmt(&s[2], obs, sizeof(obs)));
+	for (int r = 0; r < ROUNDS; r++)
+		for (int i = 0; i < SENDERS; i++) {
+			ssize_t n = sendto(send_fd[i], who[i], 1, 0, &p.u.sa, p.len);
+
+			lab_step(x, "sendto(fd %d, \"%s\", %s) = %s", send_fd[i], who[i],
+				 lab_fmt(&p, buf, sizeof(buf)), n == 1 ? "1" : pscope_errno_name(errno));
+		}
+	collect(recv_fd, 3, got, SENDERS * ROUNDS, LAB_TIMEOUT_MS);
+	collect(recv_fd, 3, got, 1000, 100); /* anything more would be a surprise: wait briefly */
+	snprintf(pred, sizeof(pred), "unconnected: XX; connected to A: AA; connected to B: BB");
+	snprintf(obs, sizeof(obs), "unconnected: %s; connected to A: %s; connected to B: %s",
+		 *got[0] ? got[0] : "-", *got[1] ? got[1] : "-", *got[2] ? got[2] : "-");
+	lab_say(x, "%s: A, B and X each send %d datagrams to port %d; what each socket received:",
+		x->part, ROUNDS, port);
+	lab_say(x, "  %s", obs);
+	lab_check(x, "which socket receives which sender's datagrams",
+		  "connect(2): for SOCK_DGRAM, the only address from which datagrams are received; "
+		  "udp(7)", pred, obs);
+	if (lab_kernel(IPPROTO_UDP, family, port, &rows) >= 0) {
+		lab_show_kernel(x, port, &rows, false);
+		snprintf(pred, sizeof(pred), "local port %d: 1 UNCONN, 2 ESTABLISHED", port);
+		snprintf(obs, sizeof(obs), "local port %d: %d UNCONN, %d ESTABLISHED", port,
+			 lab_count(&rows, 7, port, true), lab_count(&rows, 1, port, true));
+		lab_check(x, "the kernel's list of UDP sockets on the port", "udp(7); sock_diag(7)", pred, obs);
+	}
+out:
+	lab_close_all(x, recv_fd, 3, false);
+	lab_close_all(x, send_fd, SENDERS, false);
+}
+
+static void run_udp_demux(struct lab *x)
+{
+	for (size_t i = 0; i < 2; i++) {
+		x->part = lab_family_label(families[i]);
+		udp_family(x, families[i]);
+	}
+}
+
+const struct lab_experiment lab_udp_demux = {
+	.name = "udp-demux",
+	.title = "UDP on one port: each connected socket gets only its peer's datagrams",
+	.story = "UDP has no accept(), but the 4-tuple still sorts datagrams.  Three UDP\n"
+		 "sockets share one port: one unconnected, two connected, to peers A and B.\n"
+		 "A datagram goes to the socket whose peer matches its source; the unconnected\n"
+		 "socket gets what comes from anyone else (X).",
+	.predict = "the socket connected to A receives only A's datagrams, the one connected to B\n"
+		   "  only B's (connect(2): for SOCK_DGRAM, \"the only address from which datagrams\n"
+		   "  are received\")\n"
+		   "the unconnected socket receives X's, and neither A's nor B's\n"
+		   "the kernel lists one UNCONN and two ESTABLISHED UDP sockets on the port (udp(7))",
+	.run = run_udp_demux,
+};
