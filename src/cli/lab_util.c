@@ -402,10 +402,15 @@ void lab_show_kernel(struct lab *x, int port, const struct lab_rows *r, bool own
 		free(hash);
 	}
 	lab_say(x, "the kernel's list of sockets on port %d (as portscope ls %d shows it):", port, port);
-	for (int i = 0; i < r->n; i++) {
-		const struct pscope_diag_sock *s = &r->s[i];
+	/* Listeners first, then the sockets with the port as local port, then the rest. */
+	for (int k = 0; k < 3 * r->n; k++) {
+		const struct pscope_diag_sock *s = &r->s[k % r->n];
+		int i = k % r->n, rank = s->state == 10 ? 0 : s->lport == port ? 1 : 2;
 		char l[PSCOPE_ADDRSTRLEN], p[PSCOPE_ADDRSTRLEN], who[64] = "";
 		struct pscope_addr a;
+
+		if (rank != k / r->n)
+			continue;
 
 		pscope_diag_local(s, &a);
 		lab_fmt(&a, l, sizeof(l));
@@ -420,7 +425,10 @@ void lab_show_kernel(struct lab *x, int port, const struct lab_rows *r, bool own
 			snprintf(who, sizeof(who), "  owner: none (no inode)");
 		else if (owners)
 			snprintf(who, sizeof(who), "  owner: none found");
-		lab_say(x, "  %-12s %-24s %-24s%s", pscope_diag_state_name(s), l, p, who);
+		if (*who)
+			lab_say(x, "  %-12s %-24s %-24s%s", pscope_diag_state_name(s), l, p, who);
+		else
+			lab_say(x, "  %-12s %-24s %s", pscope_diag_state_name(s), l, p);
 	}
 	if (r->n == 0)
 		lab_say(x, "  (none)");

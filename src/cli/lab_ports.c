@@ -1,0 +1,487 @@
+/* portscope lab: running out of ephemeral ports, TIME_WAIT, and the accept queue. */
+#include <errno.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "lab.h"
+
+#ifndef IP_LOCAL_PORT_RANGE
+#define IP_LOCAL_PORT_RANGE 51	/* linux/in.h, since Linux 6.3 */
+#endif
+
+static const int families[] = { AF_INET, AF_INET6 };
+
+#define DESTS 3
+#define RANGE 6			/* ports in the narrowed range; even, as connect() walks it two by two */
+#define TRIES (RANGE + 2)	/* connections tried per destination */
+
+enum how { PLAIN, BIND_FIRST, NO_PORT };
+
+struct ephemeral {
+	int family;
+	int lfd[DESTS];
+	struct pscope_addr dest[DESTS];
+	int lo, hi;		/* the narrowed range */
+	int fds[DESTS * TRIES];
+	int nfds;
+};
+
+/* True if no TCP socket of either family has a local port from LO to HI. */
+static bool range_free(int lo, int hi)
+{
+	struct lab_rows rows;
+
+	for (int port = lo; port <= hi; port++)
+		for (int f = 0; f < 2; f++)
+			if (lab_kernel(IPPROTO_TCP, families[f], port, &rows) != 0)
+				return false;
+	return true;
+}
+
+/* Chooses RANGE ports inside net.ipv4.ip_local_port_range that no socket uses now. */
+static int choose_range(struct ephemeral *e)
+{
+	int glo = 32768, ghi = 60999;
+	FILE *f = fopen("/proc/sys/net/ipv4/ip_local_port_range", "re");
+
+	if (f) {
+		if (fscanf(f, "%d %d", &glo, &ghi) != 2) {
+			glo = 32768;
+			ghi = 60999;
+		}
+		fclose(f);
+	}
+	for (int start = (glo + 1000) & ~1, n = 0; start + RANGE - 1 <= ghi && n < 64;
+	     start += 2 * RANGE + 50, n++)
+		if (range_free(start, start + RANGE - 1)) {
+			e->lo = start;
+			e->hi = start + RANGE - 1;
+			return 0;
+		}
+	return -EADDRINUSE;
+}
+
+/*
+ * Connects to destination D, HOW, until it fails or TRIES connections are
+ * made; every socket has the narrowed range.  Writes "N ok, then ERR" to OBS
+ * and adds to *OUTSIDE the connections whose port is outside the range.
+ */
+static int fill(struct lab *x, struct ephemeral *e, int d, enum how how, char *obs, size_t size,
+		int *outside)
+{
+	int ok = 0;
+
+	for (int i = 0; i < TRIES; i++) {
+		struct pscope_addr me;
+		int fd, rc;
+
+		lab_loopback(&me, e->family, 0);
+		fd = lab_socket_opts(x, e->family, SOCK_STREAM, how == NO_PORT ? LAB_NO_PORT : 0);
+		if (fd < 0)
+			return fd;
+		rc = lab_setopt(x, fd, IPPROTO_IP, IP_LOCAL_PORT_RANGE, "IP_LOCAL_PORT_RANGE",
+				(e->hi << 16) | e->lo);
+		if (rc == 0 && how != PLAIN) {
+			rc = lab_bind(x, fd, &me);
+			if (rc < 0) {
+				snprintf(obs, size, "%d ok, then bind() %s", ok, pscope_errno_name(rc));
+				lab_close(x, &fd, true);
+				return 0;
+			}
+		}
+		if (rc == 0)
+			rc = lab_connect(x, fd, &e->dest[d], LAB_TIMEOUT_MS);
+		if (rc < 0) {
+			snprintf(obs, size, "%d ok, then connect() %s", ok, pscope_errno_name(rc));
+			lab_close(x, &fd, true);
+			return 0;
+		}
+		e->fds[e->nfds++] = fd;
+		ok++;
+		if (lab_local(fd, &me) == 0 &&
+		    (pscope_addr_port(&me) < e->lo || pscope_addr_port(&me) > e->hi))
+			(*outside)++;
+	}
+	snprintf(obs, size, "%d ok, no failure", ok);
+	return 0;
+}
+
+/* Accepts and closes what waits on the listeners, so that their queues never fill. */
+static void drain(struct lab *x, struct ephemeral *e)
+{
+	int n = 0, fd;
+
+	for (int d = 0; d < DESTS; d++)
+		while (n < 4 * DESTS * TRIES &&
+		       (fd = accept4(e->lfd[d], NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC)) >= 0) {
+			close(fd);
+			n++;
+		}
+	lab_step(x, "accept() and close() the %d connections the servers had queued", n);
+}
+
+/* One way of connecting, to every destination in turn; checks it against PREDICTED. */
+static void exhaust(struct lab *x, struct ephemeral *e, enum how how, const char *what,
+		    const char *source, const char *const *predicted)
+{
+	char pred[LAB_TEXT] = "", obs[LAB_TEXT] = "", one[128], buf[PSCOPE_ADDRSTRLEN];
+	int outside = 0, rc = 0;
+
+	for (int d = 0; d < DESTS && rc == 0; d++) {
+		size_t len = strlen(obs);
+
+		rc = fill(x, e, d, how, one, sizeof(one), &outside);
+		lab_fmt(&e->dest[d], buf, sizeof(buf));
+		snprintf(obs + len, sizeof(obs) - len, "%sto %s: %s", d ? "; " : "", buf, one);
+		len = strlen(pred);
+		snprintf(pred + len, sizeof(pred) - len, "%sto %s: %s", d ? "; " : "", buf, predicted[d]);
+		lab_say(x, "%s: %s, to %s: %s", x->part, what, buf, one);
+	}
+	if (rc < 0) {
+		lab_broke(x, "make a client socket", rc);
+	} else {
+		if (outside) {
+			size_t len = strlen(obs);
+
+			snprintf(obs + len, sizeof(obs) - len, "; %d port%s outside %d-%d", outside,
+				 outside == 1 ? "" : "s", e->lo, e->hi);
+		}
+		lab_check(x, what, source, pred, obs);
+	}
+	lab_close_all(x, e->fds, e->nfds, true);
+	e->nfds = 0;
+	drain(x, e);
+}
+
+static void ephemeral_family(struct lab *x, int family)
+{
+	static const char *const per_dest[DESTS] = { "6 ok, then connect() EADDRNOTAVAIL",
+						     "6 ok, then connect() EADDRNOTAVAIL",
+						     "6 ok, then connect() EADDRNOTAVAIL" };
+	static const char *const shared[DESTS] = { "6 ok, then bind() EADDRINUSE",
+						   "0 ok, then bind() EADDRINUSE",
+						   "0 ok, then bind() EADDRINUSE" };
+	struct ephemeral e = { .family = family };
+	char buf[PSCOPE_ADDRSTRLEN];
+	int probe, rc;
+
+	for (int d = 0; d < DESTS; d++)
+		e.lfd[d] = -1;
+	probe = lab_socket(x, family, SOCK_STREAM);
+	rc = probe < 0 ? probe
+		       : lab_setopt(x, probe, IPPROTO_IP, IP_LOCAL_PORT_RANGE, "IP_LOCAL_PORT_RANGE",
+				    (40001 << 16) | 40000);
+	lab_close(x, &probe, false);
+	if (rc == -ENOPROTOOPT) {
+		lab_skip(x, "narrowed port ranges", "IP_LOCAL_PORT_RANGE needs Linux 6.3 or later");
+		return;
+	}
+	for (int d = 0; d < DESTS; d++) {
+		lab_loopback(&e.dest[d], family, 0);
+		e.lfd[d] = lab_listener(x, &e.dest[d], 2 * TRIES, 0);
+		if (e.lfd[d] < 0 || lab_local(e.lfd[d], &e.dest[d]) < 0) {
+			lab_broke(x, "listen on loopback", e.lfd[d] < 0 ? e.lfd[d] : -errno);
+			goto out;
+		}
+	}
+	if ((rc = choose_range(&e)) < 0) {
+		lab_broke(x, "find 6 ports in a row that no socket uses", rc);
+		goto out;
+	}
+	lab_say(x, "%s: %d servers on %s and two more ports of it; every client socket gets", x->part,
+		DESTS, lab_fmt(&e.dest[0], buf, sizeof(buf)));
+	lab_say(x, "%s: IP_LOCAL_PORT_RANGE %d-%d (%d ports, none in use by any socket now)", x->part,
+		e.lo, e.hi, RANGE);
+	exhaust(x, &e, PLAIN, "plain connect()",
+		"ip(7), ip_local_port_range and IP_LOCAL_PORT_RANGE; connect(2), ERRORS: EADDRNOTAVAIL",
+		per_dest);
+	exhaust(x, &e, BIND_FIRST, "bind(port 0), then connect()",
+		"ip(7), ip_local_port_range: bind(2) with port 0 takes a port for itself; "
+		"bind(2), ERRORS: EADDRINUSE",
+		shared);
+	exhaust(x, &e, NO_PORT, "IP_BIND_ADDRESS_NO_PORT, bind(port 0), then connect()",
+		"ip(7), IP_BIND_ADDRESS_NO_PORT: the port is chosen at connect(2), shared while the "
+		"4-tuple is unique",
+		per_dest);
+out:
+	lab_close_all(x, e.lfd, DESTS, false);
+}
+
+static void run_ephemeral_ports(struct lab *x)
+{
+	for (size_t i = 0; i < 2; i++) {
+		x->part = lab_family_label(families[i]);
+		ephemeral_family(x, families[i]);
+	}
+}
+
+const struct lab_experiment lab_ephemeral_ports = {
+	.name = "ephemeral-ports",
+	.title = "a narrow port range: per destination for connect(), shared after bind(0)",
+	.story = "Why do clients run out of ports, and when?  Each client socket is narrowed to\n"
+		 "6 ports (IP_LOCAL_PORT_RANGE, Linux 6.3; no privilege needed) and connects to\n"
+		 "3 servers.  connect() on an unbound socket may reuse a port for another\n"
+		 "destination, since the 4-tuple differs: each destination gets the whole range.\n"
+		 "bind() with port 0 must choose a port before it knows the destination, so it\n"
+		 "takes one no other socket has: one range for all destinations.\n"
+		 "IP_BIND_ADDRESS_NO_PORT defers the choice to connect() again.",
+	.predict = "plain connect(): 6 connections to each server, then EADDRNOTAVAIL (ip(7),\n"
+		   "  ip_local_port_range; connect(2), ERRORS)\n"
+		   "bind(port 0) then connect(): 6 connections in all, then bind() fails with\n"
+		   "  EADDRINUSE, for every server (ip(7), ip_local_port_range: bind(2) with port 0)\n"
+		   "IP_BIND_ADDRESS_NO_PORT, bind(port 0), connect(): 6 per server again, then\n"
+		   "  EADDRNOTAVAIL (ip(7), IP_BIND_ADDRESS_NO_PORT)",
+	.netns = true,
+	.run = run_ephemeral_ports,
+};
+
+/* Waits up to MS for the kernel to list a TIME_WAIT socket from PORT to PEER_PORT. */
+static int wait_time_wait(int family, int port, int peer_port, int ms, struct lab_rows *rows)
+{
+	long long deadline = pscope_now_ms() + ms;
+
+	do {
+		if (lab_kernel(IPPROTO_TCP, family, port, rows) < 0)
+			return -EIO;
+		for (int i = 0; i < rows->n; i++)
+			if (rows->s[i].state == 6 && rows->s[i].lport == port &&
+			    rows->s[i].rport == peer_port)
+				return 0;
+		lab_sleep_ms(20);
+	} while (pscope_now_ms() < deadline);
+	return -ETIMEDOUT;
+}
+
+/*
+ * A server (SO_REUSEADDR if OLD_REUSE) takes one connection and closes it
+ * first, then stops; a new server (SO_REUSEADDR if NEW_REUSE) binds the port.
+ */
+static void restart(struct lab *x, int family, bool old_reuse, bool new_reuse, bool show,
+		    const char *predicted)
+{
+	int lfd, c = -1, s = -1, fd = -1, rc, port, cport, tw, others;
+	char buf[PSCOPE_ADDRSTRLEN], what[160], pred[LAB_TEXT], obs[LAB_TEXT], byte;
+	struct pscope_addr a, me;
+	struct lab_rows rows;
+
+	lab_loopback(&a, family, 0);
+	lfd = lab_listener(x, &a, 8, old_reuse ? LAB_REUSEADDR : 0);
+	if (lfd < 0 || lab_local(lfd, &a) < 0) {
+		lab_broke(x, "listen on loopback", lfd < 0 ? lfd : -errno);
+		goto out;
+	}
+	port = pscope_addr_port(&a);
+	c = lab_socket(x, family, SOCK_STREAM);
+	rc = c < 0 ? c : lab_connect(x, c, &a, LAB_TIMEOUT_MS);
+	if (rc == 0)
+		rc = s = lab_accept(x, lfd, LAB_TIMEOUT_MS);
+	if (rc < 0 || lab_local(c, &me) < 0) {
+		lab_broke(x, "connect and accept", rc < 0 ? rc : -errno);
+		goto out;
+	}
+	cport = pscope_addr_port(&me);
+	lab_close(x, &s, false); /* the server closes first */
+	{
+		struct pollfd p = { .fd = c, .events = POLLIN };
+
+		rc = poll(&p, 1, LAB_TIMEOUT_MS) == 1 ? (int)recv(c, &byte, 1, 0) : -1;
+		lab_step(x, "recv(fd %d) = %d (the server's FIN: end of file)", c, rc);
+	}
+	lab_close(x, &c, false);
+	rc = wait_time_wait(family, port, cport, LAB_TIMEOUT_MS, &rows);
+	lab_close(x, &lfd, false); /* the server stops */
+	if (show) {
+		if (lab_kernel(IPPROTO_TCP, family, port, &rows) >= 0)
+			lab_show_kernel(x, port, &rows, false);
+		tw = lab_count(&rows, 6, port, true);
+		others = rows.n - tw;
+		lab_fmt(&a, buf, sizeof(buf));
+		snprintf(pred, sizeof(pred), "1 TIME_WAIT on %s from port %d, nothing else", buf, cport);
+		snprintf(obs, sizeof(obs), "%d TIME_WAIT on %s from port %d, %s", tw, buf,
+			 tw ? rows.s[0].rport : 0, others ? "and other sockets" : "nothing else");
+		lab_check(x, "after the server closed first, and stopped: the kernel's list of the port",
+			  "tcp(7); RFC 9293, 3.6: the side that closes first waits in TIME-WAIT", pred, obs);
+	}
+	fd = lab_socket_opts(x, family, SOCK_STREAM, new_reuse ? LAB_REUSEADDR : 0);
+	rc = fd < 0 ? fd : lab_bind(x, fd, &a);
+	snprintf(what, sizeof(what), "old server %s SO_REUSEADDR, new one %s: bind()",
+		 old_reuse ? "with" : "without", new_reuse ? "with" : "without");
+	lab_check(x, what,
+		  "socket(7), SO_REUSEADDR; net/ipv4/inet_connection_sock.c, inet_bind_conflict: both "
+		  "sockets need it, and a TIME_WAIT socket keeps its listener's",
+		  predicted, lab_outcome(rc));
+out:
+	lab_close(x, &fd, false);
+	lab_close(x, &c, true);
+	lab_close(x, &s, true);
+	lab_close(x, &lfd, false);
+}
+
+static void run_time_wait(struct lab *x)
+{
+	for (size_t i = 0; i < 2; i++) {
+		x->part = lab_family_label(families[i]);
+		lab_say(x, "%s: a server takes a client, closes the connection first, then stops;", x->part);
+		lab_say(x, "%s: a new server binds the same address and port", x->part);
+		restart(x, families[i], false, false, true, "EADDRINUSE");
+		restart(x, families[i], false, true, false, "EADDRINUSE");
+		restart(x, families[i], true, false, false, "EADDRINUSE");
+		restart(x, families[i], true, true, false, "ok");
+	}
+}
+
+const struct lab_experiment lab_time_wait = {
+	.name = "time-wait",
+	.title = "the side that closes first keeps the 4-tuple in TIME_WAIT; restarting a server",
+	.story = "What is TIME_WAIT holding?  The side that closes a connection first keeps its\n"
+		 "4-tuple for a while (60 s on Linux), so that late packets of the old\n"
+		 "connection are not taken for a new one.  When a server closes first, that\n"
+		 "side is the server's, on its own port, and a restarted server finds the port\n"
+		 "taken.  SO_REUSEADDR lets it bind anyway: but only if the old server had it\n"
+		 "too, since the TIME_WAIT socket keeps the option of the listener it came from.",
+	.predict = "after the server closes first and stops, the kernel lists one TIME_WAIT socket\n"
+		   "  on its port, to the client's port, and nothing else (tcp(7); RFC 9293, 3.6)\n"
+		   "a new server's bind() to that port fails with EADDRINUSE unless both the old\n"
+		   "  and the new server set SO_REUSEADDR (socket(7), SO_REUSEADDR; the kernel's\n"
+		   "  inet_bind_conflict wants it on both sockets)",
+	.run = run_time_wait,
+};
+
+/* Experiment 11: connections wait in the accept queue; beyond it, clients wait in SYN_SENT. */
+#define QCLIENTS 4
+#define BACKLOG 1
+#define QUEUED (BACKLOG + 1)	/* the kernel's test is "more than backlog": sk_acceptq_is_full */
+
+/* Connects client I (nonblocking); the first QUEUED are waited for. */
+static int queue_client(struct lab *x, const struct pscope_addr *a, int i, int *fd,
+			struct pscope_addr *me)
+{
+	int rc;
+
+	*fd = lab_socket(x, a->u.sa.sa_family, SOCK_STREAM);
+	if (*fd < 0)
+		return *fd;
+	rc = lab_connect(x, *fd, a, i < QUEUED ? LAB_TIMEOUT_MS : 0);
+	if (rc == -EINPROGRESS && i >= QUEUED)
+		rc = 0;
+	if (rc == 0)
+		rc = lab_local(*fd, me);
+	return rc;
+}
+
+/* The state the kernel lists for the client socket on local port CPORT, or "none". */
+static const char *client_state(const struct lab_rows *rows, int cport)
+{
+	for (int i = 0; i < rows->n; i++)
+		if (rows->s[i].lport == cport)
+			return pscope_diag_state_name(&rows->s[i]);
+	return "none";
+}
+
+static void queue_family(struct lab *x, int family)
+{
+	int lfd, c[QCLIENTS], s[QCLIENTS], rc, port, order[QCLIENTS], nacc = 0, owned = 0;
+	char buf[PSCOPE_ADDRSTRLEN], pred[LAB_TEXT], obs[LAB_TEXT];
+	struct pscope_addr a, me[QCLIENTS];
+	struct lab_rows rows;
+
+	for (int i = 0; i < QCLIENTS; i++)
+		c[i] = s[i] = -1;
+	lab_loopback(&a, family, 0);
+	lfd = lab_listener(x, &a, BACKLOG, 0);
+	if (lfd < 0 || lab_local(lfd, &a) < 0) {
+		lab_broke(x, "listen on loopback", lfd < 0 ? lfd : -errno);
+		goto out;
+	}
+	port = pscope_addr_port(&a);
+	lab_say(x, "%s: a listener on %s (fd %d), backlog %d, and no accept() yet; %d clients connect,",
+		x->part, lab_fmt(&a, buf, sizeof(buf)), lfd, BACKLOG, QCLIENTS);
+	lab_say(x, "%s: one at a time, the last two without waiting", x->part);
+	for (int i = 0; i < QCLIENTS; i++) {
+		rc = queue_client(x, &a, i, &c[i], &me[i]);
+		if (rc < 0) {
+			lab_broke(x, "connect a client", rc);
+			goto out;
+		}
+		lab_sleep_ms(i >= QUEUED ? 200 : 20); /* spaced, so their SYN retries are in order too */
+	}
+	if (lab_kernel(IPPROTO_TCP, family, port, &rows) < 0) {
+		lab_broke(x, "read the kernel's list of sockets", -EIO);
+		goto out;
+	}
+	lab_show_kernel(x, port, &rows, true);
+	for (int i = 0; i < rows.n; i++)
+		owned += rows.s[i].lport == port && rows.s[i].state == 1 && rows.s[i].inode != 0;
+	snprintf(pred, sizeof(pred), "%d ESTABLISHED with local port %d, %d of them with an owner", QUEUED,
+		 port, 0);
+	snprintf(obs, sizeof(obs), "%d ESTABLISHED with local port %d, %d of them with an owner",
+		 lab_count(&rows, 1, port, true), port, owned);
+	lab_check(x, "before any accept(): the server's side of the connections",
+		  "listen(2): backlog, the queue of established sockets waiting to be accepted",
+		  pred, obs);
+	snprintf(pred, sizeof(pred), "clients 1-2: ESTABLISHED, ESTABLISHED; clients 3-4: SYN_SENT, SYN_SENT");
+	snprintf(obs, sizeof(obs), "clients 1-2: %s, ", client_state(&rows, pscope_addr_port(&me[0])));
+	snprintf(obs + strlen(obs), sizeof(obs) - strlen(obs), "%s; clients 3-4: ",
+		 client_state(&rows, pscope_addr_port(&me[1])));
+	snprintf(obs + strlen(obs), sizeof(obs) - strlen(obs), "%s, ",
+		 client_state(&rows, pscope_addr_port(&me[2])));
+	snprintf(obs + strlen(obs), sizeof(obs) - strlen(obs), "%s",
+		 client_state(&rows, pscope_addr_port(&me[3])));
+	lab_check(x, "the clients' own sockets, the queue holding backlog + 1",
+		  "listen(2): when the queue is full, the request may be ignored so that a later "
+		  "reattempt succeeds; include/net/sock.h, sk_acceptq_is_full",
+		  pred, obs);
+	for (nacc = 0; nacc < QCLIENTS; nacc++) {
+		struct pscope_addr peer;
+
+		s[nacc] = lab_accept(x, lfd, LAB_TIMEOUT_MS);
+		if (s[nacc] < 0 || lab_peer(s[nacc], &peer) < 0)
+			break;
+		order[nacc] = 0;
+		for (int j = 0; j < QCLIENTS; j++)
+			if (pscope_addr_same(&peer, &me[j]))
+				order[nacc] = j + 1;
+	}
+	snprintf(pred, sizeof(pred), "clients 1, 2, 3, 4");
+	snprintf(obs, sizeof(obs), "clients");
+	for (int i = 0; i < nacc; i++)
+		snprintf(obs + strlen(obs), sizeof(obs) - strlen(obs), "%s %d", i ? "," : "", order[i]);
+	if (nacc < QCLIENTS)
+		snprintf(obs + strlen(obs), sizeof(obs) - strlen(obs), "%s then %s", nacc ? "," : "",
+			 pscope_errno_name(s[nacc]));
+	lab_say(x, "%s: accept() %d times: %s (3 and 4 once their SYN was sent again)", x->part, QCLIENTS, obs);
+	lab_check(x, "the order in which accept() hands out the connections",
+		  "accept(2): it extracts the first connection request on the queue", pred, obs);
+out:
+	lab_close_all(x, c, QCLIENTS, true);
+	lab_close_all(x, s, QCLIENTS, true);
+	lab_close(x, &lfd, false);
+}
+
+static void run_accept_queue(struct lab *x)
+{
+	for (size_t i = 0; i < 2; i++) {
+		x->part = lab_family_label(families[i]);
+		queue_family(x, families[i]);
+	}
+}
+
+const struct lab_experiment lab_accept_queue = {
+	.name = "accept-queue",
+	.title = "connections are ESTABLISHED before accept(); a full queue leaves clients in SYN_SENT",
+	.story = "The kernel completes the handshake on its own: a connection is ESTABLISHED\n"
+		 "and waits in the listener's accept queue before the server calls accept(),\n"
+		 "held by no process yet.  With a tiny backlog the queue fills; further clients'\n"
+		 "SYNs are dropped and they wait in SYN_SENT, sending again after a second.\n"
+		 "accept() hands the connections out in the order they completed.",
+	.predict = "with backlog 1 and no accept(), 2 connections are ESTABLISHED on the server's\n"
+		   "  side, with no owner (listen(2): the queue of established sockets; the kernel\n"
+		   "  admits backlog + 1: sk_acceptq_is_full tests \"more than backlog\")\n"
+		   "clients 3 and 4 stay in SYN_SENT (listen(2): \"the request may be ignored so\n"
+		   "  that a later reattempt at connection succeeds\")\n"
+		   "accept() returns clients 1, 2, 3, 4 in that order (accept(2): the first\n"
+		   "  connection request on the queue)",
+	.run = run_accept_queue,
+};
