@@ -99,7 +99,7 @@ static void append(char *buf, size_t size, const char *text)
 static void summarize(const struct lab *x, struct record *r)
 {
 	int pass = 0, fail = 0, skip = 0;
-	char item[LAB_TEXT * 2];
+	char item[LAB_TEXT * 4];
 
 	memset(r, 0, sizeof(*r));
 	r->nchecks = x->nchecks;

@@ -28,6 +28,17 @@ struct ephemeral {
 	int nfds;
 };
 
+/* Narrows FD's ephemeral ports to LO-HI (IP_LOCAL_PORT_RANGE: high bound in the upper 16 bits). */
+static int set_range(struct lab *x, int fd, int lo, int hi)
+{
+	uint32_t v = (uint32_t)hi << 16 | (uint32_t)lo;
+	int rc = setsockopt(fd, IPPROTO_IP, IP_LOCAL_PORT_RANGE, &v, sizeof(v)) < 0 ? -errno : 0;
+
+	lab_step(x, "setsockopt(fd %d, IP_LOCAL_PORT_RANGE, %d-%d) = %s", fd, lo, hi,
+		 rc ? pscope_errno_name(rc) : "0");
+	return rc;
+}
+
 /* True if no TCP socket of either family has a local port from LO to HI. */
 static bool range_free(int lo, int hi)
 {
@@ -81,8 +92,7 @@ static int fill(struct lab *x, struct ephemeral *e, int d, enum how how, char *o
 		fd = lab_socket_opts(x, e->family, SOCK_STREAM, how == NO_PORT ? LAB_NO_PORT : 0);
 		if (fd < 0)
 			return fd;
-		rc = lab_setopt(x, fd, IPPROTO_IP, IP_LOCAL_PORT_RANGE, "IP_LOCAL_PORT_RANGE",
-				(e->hi << 16) | e->lo);
+		rc = set_range(x, fd, e->lo, e->hi);
 		if (rc == 0 && how != PLAIN) {
 			rc = lab_bind(x, fd, &me);
 			if (rc < 0) {
@@ -170,9 +180,7 @@ static void ephemeral_family(struct lab *x, int family)
 	for (int d = 0; d < DESTS; d++)
 		e.lfd[d] = -1;
 	probe = lab_socket(x, family, SOCK_STREAM);
-	rc = probe < 0 ? probe
-		       : lab_setopt(x, probe, IPPROTO_IP, IP_LOCAL_PORT_RANGE, "IP_LOCAL_PORT_RANGE",
-				    (40001 << 16) | 40000);
+	rc = probe < 0 ? probe : set_range(x, probe, 40000, 40001);
 	lab_close(x, &probe, false);
 	if (rc == -ENOPROTOOPT) {
 		lab_skip(x, "narrowed port ranges", "IP_LOCAL_PORT_RANGE needs Linux 6.3 or later");

@@ -150,12 +150,8 @@ int lab_setopt(struct lab *x, int fd, int level, int name, const char *optname, 
 {
 	int rc = setsockopt(fd, level, name, &value, sizeof(value)) < 0 ? -errno : 0;
 
-	if (value > 1)
-		lab_step(x, "setsockopt(fd %d, %s, %d-%d) = %s", fd, optname, value & 0xffff,
-			 (value >> 16) & 0xffff, rc ? pscope_errno_name(rc) : "0");
-	else
-		lab_step(x, "setsockopt(fd %d, %s, %d) = %s", fd, optname, value,
-			 rc ? pscope_errno_name(rc) : "0");
+	lab_step(x, "setsockopt(fd %d, %s, %d) = %s", fd, optname, value,
+		 rc ? pscope_errno_name(rc) : "0");
 	return rc;
 }
 
