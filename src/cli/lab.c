@@ -50,7 +50,7 @@ static const char usage[] =
 	"\n"
 	"Options:\n"
 	"  -v, --verbose        show every step: each system call with its addresses,\n"
-	"                       descriptors and errno names\n"
+	"                       descriptors and errno names (text output only)\n"
 	"  -f, --format FMT     text (default) or json: one object,\n"
 	"                       {\"kernel\": ..., \"experiments\": [{\"name\", \"result\",\n"
 	"                       \"predicted\", \"observed\", \"why\", \"checks\"}]}\n"

@@ -19,7 +19,7 @@ enum lab_result { LAB_PASS, LAB_FAIL, LAB_SKIP };
 
 struct lab_check {
 	char what[160];
-	char source[128];
+	char source[192];
 	char predicted[LAB_TEXT];
 	char observed[LAB_TEXT];
 	enum lab_result result;

@@ -317,8 +317,8 @@ static void restart(struct lab *x, int family, bool old_reuse, bool new_reuse, b
 	snprintf(what, sizeof(what), "old server %s SO_REUSEADDR, new one %s: bind()",
 		 old_reuse ? "with" : "without", new_reuse ? "with" : "without");
 	lab_check(x, what,
-		  "socket(7), SO_REUSEADDR; net/ipv4/inet_connection_sock.c, inet_bind_conflict: both "
-		  "sockets need it, and a TIME_WAIT socket keeps its listener's",
+		  "socket(7), SO_REUSEADDR; inet_bind_conflict (net/ipv4/inet_connection_sock.c): "
+		  "both need it; TIME_WAIT keeps the listener's",
 		  predicted, lab_outcome(rc));
 out:
 	lab_close(x, &fd, false);
