@@ -280,7 +280,7 @@ static void dual_on(struct lab *x)
 		goto out;
 	}
 	port = pscope_addr_port(&a);
-	lab_say(x, "a listener on %s (fd %d), IPV6_V6ONLY 0; an IPv4 client connects to 127.0.0.1:%d",
+	lab_say(x, "%s: a listener on %s (fd %d); an IPv4 client connects to 127.0.0.1:%d", x->part,
 		lab_fmt(&a, buf, sizeof(buf)), lfd, port);
 	lab_addr(&to, "127.0.0.1", port);
 	c = lab_socket(x, AF_INET, SOCK_STREAM);
@@ -291,7 +291,7 @@ static void dual_on(struct lab *x)
 		lab_broke(x, "connect over IPv4 and accept on the IPv6 listener", rc < 0 ? rc : -errno);
 		goto out;
 	}
-	lab_say(x, "the client (fd %d) calls itself %s", c, lab_fmt(&me, buf, sizeof(buf)));
+	lab_say(x, "%s: the client (fd %d) calls itself %s", x->part, c, lab_fmt(&me, buf, sizeof(buf)));
 	snprintf(pred, sizeof(pred), "peer [::ffff:127.0.0.1]:%d, local [::ffff:127.0.0.1]:%d",
 		 pscope_addr_port(&me), port);
 	snprintf(obs, sizeof(obs), "peer %s, ", lab_fmt(&peer, buf, sizeof(buf)));
@@ -332,7 +332,7 @@ static void dual_off(struct lab *x)
 		goto out;
 	}
 	port = pscope_addr_port(&a6);
-	lab_say(x, "a listener on %s (fd %d), IPV6_V6ONLY 1; then one on 0.0.0.0:%d",
+	lab_say(x, "%s: a listener on %s (fd %d); then one on 0.0.0.0:%d", x->part,
 		lab_fmt(&a6, buf, sizeof(buf)), lfd[0], port);
 	lab_addr(&a4, "0.0.0.0", port);
 	lfd[1] = rc = lab_listener(x, &a4, 8, 0);
