@@ -43,7 +43,7 @@ FUZZ_SECONDS ?= 60
 LIBA := $(BUILD)/libportscope.a
 BIN  := $(BUILD)/portscope
 
-.PHONY: all demo check unit e2e test-deps tools fuzz bench install uninstall clean
+.PHONY: all demo check valgrind unit e2e test-deps tools fuzz bench install uninstall clean
 
 all: $(BIN) $(LIBA)
 
@@ -121,6 +121,12 @@ e2e: test-deps $(BIN) $(TOOL_BIN)
 check: test-deps all
 	$(Q)$(MAKE) --no-print-directory $(UNIT_BIN) $(TOOL_BIN) $(FUZZ_REPLAY)
 	$(Q)bash tests/check.sh $(BUILD) all
+
+# The same tests once more with the program under valgrind's memcheck (CI runs this).
+valgrind: test-deps all
+	$(Q)sh tests/deps.sh valgrind
+	$(Q)$(MAKE) --no-print-directory $(UNIT_BIN) $(TOOL_BIN) $(FUZZ_REPLAY)
+	$(Q)VALGRIND=1 bash tests/check.sh $(BUILD) all
 
 install: all
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBDIR) $(DESTDIR)$(INCDIR)/portscope $(DESTDIR)$(MANDIR)/man1

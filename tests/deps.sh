@@ -8,6 +8,10 @@ command -v bats >/dev/null 2>&1 || missing="$missing bats"
 command -v prlimit >/dev/null 2>&1 || missing="$missing util-linux"
 command -v ip >/dev/null 2>&1 || missing="$missing iproute2"
 command -v nft >/dev/null 2>&1 || missing="$missing nftables"
+# Further commands named on the command line (valgrind), each from the package of its name.
+for extra in "$@"; do
+	command -v "$extra" >/dev/null 2>&1 || missing="$missing $extra"
+done
 [ -z "$missing" ] && exit 0
 if [ "$(id -u)" -ne 0 ]; then
 	echo "tests need:$missing" >&2

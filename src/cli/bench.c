@@ -7,6 +7,7 @@
  */
 #include <dirent.h>
 #include <errno.h>
+#include <limits.h>
 #include <fcntl.h>
 #include <getopt.h>
 #include <poll.h>
@@ -97,6 +98,26 @@ static double now_s(void)
 }
 
 /* Starts this program with ARGV (argv[0] is replaced), its stdout and stderr on pipes. */
+/*
+ * This program's own file, for running it again as server and clients.  The
+ * path, not /proc/self/exe itself: under a tool such as valgrind that link is
+ * the tool, and readlink() is the one the tool answers for its client.
+ */
+static const char *self_path(void)
+{
+	static char path[PATH_MAX];
+	ssize_t n;
+
+	if (path[0])
+		return path;
+	n = readlink("/proc/self/exe", path, sizeof(path) - 1);
+	if (n <= 0 || n >= (ssize_t)sizeof(path) - 1 || access(path, X_OK) != 0)
+		snprintf(path, sizeof(path), "/proc/self/exe");
+	else
+		path[n] = '\0';
+	return path;
+}
+
 static int spawn(struct child *c, char *const argv[], bool want_out)
 {
 	int out[2] = { -1, -1 }, err[2];
@@ -116,7 +137,7 @@ static int spawn(struct child *c, char *const argv[], bool want_out)
 
 		dup2(want_out ? out[1] : null, STDOUT_FILENO);
 		dup2(err[1], STDERR_FILENO);
-		execv("/proc/self/exe", argv);
+		execv(self_path(), argv);
 		_exit(127);
 	}
 	if (want_out)
@@ -322,7 +343,7 @@ static double time_command(char *const argv[], bool self)
 		dup2(null, STDOUT_FILENO);
 		dup2(null, STDERR_FILENO);
 		if (self)
-			execv("/proc/self/exe", argv);
+			execv(self_path(), argv);
 		else
 			execvp(argv[0], argv);
 		_exit(127);

@@ -4,6 +4,17 @@
 : "${PORTSCOPE:?set PORTSCOPE to the binary under test}"
 : "${PSTEST:?set PSTEST to the pstest tool}"
 PSHOSTILE=${PSHOSTILE:-$(dirname "$PSTEST")/pshostile}
+
+# The program's command name as ls -p shows it: under valgrind, the tool's.
+COMM=portscope
+[ -n "${PORTSCOPE_VALGRIND:-}" ] && COMM=memcheck-amd64-
+
+# no_pidfd: true under valgrind, which does not know pidfd_open (ls -o needs it);
+# says so on the TAP stream, so that what was not checked is visible.
+no_pidfd() {
+	[ -n "${PORTSCOPE_VALGRIND:-}" ] || return 1
+	echo "# not checked under valgrind (no pidfd_open): ls -o socket options" >&3
+}
 export BATS_TEST_TIMEOUT=${BATS_TEST_TIMEOUT:-60}
 
 SERVER_PID=

@@ -133,7 +133,7 @@ connect_json() {
 	start_server 0
 	[ "$(grep -c 'listening on' "$TMP/err")" -eq 1 ]
 	run timeout 5 "$PORTSCOPE" connect -w 2 "127.0.0.2:$PORT"
-	[ "$status" -eq 1 ]
+	[ "$status" -eq 3 ]
 	[[ $output == *"Connection refused"* ]]
 }
 
