@@ -18,7 +18,7 @@ static const int families[] = { AF_INET, AF_INET6 };
 /* Experiment 1: one listener, several clients; every accepted socket has the listener's address. */
 static void accept_family(struct lab *x, int family)
 {
-	int lfd, c[CLIENTS], s[CLIENTS], same = 0, distinct = 0, matched = 0, port;
+	int lfd, c[CLIENTS], s[CLIENTS], same = 0, distinct = 0, matched = 0, port, kernel_rc;
 	char buf[PSCOPE_ADDRSTRLEN], buf2[PSCOPE_ADDRSTRLEN], pred[LAB_TEXT], obs[LAB_TEXT];
 	struct pscope_addr l, local[CLIENTS], peer[CLIENTS], mine[CLIENTS];
 	struct lab_rows rows;
@@ -70,8 +70,8 @@ static void accept_family(struct lab *x, int family)
 				    : "some not the client's own getsockname");
 	lab_check(x, "the accepted sockets' peers (getpeername)", "getpeername(2); ip(7), ip_local_port_range",
 		  pred, obs);
-	if (lab_kernel(IPPROTO_TCP, family, port, &rows) < 0) {
-		lab_broke(x, "read the kernel's list of sockets", -EIO);
+	if ((kernel_rc = lab_kernel(IPPROTO_TCP, family, port, &rows)) < 0) {
+		lab_broke(x, "read the kernel's list of sockets", kernel_rc);
 		goto out;
 	}
 	lab_show_kernel(x, port, &rows, false);

@@ -251,8 +251,10 @@ static int wait_time_wait(int family, int port, int peer_port, int ms, struct la
 	long long deadline = pscope_now_ms() + ms;
 
 	do {
-		if (lab_kernel(IPPROTO_TCP, family, port, rows) < 0)
-			return -EIO;
+		int rc = lab_kernel(IPPROTO_TCP, family, port, rows);
+
+		if (rc < 0)
+			return rc;
 		for (int i = 0; i < rows->n; i++)
 			if (rows->s[i].state == 6 && rows->s[i].lport == port &&
 			    rows->s[i].rport == peer_port)
@@ -415,8 +417,8 @@ static void queue_family(struct lab *x, int family)
 		}
 		lab_sleep_ms(i >= QUEUED ? 200 : 20); /* spaced, so their SYN retries are in order too */
 	}
-	if (lab_kernel(IPPROTO_TCP, family, port, &rows) < 0) {
-		lab_broke(x, "read the kernel's list of sockets", -EIO);
+	if ((rc = lab_kernel(IPPROTO_TCP, family, port, &rows)) < 0) {
+		lab_broke(x, "read the kernel's list of sockets", rc);
 		goto out;
 	}
 	lab_show_kernel(x, port, &rows, true);
