@@ -1018,5 +1018,6 @@ int cmd_serve(int argc, char **argv)
 	rc = run(&s);
 	if (rc == EXIT_OK && !s.reader_gone)
 		print_summary(&s);
+	keep_free(&s.kept);
 	return rc;
 }

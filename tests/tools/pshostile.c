@@ -158,6 +158,7 @@ static int cmd_flood(int n)
 	signal(SIGTERM, on_term);
 	for (start = pscope_now_ms(); !stop && elapsed_ms(start) < DEADLINE_MS;)
 		poll(NULL, 0, 100);
+	free(p);
 	return 0;
 }
 
@@ -230,6 +231,8 @@ static int cmd_trickle(int n, int secs)
 	}
 	printf("closed=%d of=%d first_ms=%d last_ms=%d probe_max_ms=%d\n", n - left, n, first, last,
 	       probe_max);
+	free(fd);
+	free(closed_at);
 	return 0;
 }
 
@@ -395,6 +398,8 @@ static int cmd_finwait(int n)
 		}
 	}
 	printf("fin=%d reset=%d open=%d last_ms=%d\n", fin, rst, open, last);
+	free(fd);
+	free(state);
 	return 0;
 }
 
