@@ -25,13 +25,20 @@ struct lab_in6_ifreq {
 /* Adds SECOND_V6/128 to lo (in this process's own network namespace).  Returns 0 or -errno. */
 static int add_second_v6(struct lab *x)
 {
-	struct lab_in6_ifreq r = { .prefixlen = 128, .ifindex = (int)if_nametoindex("lo") };
+	/* As large as struct ifreq and zeroed: tools such as valgrind check that many bytes. */
+	union {
+		struct lab_in6_ifreq r;
+		struct ifreq size;
+	} u;
 	int fd = socket(AF_INET6, SOCK_DGRAM | SOCK_CLOEXEC, 0), rc = 0;
 
 	if (fd < 0)
 		return -errno;
-	inet_pton(AF_INET6, SECOND_V6, &r.addr);
-	if (ioctl(fd, SIOCSIFADDR, &r) < 0 && errno != EEXIST)
+	memset(&u, 0, sizeof(u));
+	u.r.prefixlen = 128;
+	u.r.ifindex = (int)if_nametoindex("lo");
+	inet_pton(AF_INET6, SECOND_V6, &u.r.addr);
+	if (ioctl(fd, SIOCSIFADDR, &u) < 0 && errno != EEXIST)
 		rc = -errno;
 	close(fd);
 	lab_step(x, "ioctl(SIOCSIFADDR, lo, %s/128) = %s", SECOND_V6, rc ? pscope_errno_name(rc) : "0");
