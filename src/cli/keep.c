@@ -131,21 +131,30 @@ static int answer(int fd, uint64_t seq, char *buf, size_t size)
 }
 
 /*
- * Sends what is owed.  Returns 0 when all is sent, 1 when the socket has no
- * room (the rest waits for EPOLLOUT), or -errno.  The answer is made again
- * for each attempt: it is the same bytes, so none need be kept.
+ * Sends what is owed, many answers to a send().  Returns 0 when all is sent,
+ * 1 when the socket has no room (the rest waits for EPOLLOUT), or -errno.
+ * The answer is made again on each call: it is the same bytes, so none need
+ * be kept.  The send deadline runs from the first time there was no room
+ * until everything owed has gone: a reader that takes a trickle is still late.
  */
 static int send_owed(struct keep_table *t, int fd, struct keep_conn *c)
 {
+	static char batch[16384];
 	char line[PSCOPE_WHOAMI_MAX];
+	int len;
 
+	if (!c->pending)
+		return 0;
+	len = answer(fd, c->seq, line, sizeof(line));
+	if (len < 0)
+		return len;
 	while (c->pending) {
-		int len = answer(fd, c->seq, line, sizeof(line));
+		size_t k = c->pending < sizeof(batch) / (size_t)len ? c->pending : sizeof(batch) / (size_t)len;
 		ssize_t n;
 
-		if (len < 0)
-			return len;
-		n = send(fd, line + c->sent, (size_t)len - c->sent, MSG_NOSIGNAL | MSG_DONTWAIT);
+		for (size_t i = 0; i < k; i++)
+			memcpy(batch + i * (size_t)len, line, (size_t)len);
+		n = send(fd, batch + c->sent, k * (size_t)len - c->sent, MSG_NOSIGNAL | MSG_DONTWAIT);
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
@@ -157,13 +166,11 @@ static int send_owed(struct keep_table *t, int fd, struct keep_conn *c)
 			}
 			return 1;
 		}
-		c->sent = (uint16_t)(c->sent + n);
-		if (c->sent < len)
-			continue;
-		c->sent = 0;
-		c->pending--;
-		c->blocked_ms = 0;
+		n += c->sent;
+		c->pending -= (uint32_t)(n / len);
+		c->sent = (uint16_t)(n % len);
 	}
+	c->blocked_ms = 0;
 	return 0;
 }
 
