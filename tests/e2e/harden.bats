@@ -111,7 +111,8 @@ teardown() {
 	wait "$flood" || true
 	stop_server TERM
 	grep -q -- '--max-conns reached: new connections are closed at once' "$TMP/err"
-	grep -qx 'portscope: served 3 connections (0 still open, now closed), 2 refused over --max-conns' "$TMP/err"
+	# The three may still be open when it stops (the clients' closes race the signal).
+	grep -Eqx 'portscope: served 3 connections \([0-3] still open, now closed\), 2 refused over --max-conns' "$TMP/err"
 }
 
 @test "case 3: slowloris: 50 clients trickling a byte a second are closed at the line deadline; a new client is served at once meanwhile" {
