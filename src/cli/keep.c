@@ -20,16 +20,34 @@ struct keep_conn {
 	uint32_t blocked_ms;	/* an answer waits for room since; 0: none */
 	uint32_t pending;	/* answers owed */
 	uint16_t sent;		/* bytes of the first owed answer already sent */
-	uint8_t live;
-	uint8_t eof;		/* the client has shut its side: answer, then close */
+	uint8_t live : 1;
+	uint8_t eof : 1;	/* the client has shut its side: answer, then close */
+	uint8_t capped : 1;	/* its send buffer is limited (SEND_BUFFER) */
 };
+
+/* The README and the man page say so. */
+_Static_assert(sizeof(struct keep_conn) == 32, "32 bytes per held connection");
+
+/* What the kernel may hold of answers to one client (SO_SNDBUF; the kernel doubles it). */
+#define SEND_BUFFER 16384
 
 /* Reads of one wake-up, so that one chatty client cannot starve the others. */
 #define READS_PER_EVENT 4
 
+/*
+ * Times wrap after 49 days; they are compared by their signed difference
+ * (every limit is far below 2^31 ms).  0 is kept for "none".
+ */
 static uint32_t now_ms(const struct keep_table *t)
 {
-	return (uint32_t)(pscope_now_ms() - t->t0) + 1;
+	uint32_t v = (uint32_t)(pscope_now_ms() - t->t0) + 1;
+
+	return v ? v : 1;
+}
+
+static int32_t ms_until(uint32_t at, uint32_t now)
+{
+	return (int32_t)(at - now);
 }
 
 /* A deadline AFTER ms from now exists: the next sweep is due by then. */
@@ -37,7 +55,9 @@ static void due_in(struct keep_table *t, int after)
 {
 	uint32_t at = now_ms(t) + (uint32_t)after;
 
-	if (after > 0 && (!t->due || at < t->due))
+	if (!at)
+		at = 1;
+	if (after > 0 && (!t->due || ms_until(at, t->due) < 0))
 		t->due = at;
 }
 
@@ -145,6 +165,18 @@ static int send_owed(struct keep_table *t, int fd, struct keep_conn *c)
 
 	if (!c->pending)
 		return 0;
+	if (!c->capped) {
+		/*
+		 * Left to itself the kernel lets a socket's send buffer grow to
+		 * megabytes, all of which a client that never reads would hold.
+		 * Capped, such a client soon leaves an answer waiting here, where
+		 * the send deadline sees it.
+		 */
+		int size = SEND_BUFFER;
+
+		setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &size, sizeof(size));
+		c->capped = 1;
+	}
 	len = answer(fd, c->seq, line, sizeof(line));
 	if (len < 0)
 		return len;
@@ -170,7 +202,15 @@ static int send_owed(struct keep_table *t, int fd, struct keep_conn *c)
 		c->pending -= (uint32_t)(n / len);
 		c->sent = (uint16_t)(n % len);
 	}
-	c->blocked_ms = 0;
+	if (c->blocked_ms) {
+		/* Its input was not read meanwhile: that time does not count against the line or idle limits. */
+		uint32_t waited = now_ms(t) - c->blocked_ms;
+
+		if (c->line_ms)
+			c->line_ms = c->line_ms + waited ? c->line_ms + waited : 1;
+		c->rx_ms = c->rx_ms + waited ? c->rx_ms + waited : 1;
+		c->blocked_ms = 0;
+	}
 	return 0;
 }
 
@@ -181,7 +221,10 @@ static enum keep_end take_bytes(struct keep_table *t, struct keep_conn *c, const
 
 	c->rx_ms = now_ms(t);
 	while ((nl = memchr(p, '\n', (size_t)(end - p)))) {
-		if (c->line_len + (size_t)(nl - p) > t->o.max_line)
+		/* A "\r\n" ending is not part of the line. */
+		size_t len = c->line_len + (size_t)(nl - p) - (nl > p && nl[-1] == '\r');
+
+		if (len > t->o.max_line)
 			return KEEP_LINE_LONG;
 		c->pending++;
 		c->line_len = 0;
@@ -189,7 +232,7 @@ static enum keep_end take_bytes(struct keep_table *t, struct keep_conn *c, const
 		p = nl + 1;
 	}
 	if (p < end) {
-		if (c->line_len + (size_t)(end - p) > t->o.max_line)
+		if (c->line_len + (size_t)(end - p) - (end[-1] == '\r') > t->o.max_line)
 			return KEEP_LINE_LONG;
 		if (!c->line_len) {
 			c->line_ms = c->rx_ms;
@@ -250,15 +293,19 @@ static long long until_deadline(const struct keep_table *t, const struct keep_co
 {
 	long long best = INT32_MAX, d;
 
-	if (t->o.send_ms && c->blocked_ms && (d = (long long)c->blocked_ms + t->o.send_ms - now) < best) {
+	if (t->o.send_ms && c->blocked_ms &&
+	    (d = ms_until(c->blocked_ms + (uint32_t)t->o.send_ms, now)) < best) {
 		best = d;
 		*which = KEEP_SEND_SLOW;
 	}
-	if (t->o.line_ms && c->line_ms && (d = (long long)c->line_ms + t->o.line_ms - now) < best) {
+	/* While answers are owed the server does not read: only the send deadline runs. */
+	if (c->pending)
+		return best;
+	if (t->o.line_ms && c->line_ms && (d = ms_until(c->line_ms + (uint32_t)t->o.line_ms, now)) < best) {
 		best = d;
 		*which = KEEP_LINE_SLOW;
 	}
-	if (t->o.idle_ms && (d = (long long)c->rx_ms + t->o.idle_ms - now) < best) {
+	if (t->o.idle_ms && (d = ms_until(c->rx_ms + (uint32_t)t->o.idle_ms, now)) < best) {
 		best = d;
 		*which = KEEP_IDLE;
 	}
@@ -286,8 +333,8 @@ int keep_sweep(struct keep_table *t, void (*end_fn)(void *arg, int fd, enum keep
 
 	if (!t->due)
 		return -1;
-	if (now < t->due)
-		return (int)(t->due - now);
+	if (ms_until(t->due, now) > 0)
+		return ms_until(t->due, now);
 	/* Connections are few enough (one process's descriptors) to look at them all when one is due. */
 	t->due = 0;
 	for (int fd = 0; fd <= t->max_fd; fd++) {
@@ -303,10 +350,10 @@ int keep_sweep(struct keep_table *t, void (*end_fn)(void *arg, int fd, enum keep
 			next = d;
 	}
 	if (next == INT32_MAX)
-		return t->due ? (int)(t->due - now) : -1;
+		return t->due ? ms_until(t->due, now) : -1;
 	/* A little late rather than a sweep for every connection: 1/16 of the shortest limit. */
 	due_in(t, (int)next + slack(&t->o));
-	return (int)(t->due - now);
+	return ms_until(t->due, now) > 0 ? ms_until(t->due, now) : 0;
 }
 
 const char *keep_end_name(enum keep_end end)

@@ -47,19 +47,25 @@ static int last_cap(void)
 
 int cli_drop_privileges(const struct cli_user *u)
 {
-	gid_t groups[64];
-	int ngroups = 64;
+	gid_t *groups = NULL;
+	int ngroups = 0, rc;
 
-	if (getgrouplist(u->name, u->gid, groups, &ngroups) < 0) {
-		groups[0] = u->gid;
-		ngroups = 1;
+	/* The first call says how many groups there are. */
+	if (getgrouplist(u->name, u->gid, NULL, &ngroups) < 0 && ngroups > 0 &&
+	    (groups = calloc((size_t)ngroups, sizeof(*groups))) &&
+	    getgrouplist(u->name, u->gid, groups, &ngroups) >= 0) {
+		rc = setgroups((size_t)ngroups, groups);
+	} else {
+		rc = setgroups(1, &u->gid);
 	}
+	free(groups);
+	if (rc < 0)
+		return cli_warn("--user %s: setgroups: %s", u->name, strerror(errno)), -1;
 	/* The bounding set too, so that no capability can come back through exec either. */
 	for (int cap = 0; cap <= last_cap(); cap++)
 		if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0 && errno != EINVAL)
 			return cli_warn("--user: dropping capability %d: %s", cap, strerror(errno)), -1;
-	if (setgroups((size_t)ngroups, groups) < 0 || setresgid(u->gid, u->gid, u->gid) < 0 ||
-	    setresuid(u->uid, u->uid, u->uid) < 0)
+	if (setresgid(u->gid, u->gid, u->gid) < 0 || setresuid(u->uid, u->uid, u->uid) < 0)
 		return cli_warn("--user %s: %s", u->name, strerror(errno)), -1;
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
 		return cli_warn("--user: no_new_privs: %s", strerror(errno)), -1;

@@ -9,6 +9,7 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <sys/epoll.h>
+#include <sys/fsuid.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
 #include <sys/prctl.h>
@@ -58,6 +59,7 @@ struct server {
 	unsigned long long open;
 	long long last_warn_ms;
 	long long next_tick_ms;
+	long long retry_ms;		/* paused: when to try listening again */
 	bool stop;
 	bool reader_gone;		/* stdout's reader left: end quietly */
 	unsigned long long max_conns;	/* 0: no limit */
@@ -101,9 +103,10 @@ static const char usage[] =
 	"                         (default 0: never)\n"
 	"      --line-timeout S   a line must be complete S seconds after its first byte;\n"
 	"                         sending slowly does not extend it (default 10; 0: never)\n"
-	"      --max-line BYTES   longest line (default 4096)\n"
+	"      --max-line BYTES   longest line, its \\n or \\r\\n not counted (default 4096)\n"
 	"      --send-timeout S   close a client that leaves an answer unread for S seconds\n"
-	"                         (default 10; 0: never); its lines are not read meanwhile\n"
+	"                         (default 10; 0: never); its lines are not read meanwhile,\n"
+	"                         and the kernel holds at most 32 KiB of answers for it\n"
 	"\n"
 	"Prints 'portscope: listening on ADDR:PORT' on stderr for each listening socket.\n"
 	"SIGINT or SIGTERM ends it (and every worker) with a summary on stderr.  Exit\n"
@@ -591,6 +594,16 @@ static int sleep_ms(struct server *s)
 	int ms = s->keep ? keep_sweep(&s->kept, end_conn, s) : -1;
 	long long now;
 
+	if (s->paused) {
+		/* Listening again may have failed, and no connection may be left to close: retry each second. */
+		now = pscope_now_ms();
+		if (now >= s->retry_ms) {
+			after_close(s);
+			s->retry_ms = now + 1000;
+		}
+		if (s->paused && (ms < 0 || ms > 1000))
+			ms = 1000;
+	}
 	if (!s->quiet)
 		return ms;
 	now = pscope_now_ms();
@@ -603,7 +616,6 @@ static int sleep_ms(struct server *s)
 	return ms;
 }
 
-/* Runs until a signal or a write error. Returns the exit status. */
 /*
  * The last flush, when told to stop: a reader that does not read gets two
  * seconds, then what is left is given up, and said so.
@@ -996,11 +1008,18 @@ int cmd_serve(int argc, char **argv)
 	if (cli_parse_endpoint(optind < argc ? argv[optind] : "127.0.0.1:8080", "127.0.0.1",
 			       8080, &ep) < 0)
 		return EXIT_USAGE;
-	if (s.user && geteuid() != 0 && geteuid() != s.user->uid)
+	if (s.user && geteuid() != 0)
 		return cli_warn("--user %s needs root", s.user->name), EXIT_FAIL;
 
 	cli_ignore_sigpipe();
 	if (s.workers) {
+		/*
+		 * A SO_REUSEPORT group takes only sockets of one owner, the
+		 * creator's fsuid: made as USER from the start, a worker's
+		 * listener can join the group again after the drop.
+		 */
+		if (s.user)
+			setfsuid(s.user->uid);
 		/* The parent only reserves the port: bound, not listening, so it gets no clients. */
 		s.listen_flags = PSCOPE_LISTEN_REUSEPORT;
 		rc = open_listeners(&s, &ep, family, PSCOPE_LISTEN_REUSEPORT | PSCOPE_LISTEN_BIND_ONLY);

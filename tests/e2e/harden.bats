@@ -70,7 +70,8 @@ teardown() {
 	cat "$TMP/flood"
 	served=$(field "$(cat "$TMP/flood")" served)
 	# About 55 fit; every other client was shed at once (EOF or reset), none left waiting.
-	[ "$served" -ge 40 ] && [ "$served" -lt 64 ]
+	[ "$served" -ge 40 ]
+	[ "$served" -lt 64 ]
 	[ "$(field "$(cat "$TMP/flood")" shed)" -eq $((200 - served)) ]
 	[ "$(field "$(cat "$TMP/flood")" waiting)" -eq 0 ]
 	# Five seconds more at the limit, with clients still coming: no spinning, few words.
@@ -220,6 +221,27 @@ teardown() {
 	[ $(($(rss_kb "$SERVER_PID") - rss0)) -lt 2048 ]
 	stop_server TERM
 	grep -q ', 1 answer not read in time' "$TMP/err"
+}
+
+@test "case 9: a client that sends 60 kB of lines and never reads is closed by the send timeout, not by the line timeout" {
+	# The kernel would take megabytes of answers for it; the server caps what it may hold,
+	# and does not count the time it stops reading against the client's line.
+	start_server --keep -f line --send-timeout 1 --line-timeout 0.5 127.0.0.1:0
+	run timeout 30 "$PSHOSTILE" slowread "$PORT" 60000
+	echo "$output"
+	[ "$(field "$output" end)" = reset ]
+	stop_server TERM
+	cat "$TMP/err"
+	grep -q ', 1 answer not read in time' "$TMP/err"
+	! grep -q 'line not finished in time' "$TMP/err"
+}
+
+@test "case 4: a line ending in \\r\\n may be --max-line long without the \\r" {
+	start_server --keep -f line --max-line 5 127.0.0.1:0
+	run timeout 10 "$PSHOSTILE" halfclose "$PORT" 1	# "again\n"
+	[ "$output" = "lines=2 bad=0 end=eof" ]
+	run timeout 10 bash -c 'exec 3<>/dev/tcp/127.0.0.1/$0; printf "again\r\n" >&3; head -2 <&3 | wc -l' "$PORT"
+	[ "$output" = 2 ]
 }
 
 @test "case 10: a path dropped after connect (DROP in a namespace): the server cleans up within the idle timeout" {

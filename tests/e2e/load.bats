@@ -102,6 +102,36 @@ server_open() {
 	wait_for_line "$TMP/err" 'listening again' 5
 }
 
+@test "--workers with --user: a worker that stopped listening near its limit listens again as the new user" {
+	[ "$(id -u)" -eq 0 ] || skip "needs root for --user and a network namespace"
+	command -v prlimit >/dev/null && command -v setpriv >/dev/null || skip "needs prlimit and setpriv"
+	[ -z "${PORTSCOPE_VALGRIND:-}" ] || skip "valgrind blocks setrlimit"
+	id nobody >/dev/null 2>&1 || skip "no user nobody"
+	ns=portscope-test-$$
+	ip netns add "$ns"
+	NETNS=$ns
+	ip netns exec "$ns" ip link set lo up
+	ip netns exec "$ns" sysctl -qw net.ipv4.tcp_migrate_req=1 || skip "no tcp_migrate_req in this kernel"
+	ip netns exec "$ns" prlimit --nofile=128 "$PORTSCOPE" serve --workers 1 --keep -q --interval 0.2 --user nobody 127.0.0.1:0 >"$TMP/out" 2>"$TMP/err" &
+	SERVER_PID=$!
+	wait_for_line "$TMP/err" 'running as nobody' 5
+	PORT=$(sed -n 's/^portscope: listening on .*:\([0-9]*\)$/\1/p' "$TMP/err")
+	ip netns exec "$ns" "$PORTSCOPE" connect -n 40 --hold forever -f json "$PORT" >"$TMP/wave1" 2>&1 &
+	wave1=$!
+	BG_PIDS+=("$wave1")
+	wait_for_line "$TMP/out" 'open 40 ' 10
+	# Another member of the group, of the same owner as the workers' listeners.
+	ip netns exec "$ns" setpriv --reuid=nobody --regid=nogroup --clear-groups "$PSTEST" acceptor "$PORT" >"$TMP/acceptor" &
+	BG_PIDS+=("$!")
+	wait_for_line "$TMP/acceptor" ready 5
+	run timeout 30 ip netns exec "$ns" "$PORTSCOPE" connect -n 60 --rate 1000 --hold 0.5 -f json "$PORT"
+	[[ $output == *'"established":60,"failed":0,'* ]]
+	wait_for_line "$TMP/err" 'not listening until some close' 5
+	kill -INT "$wave1"
+	wait_for_line "$TMP/err" 'listening again' 5
+	! grep -q 'listening again: ' "$TMP/err"
+}
+
 @test "connect -n: the summary names what happened; json carries every figure" {
 	start_server --workers 2 --keep -q 127.0.0.1:0
 	run timeout 30 "$PORTSCOPE" connect -n 500 -c 50 --source 127.0.0.2-127.0.0.3 "$PORT"

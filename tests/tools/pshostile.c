@@ -13,9 +13,9 @@
  *                                   each was closed, and the slowest of a new
  *                                   client's first line meanwhile
  *   pshostile longline TARGET BYTES send BYTES without a newline; was it closed?
- *   pshostile slowread TARGET       a tiny receive buffer, never read: send lines
- *                                   until the server stops taking them; when was
- *                                   it closed?
+ *   pshostile slowread TARGET [MAX] a tiny receive buffer, never read: send lines
+ *                                   until the server stops taking them (or MAX
+ *                                   bytes are sent); when was it closed?
  *   pshostile halfclose TARGET L    send L lines, shut the write side, read to the end
  *   pshostile resets TARGET N WHEN  N clients reset (SO_LINGER 0): WHEN is "now"
  *                                   (before reading), "after" (after the first line)
@@ -267,7 +267,7 @@ static int cmd_longline(long bytes)
 	return 0;
 }
 
-static int cmd_slowread(void)
+static int cmd_slowread(long max)
 {
 	static char lines[4096];
 	int fd = dial(1);	/* the kernel rounds it up to its minimum */
@@ -278,10 +278,17 @@ static int cmd_slowread(void)
 
 	for (size_t i = 0; i < sizeof(lines); i += 2)
 		memcpy(lines + i, "?\n", 2);
+	/* One byte first, so that the server's reads end mid-line: an unfinished line is pending too. */
+	if (send(fd, "x", 1, MSG_NOSIGNAL) != 1)
+		die("send", -errno);
 	/* Send until the server stops reading (it does while its answers wait): 2 s without progress,
 	 * or until it gives up on us. */
-	while (elapsed_ms(start) < 15000 && (!stuck || elapsed_ms(stuck) < 2000)) {
-		ssize_t n = send(fd, lines, sizeof(lines), MSG_NOSIGNAL | MSG_DONTWAIT);
+	while (sent < max && elapsed_ms(start) < 15000 && (!stuck || elapsed_ms(stuck) < 2000)) {
+		size_t want = max - sent < (long)sizeof(lines) ? (size_t)(max - sent) & ~(size_t)1 : sizeof(lines);
+		ssize_t n = want ? send(fd, lines, want, MSG_NOSIGNAL | MSG_DONTWAIT) : 0;
+
+		if (!want)
+			break;
 
 		if (n > 0) {
 			sent += n;
@@ -417,8 +424,8 @@ int main(int argc, char **argv)
 		return cmd_trickle(atoi(argv[3]), atoi(argv[4]));
 	if (!strcmp(cmd, "longline") && argc == 4)
 		return cmd_longline(atol(argv[3]));
-	if (!strcmp(cmd, "slowread") && argc == 3)
-		return cmd_slowread();
+	if (!strcmp(cmd, "slowread") && (argc == 3 || argc == 4))
+		return cmd_slowread(argc == 4 ? atol(argv[3]) : 1L << 40);
 	if (!strcmp(cmd, "halfclose") && argc == 4)
 		return cmd_halfclose(atoi(argv[3]));
 	if (!strcmp(cmd, "resets") && argc == 5)
