@@ -22,7 +22,7 @@
 #include "lab.h"
 
 /* How long one experiment may run before it is stopped and counted a FAIL. */
-#define CHILD_TIMEOUT_MS 60000
+#define CHILD_TIMEOUT_MS 20000
 /* More output than this from one experiment is cut. */
 #define TEXT_MAX (1024 * 1024)
 
@@ -49,8 +49,9 @@ static const char usage[] =
 	"run as an ordinary user.\n"
 	"\n"
 	"Options:\n"
-	"  -v, --verbose        show every step: each system call with its addresses,\n"
-	"                       descriptors and errno names (text output only)\n"
+	"  -v, --verbose        show the steps: each system call with its addresses,\n"
+	"                       descriptors and errno names; loops of many connections\n"
+	"                       in one line (text output only)\n"
 	"  -f, --format FMT     text (default) or json: one object,\n"
 	"                       {\"kernel\": ..., \"experiments\": [{\"name\", \"result\",\n"
 	"                       \"predicted\", \"observed\", \"why\", \"checks\"}]}\n"
@@ -351,8 +352,8 @@ static void run_one(const struct lab_experiment *e, const struct opts *o, struct
 	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
 		;
 	if (rc == -ETIMEDOUT)
-		child_failed(&out->rec, "it did not finish: stopped after seconds: ",
-			     (snprintf(num, sizeof(num), "%d", CHILD_TIMEOUT_MS / 1000), num));
+		child_failed(&out->rec, "it did not finish: stopped after ",
+			     (snprintf(num, sizeof(num), "%d s", CHILD_TIMEOUT_MS / 1000), num));
 	else if (rc < 0)
 		child_failed(&out->rec, "reading its report failed: ", pscope_errno_name(rc));
 	else if (WIFSIGNALED(status))

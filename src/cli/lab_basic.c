@@ -157,8 +157,11 @@ static void no_peer_family(struct lab *x, int family)
 	lab_step(x, "getsockname(fd %d) = 0: %s", fd, buf);
 	lab_say(x, "%s: getsockname() on a new socket (fd %d) before bind or connect: %s", x->part, fd,
 		buf);
-	lab_check(x, "getsockname() on a new socket", family == AF_INET6 ? "ipv6(7): in6addr_any, port 0"
-									   : "ip(7): INADDR_ANY, port 0",
+	lab_check(x, "getsockname() on a new socket",
+		  family == AF_INET6 ? "an unbound socket has no address yet: the unspecified one, "
+				       "in6addr_any (ipv6(7)), and port 0"
+				     : "an unbound socket has no address yet: the unspecified one, "
+				       "INADDR_ANY (ip(7)), and port 0",
 		  any, buf);
 	rc = lab_peer(fd, &a);
 	lab_check(x, "getpeername() on a new socket", "getpeername(2), ERRORS: ENOTCONN", "ENOTCONN",
@@ -296,7 +299,7 @@ static void run_bind_conflict(struct lab *x)
 		}
 		lab_say(x, "%s: a wildcard address (%s) next to a specific one (%s), same port", x->part, any, lo);
 		conflict(x, "first listening on the wildcard, no options: bind() to loopback",
-			 "socket(7), SO_REUSEADDR: a listener on INADDR_ANY holds the port for every address",
+			 "bind(2), ERRORS: EADDRINUSE; a listener on INADDR_ANY holds the port for every address",
 			 any, 0, true, lo, 0, "EADDRINUSE");
 		conflict(x, "SO_REUSEADDR on both, first listening on the wildcard: bind() to loopback",
 			 "socket(7), SO_REUSEADDR: a listener on INADDR_ANY holds the port for every address",

@@ -93,7 +93,13 @@ static int fill(struct lab *x, struct ephemeral *e, int d, enum how how, char *o
 		if (fd < 0)
 			return fd;
 		rc = set_range(x, fd, e->lo, e->hi);
-		if (rc == 0 && how != PLAIN) {
+		if (rc < 0) {
+			snprintf(obs, size, "%d ok, then setsockopt(IP_LOCAL_PORT_RANGE) %s", ok,
+				 pscope_errno_name(rc));
+			lab_close(x, &fd, true);
+			return 0;
+		}
+		if (how != PLAIN) {
 			rc = lab_bind(x, fd, &me);
 			if (rc < 0) {
 				snprintf(obs, size, "%d ok, then bind() %s", ok, pscope_errno_name(rc));
@@ -203,7 +209,8 @@ static void ephemeral_family(struct lab *x, int family)
 	lab_say(x, "%s: IP_LOCAL_PORT_RANGE %d-%d (%d ports, none in use by any socket now)", x->part,
 		e.lo, e.hi, RANGE);
 	exhaust(x, &e, PLAIN, "plain connect()",
-		"ip(7), ip_local_port_range and IP_LOCAL_PORT_RANGE; connect(2), ERRORS: EADDRNOTAVAIL",
+		"ip(7), ip_local_port_range; IP_LOCAL_PORT_RANGE (linux/in.h, Linux 6.3); "
+		"connect(2), ERRORS: EADDRNOTAVAIL",
 		per_dest);
 	exhaust(x, &e, BIND_FIRST, "bind(port 0), then connect()",
 		"ip(7), ip_local_port_range: bind(2) with port 0 takes a port for itself; "
@@ -303,14 +310,22 @@ static void restart(struct lab *x, int family, bool old_reuse, bool new_reuse, b
 	rc = wait_time_wait(family, port, cport, LAB_TIMEOUT_MS, &rows);
 	lab_close(x, &lfd, false); /* the server stops */
 	if (show) {
-		if (lab_kernel(IPPROTO_TCP, family, port, &rows) >= 0)
-			lab_show_kernel(x, port, &rows, false);
+		int tw_port = 0;
+
+		if ((rc = lab_kernel(IPPROTO_TCP, family, port, &rows)) < 0) {
+			lab_broke(x, "read the kernel's list of sockets", rc);
+			goto out;
+		}
+		lab_show_kernel(x, port, &rows, false);
 		tw = lab_count(&rows, 6, port, true);
 		others = rows.n - tw;
+		for (int i = 0; i < rows.n; i++)
+			if (rows.s[i].state == 6 && rows.s[i].lport == port)
+				tw_port = rows.s[i].rport;
 		lab_fmt(&a, buf, sizeof(buf));
-		snprintf(pred, sizeof(pred), "1 TIME_WAIT on %s from port %d, nothing else", buf, cport);
-		snprintf(obs, sizeof(obs), "%d TIME_WAIT on %s from port %d, %s", tw, buf,
-			 tw ? rows.s[0].rport : 0, others ? "and other sockets" : "nothing else");
+		snprintf(pred, sizeof(pred), "1 TIME_WAIT on %s to port %d, nothing else", buf, cport);
+		snprintf(obs, sizeof(obs), "%d TIME_WAIT on %s to port %d, %s", tw, buf, tw_port,
+			 others ? "and other sockets" : "nothing else");
 		lab_check(x, "after the server closed first, and stopped: the kernel's list of the port",
 			  "tcp(7); RFC 9293, 3.6: the side that closes first waits in TIME-WAIT", pred, obs);
 	}
@@ -357,6 +372,7 @@ const struct lab_experiment lab_time_wait = {
 		   "  and the new server set SO_REUSEADDR (socket(7), SO_REUSEADDR; the kernel's\n"
 		   "  inet_bind_conflict wants it on both sockets)",
 	.run = run_time_wait,
+	.netns = true,	/* its TIME_WAIT sockets go with the namespace, not left on the host */
 };
 
 /* Experiment 11: connections wait in the accept queue; beyond it, clients wait in SYN_SENT. */
@@ -392,7 +408,7 @@ static const char *client_state(const struct lab_rows *rows, int cport)
 
 static void queue_family(struct lab *x, int family)
 {
-	int lfd, c[QCLIENTS], s[QCLIENTS], rc, port, order[QCLIENTS], nacc = 0, owned = 0;
+	int lfd, c[QCLIENTS], s[QCLIENTS], rc, port, order[QCLIENTS], nacc = 0, owned = 0, err = 0;
 	char buf[PSCOPE_ADDRSTRLEN], pred[LAB_TEXT], obs[LAB_TEXT];
 	struct pscope_addr a, me[QCLIENTS];
 	struct lab_rows rows;
@@ -447,7 +463,11 @@ static void queue_family(struct lab *x, int family)
 		struct pscope_addr peer;
 
 		s[nacc] = lab_accept(x, lfd, LAB_TIMEOUT_MS);
-		if (s[nacc] < 0 || lab_peer(s[nacc], &peer) < 0)
+		if (s[nacc] < 0) {
+			err = s[nacc];
+			break;
+		}
+		if ((err = lab_peer(s[nacc], &peer)) < 0)
 			break;
 		order[nacc] = 0;
 		for (int j = 0; j < QCLIENTS; j++)
@@ -460,7 +480,7 @@ static void queue_family(struct lab *x, int family)
 		snprintf(obs + strlen(obs), sizeof(obs) - strlen(obs), "%s %d", i ? "," : "", order[i]);
 	if (nacc < QCLIENTS)
 		snprintf(obs + strlen(obs), sizeof(obs) - strlen(obs), "%s then %s", nacc ? "," : "",
-			 pscope_errno_name(s[nacc]));
+			 pscope_errno_name(err));
 	lab_say(x, "%s: accept() %d times: %s (3 and 4 once their SYN was sent again)", x->part, QCLIENTS, obs);
 	lab_check(x, "the order in which accept() hands out the connections",
 		  "accept(2): it extracts the first connection request on the queue", pred, obs);

@@ -132,10 +132,11 @@ static void specific_family(struct lab *x, int family)
 			goto out;
 		}
 		snprintf(buf, sizeof(buf), "a connection to %s", to);
-		lab_check(x, buf, i ? "ip(7): INADDR_ANY, any address; net/ipv4/inet_hashtables.c, "
-				      "__inet_lookup_listener: the exact address first, then the wildcard"
-				    : "net/ipv4/inet_hashtables.c, __inet_lookup_listener: the exact "
-				      "address first, then the wildcard",
+		lab_check(x, buf, family == AF_INET6
+				  ? "ipv6(7): in6addr_any binds every address; net/ipv6/inet6_hashtables.c, "
+				    "inet6_lookup_listener: the exact address scores above the wildcard"
+				  : "ip(7): INADDR_ANY binds every local address; net/ipv4/inet_hashtables.c, "
+				    "__inet_lookup_listener: the exact address scores above the wildcard",
 			  pred, obs);
 	}
 out:
@@ -215,10 +216,13 @@ static void client_family(struct lab *x, int family)
 		rc = lab_local(c[1], &got);
 	snprintf(pred, sizeof(pred), "ok, from %s", lab_fmt(&me, buf, sizeof(buf)));
 	snprintf(obs, sizeof(obs), "%s, from %s", lab_outcome(rc), rc ? "-" : lab_fmt(&got, b2, sizeof(b2)));
-	lab_check(x, "then connect() to the other server", "ip(7), IP_BIND_ADDRESS_NO_PORT: a source port "
-							   "may be shared as long as the 4-tuple is unique",
+	lab_check(x, "then connect() to the other server", "socket(7), SO_REUSEADDR; a connection is "
+							   "its 4-tuple, so a source port may serve two destinations "
+							   "(net/ipv4/inet_hashtables.c, __inet_check_established)",
 		  pred, obs);
-	if (lab_kernel(IPPROTO_TCP, family, q, &rows) >= 0) {
+	if ((rc = lab_kernel(IPPROTO_TCP, family, q, &rows)) < 0) {
+		lab_broke(x, "read the kernel's list of sockets", rc);
+	} else {
 		lab_show_kernel(x, q, &rows, false);
 		snprintf(pred, sizeof(pred), "2 ESTABLISHED with local port %d", q);
 		snprintf(obs, sizeof(obs), "%d ESTABLISHED with local port %d", lab_count(&rows, 1, q, true), q);
@@ -239,8 +243,8 @@ static void client_family(struct lab *x, int family)
 	}
 	rc = lab_connect(x, c[3], &d1, LAB_TIMEOUT_MS);
 	lab_check(x, "a fourth, with SO_REUSEADDR, bound there: connect() to the first server again",
-		  "connect(2), ERRORS: EADDRNOTAVAIL; the 4-tuple is taken "
-		  "(net/ipv4/inet_hashtables.c, __inet_check_established)",
+		  "the 4-tuple is taken: net/ipv4/inet_hashtables.c, __inet_check_established "
+		  "(connect(2) lists EADDRNOTAVAIL only for unbound sockets)",
 		  "EADDRNOTAVAIL", lab_outcome(rc));
 out:
 	lab_close_all(x, c, 4, true);
@@ -305,7 +309,9 @@ static void dual_on(struct lab *x)
 	snprintf(obs + strlen(obs), sizeof(obs) - strlen(obs), "local %s", lab_fmt(&local, buf, sizeof(buf)));
 	lab_check(x, "the IPv4 client as the IPv6 server sees it (getpeername, getsockname)",
 		  "ipv6(7): an IPv4 connection to an IPv6 socket has its address mapped to v6", pred, obs);
-	if (lab_kernel(IPPROTO_TCP, AF_INET6, port, &rows) >= 0) {
+	if ((rc = lab_kernel(IPPROTO_TCP, AF_INET6, port, &rows)) < 0) {
+		lab_broke(x, "read the kernel's list of sockets", rc);
+	} else {
 		lab_show_kernel(x, port, &rows, false);
 		snprintf(pred, sizeof(pred), "IPv6 sockets with local port %d: 1 LISTEN, 1 ESTABLISHED", port);
 		snprintf(obs, sizeof(obs), "IPv6 sockets with local port %d: %d LISTEN, %d ESTABLISHED", port,
@@ -485,7 +491,9 @@ static void udp_family(struct lab *x, int family)
 	lab_check(x, "which socket receives which sender's datagrams",
 		  "connect(2): for SOCK_DGRAM, the only address from which datagrams are received; "
 		  "udp(7)", pred, obs);
-	if (lab_kernel(IPPROTO_UDP, family, port, &rows) >= 0) {
+	if ((rc = lab_kernel(IPPROTO_UDP, family, port, &rows)) < 0) {
+		lab_broke(x, "read the kernel's list of sockets", rc);
+	} else {
 		lab_show_kernel(x, port, &rows, false);
 		snprintf(pred, sizeof(pred), "local port %d: 1 UNCONN, 2 ESTABLISHED", port);
 		snprintf(obs, sizeof(obs), "local port %d: %d UNCONN, %d ESTABLISHED", port,

@@ -397,7 +397,10 @@ void lab_show_kernel(struct lab *x, int port, const struct lab_rows *r, bool own
 			owners = false;
 		free(hash);
 	}
-	lab_say(x, "the kernel's list of sockets on port %d (as portscope ls %d shows it):", port, port);
+	if (x->own_netns)
+		lab_say(x, "the kernel's list of sockets on port %d (in this network namespace):", port);
+	else
+		lab_say(x, "the kernel's list of sockets on port %d (as portscope ls %d shows it):", port, port);
 	/* Listeners first, then the sockets with the port as local port, then the rest. */
 	for (int k = 0; k < 3 * r->n; k++) {
 		const struct pscope_diag_sock *s = &r->s[k % r->n];

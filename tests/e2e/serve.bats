@@ -60,7 +60,7 @@ connect_json() {
 	exec {conn}<>"/dev/tcp/127.0.0.1/$PORT"
 	IFS= read -r -t 5 line <&$conn
 	# The server closes after its line: the next read sees end of file at once.
-	! IFS= read -r -t 5 more <&$conn
+	! IFS= read -r -t 5 more <&$conn || false
 	exec {conn}<&-
 	[[ $line =~ ^portscope/1\ you=127\.0\.0\.1:[0-9]+\ me=127\.0\.0\.1:$PORT\ proto=tcp\ conn=1\ fd=[0-9]+$ ]]
 }
