@@ -867,7 +867,8 @@ static int serve_workers(struct server *s)
 		}
 	/* Every worker listens now: the parent's bound sockets have done their job. */
 	print_listening(s);
-	fprintf(stderr, "portscope: %d workers, each with its own SO_REUSEPORT listener\n", s->workers);
+	fprintf(stderr, "portscope: %d worker%s, each with its own SO_REUSEPORT listener\n", s->workers,
+		s->workers == 1 ? "" : "s");
 	close_listeners(s);
 	if (s->user) {
 		if (cli_drop_privileges(s->user) < 0) {

@@ -45,18 +45,6 @@ netns_pair() {
 	ip -n "$NS_C" link set "ps$$b" up
 }
 
-teardown() {
-	stop_server TERM
-	local pid
-	for pid in "${BG_PIDS[@]}"; do
-		kill -KILL "$pid" 2>/dev/null
-		wait "$pid" 2>/dev/null
-	done
-	[ -n "${NETNS:-}" ] && ip netns delete "$NETNS" 2>/dev/null
-	[ -n "${NETNS_MORE:-}" ] && ip netns delete "$NETNS_MORE" 2>/dev/null
-	rm -rf "$TMP"
-}
-
 @test "case 1: out of descriptors (nofile 64, 200 clients): up, idle CPU, few warnings, extra clients shed at once, service back when others leave" {
 	command -v prlimit >/dev/null || skip "needs prlimit"
 	[ -z "${PORTSCOPE_VALGRIND:-}" ] || skip "valgrind blocks setrlimit"

@@ -31,11 +31,13 @@ teardown() {
 		wait "$pid" 2>/dev/null
 	done
 	[ -n "${NETNS:-}" ] && ip netns delete "$NETNS" 2>/dev/null
+	[ -n "${NETNS_MORE:-}" ] && ip netns delete "$NETNS_MORE" 2>/dev/null
 	rm -rf "$TMP"
 }
 
 BG_PIDS=()
 NETNS=
+NETNS_MORE=
 
 # spawn OUT CMD...: runs CMD in the background with stdout to OUT, to be killed
 # by pid at teardown; sets SPAWNED to its pid.

@@ -63,71 +63,60 @@ server_open() {
 	[ "$(grep -cv '^conn=[0-9]* tcp fd=[0-9]* local=127.0.0.1:[0-9]* peer=127.0.0.1:[0-9]* listener_fd=[0-9]* listener=127.0.0.1:[0-9]*$' "$TMP/out")" -eq 0 ]
 }
 
-@test "a worker near its descriptor limit stops listening, the others take the clients, none is refused" {
+# pause_one_worker [USER]: one worker (run as USER, if given) in a namespace of our own,
+# with room for about 50 connections (128 descriptors less a reserve of 64).  40 clients
+# are held; another member joins its SO_REUSEPORT group (as USER too); 60 more clients
+# are shared between the two, so that the worker passes its limit and stops listening;
+# then the 40 leave.  Sets output to connect's JSON for the 60.
+pause_one_worker() {
+	local ns=portscope-test-$$ user=() as=() wave1
 	[ "$(id -u)" -eq 0 ] || skip "needs root for a network namespace"
 	command -v prlimit >/dev/null && command -v ip >/dev/null || skip "needs prlimit and ip"
 	[ -z "${PORTSCOPE_VALGRIND:-}" ] || skip "valgrind blocks setrlimit"
-	# A namespace of our own, so that tcp_migrate_req can be set without touching the host:
-	# with it, clients queued on a listener that closes move to the other listeners.
-	ns=portscope-test-$$
+	if [ -n "${1:-}" ]; then
+		command -v setpriv >/dev/null && id "$1" >/dev/null 2>&1 || skip "needs setpriv and $1"
+		user=(--user "$1")
+		as=(setpriv --reuid="$1" --regid="$(id -g "$1")" --clear-groups)
+	fi
+	# With tcp_migrate_req, set here without touching the host, clients queued on a
+	# listener that closes move to the other listeners.
 	ip netns add "$ns"
 	NETNS=$ns
 	ip netns exec "$ns" ip link set lo up
 	ip netns exec "$ns" sysctl -qw net.ipv4.tcp_migrate_req=1 || skip "no tcp_migrate_req in this kernel"
-	# One worker with room for about 50 connections (128 descriptors less a reserve of 64).
-	ip netns exec "$ns" prlimit --nofile=128 "$PORTSCOPE" serve --workers 1 --keep -q --interval 0.2 127.0.0.1:0 >"$TMP/out" 2>"$TMP/err" &
+	ip netns exec "$ns" prlimit --nofile=128 "$PORTSCOPE" serve --workers 1 --keep -q --interval 0.2 "${user[@]}" 127.0.0.1:0 >"$TMP/out" 2>"$TMP/err" &
 	SERVER_PID=$!
-	wait_for_line "$TMP/err" 'listening on' 5
+	wait_for_line "$TMP/err" '^portscope: 1 worker,' 5
 	PORT=$(sed -n 's/^portscope: listening on .*:\([0-9]*\)$/\1/p' "$TMP/err")
-	# 40 clients, all to the worker: it still has room.
 	ip netns exec "$ns" "$PORTSCOPE" connect -n 40 --hold forever -f json "$PORT" >"$TMP/wave1" 2>&1 &
 	wave1=$!
 	BG_PIDS+=("$wave1")
 	wait_for_line "$TMP/out" 'open 40 ' 10
 	! grep -q 'not listening' "$TMP/err" || false
-	# Another listener joins the SO_REUSEPORT group; 60 more clients are shared between the
-	# two, so the worker passes its limit, stops listening, and the other takes the rest.
-	ip netns exec "$ns" "$PSTEST" acceptor "$PORT" >"$TMP/acceptor" &
+	ip netns exec "$ns" "${as[@]}" "$PSTEST" acceptor "$PORT" >"$TMP/acceptor" &
 	BG_PIDS+=("$!")
 	wait_for_line "$TMP/acceptor" ready 5
 	run timeout 30 ip netns exec "$ns" "$PORTSCOPE" connect -n 60 --rate 1000 --hold 0.5 -f json "$PORT"
 	echo "$output"
 	cat "$TMP/err"
 	[ "$status" -eq 0 ]
+	grep -q 'near the limit of 128 descriptors: not listening until some close' "$TMP/err"
+	kill -INT "$wave1"
+}
+
+@test "a worker near its descriptor limit stops listening, the others take the clients, none is refused" {
+	pause_one_worker
 	[[ $output == *'"established":60,"failed":0,'* ]]
 	[[ $output == *'"replies":60,"matched":60,'* ]]
-	grep -q 'near the limit of 128 descriptors: not listening until some close' "$TMP/err"
 	# Once the clients have gone, the worker listens again.
-	kill -INT "$wave1"
 	wait_for_line "$TMP/err" 'listening again' 5
 }
 
 @test "--workers with --user: a worker that stopped listening near its limit listens again as the new user" {
-	[ "$(id -u)" -eq 0 ] || skip "needs root for --user and a network namespace"
-	command -v prlimit >/dev/null && command -v setpriv >/dev/null || skip "needs prlimit and setpriv"
-	[ -z "${PORTSCOPE_VALGRIND:-}" ] || skip "valgrind blocks setrlimit"
-	id nobody >/dev/null 2>&1 || skip "no user nobody"
-	ns=portscope-test-$$
-	ip netns add "$ns"
-	NETNS=$ns
-	ip netns exec "$ns" ip link set lo up
-	ip netns exec "$ns" sysctl -qw net.ipv4.tcp_migrate_req=1 || skip "no tcp_migrate_req in this kernel"
-	ip netns exec "$ns" prlimit --nofile=128 "$PORTSCOPE" serve --workers 1 --keep -q --interval 0.2 --user nobody 127.0.0.1:0 >"$TMP/out" 2>"$TMP/err" &
-	SERVER_PID=$!
-	wait_for_line "$TMP/err" 'running as nobody' 5
-	PORT=$(sed -n 's/^portscope: listening on .*:\([0-9]*\)$/\1/p' "$TMP/err")
-	ip netns exec "$ns" "$PORTSCOPE" connect -n 40 --hold forever -f json "$PORT" >"$TMP/wave1" 2>&1 &
-	wave1=$!
-	BG_PIDS+=("$wave1")
-	wait_for_line "$TMP/out" 'open 40 ' 10
-	# Another member of the group, of the same owner as the workers' listeners.
-	ip netns exec "$ns" setpriv --reuid=nobody --regid=nogroup --clear-groups "$PSTEST" acceptor "$PORT" >"$TMP/acceptor" &
-	BG_PIDS+=("$!")
-	wait_for_line "$TMP/acceptor" ready 5
-	run timeout 30 ip netns exec "$ns" "$PORTSCOPE" connect -n 60 --rate 1000 --hold 0.5 -f json "$PORT"
+	pause_one_worker nobody
+	grep -q 'running as nobody' "$TMP/err"
 	[[ $output == *'"established":60,"failed":0,'* ]]
-	wait_for_line "$TMP/err" 'not listening until some close' 5
-	kill -INT "$wave1"
+	# Its new listener is nobody's, as the others of the group are: it may join them.
 	wait_for_line "$TMP/err" 'listening again' 5
 	! grep -q 'listening again: ' "$TMP/err" || false
 }
