@@ -28,6 +28,12 @@ struct pscope_sockinfo {
  */
 int pscope_sock_describe(int fd, struct pscope_sockinfo *si);
 
+/* FD's own address (getsockname) into *A.  Returns 0 or -errno. */
+int pscope_sock_local(int fd, struct pscope_addr *a);
+
+/* FD's peer's address (getpeername) into *A.  Returns 0, or -errno: -ENOTCONN without a peer. */
+int pscope_sock_peer(int fd, struct pscope_addr *a);
+
 /*
  * Python's repr of the socket, as the note's server prints it:
  * "<socket.socket fd=4, family=AddressFamily.AF_INET, type=SocketKind.SOCK_STREAM,

@@ -278,15 +278,14 @@ out:
 
 static void show_remarks(struct demo *d)
 {
-	struct sockaddr_storage ss;
-	socklen_t len = sizeof(ss);
+	struct pscope_addr none;
 	struct pscope_sockinfo fresh;
 	char text[PSCOPE_ADDRSTRLEN];
 	int fd;
 
 	say("", "\nThe note's two remarks, live:");
 	pscope_addr_format(&d->listener.local, text, sizeof(text));
-	if (getpeername(d->lfd, (struct sockaddr *)&ss, &len) < 0 && errno == ENOTCONN) {
+	if (pscope_sock_peer(d->lfd, &none) == -ENOTCONN) {
 		say("", "  getpeername() on the listening socket (fd %d) fails: ENOTCONN (%s).",
 		    d->lfd, strerror(ENOTCONN));
 		say("", "    It listens on %s and is connected to no one, so it has no peer.", text);

@@ -50,10 +50,10 @@ static int32_t ms_until(uint32_t at, uint32_t now)
 	return (int32_t)(at - now);
 }
 
-/* A deadline AFTER ms from now exists: the next sweep is due by then. */
-static void due_in(struct keep_table *t, int after)
+/* A deadline AFTER ms from NOW exists: the next sweep is due by then. */
+static void due_in(struct keep_table *t, uint32_t now, int after)
 {
-	uint32_t at = now_ms(t) + (uint32_t)after;
+	uint32_t at = now + (uint32_t)after;
 
 	if (!at)
 		at = 1;
@@ -103,7 +103,7 @@ int keep_add(struct keep_table *t, int fd, unsigned long long seq)
 	if (epoll_ctl(t->epfd, EPOLL_CTL_ADD, fd, &ev) < 0)
 		return -errno;
 	t->c[fd] = (struct keep_conn){ .seq = seq, .rx_ms = now_ms(t), .live = 1 };
-	due_in(t, t->o.idle_ms);
+	due_in(t, t->c[fd].rx_ms, t->o.idle_ms);
 	if (fd > t->max_fd)
 		t->max_fd = fd;
 	return 0;
@@ -133,19 +133,10 @@ static int watch(struct keep_table *t, int fd, const struct keep_conn *c)
 static int answer(int fd, uint64_t seq, char *buf, size_t size)
 {
 	struct pscope_whoami w = { .conn = seq, .fd = fd };
-	struct sockaddr_storage ss;
-	socklen_t len = sizeof(ss);
 	int rc;
 
 	memcpy(w.proto, "tcp", 4);
-	if (getpeername(fd, (struct sockaddr *)&ss, &len) < 0)
-		return -errno;
-	if ((rc = pscope_addr_set(&w.you, (struct sockaddr *)&ss, len)) < 0)
-		return rc;
-	len = sizeof(ss);
-	if (getsockname(fd, (struct sockaddr *)&ss, &len) < 0)
-		return -errno;
-	if ((rc = pscope_addr_set(&w.me, (struct sockaddr *)&ss, len)) < 0)
+	if ((rc = pscope_sock_peer(fd, &w.you)) < 0 || (rc = pscope_sock_local(fd, &w.me)) < 0)
 		return rc;
 	return pscope_whoami_format(&w, buf, size);
 }
@@ -194,7 +185,7 @@ static int send_owed(struct keep_table *t, int fd, struct keep_conn *c)
 				return -errno;
 			if (!c->blocked_ms) {
 				c->blocked_ms = now_ms(t);
-				due_in(t, t->o.send_ms);
+				due_in(t, c->blocked_ms, t->o.send_ms);
 			}
 			return 1;
 		}
@@ -236,7 +227,7 @@ static enum keep_end take_bytes(struct keep_table *t, struct keep_conn *c, const
 			return KEEP_LINE_LONG;
 		if (!c->line_len) {
 			c->line_ms = c->rx_ms;
-			due_in(t, t->o.line_ms);
+			due_in(t, c->rx_ms, t->o.line_ms);
 		}
 		c->line_len += (uint32_t)(end - p);
 	}
@@ -352,7 +343,7 @@ int keep_sweep(struct keep_table *t, void (*end_fn)(void *arg, int fd, enum keep
 	if (next == INT32_MAX)
 		return t->due ? ms_until(t->due, now) : -1;
 	/* A little late rather than a sweep for every connection: 1/16 of the shortest limit. */
-	due_in(t, (int)next + slack(&t->o));
+	due_in(t, now, (int)next + slack(&t->o));
 	return ms_until(t->due, now) > 0 ? ms_until(t->due, now) : 0;
 }
 

@@ -120,9 +120,6 @@ int lab_socket_opts(struct lab *x, int family, int type, unsigned flags);
 /* A TCP socket with FLAGS, bound to A and listening.  Returns fd or -errno. */
 int lab_listener(struct lab *x, const struct pscope_addr *a, int backlog, unsigned flags);
 
-/* getsockname / getpeername into A.  Return 0 or -errno. */
-int lab_local(int fd, struct pscope_addr *a);
-int lab_peer(int fd, struct pscope_addr *a);
 
 /* The kernel's list of sockets with local or remote port PORT, of PROTO and FAMILY. */
 #define LAB_MAX_ROWS 96

@@ -27,7 +27,7 @@ static void accept_family(struct lab *x, int family)
 		c[i] = s[i] = -1;
 	lab_loopback(&l, family, 0);
 	lfd = lab_listener(x, &l, 8, 0);
-	if (lfd < 0 || lab_local(lfd, &l) < 0) {
+	if (lfd < 0 || pscope_sock_local(lfd, &l) < 0) {
 		lab_broke(x, "listen on loopback, port 0", lfd < 0 ? lfd : -errno);
 		goto out;
 	}
@@ -41,8 +41,8 @@ static void accept_family(struct lab *x, int family)
 		rc = c[i] < 0 ? c[i] : lab_connect(x, c[i], &l, LAB_TIMEOUT_MS);
 		if (rc == 0)
 			rc = s[i] = lab_accept(x, lfd, LAB_TIMEOUT_MS);
-		if (rc < 0 || lab_local(s[i], &local[i]) < 0 || lab_peer(s[i], &peer[i]) < 0 ||
-		    lab_local(c[i], &mine[i]) < 0) {
+		if (rc < 0 || pscope_sock_local(s[i], &local[i]) < 0 || pscope_sock_peer(s[i], &peer[i]) < 0 ||
+		    pscope_sock_local(c[i], &mine[i]) < 0) {
 			lab_broke(x, "connect a client and accept it", rc < 0 ? rc : -errno);
 			goto out;
 		}
@@ -137,11 +137,11 @@ static void no_peer_family(struct lab *x, int family)
 
 	lab_loopback(&l, family, 0);
 	lfd = lab_listener(x, &l, 8, 0);
-	if (lfd < 0 || lab_local(lfd, &l) < 0) {
+	if (lfd < 0 || pscope_sock_local(lfd, &l) < 0) {
 		lab_broke(x, "listen on loopback, port 0", lfd < 0 ? lfd : -errno);
 		goto out;
 	}
-	rc = lab_peer(lfd, &a);
+	rc = pscope_sock_peer(lfd, &a);
 	lab_step(x, "getpeername(fd %d) = %s", lfd, rc < 0 ? pscope_errno_name(rc) : "0");
 	lab_say(x, "%s: getpeername() on the listener (fd %d, %s): %s", x->part, lfd,
 		lab_fmt(&l, buf, sizeof(buf)), rc < 0 ? pscope_errno_name(rc) : "an address");
@@ -149,7 +149,7 @@ static void no_peer_family(struct lab *x, int family)
 		  "ENOTCONN", lab_outcome(rc));
 
 	fd = lab_socket(x, family, SOCK_STREAM);
-	if (fd < 0 || (rc = lab_local(fd, &a)) < 0) {
+	if (fd < 0 || (rc = pscope_sock_local(fd, &a)) < 0) {
 		lab_broke(x, "a new socket and its getsockname()", fd < 0 ? fd : rc);
 		goto out;
 	}
@@ -163,12 +163,12 @@ static void no_peer_family(struct lab *x, int family)
 				     : "an unbound socket has no address yet: the unspecified one, "
 				       "INADDR_ANY (ip(7)), and port 0",
 		  any, buf);
-	rc = lab_peer(fd, &a);
+	rc = pscope_sock_peer(fd, &a);
 	lab_check(x, "getpeername() on a new socket", "getpeername(2), ERRORS: ENOTCONN", "ENOTCONN",
 		  lab_outcome(rc));
 
 	rc = lab_connect(x, fd, &l, LAB_TIMEOUT_MS);
-	if (rc < 0 || (rc = lab_local(fd, &a)) < 0) {
+	if (rc < 0 || (rc = pscope_sock_local(fd, &a)) < 0) {
 		lab_broke(x, "connect to the listener", rc);
 		goto out;
 	}
@@ -227,7 +227,7 @@ static void conflict(struct lab *x, const char *what, const char *source, const 
 	rc = fd1 < 0 ? fd1 : lab_bind(x, fd1, &a);
 	if (rc == 0 && listen1)
 		rc = lab_listen(x, fd1, 8);
-	if (rc < 0 || (rc = lab_local(fd1, &a)) < 0) {
+	if (rc < 0 || (rc = pscope_sock_local(fd1, &a)) < 0) {
 		lab_broke(x, "bind the first socket", rc);
 		goto out;
 	}
@@ -253,7 +253,7 @@ static void two_listeners(struct lab *x, int family)
 	lab_loopback(&a, family, 0);
 	fd1 = lab_socket_opts(x, family, SOCK_STREAM, LAB_REUSEADDR);
 	rc = fd1 < 0 ? fd1 : lab_bind(x, fd1, &a);
-	if (rc < 0 || (rc = lab_local(fd1, &a)) < 0) {
+	if (rc < 0 || (rc = pscope_sock_local(fd1, &a)) < 0) {
 		lab_broke(x, "bind the first socket", rc);
 		goto out;
 	}
@@ -395,7 +395,7 @@ static int spread(struct lab *x, const struct pscope_addr *a, const int *lfd, in
 				continue;
 			sfd[accepted++] = fd;
 			counts[i]++;
-			*same += lab_local(fd, &l) == 0 && pscope_addr_same(&l, a);
+			*same += pscope_sock_local(fd, &l) == 0 && pscope_addr_same(&l, a);
 		}
 	}
 	x->verbose = verbose;
@@ -460,7 +460,7 @@ static void reuseport_family(struct lab *x, int family)
 	lab_loopback(&a, family, 0);
 	for (int i = 0; i < LISTENERS; i++) {
 		lfd[i] = lab_listener(x, &a, CONNS, LAB_REUSEPORT);
-		if (lfd[i] < 0 || (i == 0 && lab_local(lfd[0], &a) < 0)) {
+		if (lfd[i] < 0 || (i == 0 && pscope_sock_local(lfd[0], &a) < 0)) {
 			lab_broke(x, "listen with SO_REUSEPORT", lfd[i] < 0 ? lfd[i] : -errno);
 			goto out;
 		}

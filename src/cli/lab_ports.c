@@ -116,7 +116,7 @@ static int fill(struct lab *x, struct ephemeral *e, int d, enum how how, char *o
 		}
 		e->fds[e->nfds++] = fd;
 		ok++;
-		if (lab_local(fd, &me) == 0 &&
+		if (pscope_sock_local(fd, &me) == 0 &&
 		    (pscope_addr_port(&me) < e->lo || pscope_addr_port(&me) > e->hi))
 			(*outside)++;
 	}
@@ -195,7 +195,7 @@ static void ephemeral_family(struct lab *x, int family)
 	for (int d = 0; d < DESTS; d++) {
 		lab_loopback(&e.dest[d], family, 0);
 		e.lfd[d] = lab_listener(x, &e.dest[d], 2 * TRIES, 0);
-		if (e.lfd[d] < 0 || lab_local(e.lfd[d], &e.dest[d]) < 0) {
+		if (e.lfd[d] < 0 || pscope_sock_local(e.lfd[d], &e.dest[d]) < 0) {
 			lab_broke(x, "listen on loopback", e.lfd[d] < 0 ? e.lfd[d] : -errno);
 			goto out;
 		}
@@ -285,7 +285,7 @@ static void restart(struct lab *x, int family, bool old_reuse, bool new_reuse, b
 
 	lab_loopback(&a, family, 0);
 	lfd = lab_listener(x, &a, 8, old_reuse ? LAB_REUSEADDR : 0);
-	if (lfd < 0 || lab_local(lfd, &a) < 0) {
+	if (lfd < 0 || pscope_sock_local(lfd, &a) < 0) {
 		lab_broke(x, "listen on loopback", lfd < 0 ? lfd : -errno);
 		goto out;
 	}
@@ -294,7 +294,7 @@ static void restart(struct lab *x, int family, bool old_reuse, bool new_reuse, b
 	rc = c < 0 ? c : lab_connect(x, c, &a, LAB_TIMEOUT_MS);
 	if (rc == 0)
 		rc = s = lab_accept(x, lfd, LAB_TIMEOUT_MS);
-	if (rc < 0 || lab_local(c, &me) < 0) {
+	if (rc < 0 || pscope_sock_local(c, &me) < 0) {
 		lab_broke(x, "connect and accept", rc < 0 ? rc : -errno);
 		goto out;
 	}
@@ -393,7 +393,7 @@ static int queue_client(struct lab *x, const struct pscope_addr *a, int i, int *
 	if (rc == -EINPROGRESS && i >= QUEUED)
 		rc = 0;
 	if (rc == 0)
-		rc = lab_local(*fd, me);
+		rc = pscope_sock_local(*fd, me);
 	return rc;
 }
 
@@ -417,7 +417,7 @@ static void queue_family(struct lab *x, int family)
 		c[i] = s[i] = -1;
 	lab_loopback(&a, family, 0);
 	lfd = lab_listener(x, &a, BACKLOG, 0);
-	if (lfd < 0 || lab_local(lfd, &a) < 0) {
+	if (lfd < 0 || pscope_sock_local(lfd, &a) < 0) {
 		lab_broke(x, "listen on loopback", lfd < 0 ? lfd : -errno);
 		goto out;
 	}
@@ -467,7 +467,7 @@ static void queue_family(struct lab *x, int family)
 			err = s[nacc];
 			break;
 		}
-		if ((err = lab_peer(s[nacc], &peer)) < 0)
+		if ((err = pscope_sock_peer(s[nacc], &peer)) < 0)
 			break;
 		order[nacc] = 0;
 		for (int j = 0; j < QCLIENTS; j++)

@@ -77,7 +77,7 @@ static int which_listener(struct lab *x, const struct pscope_addr *dest, const i
 	if (rc == 0)
 		rc = s = accept_any(x, lfd, n, &which);
 	if (rc >= 0)
-		rc = lab_local(s, &local);
+		rc = pscope_sock_local(s, &local);
 	if (rc >= 0) {
 		snprintf(obs, size, "the %s listener, local address %s", names[which],
 			 lab_fmt(&local, buf, sizeof(buf)));
@@ -105,7 +105,7 @@ static void specific_family(struct lab *x, int family)
 	}
 	lab_addr(&w, any, 0);
 	lfd[0] = lab_listener(x, &w, 8, LAB_REUSEPORT);
-	if (lfd[0] < 0 || lab_local(lfd[0], &w) < 0) {
+	if (lfd[0] < 0 || pscope_sock_local(lfd[0], &w) < 0) {
 		lab_broke(x, "listen on the wildcard address", lfd[0] < 0 ? lfd[0] : -errno);
 		goto out;
 	}
@@ -184,7 +184,7 @@ static void client_family(struct lab *x, int family)
 	lab_loopback(&d2, family, 0);
 	l1 = lab_listener(x, &d1, 8, 0);
 	l2 = lab_listener(x, &d2, 8, 0);
-	if (l1 < 0 || l2 < 0 || lab_local(l1, &d1) < 0 || lab_local(l2, &d2) < 0) {
+	if (l1 < 0 || l2 < 0 || pscope_sock_local(l1, &d1) < 0 || pscope_sock_local(l2, &d2) < 0) {
 		lab_broke(x, "two listeners on loopback", l1 < 0 ? l1 : l2 < 0 ? l2 : -errno);
 		goto out;
 	}
@@ -194,7 +194,7 @@ static void client_family(struct lab *x, int family)
 	c[0] = lab_socket_opts(x, family, SOCK_STREAM, LAB_REUSEADDR);
 	rc = c[0] < 0 ? c[0] : lab_bind(x, c[0], &me);
 	if (rc == 0)
-		rc = lab_local(c[0], &me);
+		rc = pscope_sock_local(c[0], &me);
 	if (rc == 0)
 		rc = lab_connect(x, c[0], &d1, LAB_TIMEOUT_MS);
 	if (rc < 0) {
@@ -213,7 +213,7 @@ static void client_family(struct lab *x, int family)
 		goto out;
 	rc = lab_connect(x, c[1], &d2, LAB_TIMEOUT_MS);
 	if (rc == 0)
-		rc = lab_local(c[1], &got);
+		rc = pscope_sock_local(c[1], &got);
 	snprintf(pred, sizeof(pred), "ok, from %s", lab_fmt(&me, buf, sizeof(buf)));
 	snprintf(obs, sizeof(obs), "%s, from %s", lab_outcome(rc), rc ? "-" : lab_fmt(&got, b2, sizeof(b2)));
 	lab_check(x, "then connect() to the other server", "socket(7), SO_REUSEADDR; a connection is "
@@ -286,7 +286,7 @@ static void dual_on(struct lab *x)
 
 	lab_addr(&a, "::", 0);
 	lfd = lab_listener(x, &a, 8, LAB_DUALSTACK);
-	if (lfd < 0 || lab_local(lfd, &a) < 0) {
+	if (lfd < 0 || pscope_sock_local(lfd, &a) < 0) {
 		lab_broke(x, "listen on [::] with IPV6_V6ONLY off", lfd < 0 ? lfd : -errno);
 		goto out;
 	}
@@ -298,7 +298,7 @@ static void dual_on(struct lab *x)
 	rc = c < 0 ? c : lab_connect(x, c, &to, LAB_TIMEOUT_MS);
 	if (rc == 0)
 		rc = s = lab_accept(x, lfd, LAB_TIMEOUT_MS);
-	if (rc < 0 || lab_local(c, &me) < 0 || lab_peer(s, &peer) < 0 || lab_local(s, &local) < 0) {
+	if (rc < 0 || pscope_sock_local(c, &me) < 0 || pscope_sock_peer(s, &peer) < 0 || pscope_sock_local(s, &local) < 0) {
 		lab_broke(x, "connect over IPv4 and accept on the IPv6 listener", rc < 0 ? rc : -errno);
 		goto out;
 	}
@@ -340,7 +340,7 @@ static void dual_off(struct lab *x)
 
 	lab_addr(&a6, "::", 0);
 	lfd[0] = lab_listener(x, &a6, 8, 0);
-	if (lfd[0] < 0 || lab_local(lfd[0], &a6) < 0) {
+	if (lfd[0] < 0 || pscope_sock_local(lfd[0], &a6) < 0) {
 		lab_broke(x, "listen on [::] with IPV6_V6ONLY on", lfd[0] < 0 ? lfd[0] : -errno);
 		goto out;
 	}
@@ -451,7 +451,7 @@ static void udp_family(struct lab *x, int family)
 		if (rc >= 0)
 			rc = lab_bind(x, send_fd[i], &s[i]);
 		if (rc == 0)
-			rc = lab_local(send_fd[i], &s[i]);
+			rc = pscope_sock_local(send_fd[i], &s[i]);
 	}
 	lab_loopback(&p, family, 0);
 	for (int i = 0; i < 3 && rc == 0; i++) {
@@ -459,7 +459,7 @@ static void udp_family(struct lab *x, int family)
 		if (rc >= 0)
 			rc = lab_bind(x, recv_fd[i], &p);
 		if (rc == 0 && i == 0)
-			rc = lab_local(recv_fd[0], &p);
+			rc = pscope_sock_local(recv_fd[0], &p);
 		if (rc == 0 && i > 0)
 			rc = lab_connect(x, recv_fd[i], &s[i - 1], LAB_TIMEOUT_MS);
 	}

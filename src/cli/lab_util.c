@@ -155,28 +155,6 @@ int lab_setopt(struct lab *x, int fd, int level, int name, const char *optname, 
 	return rc;
 }
 
-int lab_local(int fd, struct pscope_addr *a)
-{
-	struct sockaddr_storage ss;
-	socklen_t len = sizeof(ss);
-
-	memset(a, 0, sizeof(*a));
-	if (getsockname(fd, (struct sockaddr *)&ss, &len) < 0)
-		return -errno;
-	return pscope_addr_set(a, (struct sockaddr *)&ss, len);
-}
-
-int lab_peer(int fd, struct pscope_addr *a)
-{
-	struct sockaddr_storage ss;
-	socklen_t len = sizeof(ss);
-
-	memset(a, 0, sizeof(*a));
-	if (getpeername(fd, (struct sockaddr *)&ss, &len) < 0)
-		return -errno;
-	return pscope_addr_set(a, (struct sockaddr *)&ss, len);
-}
-
 int lab_bind(struct lab *x, int fd, const struct pscope_addr *a)
 {
 	char want[PSCOPE_ADDRSTRLEN], got[PSCOPE_ADDRSTRLEN];
@@ -188,7 +166,7 @@ int lab_bind(struct lab *x, int fd, const struct pscope_addr *a)
 		lab_step(x, "bind(fd %d, %s) = -1 %s", fd, want, pscope_errno_name(rc));
 		return rc;
 	}
-	if (lab_local(fd, &now) == 0)
+	if (pscope_sock_local(fd, &now) == 0)
 		lab_step(x, "bind(fd %d, %s) = 0; getsockname: %s", fd, want,
 			 lab_fmt(&now, got, sizeof(got)));
 	return 0;
@@ -237,7 +215,7 @@ int lab_connect(struct lab *x, int fd, const struct pscope_addr *a, int timeout_
 			rc = getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0 ? -errno : -err;
 	}
 	if (rc == 0 || rc == -EINPROGRESS) {
-		if (lab_local(fd, &me) < 0)
+		if (pscope_sock_local(fd, &me) < 0)
 			snprintf(from, sizeof(from), "?");
 		else
 			lab_fmt(&me, from, sizeof(from));
@@ -266,7 +244,7 @@ int lab_accept(struct lab *x, int lfd, int timeout_ms)
 		lab_step(x, "accept(fd %d) = -1 %s", lfd, pscope_errno_name(rc));
 		return rc;
 	}
-	if (lab_peer(fd, &from) < 0)
+	if (pscope_sock_peer(fd, &from) < 0)
 		snprintf(peer, sizeof(peer), "?");
 	else
 		lab_fmt(&from, peer, sizeof(peer));

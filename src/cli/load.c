@@ -139,11 +139,7 @@ static void established(struct engine *e, int fd)
 /* This end's address: its port is counted, and the server's view is checked against it. */
 static int local_end(struct engine *e, int fd, struct pscope_addr *a)
 {
-	struct sockaddr_storage ss;
-	socklen_t len = sizeof(ss);
-
-	if (getsockname(fd, (struct sockaddr *)&ss, &len) < 0 ||
-	    pscope_addr_set(a, (struct sockaddr *)&ss, len) < 0)
+	if (pscope_sock_local(fd, a) < 0)
 		return -1;
 	set_bit(e->st.ports, (uint32_t)pscope_addr_port(a));
 	return 0;

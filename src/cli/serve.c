@@ -192,9 +192,6 @@ static bool is_wildcard(const struct pscope_addr *a)
 static int describe_quick(int fd, const struct pscope_addr *from, const struct pscope_sockinfo *lst,
 			  bool trust_listener, struct pscope_sockinfo *si)
 {
-	struct sockaddr_storage ss;
-	socklen_t len = sizeof(ss);
-
 	memset(si, 0, sizeof(*si));
 	si->fd = fd;
 	si->family = lst->family;
@@ -206,9 +203,7 @@ static int describe_quick(int fd, const struct pscope_addr *from, const struct p
 		si->local = lst->local;
 		return 0;
 	}
-	if (getsockname(fd, (struct sockaddr *)&ss, &len) < 0)
-		return -errno;
-	return pscope_addr_set(&si->local, (struct sockaddr *)&ss, len);
+	return pscope_sock_local(fd, &si->local);
 }
 
 static void serve_conn(struct server *s, size_t li, int fd, const struct pscope_addr *from)

@@ -15,10 +15,30 @@ static int get_int_opt(int fd, int opt, int *val)
 	return getsockopt(fd, SOL_SOCKET, opt, val, &len) < 0 ? -errno : 0;
 }
 
-int pscope_sock_describe(int fd, struct pscope_sockinfo *si)
+/* The address that NAME (getsockname or getpeername) gives for FD, into *A. */
+static int sock_name(int (*name)(int, struct sockaddr *, socklen_t *), int fd, struct pscope_addr *a)
 {
 	struct sockaddr_storage ss;
-	socklen_t len;
+	socklen_t len = sizeof(ss);
+
+	memset(a, 0, sizeof(*a));
+	if (name(fd, (struct sockaddr *)&ss, &len) < 0)
+		return -errno;
+	return pscope_addr_set(a, (struct sockaddr *)&ss, len);
+}
+
+int pscope_sock_local(int fd, struct pscope_addr *a)
+{
+	return sock_name(getsockname, fd, a);
+}
+
+int pscope_sock_peer(int fd, struct pscope_addr *a)
+{
+	return sock_name(getpeername, fd, a);
+}
+
+int pscope_sock_describe(int fd, struct pscope_sockinfo *si)
+{
 	int rc;
 
 	memset(si, 0, sizeof(*si));
@@ -31,17 +51,9 @@ int pscope_sock_describe(int fd, struct pscope_sockinfo *si)
 	if (get_int_opt(fd, SO_PROTOCOL, &si->protocol) < 0)
 		si->protocol = 0;
 
-	len = sizeof(ss);
-	if (getsockname(fd, (struct sockaddr *)&ss, &len) < 0)
-		si->local_err = -errno;
-	else
-		pscope_addr_set(&si->local, (struct sockaddr *)&ss, len);
-
-	len = sizeof(ss);
-	if (getpeername(fd, (struct sockaddr *)&ss, &len) < 0)
-		si->peer_err = -errno;
-	else
-		pscope_addr_set(&si->peer, (struct sockaddr *)&ss, len);
+	/* A missing address (a listener's peer) is described too, by the errno that says so. */
+	si->local_err = pscope_sock_local(fd, &si->local);
+	si->peer_err = pscope_sock_peer(fd, &si->peer);
 	return 0;
 }
 

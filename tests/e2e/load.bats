@@ -9,6 +9,17 @@ kernel_established() {
 		sed -n 's/.*"sockets":\([0-9]*\).*/\1/p'
 }
 
+# wait_established PORT N SECS: waits until the kernel has N established sockets on PORT.
+wait_established() {
+	local i
+	for ((i = 0; i < $3 * 10; i++)); do
+		[ "$(kernel_established "$1")" -eq "$2" ] && return 0
+		sleep 0.1
+	done
+	echo "not $2 established sockets on port $1 after $3 s" >&2
+	return 1
+}
+
 # server_open: the sum of the workers' latest "open" counts (serve -q --interval).
 server_open() {
 	awk '/^worker [0-9]+ pid [0-9]+: open/ { open[$2] = $6 } END { s = 0; for (w in open) s += open[w]; print s }' "$TMP/out"
@@ -19,11 +30,7 @@ server_open() {
 	"$PORTSCOPE" connect -n 3000 --procs 2 --hold 3 -f json "$PORT" >"$TMP/client.json" 2>"$TMP/client.err" &
 	client=$!
 	BG_PIDS+=("$client")
-	for i in $(seq 200); do
-		[ "$(kernel_established "$PORT")" -eq 3000 ] && break
-		sleep 0.1
-	done
-	[ "$(kernel_established "$PORT")" -eq 3000 ]
+	wait_established "$PORT" 3000 20
 	# The workers' own counts, printed every 0.2 s, reach the same number.
 	for i in $(seq 50); do
 		[ "$(server_open)" -eq 3000 ] && break
@@ -155,10 +162,7 @@ pause_one_worker() {
 	"$PORTSCOPE" connect -n 300 --hold forever -f json "$PORT" >"$TMP/client.json" 2>/dev/null &
 	client=$!
 	BG_PIDS+=("$client")
-	for i in $(seq 100); do
-		[ "$(kernel_established "$PORT")" -eq 300 ] && break
-		sleep 0.1
-	done
+	wait_established "$PORT" 300 10
 	kill -INT "$client"
 	status=0
 	wait_pid "$client" 10 || status=$?

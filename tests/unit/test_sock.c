@@ -349,6 +349,38 @@ static void describe_accepted_pair(void **state)
 	close(lfd);
 }
 
+static void local_and_peer(void **state)
+{
+	struct pscope_addr bound, a, b;
+	int lfd, cfd, afd, p[2];
+
+	(void)state;
+	lfd = listen_or_skip("127.0.0.1:0", 0, &bound);
+	cfd = connect_or_fail(&bound);
+	afd = accept_or_fail(lfd);
+
+	assert_rc(pscope_sock_local(lfd, &a), 0);
+	assert_true(pscope_addr_same(&a, &bound));
+	assert_rc(pscope_sock_peer(lfd, &a), -ENOTCONN);
+	/* Both ends see one 4-tuple, each from its own side. */
+	assert_rc(pscope_sock_local(cfd, &a), 0);
+	assert_rc(pscope_sock_peer(afd, &b), 0);
+	assert_true(pscope_addr_same(&a, &b));
+	assert_rc(pscope_sock_local(afd, &a), 0);
+	assert_rc(pscope_sock_peer(cfd, &b), 0);
+	assert_true(pscope_addr_same(&a, &b));
+	assert_true(pscope_addr_same(&a, &bound));
+
+	assert_rc(pscope_sock_local(-1, &a), -EBADF);
+	assert_num_equal(pipe(p), 0);
+	assert_rc(pscope_sock_peer(p[0], &a), -ENOTSOCK);
+	close(p[0]);
+	close(p[1]);
+	close(afd);
+	close(cfd);
+	close(lfd);
+}
+
 static void describe_not_a_socket(void **state)
 {
 	struct pscope_sockinfo si;
@@ -384,6 +416,7 @@ int main(void)
 		cmocka_unit_test(describe_unbound),
 		cmocka_unit_test(describe_accepted_pair),
 		cmocka_unit_test(describe_not_a_socket),
+		cmocka_unit_test(local_and_peer),
 	};
 
 	/* A safety net: the waits have deadlines, but no test may hang the build. */
