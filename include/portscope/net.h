@@ -22,6 +22,25 @@ enum {
  */
 int pscope_listen(const struct pscope_addr *a, int backlog, int flags);
 
+/*
+ * Accepts a connection waiting on listener LFD: accept4(2) with SOCK_NONBLOCK
+ * and SOCK_CLOEXEC, retried after EINTR.  Fills *PEER (may be NULL) with the
+ * client's address.  Returns the new descriptor, or -errno: -EAGAIN (nothing
+ * waits), -ECONNABORTED (the client left before it was taken), -EMFILE or
+ * -ENFILE (out of descriptors), -ENOBUFS or -ENOMEM, -EPERM (a firewall
+ * refused it), -EBADF, -EINVAL (LFD does not listen).
+ *
+ * SPARE (may be NULL) points to a descriptor kept open for one purpose: when
+ * descriptors run out, it is closed to take the waiting client and close it
+ * at once (so the client is told, and the listener does not stay readable for
+ * ever: libuv's trick in uv__emfile_trick), then opened again; the return is
+ * still -EMFILE or -ENFILE.  Open the spare with pscope_spare_open().
+ */
+int pscope_accept(int lfd, struct pscope_addr *peer, int *spare);
+
+/* A descriptor to keep as pscope_accept()'s spare (/dev/null, read-only).  Returns it or -errno. */
+int pscope_spare_open(void);
+
 /* A new socket of FAMILY and TYPE. Returns the descriptor or -errno. */
 int pscope_socket(int family, int type);
 

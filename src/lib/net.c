@@ -34,6 +34,51 @@ int pscope_socket(int family, int type)
 	return fd < 0 ? -errno : fd;
 }
 
+int pscope_spare_open(void)
+{
+	int fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+
+	return fd < 0 ? -errno : fd;
+}
+
+/* Out of descriptors: the spare makes room to take one client and close it. */
+static void shed_one(int lfd, int *spare)
+{
+	int fd;
+
+	if (*spare >= 0) {
+		close(*spare);
+		*spare = -1;
+	}
+	do
+		fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+	while (fd < 0 && errno == EINTR);
+	if (fd >= 0)
+		close(fd);
+	fd = pscope_spare_open();
+	*spare = fd < 0 ? -1 : fd;
+}
+
+int pscope_accept(int lfd, struct pscope_addr *peer, int *spare)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+	int fd, e;
+
+	do
+		fd = accept4(lfd, (struct sockaddr *)&ss, &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
+	while (fd < 0 && errno == EINTR);
+	if (fd >= 0) {
+		if (peer)
+			pscope_addr_set(peer, (struct sockaddr *)&ss, len);
+		return fd;
+	}
+	e = errno;
+	if ((e == EMFILE || e == ENFILE) && spare)
+		shed_one(lfd, spare);
+	return -e;
+}
+
 int pscope_listen(const struct pscope_addr *a, int backlog, int flags)
 {
 	int one = 1, v6only = !(flags & PSCOPE_LISTEN_DUALSTACK);
