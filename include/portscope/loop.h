@@ -93,7 +93,8 @@ void pscope_loop_before_sleep(struct pscope_loop *l, pscope_hook_fn *fn, void *a
 /*
  * Catches SIG through the loop: FN(L, SIG, ARG) runs from pscope_loop_run()
  * after it arrives (NULL FN: the signal only interrupts, as SIGALRM does for a
- * blocked write).  The signal is unblocked in this thread.  Returns 0;
+ * blocked write).  The signal is unblocked in this thread.  SIGCHLD is
+ * caught with SA_NOCLDSTOP: a child stopped or continued is not an event.  Returns 0;
  * -EINVAL for a signal that cannot be caught (SIGKILL, SIGSTOP, out of range);
  * or -errno of sigaction(2).
  */
@@ -107,8 +108,8 @@ int pscope_loop_signal(struct pscope_loop *l, int sig, pscope_signal_fn *fn, voi
 bool pscope_loop_signal_pending(const struct pscope_loop *l);
 
 /*
- * Waits for events and timers and calls their callbacks until
- * pscope_loop_stop() is called (from a callback).  Returns 0 once stopped, or
+ * Waits for events and timers and calls their callbacks, turn after turn,
+ * until pscope_loop_stop() is called (from a callback).  Returns 0 once stopped, or
  * -errno of epoll_wait(2) (EINTR is retried).
  */
 int pscope_loop_run(struct pscope_loop *l);
@@ -125,7 +126,7 @@ int pscope_loop_once(struct pscope_loop *l, int max_ms);
 /* Makes pscope_loop_run() return after the callback that called this; the rest of the turn's events wait. */
 void pscope_loop_stop(struct pscope_loop *l);
 
-/* True once pscope_loop_stop() was called (until the next pscope_loop_run()). */
+/* True once pscope_loop_stop() was called in this turn (each turn starts afresh). */
 bool pscope_loop_stopped(const struct pscope_loop *l);
 
 /* The loop's clock: CLOCK_MONOTONIC in milliseconds, read once per turn. */

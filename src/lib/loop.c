@@ -388,6 +388,9 @@ int pscope_loop_signal(struct pscope_loop *l, int sig, pscope_signal_fn *fn, voi
 	l->sig[sig] = (struct sigwatch){ .fn = fn, .arg = arg, .caught = true };
 	/* No SA_RESTART: a blocked write must see EINTR, so that the program can stop. */
 	sigemptyset(&sa.sa_mask);
+	/* A child stopped or continued has not ended: no need to wake for it. */
+	if (sig == SIGCHLD)
+		sa.sa_flags |= SA_NOCLDSTOP;
 	if (sigaction(sig, &sa, NULL) < 0)
 		return -errno;
 	sigemptyset(&set);
@@ -407,6 +410,7 @@ int pscope_loop_once(struct pscope_loop *l, int max_ms)
 	long long timeout;
 	int n, handled = 0;
 
+	l->stop = false;
 	if (l->before)
 		l->before(l, l->before_arg);
 	l->now = pscope_now_ms();
@@ -446,13 +450,12 @@ int pscope_loop_once(struct pscope_loop *l, int max_ms)
 
 int pscope_loop_run(struct pscope_loop *l)
 {
-	l->stop = false;
-	while (!l->stop) {
+	do {
 		int rc = pscope_loop_once(l, -1);
 
 		if (rc < 0 && rc != -EINTR)
 			return rc;
-	}
+	} while (!l->stop);
 	return 0;
 }
 
