@@ -1,0 +1,972 @@
+/*
+ * Unit tests of loop.h (issue 10): descriptors level- and edge-triggered,
+ * timers in the order of their deadlines, the before-sleep hook, signals as
+ * loop events, unwatching (and closing, and reusing) a descriptor while its
+ * event waits in the same batch, and thousands of descriptors.  No wait is
+ * unbounded: every turn has a max_ms and every loop a count of turns.
+ *
+ * The tests named known_bug_* show bugs of loop.c that are not fixed yet:
+ * they are skipped unless PSCOPE_KNOWN_BUGS=1 is in the environment.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/time.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "unit.h"
+#include "portscope/loop.h"
+
+/* --- helpers --- */
+
+static int setup_loop(void **state)
+{
+	struct pscope_loop *l;
+
+	if (pscope_loop_new(&l) < 0)
+		return -1;
+	*state = l;
+	return 0;
+}
+
+static int teardown_loop(void **state)
+{
+	pscope_loop_free(*state);
+	return 0;
+}
+
+/* A non-blocking, close-on-exec pipe, or a failed test. */
+static void pipe_or_fail(int p[2])
+{
+	if (pipe2(p, O_NONBLOCK | O_CLOEXEC) < 0)
+		fail_msg("pipe2: %s", strerror(errno));
+}
+
+static void close_pipe(const int p[2])
+{
+	close(p[0]);
+	close(p[1]);
+}
+
+static void put_byte(int fd)
+{
+	assert_num_equal(write(fd, "x", 1), 1);
+}
+
+/* Reads all that waits in the non-blocking FD; returns how many bytes. */
+static int drain(int fd)
+{
+	char buf[512];
+	ssize_t n;
+	int total = 0;
+
+	while ((n = read(fd, buf, sizeof(buf))) > 0)
+		total += (int)n;
+	return total;
+}
+
+/* One turn that does not wait; returns the events handled. */
+static int turn(struct pscope_loop *l)
+{
+	int n = pscope_loop_once(l, 0);
+
+	assert_true(n >= 0);
+	return n;
+}
+
+/* Turns of at most 50 ms each until *DONE is true, at most WAIT_MS / 10 of them. */
+static void turns_until(struct pscope_loop *l, const int *done)
+{
+	for (int i = 0; i < WAIT_MS / 10 && !*done; i++) {
+		int rc = pscope_loop_once(l, 50);
+
+		assert_true(rc >= 0 || rc == -EINTR);
+	}
+	assert_true(*done);
+}
+
+static int open_fds(void)
+{
+	DIR *d = opendir("/proc/self/fd");
+	struct dirent *e;
+	int n = 0;
+
+	assert_non_null(d);
+	while ((e = readdir(d)))
+		n += e->d_name[0] != '.';
+	closedir(d);
+	return n;
+}
+
+/* Skips a test that shows a known bug of loop.c unless PSCOPE_KNOWN_BUGS=1. */
+static void known_bug(const char *what)
+{
+	const char *env = getenv("PSCOPE_KNOWN_BUGS");
+
+	if (env && strcmp(env, "1") == 0)
+		return;
+	print_message("  known bug, skipped (PSCOPE_KNOWN_BUGS=1 runs it): %s\n", what);
+	skip();
+}
+
+/* A descriptor handler: counts its calls in the int ARG and keeps the last events. */
+struct calls {
+	int n;
+	uint32_t events;
+	bool read;	/* read everything that waits */
+	bool zero;	/* a call had no events */
+};
+
+static void on_count(struct pscope_loop *l, int fd, uint32_t events, void *arg)
+{
+	struct calls *c = arg;
+
+	(void)l;
+	c->n++;
+	c->events = events;
+	c->zero |= events == 0;
+	if (c->read)
+		(void)drain(fd);
+}
+
+static void on_other(struct pscope_loop *l, int fd, uint32_t events, void *arg)
+{
+	on_count(l, fd, events, arg);
+}
+
+/* --- descriptors --- */
+
+/* Level-triggered: one call per turn while data waits, none once it is read. */
+static void level_triggered(void **state)
+{
+	struct pscope_loop *l = *state;
+	struct calls c = { 0 };
+	int p[2];
+
+	pipe_or_fail(p);
+	assert_rc(pscope_loop_watch(l, p[0], PSCOPE_EV_READ, on_count, &c), 0);
+	assert_num_equal(turn(l), 0);
+	assert_num_equal(c.n, 0);
+	put_byte(p[1]);
+	put_byte(p[1]);
+	for (int i = 1; i <= 3; i++) {
+		assert_num_equal(turn(l), 1);
+		assert_num_equal(c.n, i);
+		assert_num_equal(c.events, PSCOPE_EV_READ);
+	}
+	c.read = true;
+	assert_num_equal(turn(l), 1);
+	assert_num_equal(c.n, 4);
+	for (int i = 0; i < 3; i++)
+		assert_num_equal(turn(l), 0);
+	assert_num_equal(c.n, 4);
+	close_pipe(p);
+}
+
+/* Edge-triggered: one call per write, however long the data waits unread. */
+static void edge_triggered(void **state)
+{
+	struct pscope_loop *l = *state;
+	struct calls c = { 0 };
+	int p[2];
+
+	pipe_or_fail(p);
+	assert_rc(pscope_loop_watch(l, p[0], PSCOPE_EV_READ | PSCOPE_EV_EDGE, on_count, &c), 0);
+	put_byte(p[1]);
+	assert_num_equal(turn(l), 1);
+	assert_num_equal(c.n, 1);
+	for (int i = 0; i < 3; i++)
+		assert_num_equal(turn(l), 0);
+	assert_num_equal(c.n, 1);
+	put_byte(p[1]);
+	assert_num_equal(turn(l), 1);
+	assert_num_equal(c.n, 2);
+	assert_num_equal(turn(l), 0);
+	assert_num_equal(drain(p[0]), 2);
+	close_pipe(p);
+}
+
+/* Watching again replaces events, callback and argument; pscope_loop_events tells them. */
+static void watch_again_replaces(void **state)
+{
+	struct pscope_loop *l = *state;
+	struct calls c1 = { 0 }, c2 = { 0 }, cw = { 0 };
+	int p[2];
+
+	pipe_or_fail(p);
+	assert_num_equal(pscope_loop_events(l, p[0]), 0);
+	assert_rc(pscope_loop_watch(l, p[0], PSCOPE_EV_READ, on_count, &c1), 0);
+	assert_num_equal(pscope_loop_events(l, p[0]), PSCOPE_EV_READ);
+	assert_rc(pscope_loop_watch(l, p[0], PSCOPE_EV_READ | PSCOPE_EV_RDHUP, on_other, &c2), 0);
+	assert_num_equal(pscope_loop_events(l, p[0]), PSCOPE_EV_READ | PSCOPE_EV_RDHUP);
+	assert_rc(pscope_loop_watch(l, p[1], PSCOPE_EV_WRITE | PSCOPE_EV_EDGE, on_count, &cw), 0);
+	assert_num_equal(pscope_loop_events(l, p[1]), PSCOPE_EV_WRITE | PSCOPE_EV_EDGE);
+	assert_num_equal(pscope_loop_events(l, 1000), 0);
+
+	put_byte(p[1]);
+	c2.read = true;
+	assert_num_equal(turn(l), 2);
+	assert_num_equal(c1.n, 0);
+	assert_num_equal(c2.n, 1);
+	assert_num_equal(c2.events, PSCOPE_EV_READ);
+	assert_num_equal(cw.n, 1);
+	assert_num_equal(cw.events, PSCOPE_EV_WRITE);
+
+	/* The write end closed: the read end hangs up, reported though not asked for. */
+	assert_rc(pscope_loop_unwatch(l, p[1]), 0);
+	assert_num_equal(pscope_loop_events(l, p[1]), 0);
+	close(p[1]);
+	assert_num_equal(turn(l), 1);
+	assert_num_equal(c2.n, 2);
+	assert_true(c2.events & PSCOPE_EV_HUP);
+	assert_rc(pscope_loop_unwatch(l, p[0]), 0);
+	assert_num_equal(pscope_loop_events(l, p[0]), 0);
+	assert_num_equal(turn(l), 0);
+	close(p[0]);
+}
+
+static void watch_errors(void **state)
+{
+	struct pscope_loop *l = *state;
+	struct calls c = { 0 };
+	char path[] = "/tmp/portscope-test-loop-XXXXXX";
+	int p[2], file;
+
+	pipe_or_fail(p);
+	assert_rc(pscope_loop_watch(l, -1, PSCOPE_EV_READ, on_count, &c), -EINVAL);
+	assert_rc(pscope_loop_watch(l, p[0], PSCOPE_EV_READ, NULL, &c), -EINVAL);
+	assert_num_equal(pscope_loop_events(l, p[0]), 0);
+	assert_num_equal(pscope_loop_events(l, -1), 0);
+
+	assert_rc(pscope_loop_unwatch(l, -1), -ENOENT);
+	assert_rc(pscope_loop_unwatch(l, p[0]), -ENOENT);
+	assert_rc(pscope_loop_unwatch(l, 100000), -ENOENT);
+	assert_rc(pscope_loop_watch(l, p[0], PSCOPE_EV_READ, on_count, &c), 0);
+	assert_rc(pscope_loop_unwatch(l, p[0]), 0);
+	assert_rc(pscope_loop_unwatch(l, p[0]), -ENOENT);
+	close_pipe(p);
+
+	/* Not open; a file epoll cannot watch. */
+	assert_rc(pscope_loop_watch(l, p[0], PSCOPE_EV_READ, on_count, &c), -EBADF);
+	assert_num_equal(pscope_loop_events(l, p[0]), 0);
+	file = mkstemp(path);
+	assert_true(file >= 0);
+	unlink(path);
+	assert_rc(pscope_loop_watch(l, file, PSCOPE_EV_READ, on_count, &c), -EPERM);
+	assert_num_equal(pscope_loop_events(l, file), 0);
+	close(file);
+
+	assert_num_equal(pscope_loop_timer(l, -1, NULL, NULL), -EINVAL);
+	assert_rc(pscope_loop_signal(l, SIGKILL, NULL, NULL), -EINVAL);
+	assert_rc(pscope_loop_signal(l, SIGSTOP, NULL, NULL), -EINVAL);
+	assert_rc(pscope_loop_signal(l, 0, NULL, NULL), -EINVAL);
+	assert_rc(pscope_loop_signal(l, NSIG, NULL, NULL), -EINVAL);
+	assert_num_equal(c.n, 0);
+}
+
+/*
+ * Two pipes readable in the same turn, one handler for both: the first call
+ * closes the other pipe's read end, and then, as the case may be, makes a new
+ * pipe whose read end takes that number and is watched by another handler.
+ */
+enum close_how { UNWATCH_CLOSE, UNWATCH_CLOSE_REUSE, CLOSE_REUSE };
+
+struct batch {
+	enum close_how how;
+	int r[2], w[2];		/* the two pipes */
+	struct calls c[2];
+	int victim;		/* the index of the pipe closed, or -1 */
+	int np[2];		/* the new pipe, its read end on the victim's number */
+	struct calls fresh;
+	int rc;
+};
+
+static void on_batch(struct pscope_loop *l, int fd, uint32_t events, void *arg)
+{
+	struct batch *b = arg;
+	int i = fd == b->r[1];
+	int v = !i;
+
+	on_count(l, fd, events, &b->c[i]);
+	if (b->victim >= 0)
+		return;
+	b->victim = v;
+	if (b->how != CLOSE_REUSE)
+		b->rc = pscope_loop_unwatch(l, b->r[v]);
+	close(b->r[v]);
+	if (b->how == UNWATCH_CLOSE)
+		return;
+	if (pipe2(b->np, O_NONBLOCK | O_CLOEXEC) < 0) {
+		b->rc = -errno;
+		return;
+	}
+	if (b->np[0] != b->r[v]) {
+		if (b->np[1] == b->r[v])
+			b->np[1] = fcntl(b->np[1], F_DUPFD_CLOEXEC, 0);
+		dup3(b->np[0], b->r[v], O_CLOEXEC);
+		close(b->np[0]);
+		b->np[0] = b->r[v];
+	}
+	if (b->rc == 0)
+		b->rc = pscope_loop_watch(l, b->np[0], PSCOPE_EV_READ, on_other, &b->fresh);
+}
+
+static void close_in_batch(struct pscope_loop *l, enum close_how how)
+{
+	struct batch b = { .how = how, .victim = -1, .np = { -1, -1 } };
+	int p[2];
+
+	for (int i = 0; i < 2; i++) {
+		pipe_or_fail(p);
+		b.r[i] = p[0];
+		b.w[i] = p[1];
+		b.c[i].read = true;
+		assert_rc(pscope_loop_watch(l, b.r[i], PSCOPE_EV_READ, on_batch, &b), 0);
+		put_byte(b.w[i]);
+	}
+	/* Both readable before the turn: both in the one batch epoll_wait gives. */
+	assert_num_equal(turn(l), 1);
+	assert_rc(b.rc, 0);
+	assert_true(b.victim >= 0);
+	assert_num_equal(b.c[!b.victim].n, 1);
+	assert_num_equal(b.c[b.victim].n, 0);
+	assert_num_equal(b.fresh.n, 0);
+	for (int i = 0; i < 3; i++)
+		assert_num_equal(turn(l), 0);
+	assert_num_equal(b.c[b.victim].n, 0);
+	assert_num_equal(b.fresh.n, 0);
+
+	if (how == UNWATCH_CLOSE) {
+		assert_num_equal(pscope_loop_events(l, b.r[b.victim]), 0);
+	} else {
+		/* The new pipe on the old number is watched, and told when it has data. */
+		assert_num_equal(b.np[0], b.r[b.victim]);
+		assert_num_equal(pscope_loop_events(l, b.np[0]), PSCOPE_EV_READ);
+		put_byte(b.np[1]);
+		b.fresh.read = true;
+		assert_num_equal(turn(l), 1);
+		assert_num_equal(b.fresh.n, 1);
+		assert_num_equal(b.c[b.victim].n, 0);
+		assert_rc(pscope_loop_unwatch(l, b.np[0]), 0);
+		close_pipe(b.np);
+	}
+	close(b.r[!b.victim]);
+	close(b.w[0]);
+	close(b.w[1]);
+}
+
+static void unwatch_close_in_batch(void **state)
+{
+	close_in_batch(*state, UNWATCH_CLOSE);
+}
+
+static void unwatch_close_reuse_in_batch(void **state)
+{
+	close_in_batch(*state, UNWATCH_CLOSE_REUSE);
+}
+
+/* loop.h: "the caller may close it then (or close it first ...)". */
+static void close_reuse_in_batch(void **state)
+{
+	close_in_batch(*state, CLOSE_REUSE);
+}
+
+/* pscope_loop_stop from a handler leaves the rest of the turn's events for the next turn. */
+struct stopper {
+	int r[2];
+	int n[2];
+};
+
+static void on_stop(struct pscope_loop *l, int fd, uint32_t events, void *arg)
+{
+	struct stopper *s = arg;
+
+	(void)events;
+	s->n[fd == s->r[1]]++;
+	(void)drain(fd);
+	pscope_loop_stop(l);
+}
+
+static void stop_in_batch(struct pscope_loop *l, uint32_t edge)
+{
+	struct stopper s = { { -1, -1 }, { 0, 0 } };
+	int p[2][2];
+
+	for (int i = 0; i < 2; i++) {
+		pipe_or_fail(p[i]);
+		s.r[i] = p[i][0];
+		assert_rc(pscope_loop_watch(l, s.r[i], PSCOPE_EV_READ | edge, on_stop, &s), 0);
+		put_byte(p[i][1]);
+	}
+	assert_num_equal(turn(l), 1);
+	assert_true(pscope_loop_stopped(l));
+	assert_num_equal(s.n[0] + s.n[1], 1);
+	for (int i = 0; i < 3 && s.n[0] + s.n[1] < 2; i++)
+		(void)turn(l);
+	assert_num_equal(s.n[0], 1);
+	assert_num_equal(s.n[1], 1);
+	close_pipe(p[0]);
+	close_pipe(p[1]);
+}
+
+static void stop_leaves_rest_of_batch(void **state)
+{
+	stop_in_batch(*state, 0);
+}
+
+/*
+ * KNOWN BUG (src/lib/loop.c, pscope_loop_once, the dispatch loop "for (l->cur
+ * = 0; l->cur < n && !l->stop; ...)"): the events fetched but not dispatched
+ * after a stop are dropped with "l->nfired = 0"; level-triggered they come
+ * again, edge-triggered they are lost, against loop.h's "the rest of the
+ * turn's events wait".
+ */
+static void known_bug_stop_loses_edge_events(void **state)
+{
+	known_bug("pscope_loop_stop mid-batch loses edge-triggered events");
+	stop_in_batch(*state, PSCOPE_EV_EDGE);
+}
+
+/*
+ * KNOWN BUG (src/lib/loop.c, pscope_loop_watch: drop_fired only "if known &&
+ * (fn or arg changed)"): watching a descriptor again with the same callback
+ * and argument but other events, from a handler, leaves its event fetched in
+ * this turn; the loop then calls the handler with no events at all (ev &
+ * new events == 0).
+ */
+static void on_rewatch(struct pscope_loop *l, int fd, uint32_t events, void *arg)
+{
+	struct batch *b = arg;
+	int i = fd == b->r[1];
+
+	on_count(l, fd, events, &b->c[i]);
+	if (b->victim >= 0)
+		return;
+	b->victim = !i;
+	b->rc = pscope_loop_watch(l, b->r[!i], PSCOPE_EV_WRITE, on_rewatch, b);
+}
+
+static void known_bug_rewatch_calls_with_no_events(void **state)
+{
+	struct pscope_loop *l = *state;
+	struct batch b = { .victim = -1 };
+	int p[2];
+
+	known_bug("a descriptor watched again for other events in the batch: handler called with events 0");
+	for (int i = 0; i < 2; i++) {
+		pipe_or_fail(p);
+		b.r[i] = p[0];
+		b.w[i] = p[1];
+		assert_rc(pscope_loop_watch(l, b.r[i], PSCOPE_EV_READ, on_rewatch, &b), 0);
+		put_byte(b.w[i]);
+	}
+	(void)turn(l);
+	assert_rc(b.rc, 0);
+	assert_false(b.c[0].zero || b.c[1].zero);
+	assert_num_equal(b.c[b.victim].n, 0);
+	for (int i = 0; i < 2; i++) {
+		close(b.r[i]);
+		close(b.w[i]);
+	}
+}
+
+/* Thousands of descriptors, all readable: each handler once, after which none. */
+#define MANY 3000
+
+static void many_descriptors(void **state)
+{
+	struct pscope_loop *l = *state;
+	struct rlimit rl, saved;
+	rlim_t need = 2 * MANY + 64;
+	struct calls *c;
+	int (*p)[2];
+	int handled = 0;
+
+	assert_num_equal(getrlimit(RLIMIT_NOFILE, &rl), 0);
+	saved = rl;
+	if (rl.rlim_cur < need) {
+		if (rl.rlim_max < need) {
+			print_message("  RLIMIT_NOFILE %llu < %llu: skipped\n",
+				      (unsigned long long)rl.rlim_max, (unsigned long long)need);
+			skip();
+		}
+		rl.rlim_cur = need;
+		assert_num_equal(setrlimit(RLIMIT_NOFILE, &rl), 0);
+	}
+	c = calloc(MANY, sizeof(*c));
+	p = calloc(MANY, sizeof(*p));
+	assert_non_null(c);
+	assert_non_null(p);
+	for (int i = 0; i < MANY; i++) {
+		pipe_or_fail(p[i]);
+		c[i].read = true;
+		assert_rc(pscope_loop_watch(l, p[i][0], PSCOPE_EV_READ, on_count, &c[i]), 0);
+		put_byte(p[i][1]);
+	}
+	for (int i = 0; i < 10 * MANY / 256 && handled < MANY; i++) {
+		int n = turn(l);
+
+		assert_true(n > 0);
+		handled += n;
+	}
+	assert_num_equal(handled, MANY);
+	for (int i = 0; i < 3; i++)
+		assert_num_equal(turn(l), 0);
+	for (int i = 0; i < MANY; i++) {
+		if (c[i].n != 1)
+			fail_msg("descriptor %d (pipe %d): %d calls, want 1", p[i][0], i, c[i].n);
+		assert_num_equal(c[i].events, PSCOPE_EV_READ);
+		assert_rc(pscope_loop_unwatch(l, p[i][0]), 0);
+		close_pipe(p[i]);
+	}
+	free(c);
+	free(p);
+	assert_num_equal(setrlimit(RLIMIT_NOFILE, &saved), 0);
+}
+
+/* --- timers --- */
+
+struct fired {
+	int n;
+	long long ms[8];	/* the delay of each timer run, in the order run */
+	long long at[8];	/* when it ran */
+	long long ids[8];
+};
+
+struct timer_arg {
+	struct fired *f;
+	long long ms;		/* its delay */
+	long long again;	/* what it returns */
+	int times;		/* it returns -1 once it ran this often */
+	long long del;		/* a timer it cancels, or -1 */
+	int del_rc;
+};
+
+static long long on_timer(struct pscope_loop *l, long long id, void *arg)
+{
+	struct timer_arg *t = arg;
+	struct fired *f = t->f;
+
+	if (f->n < 8) {
+		f->ms[f->n] = t->ms;
+		f->at[f->n] = pscope_now_ms();
+		f->ids[f->n] = id;
+	}
+	f->n++;
+	if (t->del >= 0)
+		t->del_rc = pscope_loop_timer_del(l, t->del);
+	if (t->times && f->n >= t->times)
+		return -1;
+	return t->again;
+}
+
+/*
+ * Added 30, 10, 20 ms: run 10, 20, 30, each no sooner than its deadline, each
+ * once; in that order too when all are due in the same turn (LATE).
+ */
+static void deadline_order(struct pscope_loop *l, bool late)
+{
+	struct fired f = { 0 };
+	struct timer_arg a[3] = {
+		{ .f = &f, .ms = 30, .again = -1, .del = -1 },
+		{ .f = &f, .ms = 10, .again = -1, .del = -1 },
+		{ .f = &f, .ms = 20, .again = -1, .del = -1 },
+	};
+	long long id[3], t0 = pscope_now_ms();
+
+	for (int i = 0; i < 3; i++) {
+		id[i] = pscope_loop_timer(l, a[i].ms, on_timer, &a[i]);
+		assert_true(id[i] >= 0);
+	}
+	assert_true(id[0] != id[1] && id[1] != id[2] && id[0] != id[2]);
+	if (late)
+		usleep(40 * 1000);
+	for (int i = 0; i < 100 && f.n < 3; i++)
+		assert_true(pscope_loop_once(l, 100) >= 0);
+	assert_num_equal(f.n, 3);
+	assert_num_equal(f.ms[0], 10);
+	assert_num_equal(f.ms[1], 20);
+	assert_num_equal(f.ms[2], 30);
+	assert_num_equal(f.ids[0], id[1]);
+	for (int i = 0; i < 3; i++)
+		assert_true(f.at[i] - t0 >= f.ms[i]);
+	/* Each returned -1: gone. */
+	for (int i = 0; i < 3; i++)
+		assert_true(pscope_loop_once(l, 10) >= 0);
+	assert_num_equal(f.n, 3);
+	for (int i = 0; i < 3; i++)
+		assert_rc(pscope_loop_timer_del(l, id[i]), -ENOENT);
+}
+
+static void timers_in_deadline_order(void **state)
+{
+	deadline_order(*state, false);
+}
+
+static void timers_due_together_in_deadline_order(void **state)
+{
+	deadline_order(*state, true);
+}
+
+/* Returning N: runs again N ms later; returning -1: never again. */
+static void timer_repeats_then_stops(void **state)
+{
+	struct pscope_loop *l = *state;
+	struct fired f = { 0 };
+	struct timer_arg a = { .f = &f, .ms = 0, .again = 15, .times = 4, .del = -1 };
+	long long id = pscope_loop_timer(l, 0, on_timer, &a);
+
+	assert_true(id >= 0);
+	for (int i = 0; i < 200 && f.n < 4; i++)
+		assert_true(pscope_loop_once(l, 100) >= 0);
+	assert_num_equal(f.n, 4);
+	for (int i = 1; i < 4; i++)
+		assert_true(f.at[i] - f.at[i - 1] >= 15);
+	for (int i = 0; i < 3; i++)
+		assert_true(pscope_loop_once(l, 20) >= 0);
+	assert_num_equal(f.n, 4);
+	assert_rc(pscope_loop_timer_del(l, id), -ENOENT);
+}
+
+/* Returning 0: at the next turn, so once per turn, never twice in one. */
+static void timer_zero_once_per_turn(void **state)
+{
+	struct pscope_loop *l = *state;
+	struct fired f = { 0 };
+	struct timer_arg a = { .f = &f, .again = 0, .del = -1 };
+	long long id = pscope_loop_timer(l, 0, on_timer, &a);
+
+	assert_true(id >= 0);
+	for (int i = 1; i <= 5; i++) {
+		assert_num_equal(turn(l), 0);
+		assert_num_equal(f.n, i);
+	}
+	assert_rc(pscope_loop_timer_del(l, id), 0);
+	assert_num_equal(turn(l), 0);
+	assert_num_equal(f.n, 5);
+	assert_rc(pscope_loop_timer_del(l, id), -ENOENT);
+}
+
+/* A timer cancels itself (and asks to run again), or cancels another due in the same turn. */
+static void timer_del_inside_callbacks(void **state)
+{
+	struct pscope_loop *l = *state;
+	struct fired f1 = { 0 }, f2 = { 0 }, f3 = { 0 }, f4 = { 0 };
+	struct timer_arg self = { .f = &f1, .again = 1 };
+	struct timer_arg killer = { .f = &f2, .again = -1 };
+	struct timer_arg victim = { .f = &f3, .again = -1, .del = -1 };
+	struct timer_arg later = { .f = &f4, .ms = 5, .again = -1, .del = -1 };
+	long long lid;
+
+	self.del = pscope_loop_timer(l, 0, on_timer, &self);
+	assert_true(self.del >= 0);
+	killer.del = -1;
+	assert_true(pscope_loop_timer(l, 0, on_timer, &killer) >= 0);
+	/* Due in the same turn as the killer, after it. */
+	killer.del = pscope_loop_timer(l, 0, on_timer, &victim);
+	assert_true(killer.del >= 0);
+	lid = pscope_loop_timer(l, 5, on_timer, &later);
+	assert_true(lid >= 0);
+	assert_rc(pscope_loop_timer_del(l, lid), 0);
+	assert_rc(pscope_loop_timer_del(l, lid), -ENOENT);
+	assert_rc(pscope_loop_timer_del(l, 123456), -ENOENT);
+
+	(void)turn(l);
+	assert_num_equal(f1.n, 1);
+	assert_rc(self.del_rc, 0);
+	assert_num_equal(f2.n, 1);
+	assert_rc(killer.del_rc, 0);
+	assert_num_equal(f3.n, 0);
+	for (int i = 0; i < 5; i++)
+		assert_true(pscope_loop_once(l, 5) >= 0);
+	assert_num_equal(f1.n, 1);
+	assert_num_equal(f3.n, 0);
+	assert_num_equal(f4.n, 0);
+	assert_rc(pscope_loop_timer_del(l, self.del), -ENOENT);
+	assert_rc(pscope_loop_timer_del(l, killer.del), -ENOENT);
+}
+
+/* --- the before-sleep hook --- */
+
+struct hook {
+	int n;
+	int wfd;
+};
+
+static void on_before(struct pscope_loop *l, void *arg)
+{
+	struct hook *h = arg;
+
+	(void)l;
+	h->n++;
+	put_byte(h->wfd);
+}
+
+/* The hook runs once per turn, before the wait: what it writes is seen in the same turn. */
+static void before_sleep_hook(void **state)
+{
+	struct pscope_loop *l = *state;
+	struct calls c = { .read = true };
+	int p[2];
+	struct hook h = { 0, -1 };
+
+	pipe_or_fail(p);
+	h.wfd = p[1];
+	assert_rc(pscope_loop_watch(l, p[0], PSCOPE_EV_READ, on_count, &c), 0);
+	pscope_loop_before_sleep(l, on_before, &h);
+	for (int i = 1; i <= 3; i++) {
+		assert_num_equal(turn(l), 1);
+		assert_num_equal(h.n, i);
+		assert_num_equal(c.n, i);
+	}
+	/* A turn allowed to wait does not: the hook wrote first. */
+	assert_num_equal(pscope_loop_once(l, WAIT_MS), 1);
+	assert_num_equal(h.n, 4);
+	pscope_loop_before_sleep(l, NULL, NULL);
+	assert_num_equal(turn(l), 0);
+	assert_num_equal(h.n, 4);
+	assert_num_equal(c.n, 4);
+	close_pipe(p);
+}
+
+/* --- signals --- */
+
+struct caught {
+	int n;
+	int sig;
+	void *arg;
+	bool stop;
+};
+
+static void on_sig(struct pscope_loop *l, int sig, void *arg)
+{
+	struct caught *c = arg;
+
+	c->n++;
+	c->sig = sig;
+	c->arg = arg;
+	if (c->stop)
+		pscope_loop_stop(l);
+}
+
+static long long on_watchdog(struct pscope_loop *l, long long id, void *arg)
+{
+	(void)id;
+	*(int *)arg = 1;
+	pscope_loop_stop(l);
+	return -1;
+}
+
+/* A SIGTERM whose callback stops the loop stops pscope_loop_run; pending until delivered. */
+static void sigterm_stops_run(void **state)
+{
+	struct pscope_loop *l = *state;
+	struct caught c = { .stop = true };
+	int timeout = 0;
+	pid_t pid;
+	int st;
+
+	assert_true(pscope_loop_timer(l, WAIT_MS, on_watchdog, &timeout) >= 0);
+	assert_rc(pscope_loop_signal(l, SIGTERM, on_sig, &c), 0);
+	assert_false(pscope_loop_signal_pending(l));
+	assert_num_equal(raise(SIGTERM), 0);
+	assert_true(pscope_loop_signal_pending(l));
+	assert_num_equal(c.n, 0);
+	assert_rc(pscope_loop_run(l), 0);
+	assert_num_equal(timeout, 0);
+	assert_num_equal(c.n, 1);
+	assert_num_equal(c.sig, SIGTERM);
+	assert_ptr_equal(c.arg, &c);
+	assert_false(pscope_loop_signal_pending(l));
+
+	/* Sent while the loop sleeps in epoll_wait: it wakes (the signal pipe). */
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		usleep(50 * 1000);
+		kill(getppid(), SIGTERM);
+		_exit(0);
+	}
+	assert_rc(pscope_loop_run(l), 0);
+	assert_num_equal(waitpid(pid, &st, 0), pid);
+	assert_num_equal(timeout, 0);
+	assert_num_equal(c.n, 2);
+	assert_num_equal(c.sig, SIGTERM);
+	assert_false(pscope_loop_signal_pending(l));
+}
+
+/* kill() of this process, a callback that does not stop: delivered once, the loop goes on. */
+static void signal_delivered_once(void **state)
+{
+	struct pscope_loop *l = *state;
+	struct caught c = { 0 };
+
+	assert_rc(pscope_loop_signal(l, SIGUSR1, on_sig, &c), 0);
+	assert_num_equal(kill(getpid(), SIGUSR1), 0);
+	assert_true(pscope_loop_signal_pending(l));
+	turns_until(l, &c.n);
+	assert_num_equal(c.sig, SIGUSR1);
+	assert_false(pscope_loop_signal_pending(l));
+	for (int i = 0; i < 3; i++)
+		assert_true(pscope_loop_once(l, 5) >= 0);
+	assert_num_equal(c.n, 1);
+}
+
+/* A write blocked on a full pipe ends with EINTR when a signal the loop catches arrives. */
+static void signal_interrupts_blocked_write(void **state)
+{
+	struct pscope_loop *l = *state;
+	struct itimerval it = { .it_value = { .tv_usec = 50 * 1000 } };
+	unsigned int left;
+	int p[2], e, st;
+	ssize_t n;
+	pid_t pid;
+
+	pipe_or_fail(p);
+	while (write(p[1], "xxxxxxxxxxxxxxxx", 16) > 0)
+		;
+	assert_num_equal(errno, EAGAIN);
+	assert_num_equal(fcntl(p[1], F_SETFL, 0), 0);
+	/* Should the write not be interrupted, a child drains the pipe: the test fails, not hangs. */
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		close(p[1]);
+		usleep(WAIT_MS * 1000);
+		(void)drain(p[0]);
+		_exit(0);
+	}
+	assert_rc(pscope_loop_signal(l, SIGALRM, NULL, NULL), 0);
+	left = alarm(0);	/* main's safety net, put back below */
+	assert_num_equal(setitimer(ITIMER_REAL, &it, NULL), 0);
+	n = write(p[1], "y", 1);
+	e = errno;
+	kill(pid, SIGKILL);
+	waitpid(pid, &st, 0);
+	alarm(left);
+	assert_num_equal(n, -1);
+	assert_rc(-e, -EINTR);
+	assert_true(pscope_loop_signal_pending(l));
+	/* Delivered (to no callback): no longer pending. */
+	(void)turn(l);
+	assert_false(pscope_loop_signal_pending(l));
+	close_pipe(p);
+}
+
+/* pscope_loop_free gives the loop's signals their default action back. */
+static void free_restores_signals(void **state)
+{
+	struct pscope_loop *l;
+	struct sigaction sa;
+	struct caught c = { 0 };
+	const int sigs[] = { SIGTERM, SIGUSR2, SIGCHLD };
+
+	(void)state;
+	assert_rc(pscope_loop_new(&l), 0);
+	for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++) {
+		assert_rc(pscope_loop_signal(l, sigs[i], on_sig, &c), 0);
+		assert_num_equal(sigaction(sigs[i], NULL, &sa), 0);
+		assert_true(sa.sa_handler != SIG_DFL && sa.sa_handler != SIG_IGN);
+		assert_false(sa.sa_flags & SA_RESTART);
+		assert_num_equal(!!(sa.sa_flags & SA_NOCLDSTOP), sigs[i] == SIGCHLD);
+	}
+	pscope_loop_free(l);
+	for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++) {
+		assert_num_equal(sigaction(sigs[i], NULL, &sa), 0);
+		if (sa.sa_handler != SIG_DFL)
+			fail_msg("signal %d: not SIG_DFL after pscope_loop_free", sigs[i]);
+	}
+	pscope_loop_free(NULL);
+}
+
+/*
+ * KNOWN BUG (src/lib/loop.c, deliver_signals): it drains the signal pipe and
+ * clears sig_any, then stops at the first callback that calls
+ * pscope_loop_stop ("s < NSIG && !l->stop"); a second signal caught in the
+ * meantime stays in sig_pending with sig_any 0 and the pipe empty:
+ * pscope_loop_signal_pending says false and no later turn delivers it.
+ */
+static void known_bug_stop_loses_second_signal(void **state)
+{
+	struct pscope_loop *l = *state;
+	struct caught c1 = { .stop = true }, c2 = { 0 };
+	int timeout = 0;
+
+	known_bug("a signal pending when another signal's callback stops the loop is lost");
+	assert_true(pscope_loop_timer(l, WAIT_MS, on_watchdog, &timeout) >= 0);
+	assert_rc(pscope_loop_signal(l, SIGUSR1, on_sig, &c1), 0);
+	assert_rc(pscope_loop_signal(l, SIGUSR2, on_sig, &c2), 0);
+	assert_num_equal(raise(SIGUSR1), 0);
+	assert_num_equal(raise(SIGUSR2), 0);
+	assert_rc(pscope_loop_run(l), 0);
+	assert_num_equal(timeout, 0);
+	assert_num_equal(c1.n + c2.n, 1);
+	assert_true(pscope_loop_signal_pending(l));
+	for (int i = 0; i < 5 && c1.n + c2.n < 2; i++)
+		assert_true(pscope_loop_once(l, 20) >= 0);
+	assert_num_equal(c1.n, 1);
+	assert_num_equal(c2.n, 1);
+}
+
+/*
+ * KNOWN BUG (src/lib/loop.c, own_signals): a second loop that catches signals
+ * overwrites sig_wfd with its own pipe; the first loop's write end is then
+ * closed by neither pscope_loop_free (the first is no longer the owner), and
+ * leaks: one descriptor per forked child that makes its own loop.
+ */
+static void known_bug_second_owner_leaks_pipe(void **state)
+{
+	struct pscope_loop *a, *b;
+	int before;
+
+	(void)state;
+	known_bug("a second loop catching signals leaks the first loop's signal pipe write end");
+	before = open_fds();
+	assert_rc(pscope_loop_new(&a), 0);
+	assert_rc(pscope_loop_signal(a, SIGUSR1, NULL, NULL), 0);
+	assert_rc(pscope_loop_new(&b), 0);
+	assert_rc(pscope_loop_signal(b, SIGUSR1, NULL, NULL), 0);
+	pscope_loop_free(b);
+	pscope_loop_free(a);
+	assert_num_equal(open_fds(), before);
+}
+
+int main(void)
+{
+#define T(f) cmocka_unit_test_setup_teardown(f, setup_loop, teardown_loop)
+	const struct CMUnitTest tests[] = {
+		T(level_triggered),
+		T(edge_triggered),
+		T(watch_again_replaces),
+		T(watch_errors),
+		T(unwatch_close_in_batch),
+		T(unwatch_close_reuse_in_batch),
+		T(close_reuse_in_batch),
+		T(stop_leaves_rest_of_batch),
+		T(many_descriptors),
+		T(timers_in_deadline_order),
+		T(timers_due_together_in_deadline_order),
+		T(timer_repeats_then_stops),
+		T(timer_zero_once_per_turn),
+		T(timer_del_inside_callbacks),
+		T(before_sleep_hook),
+		T(sigterm_stops_run),
+		T(signal_delivered_once),
+		T(signal_interrupts_blocked_write),
+		cmocka_unit_test(free_restores_signals),
+		T(known_bug_stop_loses_edge_events),
+		T(known_bug_rewatch_calls_with_no_events),
+		T(known_bug_stop_loses_second_signal),
+		cmocka_unit_test(known_bug_second_owner_leaks_pipe),
+	};
+#undef T
+
+	/* A safety net: the waits have deadlines, but no test may hang the build. */
+	alarm(30);
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
