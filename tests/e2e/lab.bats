@@ -218,6 +218,31 @@ observed() {
 	! grep -q '\$ socket(' <<<"$output" || false
 }
 
+@test "lab: an experiment that hangs is stopped after 20 s and counted a FAIL" {
+	"$PORTSCOPE" lab accept-queue >"$TMP/out" 2>&1 &
+	local pid=$! child= i status=0
+	BG_PIDS+=("$pid")
+	for i in $(seq 250); do
+		child=$(pgrep -P "$pid" | head -1)
+		[ -n "$child" ] && break
+		sleep 0.02
+	done
+	[ -n "$child" ]
+	BG_PIDS+=("$child")
+	kill -STOP "$child"	# a hung experiment: alive, and silent
+	for i in $(seq 400); do
+		kill -0 "$pid" 2>/dev/null || break
+		sleep 0.1
+	done
+	! kill -0 "$pid" 2>/dev/null || false	# ended within 40 s
+	wait "$pid" || status=$?
+	cat "$TMP/out"
+	[ "$status" -eq 1 ]
+	grep -q "^== accept-queue: " "$TMP/out"
+	grep -q "^  result: FAIL  accept-queue$" "$TMP/out"
+	grep -q "^  why: it did not finish: stopped after 20 s; kernel $(uname -r)$" "$TMP/out"
+}
+
 @test "lab: bad arguments exit 2 with a hint; --help exits 0" {
 	run "$PORTSCOPE" lab no-such-experiment
 	[ "$status" -eq 2 ]

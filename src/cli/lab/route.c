@@ -3,14 +3,11 @@
 #include <errno.h>
 #include <net/if.h>
 #include <netinet/in.h>
-#include <poll.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <unistd.h>
 
 #include "lab.h"
-
-static const int families[] = { AF_INET, AF_INET6 };
 
 /* A second IPv6 address for lo, from the benchmarking prefix (RFC 5180): only in a namespace of our own. */
 #define SECOND_V6 "2001:2::2"
@@ -45,24 +42,22 @@ static int add_second_v6(struct lab *x)
 	return rc;
 }
 
+/* Notes which listener is ready first: the wait is over. */
+static bool first_ready(int i, void *arg)
+{
+	*(int *)arg = i;
+	return true;
+}
+
 /*
  * Waits for a connection on one of the N listeners LFD and accepts it.
  * Returns the accepted descriptor and sets *WHICH, or -errno.
  */
 static int accept_any(struct lab *x, const int *lfd, int n, int *which)
 {
-	struct pollfd p[4];
+	int rc = lab_wait_readable(lfd, n, LAB_TIMEOUT_MS, first_ready, which);
 
-	for (int i = 0; i < n; i++)
-		p[i] = (struct pollfd){ .fd = lfd[i], .events = POLLIN };
-	if (poll(p, (nfds_t)n, LAB_TIMEOUT_MS) <= 0)
-		return -ETIMEDOUT;
-	for (int i = 0; i < n; i++)
-		if (p[i].revents & POLLIN) {
-			*which = i;
-			return lab_accept(x, lfd[i], 0);
-		}
-	return -ETIMEDOUT;
+	return rc < 0 ? rc : lab_accept(x, lfd[*which], 0);
 }
 
 /* Connects to DEST and says which of the listeners accepted it; fills OBS.  Returns 0 or -errno. */
@@ -89,10 +84,10 @@ static int which_listener(struct lab *x, const struct pscope_addr *dest, const i
 	return rc < 0 ? rc : 0;
 }
 
-static void specific_family(struct lab *x, int family)
+static void specific_family(struct lab *x, const struct lab_family *f)
 {
-	bool v6 = family == AF_INET6;
-	const char *any = v6 ? "::" : "0.0.0.0", *lo = v6 ? "::1" : "127.0.0.1";
+	bool v6 = f->family == AF_INET6;
+	const char *any = f->any, *lo = f->loopback;
 	const char *other = v6 ? SECOND_V6 : "127.0.0.2";
 	char names[2][64], pred[LAB_TEXT], obs[LAB_TEXT], buf[PSCOPE_ADDRSTRLEN];
 	const char *name[2] = { names[0], names[1] };
@@ -132,7 +127,7 @@ static void specific_family(struct lab *x, int family)
 			goto out;
 		}
 		snprintf(buf, sizeof(buf), "a connection to %s", to);
-		lab_check(x, buf, family == AF_INET6
+		lab_check(x, buf, v6
 				  ? "ipv6(7): in6addr_any binds every address; net/ipv6/inet6_hashtables.c, "
 				    "inet6_lookup_listener: the exact address scores above the wildcard"
 				  : "ip(7): INADDR_ANY binds every local address; net/ipv4/inet_hashtables.c, "
@@ -143,17 +138,14 @@ out:
 	lab_close_all(x, lfd, 2, false);
 }
 
-static void run_specific_beats_wildcard(struct lab *x)
+static void specific_or_skip(struct lab *x, const struct lab_family *f)
 {
-	for (size_t i = 0; i < 2; i++) {
-		x->part = lab_family_label(families[i]);
-		if (!x->own_netns)
-			lab_skip(x, "specific and wildcard listeners",
-				 "listening on a wildcard address outside a network namespace of its own "
-				 "would open a port to the network");
-		else
-			specific_family(x, families[i]);
-	}
+	if (!x->own_netns)
+		lab_skip(x, "specific and wildcard listeners",
+			 "listening on a wildcard address outside a network namespace of its own "
+			 "would open a port to the network");
+	else
+		specific_family(x, f);
 }
 
 const struct lab_experiment lab_specific_beats_wildcard = {
@@ -169,19 +161,19 @@ const struct lab_experiment lab_specific_beats_wildcard = {
 		   "  its local address the one it was sent to (ip(7): INADDR_ANY; the kernel looks\n"
 		   "  up the exact address first, then the wildcard: __inet_lookup_listener)",
 	.netns = true,
-	.run = run_specific_beats_wildcard,
+	.each_family = specific_or_skip,
 };
 
 /* Experiment 6: one client address and port, several destinations. */
-static void client_family(struct lab *x, int family)
+static void client_family(struct lab *x, const struct lab_family *f)
 {
 	int l1 = -1, l2 = -1, c[4] = { -1, -1, -1, -1 }, rc, q;
 	char buf[PSCOPE_ADDRSTRLEN], b2[PSCOPE_ADDRSTRLEN], pred[LAB_TEXT], obs[LAB_TEXT];
 	struct pscope_addr d1, d2, me, got;
 	struct lab_rows rows;
 
-	lab_loopback(&d1, family, 0);
-	lab_loopback(&d2, family, 0);
+	lab_addr(&d1, f->loopback, 0);
+	lab_addr(&d2, f->loopback, 0);
 	l1 = lab_listener(x, &d1, 8, 0);
 	l2 = lab_listener(x, &d2, 8, 0);
 	if (l1 < 0 || l2 < 0 || pscope_sock_local(l1, &d1) < 0 || pscope_sock_local(l2, &d2) < 0) {
@@ -190,8 +182,8 @@ static void client_family(struct lab *x, int family)
 	}
 	lab_say(x, "%s: two servers, %s and %s", x->part, lab_fmt(&d1, buf, sizeof(buf)),
 		lab_fmt(&d2, b2, sizeof(b2)));
-	lab_loopback(&me, family, 0);
-	c[0] = lab_socket_opts(x, family, SOCK_STREAM, LAB_REUSEADDR);
+	lab_addr(&me, f->loopback, 0);
+	c[0] = lab_socket_opts(x, f->family, SOCK_STREAM, LAB_REUSEADDR);
 	rc = c[0] < 0 ? c[0] : lab_bind(x, c[0], &me);
 	if (rc == 0)
 		rc = pscope_sock_local(c[0], &me);
@@ -205,7 +197,7 @@ static void client_family(struct lab *x, int family)
 	lab_say(x, "%s: client fd %d bound to %s, connected to %s", x->part, c[0],
 		lab_fmt(&me, buf, sizeof(buf)), lab_fmt(&d1, b2, sizeof(b2)));
 
-	c[1] = lab_socket_opts(x, family, SOCK_STREAM, LAB_REUSEADDR);
+	c[1] = lab_socket_opts(x, f->family, SOCK_STREAM, LAB_REUSEADDR);
 	rc = c[1] < 0 ? c[1] : lab_bind(x, c[1], &me);
 	lab_check(x, "a second client socket, SO_REUSEADDR on both: bind() to the same address and port",
 		  "socket(7), SO_REUSEADDR: may bind unless a socket listens there", "ok", lab_outcome(rc));
@@ -220,22 +212,23 @@ static void client_family(struct lab *x, int family)
 							   "its 4-tuple, so a source port may serve two destinations "
 							   "(net/ipv4/inet_hashtables.c, __inet_check_established)",
 		  pred, obs);
-	if ((rc = lab_kernel(IPPROTO_TCP, family, q, &rows)) < 0) {
+	if ((rc = lab_kernel(IPPROTO_TCP, f->family, q, &rows)) < 0) {
 		lab_broke(x, "read the kernel's list of sockets", rc);
 	} else {
 		lab_show_kernel(x, q, &rows, false);
 		snprintf(pred, sizeof(pred), "2 ESTABLISHED with local port %d", q);
-		snprintf(obs, sizeof(obs), "%d ESTABLISHED with local port %d", lab_count(&rows, 1, q, true), q);
+		snprintf(obs, sizeof(obs), "%d ESTABLISHED with local port %d", lab_count(&rows, TCP_ESTABLISHED, q, true),
+			 q);
 		lab_check(x, "the kernel's list of sockets on the client's port", "tcp(7); sock_diag(7)",
 			  pred, obs);
 	}
 
-	c[2] = lab_socket_opts(x, family, SOCK_STREAM, 0);
+	c[2] = lab_socket_opts(x, f->family, SOCK_STREAM, 0);
 	rc = c[2] < 0 ? c[2] : lab_bind(x, c[2], &me);
 	lab_check(x, "a third client socket without SO_REUSEADDR: bind() to the same address and port",
 		  "bind(2), ERRORS: EADDRINUSE; socket(7), SO_REUSEADDR", "EADDRINUSE", lab_outcome(rc));
 
-	c[3] = lab_socket_opts(x, family, SOCK_STREAM, LAB_REUSEADDR);
+	c[3] = lab_socket_opts(x, f->family, SOCK_STREAM, LAB_REUSEADDR);
 	rc = c[3] < 0 ? c[3] : lab_bind(x, c[3], &me);
 	if (rc < 0) {
 		lab_broke(x, "bind a fourth client socket with SO_REUSEADDR", rc);
@@ -252,14 +245,6 @@ out:
 	lab_close(x, &l2, false);
 }
 
-static void run_client_port_reuse(struct lab *x)
-{
-	for (size_t i = 0; i < 2; i++) {
-		x->part = lab_family_label(families[i]);
-		client_family(x, families[i]);
-	}
-}
-
 const struct lab_experiment lab_client_port_reuse = {
 	.name = "client-port-reuse",
 	.title = "one client address and port, connected to several servers at once",
@@ -273,7 +258,7 @@ const struct lab_experiment lab_client_port_reuse = {
 		   "without SO_REUSEADDR, that bind() fails with EADDRINUSE (bind(2))\n"
 		   "a connection to the same server from the same port fails with EADDRNOTAVAIL\n"
 		   "  (connect(2), ERRORS; the kernel's check that the 4-tuple is unique)",
-	.run = run_client_port_reuse,
+	.each_family = client_family,
 };
 
 /* Experiment 9: an IPv6 listener that takes IPv4 too, and one that leaves IPv4 to another. */
@@ -315,7 +300,7 @@ static void dual_on(struct lab *x)
 		lab_show_kernel(x, port, &rows, false);
 		snprintf(pred, sizeof(pred), "IPv6 sockets with local port %d: 1 LISTEN, 1 ESTABLISHED", port);
 		snprintf(obs, sizeof(obs), "IPv6 sockets with local port %d: %d LISTEN, %d ESTABLISHED", port,
-			 lab_count(&rows, 10, port, true), lab_count(&rows, 1, port, true));
+			 lab_count(&rows, TCP_LISTEN, port, true), lab_count(&rows, TCP_ESTABLISHED, port, true));
 		lab_check(x, "the kernel's list: the accepted socket is an IPv6 one", "ipv6(7); sock_diag(7)",
 			  pred, obs);
 	}
@@ -406,37 +391,39 @@ const struct lab_experiment lab_dual_stack = {
 #define SENDERS 3
 #define ROUNDS 2
 
+/* What collect() has received so far: on socket I, the first byte of each datagram in GOT[I]. */
+struct collecting {
+	const int *fds;
+	char (*got)[16];
+	int want, total;
+};
+
+/* Reads every datagram waiting on socket I; true once WANT have come. */
+static bool take_datagrams(int i, void *arg)
+{
+	struct collecting *c = arg;
+	char d[32];
+	ssize_t len;
+
+	while ((len = recv(c->fds[i], d, sizeof(d), MSG_DONTWAIT)) > 0) {
+		size_t at = strlen(c->got[i]);
+
+		if (at + 1 < sizeof(c->got[i]))
+			c->got[i][at] = d[0];
+		c->total++;
+	}
+	return c->total >= c->want;
+}
+
 /* Reads every datagram waiting on the N sockets FDS for up to MS, naming each by its first byte. */
 static void collect(const int *fds, int n, char (*got)[16], int want, int ms)
 {
-	long long deadline = pscope_now_ms() + ms;
-	int total = 0;
+	struct collecting c = { fds, got, want, 0 };
 
-	while (total < want && pscope_now_ms() < deadline) {
-		struct pollfd p[SENDERS];
-
-		for (int i = 0; i < n; i++)
-			p[i] = (struct pollfd){ .fd = fds[i], .events = POLLIN };
-		if (poll(p, (nfds_t)n, 50) <= 0)
-			continue;
-		for (int i = 0; i < n; i++) {
-			char d[32];
-			ssize_t len;
-
-			if (!(p[i].revents & POLLIN))
-				continue;
-			while ((len = recv(fds[i], d, sizeof(d), MSG_DONTWAIT)) > 0) {
-				size_t at = strlen(got[i]);
-
-				if (at + 1 < sizeof(got[i]))
-					got[i][at] = d[0];
-				total++;
-			}
-		}
-	}
+	(void)lab_wait_readable(fds, n, ms, take_datagrams, &c);
 }
 
-static void udp_family(struct lab *x, int family)
+static void udp_family(struct lab *x, const struct lab_family *f)
 {
 	static const char *const who[SENDERS] = { "A", "B", "X" };
 	int recv_fd[3] = { -1, -1, -1 }, send_fd[SENDERS] = { -1, -1, -1 }, rc = 0, port;
@@ -446,16 +433,16 @@ static void udp_family(struct lab *x, int family)
 
 	memset(got, 0, sizeof(got));
 	for (int i = 0; i < SENDERS && rc == 0; i++) {
-		lab_loopback(&s[i], family, 0);
-		send_fd[i] = rc = lab_socket_opts(x, family, SOCK_DGRAM, 0);
+		lab_addr(&s[i], f->loopback, 0);
+		send_fd[i] = rc = lab_socket_opts(x, f->family, SOCK_DGRAM, 0);
 		if (rc >= 0)
 			rc = lab_bind(x, send_fd[i], &s[i]);
 		if (rc == 0)
 			rc = pscope_sock_local(send_fd[i], &s[i]);
 	}
-	lab_loopback(&p, family, 0);
+	lab_addr(&p, f->loopback, 0);
 	for (int i = 0; i < 3 && rc == 0; i++) {
-		recv_fd[i] = rc = lab_socket_opts(x, family, SOCK_DGRAM, LAB_REUSEADDR);
+		recv_fd[i] = rc = lab_socket_opts(x, f->family, SOCK_DGRAM, LAB_REUSEADDR);
 		if (rc >= 0)
 			rc = lab_bind(x, recv_fd[i], &p);
 		if (rc == 0 && i == 0)
@@ -491,26 +478,18 @@ static void udp_family(struct lab *x, int family)
 	lab_check(x, "which socket receives which sender's datagrams",
 		  "connect(2): for SOCK_DGRAM, the only address from which datagrams are received; "
 		  "udp(7)", pred, obs);
-	if ((rc = lab_kernel(IPPROTO_UDP, family, port, &rows)) < 0) {
+	if ((rc = lab_kernel(IPPROTO_UDP, f->family, port, &rows)) < 0) {
 		lab_broke(x, "read the kernel's list of sockets", rc);
 	} else {
 		lab_show_kernel(x, port, &rows, false);
 		snprintf(pred, sizeof(pred), "local port %d: 1 UNCONN, 2 ESTABLISHED", port);
 		snprintf(obs, sizeof(obs), "local port %d: %d UNCONN, %d ESTABLISHED", port,
-			 lab_count(&rows, 7, port, true), lab_count(&rows, 1, port, true));
+			 lab_count(&rows, TCP_CLOSE, port, true), lab_count(&rows, TCP_ESTABLISHED, port, true));
 		lab_check(x, "the kernel's list of UDP sockets on the port", "udp(7); sock_diag(7)", pred, obs);
 	}
 out:
 	lab_close_all(x, recv_fd, 3, false);
 	lab_close_all(x, send_fd, SENDERS, false);
-}
-
-static void run_udp_demux(struct lab *x)
-{
-	for (size_t i = 0; i < 2; i++) {
-		x->part = lab_family_label(families[i]);
-		udp_family(x, families[i]);
-	}
 }
 
 const struct lab_experiment lab_udp_demux = {
@@ -525,5 +504,5 @@ const struct lab_experiment lab_udp_demux = {
 		   "  are received\")\n"
 		   "the unconnected socket receives X's, and neither A's nor B's\n"
 		   "the kernel lists one UNCONN and two ESTABLISHED UDP sockets on the port (udp(7))",
-	.run = run_udp_demux,
+	.each_family = udp_family,
 };

@@ -11,12 +11,10 @@
 
 #include "lab.h"
 
-static const int families[] = { AF_INET, AF_INET6 };
-
 #define CLIENTS 3
 
 /* Experiment 1: one listener, several clients; every accepted socket has the listener's address. */
-static void accept_family(struct lab *x, int family)
+static void accept_family(struct lab *x, const struct lab_family *f)
 {
 	int lfd, c[CLIENTS], s[CLIENTS], same = 0, distinct = 0, matched = 0, port, kernel_rc;
 	char buf[PSCOPE_ADDRSTRLEN], buf2[PSCOPE_ADDRSTRLEN], pred[LAB_TEXT], obs[LAB_TEXT];
@@ -25,19 +23,19 @@ static void accept_family(struct lab *x, int family)
 
 	for (int i = 0; i < CLIENTS; i++)
 		c[i] = s[i] = -1;
-	lab_loopback(&l, family, 0);
+	lab_addr(&l, f->loopback, 0);
 	lfd = lab_listener(x, &l, 8, 0);
 	if (lfd < 0 || pscope_sock_local(lfd, &l) < 0) {
 		lab_broke(x, "listen on loopback, port 0", lfd < 0 ? lfd : -errno);
 		goto out;
 	}
 	port = pscope_addr_port(&l);
-	lab_say(x, "%s: the listener is fd %d on %s", lab_family_label(family), lfd,
+	lab_say(x, "%s: the listener is fd %d on %s", f->label, lfd,
 		lab_fmt(&l, buf, sizeof(buf)));
 	for (int i = 0; i < CLIENTS; i++) {
 		int rc;
 
-		c[i] = lab_socket(x, family, SOCK_STREAM);
+		c[i] = lab_socket(x, f->family, SOCK_STREAM);
 		rc = c[i] < 0 ? c[i] : lab_connect(x, c[i], &l, LAB_TIMEOUT_MS);
 		if (rc == 0)
 			rc = s[i] = lab_accept(x, lfd, LAB_TIMEOUT_MS);
@@ -70,7 +68,7 @@ static void accept_family(struct lab *x, int family)
 				    : "some not the client's own getsockname");
 	lab_check(x, "the accepted sockets' peers (getpeername)", "getpeername(2); ip(7), ip_local_port_range",
 		  pred, obs);
-	if ((kernel_rc = lab_kernel(IPPROTO_TCP, family, port, &rows)) < 0) {
+	if ((kernel_rc = lab_kernel(IPPROTO_TCP, f->family, port, &rows)) < 0) {
 		lab_broke(x, "read the kernel's list of sockets", kernel_rc);
 		goto out;
 	}
@@ -78,21 +76,13 @@ static void accept_family(struct lab *x, int family)
 	snprintf(pred, sizeof(pred), "local port %d: 1 LISTEN, %d ESTABLISHED; remote port %d: %d ESTABLISHED",
 		 port, CLIENTS, port, CLIENTS);
 	snprintf(obs, sizeof(obs), "local port %d: %d LISTEN, %d ESTABLISHED; remote port %d: %d ESTABLISHED",
-		 port, lab_count(&rows, 10, port, true), lab_count(&rows, 1, port, true), port,
-		 lab_count(&rows, 1, port, false));
+		 port, lab_count(&rows, TCP_LISTEN, port, true), lab_count(&rows, TCP_ESTABLISHED, port, true),
+		 port, lab_count(&rows, TCP_ESTABLISHED, port, false));
 	lab_check(x, "the kernel's list of sockets on the port", "tcp(7); sock_diag(7)", pred, obs);
 out:
 	lab_close_all(x, c, CLIENTS, true);
 	lab_close_all(x, s, CLIENTS, true);
 	lab_close(x, &lfd, false);
-}
-
-static void run_accept_shares_port(struct lab *x)
-{
-	for (size_t i = 0; i < 2; i++) {
-		x->part = lab_family_label(families[i]);
-		accept_family(x, families[i]);
-	}
 }
 
 const struct lab_experiment lab_accept_shares_port = {
@@ -107,7 +97,7 @@ const struct lab_experiment lab_accept_shares_port = {
 		   "the peers all differ, each the client's own address and port (getpeername(2))\n"
 		   "the kernel lists 1 LISTEN + 3 ESTABLISHED with the port as local port, and the\n"
 		   "  3 clients' sockets with it as remote port (tcp(7))",
-	.run = run_accept_shares_port,
+	.each_family = accept_family,
 };
 
 /* Reads net.ipv4.ip_local_port_range (it applies to IPv6 too). */
@@ -127,15 +117,14 @@ static void local_port_range(int *lo, int *hi)
 }
 
 /* Experiment 2: the note's two remarks. */
-static void no_peer_family(struct lab *x, int family)
+static void no_peer_family(struct lab *x, const struct lab_family *f)
 {
-	const char *any = family == AF_INET6 ? "[::]:0" : "0.0.0.0:0";
-	const char *host = family == AF_INET6 ? "::1" : "127.0.0.1";
+	const char *any = f->family == AF_INET6 ? "[::]:0" : "0.0.0.0:0";
 	char buf[PSCOPE_ADDRSTRLEN], pred[LAB_TEXT], obs[LAB_TEXT], h[PSCOPE_ADDRSTRLEN];
 	struct pscope_addr l, a;
 	int lfd, fd = -1, rc, lo, hi, port;
 
-	lab_loopback(&l, family, 0);
+	lab_addr(&l, f->loopback, 0);
 	lfd = lab_listener(x, &l, 8, 0);
 	if (lfd < 0 || pscope_sock_local(lfd, &l) < 0) {
 		lab_broke(x, "listen on loopback, port 0", lfd < 0 ? lfd : -errno);
@@ -148,7 +137,7 @@ static void no_peer_family(struct lab *x, int family)
 	lab_check(x, "getpeername() on a listening socket", "getpeername(2), ERRORS: ENOTCONN",
 		  "ENOTCONN", lab_outcome(rc));
 
-	fd = lab_socket(x, family, SOCK_STREAM);
+	fd = lab_socket(x, f->family, SOCK_STREAM);
 	if (fd < 0 || (rc = pscope_sock_local(fd, &a)) < 0) {
 		lab_broke(x, "a new socket and its getsockname()", fd < 0 ? fd : rc);
 		goto out;
@@ -158,7 +147,7 @@ static void no_peer_family(struct lab *x, int family)
 	lab_say(x, "%s: getsockname() on a new socket (fd %d) before bind or connect: %s", x->part, fd,
 		buf);
 	lab_check(x, "getsockname() on a new socket",
-		  family == AF_INET6 ? "an unbound socket has no address yet: the unspecified one, "
+		  f->family == AF_INET6 ? "an unbound socket has no address yet: the unspecified one, "
 				       "in6addr_any (ipv6(7)), and port 0"
 				     : "an unbound socket has no address yet: the unspecified one, "
 				       "INADDR_ANY (ip(7)), and port 0",
@@ -176,7 +165,7 @@ static void no_peer_family(struct lab *x, int family)
 	port = pscope_addr_port(&a);
 	pscope_addr_host(&a, h, sizeof(h));
 	lab_say(x, "%s: after connect(), getsockname(fd %d): %s", x->part, fd, lab_fmt(&a, buf, sizeof(buf)));
-	snprintf(pred, sizeof(pred), "%s, a port from %d to %d", host, lo, hi);
+	snprintf(pred, sizeof(pred), "%s, a port from %d to %d", f->loopback, lo, hi);
 	if (port >= lo && port <= hi)
 		snprintf(obs, sizeof(obs), "%s, a port from %d to %d", h, lo, hi);
 	else
@@ -186,14 +175,6 @@ static void no_peer_family(struct lab *x, int family)
 out:
 	lab_close(x, &fd, true);
 	lab_close(x, &lfd, false);
-}
-
-static void run_no_peer_yet(struct lab *x)
-{
-	for (size_t i = 0; i < 2; i++) {
-		x->part = lab_family_label(families[i]);
-		no_peer_family(x, families[i]);
-	}
 }
 
 const struct lab_experiment lab_no_peer_yet = {
@@ -207,7 +188,7 @@ const struct lab_experiment lab_no_peer_yet = {
 		   "getsockname() on a new socket gives 0.0.0.0:0, or [::]:0 for IPv6 (ip(7), ipv6(7))\n"
 		   "after connect(), getsockname() gives the loopback address and a port from\n"
 		   "  net.ipv4.ip_local_port_range (ip(7), ip_local_port_range)",
-	.run = run_no_peer_yet,
+	.each_family = no_peer_family,
 };
 
 /*
@@ -245,19 +226,19 @@ out:
 }
 
 /* Two sockets with SO_REUSEADDR bound to one address and port: the second listen() fails. */
-static void two_listeners(struct lab *x, int family)
+static void two_listeners(struct lab *x, const struct lab_family *f)
 {
 	struct pscope_addr a;
 	int fd1, fd2 = -1, rc;
 
-	lab_loopback(&a, family, 0);
-	fd1 = lab_socket_opts(x, family, SOCK_STREAM, LAB_REUSEADDR);
+	lab_addr(&a, f->loopback, 0);
+	fd1 = lab_socket_opts(x, f->family, SOCK_STREAM, LAB_REUSEADDR);
 	rc = fd1 < 0 ? fd1 : lab_bind(x, fd1, &a);
 	if (rc < 0 || (rc = pscope_sock_local(fd1, &a)) < 0) {
 		lab_broke(x, "bind the first socket", rc);
 		goto out;
 	}
-	fd2 = lab_socket_opts(x, family, SOCK_STREAM, LAB_REUSEADDR);
+	fd2 = lab_socket_opts(x, f->family, SOCK_STREAM, LAB_REUSEADDR);
 	if (fd2 < 0) {
 		lab_broke(x, "make the second socket", fd2);
 		goto out;
@@ -277,40 +258,36 @@ out:
 	lab_close(x, &fd1, false);
 }
 
-static void run_bind_conflict(struct lab *x)
+static void bind_conflict_family(struct lab *x, const struct lab_family *f)
 {
-	for (size_t i = 0; i < 2; i++) {
-		bool v6 = families[i] == AF_INET6;
-		const char *lo = v6 ? "::1" : "127.0.0.1", *any = v6 ? "::" : "0.0.0.0";
+	const char *lo = f->loopback, *any = f->any;
 
-		x->part = lab_family_label(families[i]);
-		lab_say(x, "%s: first socket on %s, port 0 (the kernel chooses P); second on the same P", x->part, lo);
-		conflict(x, "no options, first only bound: second bind() to the same address and port",
-			 "bind(2), ERRORS: EADDRINUSE", lo, 0, false, lo, 0, "EADDRINUSE");
-		conflict(x, "SO_REUSEADDR on both, first listening: second bind()",
-			 "socket(7), SO_REUSEADDR: except when a socket listens there", lo, LAB_REUSEADDR,
-			 true, lo, LAB_REUSEADDR, "EADDRINUSE");
-		two_listeners(x, families[i]);
-		if (!x->own_netns) {
-			lab_skip(x, "wildcard next to specific",
-				 "binding a wildcard address outside a network namespace of its own would "
-				 "open a port to the network");
-			continue;
-		}
-		lab_say(x, "%s: a wildcard address (%s) next to a specific one (%s), same port", x->part, any, lo);
-		conflict(x, "first listening on the wildcard, no options: bind() to loopback",
-			 "bind(2), ERRORS: EADDRINUSE; a listener on INADDR_ANY holds the port for every address",
-			 any, 0, true, lo, 0, "EADDRINUSE");
-		conflict(x, "SO_REUSEADDR on both, first listening on the wildcard: bind() to loopback",
-			 "socket(7), SO_REUSEADDR: a listener on INADDR_ANY holds the port for every address",
-			 any, LAB_REUSEADDR, true, lo, LAB_REUSEADDR, "EADDRINUSE");
-		conflict(x, "SO_REUSEADDR on both, first listening on loopback: bind() to the wildcard",
-			 "socket(7), SO_REUSEADDR: except when a socket listens there", lo, LAB_REUSEADDR,
-			 true, any, LAB_REUSEADDR, "EADDRINUSE");
-		conflict(x, "SO_REUSEADDR on both, first bound to the wildcard, not listening: bind() to loopback",
-			 "socket(7), SO_REUSEADDR: may bind unless a socket listens there", any,
-			 LAB_REUSEADDR, false, lo, LAB_REUSEADDR, "ok");
+	lab_say(x, "%s: first socket on %s, port 0 (the kernel chooses P); second on the same P", x->part, lo);
+	conflict(x, "no options, first only bound: second bind() to the same address and port",
+		 "bind(2), ERRORS: EADDRINUSE", lo, 0, false, lo, 0, "EADDRINUSE");
+	conflict(x, "SO_REUSEADDR on both, first listening: second bind()",
+		 "socket(7), SO_REUSEADDR: except when a socket listens there", lo, LAB_REUSEADDR,
+		 true, lo, LAB_REUSEADDR, "EADDRINUSE");
+	two_listeners(x, f);
+	if (!x->own_netns) {
+		lab_skip(x, "wildcard next to specific",
+			 "binding a wildcard address outside a network namespace of its own would "
+			 "open a port to the network");
+		return;
 	}
+	lab_say(x, "%s: a wildcard address (%s) next to a specific one (%s), same port", x->part, any, lo);
+	conflict(x, "first listening on the wildcard, no options: bind() to loopback",
+		 "bind(2), ERRORS: EADDRINUSE; a listener on INADDR_ANY holds the port for every address",
+		 any, 0, true, lo, 0, "EADDRINUSE");
+	conflict(x, "SO_REUSEADDR on both, first listening on the wildcard: bind() to loopback",
+		 "socket(7), SO_REUSEADDR: a listener on INADDR_ANY holds the port for every address",
+		 any, LAB_REUSEADDR, true, lo, LAB_REUSEADDR, "EADDRINUSE");
+	conflict(x, "SO_REUSEADDR on both, first listening on loopback: bind() to the wildcard",
+		 "socket(7), SO_REUSEADDR: except when a socket listens there", lo, LAB_REUSEADDR,
+		 true, any, LAB_REUSEADDR, "EADDRINUSE");
+	conflict(x, "SO_REUSEADDR on both, first bound to the wildcard, not listening: bind() to loopback",
+		 "socket(7), SO_REUSEADDR: may bind unless a socket listens there", any,
+		 LAB_REUSEADDR, false, lo, LAB_REUSEADDR, "ok");
 }
 
 const struct lab_experiment lab_bind_conflict = {
@@ -331,7 +308,7 @@ const struct lab_experiment lab_bind_conflict = {
 		   "  with or without SO_REUSEADDR, either way round (socket(7), SO_REUSEADDR);\n"
 		   "  with SO_REUSEADDR on both and no listener, they share it",
 	.netns = true,
-	.run = run_bind_conflict,
+	.each_family = bind_conflict_family,
 };
 
 #define LISTENERS 4
@@ -356,19 +333,40 @@ static void bar_chart(struct lab *x, const int *fds, const int *counts, int n, i
 	}
 }
 
+/* What spread() has accepted so far, on which listener. */
+struct spreading {
+	const struct pscope_addr *a;
+	const int *lfd;
+	int *counts, *sfd, *same;
+	int accepted;
+};
+
+/* Accepts one connection from listener I; true once all CONNS are in. */
+static bool take_one(int i, void *arg)
+{
+	struct spreading *sp = arg;
+	struct pscope_addr l;
+	int fd = pscope_accept(sp->lfd[i], NULL, NULL);
+
+	if (fd >= 0) {
+		sp->sfd[sp->accepted++] = fd;
+		sp->counts[i]++;
+		*sp->same += pscope_sock_local(fd, &l) == 0 && pscope_addr_same(&l, sp->a);
+	}
+	return sp->accepted == CONNS;
+}
+
 /* Connects CONNS clients to A and accepts them on whichever listener they reach. */
 static int spread(struct lab *x, const struct pscope_addr *a, const int *lfd, int *counts, int *cfd,
 		  int *sfd, int *same)
 {
+	struct spreading sp = { a, lfd, counts, sfd, same, 0 };
 	bool verbose = x->verbose;
-	long long deadline;
-	int accepted = 0;
+	int rc;
 
 	x->verbose = false; /* 128 steps say nothing the first few do not */
 	lab_step(x, "(%d connections and accepts, steps not shown)", CONNS);
 	for (int i = 0; i < CONNS; i++) {
-		int rc;
-
 		cfd[i] = lab_socket(x, a->u.sa.sa_family, SOCK_STREAM);
 		rc = cfd[i] < 0 ? cfd[i] : lab_connect(x, cfd[i], a, LAB_TIMEOUT_MS);
 		if (rc < 0) {
@@ -376,37 +374,17 @@ static int spread(struct lab *x, const struct pscope_addr *a, const int *lfd, in
 			return lab_broke(x, "connect a client", rc), -1;
 		}
 	}
-	deadline = pscope_now_ms() + LAB_TIMEOUT_MS;
-	while (accepted < CONNS && pscope_now_ms() < deadline) {
-		struct pollfd p[LISTENERS];
-
-		for (int i = 0; i < LISTENERS; i++)
-			p[i] = (struct pollfd){ .fd = lfd[i], .events = POLLIN };
-		if (poll(p, LISTENERS, 200) <= 0)
-			continue;
-		for (int i = 0; i < LISTENERS && accepted < CONNS; i++) {
-			struct pscope_addr l;
-			int fd;
-
-			if (!(p[i].revents & POLLIN))
-				continue;
-			fd = accept4(lfd[i], NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
-			if (fd < 0)
-				continue;
-			sfd[accepted++] = fd;
-			counts[i]++;
-			*same += pscope_sock_local(fd, &l) == 0 && pscope_addr_same(&l, a);
-		}
-	}
+	rc = lab_wait_readable(lfd, LISTENERS, LAB_TIMEOUT_MS, take_one, &sp);
 	x->verbose = verbose;
-	return accepted;
+	if (rc < 0 && rc != -ETIMEDOUT) /* a timeout leaves fewer accepted: the check says so */
+		return lab_broke(x, "wait for the connections", rc), -1;
+	return sp.accepted;
 }
 
 /* As another user (uid 65534), in a child: a socket with SO_REUSEPORT bound to A.  Returns its outcome. */
 static int bind_as_nobody(const struct pscope_addr *a)
 {
 	int p[2], rc = -EIO, status;
-	struct pollfd pf;
 	pid_t pid;
 
 	if (pipe(p) < 0)
@@ -435,8 +413,7 @@ static int bind_as_nobody(const struct pscope_addr *a)
 		_exit(0);
 	}
 	close(p[1]);
-	pf = (struct pollfd){ .fd = p[0], .events = POLLIN };
-	if (poll(&pf, 1, LAB_TIMEOUT_MS) != 1 || pscope_read_full(p[0], &rc, sizeof(rc)) < 0) {
+	if (lab_wait(p[0], POLLIN, LAB_TIMEOUT_MS) < 0 || pscope_read_full(p[0], &rc, sizeof(rc)) < 0) {
 		kill(pid, SIGKILL);
 		rc = -ETIMEDOUT;
 	}
@@ -446,7 +423,7 @@ static int bind_as_nobody(const struct pscope_addr *a)
 	return rc;
 }
 
-static void reuseport_family(struct lab *x, int family)
+static void reuseport_family(struct lab *x, const struct lab_family *f)
 {
 	int lfd[LISTENERS], cfd[CONNS], sfd[CONNS], counts[LISTENERS] = { 0 }, same = 0, got, fd = -1,
 	    rc, some = 0;
@@ -457,7 +434,7 @@ static void reuseport_family(struct lab *x, int family)
 		cfd[i] = sfd[i] = -1;
 	for (int i = 0; i < LISTENERS; i++)
 		lfd[i] = -1;
-	lab_loopback(&a, family, 0);
+	lab_addr(&a, f->loopback, 0);
 	for (int i = 0; i < LISTENERS; i++) {
 		lfd[i] = lab_listener(x, &a, CONNS, LAB_REUSEPORT);
 		if (lfd[i] < 0 || (i == 0 && pscope_sock_local(lfd[0], &a) < 0)) {
@@ -480,7 +457,7 @@ static void reuseport_family(struct lab *x, int family)
 	lab_check(x, "connections spread among the listeners",
 		  "socket(7), SO_REUSEPORT: accept(2) load distribution", pred, obs);
 
-	fd = lab_socket_opts(x, family, SOCK_STREAM, 0);
+	fd = lab_socket_opts(x, f->family, SOCK_STREAM, 0);
 	rc = fd < 0 ? fd : lab_bind(x, fd, &a);
 	lab_check(x, "one more socket without SO_REUSEPORT: bind()",
 		  "socket(7), SO_REUSEPORT: must be set on each socket", "EADDRINUSE", lab_outcome(rc));
@@ -501,14 +478,6 @@ out:
 	lab_close_all(x, lfd, LISTENERS, false);
 }
 
-static void run_reuseport(struct lab *x)
-{
-	for (size_t i = 0; i < 2; i++) {
-		x->part = lab_family_label(families[i]);
-		reuseport_family(x, families[i]);
-	}
-}
-
 const struct lab_experiment lab_reuseport = {
 	.name = "reuseport",
 	.title = "several listeners on one port with SO_REUSEPORT; the kernel spreads clients",
@@ -522,5 +491,5 @@ const struct lab_experiment lab_reuseport = {
 		   "  on each socket)\n"
 		   "a socket of another user with SO_REUSEPORT: EADDRINUSE (socket(7): the same\n"
 		   "  effective UID; needs root to try)",
-	.run = run_reuseport,
+	.each_family = reuseport_family,
 };

@@ -10,6 +10,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "portscope/loop.h"
+
 #include "lab.h"
 
 void lab_say(struct lab *x, const char *fmt, ...)
@@ -119,14 +121,23 @@ void lab_addr(struct pscope_addr *a, const char *host, int port)
 	}
 }
 
+const struct lab_family lab_families[LAB_NFAMILIES] = {
+	{ AF_INET, "IPv4", "127.0.0.1", "0.0.0.0" },
+	{ AF_INET6, "IPv6", "::1", "::" },
+};
+
 void lab_loopback(struct pscope_addr *a, int family, int port)
 {
-	lab_addr(a, family == AF_INET6 ? "::1" : "127.0.0.1", port);
+	lab_addr(a, lab_families[family == AF_INET6].loopback, port);
 }
 
-const char *lab_family_label(int family)
+void lab_each_family(struct lab *x, void (*body)(struct lab *x, const struct lab_family *f))
 {
-	return family == AF_INET6 ? "IPv6" : "IPv4";
+	for (int i = 0; i < LAB_NFAMILIES; i++) {
+		x->part = lab_families[i].label;
+		body(x, &lab_families[i]);
+	}
+	x->part = NULL;
 }
 
 static const char *type_name(int type)
@@ -180,7 +191,7 @@ int lab_listen(struct lab *x, int fd, int backlog)
 	return rc;
 }
 
-static int wait_for(int fd, short events, int timeout_ms)
+int lab_wait(int fd, short events, int timeout_ms)
 {
 	struct pollfd p = { .fd = fd, .events = events };
 	long long deadline = pscope_now_ms() + timeout_ms;
@@ -210,7 +221,7 @@ int lab_connect(struct lab *x, int fd, const struct pscope_addr *a, int timeout_
 
 	lab_fmt(a, to, sizeof(to));
 	if (rc == -EINPROGRESS && timeout_ms > 0) {
-		rc = wait_for(fd, POLLOUT, timeout_ms);
+		rc = lab_wait(fd, POLLOUT, timeout_ms);
 		if (rc == 0)
 			rc = getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0 ? -errno : -err;
 	}
@@ -231,18 +242,17 @@ int lab_accept(struct lab *x, int lfd, int timeout_ms)
 {
 	char peer[PSCOPE_ADDRSTRLEN];
 	struct pscope_addr from;
-	int rc = wait_for(lfd, POLLIN, timeout_ms), fd;
+	int rc = lab_wait(lfd, POLLIN, timeout_ms), fd;
 
 	if (rc < 0) {
 		lab_step(x, "poll(fd %d) for a connection: %s after %d ms", lfd, pscope_errno_name(rc),
 			 timeout_ms);
 		return rc;
 	}
-	fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+	fd = pscope_accept(lfd, NULL, NULL);
 	if (fd < 0) {
-		rc = -errno;
-		lab_step(x, "accept(fd %d) = -1 %s", lfd, pscope_errno_name(rc));
-		return rc;
+		lab_step(x, "accept(fd %d) = -1 %s", lfd, pscope_errno_name(fd));
+		return fd;
 	}
 	if (pscope_sock_peer(fd, &from) < 0)
 		snprintf(peer, sizeof(peer), "?");
@@ -382,7 +392,7 @@ void lab_show_kernel(struct lab *x, int port, const struct lab_rows *r, bool own
 	/* Listeners first, then the sockets with the port as local port, then the rest. */
 	for (int k = 0; k < 3 * r->n; k++) {
 		const struct pscope_diag_sock *s = &r->s[k % r->n];
-		int i = k % r->n, rank = s->state == 10 ? 0 : s->lport == port ? 1 : 2;
+		int i = k % r->n, rank = s->state == TCP_LISTEN ? 0 : s->lport == port ? 1 : 2;
 		char l[PSCOPE_ADDRSTRLEN], p[PSCOPE_ADDRSTRLEN], who[64] = "";
 		struct pscope_addr a;
 
@@ -428,4 +438,52 @@ void lab_sleep_ms(int ms)
 
 	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
 		;
+}
+
+/* A wait of lab_wait_readable(): the descriptors, the caller's callback, how it ended. */
+struct readable {
+	const int *fds;
+	int n;
+	lab_ready_fn *ready;
+	void *arg;
+	int rc;
+};
+
+static void on_readable(struct pscope_loop *l, int fd, uint32_t events, void *arg)
+{
+	struct readable *w = arg;
+
+	if (!(events & PSCOPE_EV_READ))
+		return;
+	for (int i = 0; i < w->n; i++)
+		if (w->fds[i] == fd && w->ready(i, w->arg)) {
+			w->rc = 0;
+			pscope_loop_stop(l);
+			return;
+		}
+}
+
+static long long on_deadline(struct pscope_loop *l, long long id, void *arg)
+{
+	(void)id;
+	(void)arg;
+	pscope_loop_stop(l);
+	return -1;
+}
+
+int lab_wait_readable(const int *fds, int n, int timeout_ms, lab_ready_fn *ready, void *arg)
+{
+	struct readable w = { fds, n, ready, arg, -ETIMEDOUT };
+	struct pscope_loop *l;
+	long long id;
+	int rc = pscope_loop_new(&l);
+
+	if (rc < 0)
+		return rc;
+	for (int i = 0; i < n && rc == 0; i++)
+		rc = pscope_loop_watch(l, fds[i], PSCOPE_EV_READ, on_readable, &w);
+	id = rc < 0 ? rc : pscope_loop_timer(l, timeout_ms, on_deadline, NULL);
+	rc = id < 0 ? (int)id : pscope_loop_run(l);
+	pscope_loop_free(l);
+	return rc < 0 ? rc : w.rc;
 }

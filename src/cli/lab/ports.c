@@ -11,8 +11,6 @@
 #define IP_LOCAL_PORT_RANGE 51	/* linux/in.h, since Linux 6.3 */
 #endif
 
-static const int families[] = { AF_INET, AF_INET6 };
-
 #define DESTS 3
 #define RANGE 6			/* ports in the narrowed range; even, as connect() walks it two by two */
 #define TRIES (RANGE + 2)	/* connections tried per destination */
@@ -45,8 +43,8 @@ static bool range_free(int lo, int hi)
 	struct lab_rows rows;
 
 	for (int port = lo; port <= hi; port++)
-		for (int f = 0; f < 2; f++)
-			if (lab_kernel(IPPROTO_TCP, families[f], port, &rows) != 0)
+		for (int f = 0; f < LAB_NFAMILIES; f++)
+			if (lab_kernel(IPPROTO_TCP, lab_families[f].family, port, &rows) != 0)
 				return false;
 	return true;
 }
@@ -130,8 +128,7 @@ static void drain(struct lab *x, struct ephemeral *e)
 	int n = 0, fd;
 
 	for (int d = 0; d < DESTS; d++)
-		while (n < 4 * DESTS * TRIES &&
-		       (fd = accept4(e->lfd[d], NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC)) >= 0) {
+		while (n < 4 * DESTS * TRIES && (fd = pscope_accept(e->lfd[d], NULL, NULL)) >= 0) {
 			close(fd);
 			n++;
 		}
@@ -171,7 +168,7 @@ static void exhaust(struct lab *x, struct ephemeral *e, enum how how, const char
 	drain(x, e);
 }
 
-static void ephemeral_family(struct lab *x, int family)
+static void ephemeral_family(struct lab *x, const struct lab_family *f)
 {
 	static const char *const per_dest[DESTS] = { "6 ok, then connect() EADDRNOTAVAIL",
 						     "6 ok, then connect() EADDRNOTAVAIL",
@@ -179,13 +176,13 @@ static void ephemeral_family(struct lab *x, int family)
 	static const char *const shared[DESTS] = { "6 ok, then bind() EADDRINUSE",
 						   "0 ok, then bind() EADDRINUSE",
 						   "0 ok, then bind() EADDRINUSE" };
-	struct ephemeral e = { .family = family };
+	struct ephemeral e = { .family = f->family };
 	char buf[PSCOPE_ADDRSTRLEN];
 	int probe, rc;
 
 	for (int d = 0; d < DESTS; d++)
 		e.lfd[d] = -1;
-	probe = lab_socket(x, family, SOCK_STREAM);
+	probe = lab_socket(x, f->family, SOCK_STREAM);
 	rc = probe < 0 ? probe : set_range(x, probe, 40000, 40001);
 	lab_close(x, &probe, false);
 	if (rc == -ENOPROTOOPT) {
@@ -193,7 +190,7 @@ static void ephemeral_family(struct lab *x, int family)
 		return;
 	}
 	for (int d = 0; d < DESTS; d++) {
-		lab_loopback(&e.dest[d], family, 0);
+		lab_addr(&e.dest[d], f->loopback, 0);
 		e.lfd[d] = lab_listener(x, &e.dest[d], 2 * TRIES, 0);
 		if (e.lfd[d] < 0 || pscope_sock_local(e.lfd[d], &e.dest[d]) < 0) {
 			lab_broke(x, "listen on loopback", e.lfd[d] < 0 ? e.lfd[d] : -errno);
@@ -224,14 +221,6 @@ out:
 	lab_close_all(x, e.lfd, DESTS, false);
 }
 
-static void run_ephemeral_ports(struct lab *x)
-{
-	for (size_t i = 0; i < 2; i++) {
-		x->part = lab_family_label(families[i]);
-		ephemeral_family(x, families[i]);
-	}
-}
-
 const struct lab_experiment lab_ephemeral_ports = {
 	.name = "ephemeral-ports",
 	.title = "a narrow port range: per destination for connect(), shared after bind(0)",
@@ -249,7 +238,7 @@ const struct lab_experiment lab_ephemeral_ports = {
 		   "IP_BIND_ADDRESS_NO_PORT, bind(port 0), connect(): 6 per server again, then\n"
 		   "  EADDRNOTAVAIL (ip(7), IP_BIND_ADDRESS_NO_PORT)",
 	.netns = true,
-	.run = run_ephemeral_ports,
+	.each_family = ephemeral_family,
 };
 
 /* Waits up to MS for the kernel to list a TIME_WAIT socket from PORT to PEER_PORT. */
@@ -263,7 +252,7 @@ static int wait_time_wait(int family, int port, int peer_port, int ms, struct la
 		if (rc < 0)
 			return rc;
 		for (int i = 0; i < rows->n; i++)
-			if (rows->s[i].state == 6 && rows->s[i].lport == port &&
+			if (rows->s[i].state == TCP_TIME_WAIT && rows->s[i].lport == port &&
 			    rows->s[i].rport == peer_port)
 				return 0;
 		lab_sleep_ms(20);
@@ -275,22 +264,22 @@ static int wait_time_wait(int family, int port, int peer_port, int ms, struct la
  * A server (SO_REUSEADDR if OLD_REUSE) takes one connection and closes it
  * first, then stops; a new server (SO_REUSEADDR if NEW_REUSE) binds the port.
  */
-static void restart(struct lab *x, int family, bool old_reuse, bool new_reuse, bool show,
-		    const char *predicted)
+static void restart(struct lab *x, const struct lab_family *f, bool old_reuse, bool new_reuse,
+		    bool show, const char *predicted)
 {
 	int lfd, c = -1, s = -1, fd = -1, rc, port, cport, tw, others;
 	char buf[PSCOPE_ADDRSTRLEN], what[160], pred[LAB_TEXT], obs[LAB_TEXT], byte;
 	struct pscope_addr a, me;
 	struct lab_rows rows;
 
-	lab_loopback(&a, family, 0);
+	lab_addr(&a, f->loopback, 0);
 	lfd = lab_listener(x, &a, 8, old_reuse ? LAB_REUSEADDR : 0);
 	if (lfd < 0 || pscope_sock_local(lfd, &a) < 0) {
 		lab_broke(x, "listen on loopback", lfd < 0 ? lfd : -errno);
 		goto out;
 	}
 	port = pscope_addr_port(&a);
-	c = lab_socket(x, family, SOCK_STREAM);
+	c = lab_socket(x, f->family, SOCK_STREAM);
 	rc = c < 0 ? c : lab_connect(x, c, &a, LAB_TIMEOUT_MS);
 	if (rc == 0)
 		rc = s = lab_accept(x, lfd, LAB_TIMEOUT_MS);
@@ -300,27 +289,23 @@ static void restart(struct lab *x, int family, bool old_reuse, bool new_reuse, b
 	}
 	cport = pscope_addr_port(&me);
 	lab_close(x, &s, false); /* the server closes first */
-	{
-		struct pollfd p = { .fd = c, .events = POLLIN };
-
-		rc = poll(&p, 1, LAB_TIMEOUT_MS) == 1 ? (int)recv(c, &byte, 1, 0) : -1;
-		lab_step(x, "recv(fd %d) = %d (the server's FIN: end of file)", c, rc);
-	}
+	rc = lab_wait(c, POLLIN, LAB_TIMEOUT_MS) == 0 ? (int)recv(c, &byte, 1, 0) : -1;
+	lab_step(x, "recv(fd %d) = %d (the server's FIN: end of file)", c, rc);
 	lab_close(x, &c, false);
-	rc = wait_time_wait(family, port, cport, LAB_TIMEOUT_MS, &rows);
+	rc = wait_time_wait(f->family, port, cport, LAB_TIMEOUT_MS, &rows);
 	lab_close(x, &lfd, false); /* the server stops */
 	if (show) {
 		int tw_port = 0;
 
-		if ((rc = lab_kernel(IPPROTO_TCP, family, port, &rows)) < 0) {
+		if ((rc = lab_kernel(IPPROTO_TCP, f->family, port, &rows)) < 0) {
 			lab_broke(x, "read the kernel's list of sockets", rc);
 			goto out;
 		}
 		lab_show_kernel(x, port, &rows, false);
-		tw = lab_count(&rows, 6, port, true);
+		tw = lab_count(&rows, TCP_TIME_WAIT, port, true);
 		others = rows.n - tw;
 		for (int i = 0; i < rows.n; i++)
-			if (rows.s[i].state == 6 && rows.s[i].lport == port)
+			if (rows.s[i].state == TCP_TIME_WAIT && rows.s[i].lport == port)
 				tw_port = rows.s[i].rport;
 		lab_fmt(&a, buf, sizeof(buf));
 		snprintf(pred, sizeof(pred), "1 TIME_WAIT on %s to port %d, nothing else", buf, cport);
@@ -329,7 +314,7 @@ static void restart(struct lab *x, int family, bool old_reuse, bool new_reuse, b
 		lab_check(x, "after the server closed first, and stopped: the kernel's list of the port",
 			  "tcp(7); RFC 9293, 3.6: the side that closes first waits in TIME-WAIT", pred, obs);
 	}
-	fd = lab_socket_opts(x, family, SOCK_STREAM, new_reuse ? LAB_REUSEADDR : 0);
+	fd = lab_socket_opts(x, f->family, SOCK_STREAM, new_reuse ? LAB_REUSEADDR : 0);
 	rc = fd < 0 ? fd : lab_bind(x, fd, &a);
 	snprintf(what, sizeof(what), "old server %s SO_REUSEADDR, new one %s: bind()",
 		 old_reuse ? "with" : "without", new_reuse ? "with" : "without");
@@ -344,17 +329,14 @@ out:
 	lab_close(x, &lfd, false);
 }
 
-static void run_time_wait(struct lab *x)
+static void time_wait_family(struct lab *x, const struct lab_family *f)
 {
-	for (size_t i = 0; i < 2; i++) {
-		x->part = lab_family_label(families[i]);
-		lab_say(x, "%s: a server takes a client, closes the connection first, then stops;", x->part);
-		lab_say(x, "%s: a new server binds the same address and port", x->part);
-		restart(x, families[i], false, false, true, "EADDRINUSE");
-		restart(x, families[i], false, true, false, "EADDRINUSE");
-		restart(x, families[i], true, false, false, "EADDRINUSE");
-		restart(x, families[i], true, true, false, "ok");
-	}
+	lab_say(x, "%s: a server takes a client, closes the connection first, then stops;", x->part);
+	lab_say(x, "%s: a new server binds the same address and port", x->part);
+	restart(x, f, false, false, true, "EADDRINUSE");
+	restart(x, f, false, true, false, "EADDRINUSE");
+	restart(x, f, true, false, false, "EADDRINUSE");
+	restart(x, f, true, true, false, "ok");
 }
 
 const struct lab_experiment lab_time_wait = {
@@ -371,7 +353,7 @@ const struct lab_experiment lab_time_wait = {
 		   "a new server's bind() to that port fails with EADDRINUSE unless both the old\n"
 		   "  and the new server set SO_REUSEADDR (socket(7), SO_REUSEADDR; the kernel's\n"
 		   "  inet_bind_conflict wants it on both sockets)",
-	.run = run_time_wait,
+	.each_family = time_wait_family,
 	.netns = true,	/* its TIME_WAIT sockets go with the namespace, not left on the host */
 };
 
@@ -406,7 +388,7 @@ static const char *client_state(const struct lab_rows *rows, int cport)
 	return "none";
 }
 
-static void queue_family(struct lab *x, int family)
+static void queue_family(struct lab *x, const struct lab_family *f)
 {
 	int lfd, c[QCLIENTS], s[QCLIENTS], rc, port, order[QCLIENTS], nacc = 0, owned = 0, err = 0;
 	char buf[PSCOPE_ADDRSTRLEN], pred[LAB_TEXT], obs[LAB_TEXT];
@@ -415,7 +397,7 @@ static void queue_family(struct lab *x, int family)
 
 	for (int i = 0; i < QCLIENTS; i++)
 		c[i] = s[i] = -1;
-	lab_loopback(&a, family, 0);
+	lab_addr(&a, f->loopback, 0);
 	lfd = lab_listener(x, &a, BACKLOG, 0);
 	if (lfd < 0 || pscope_sock_local(lfd, &a) < 0) {
 		lab_broke(x, "listen on loopback", lfd < 0 ? lfd : -errno);
@@ -433,17 +415,17 @@ static void queue_family(struct lab *x, int family)
 		}
 		lab_sleep_ms(i >= QUEUED ? 200 : 20); /* spaced, so their SYN retries are in order too */
 	}
-	if ((rc = lab_kernel(IPPROTO_TCP, family, port, &rows)) < 0) {
+	if ((rc = lab_kernel(IPPROTO_TCP, f->family, port, &rows)) < 0) {
 		lab_broke(x, "read the kernel's list of sockets", rc);
 		goto out;
 	}
 	lab_show_kernel(x, port, &rows, true);
 	for (int i = 0; i < rows.n; i++)
-		owned += rows.s[i].lport == port && rows.s[i].state == 1 && rows.s[i].inode != 0;
+		owned += rows.s[i].lport == port && rows.s[i].state == TCP_ESTABLISHED && rows.s[i].inode != 0;
 	snprintf(pred, sizeof(pred), "%d ESTABLISHED with local port %d, %d of them with an owner", QUEUED,
 		 port, 0);
 	snprintf(obs, sizeof(obs), "%d ESTABLISHED with local port %d, %d of them with an owner",
-		 lab_count(&rows, 1, port, true), port, owned);
+		 lab_count(&rows, TCP_ESTABLISHED, port, true), port, owned);
 	lab_check(x, "before any accept(): the server's side of the connections",
 		  "listen(2): backlog, the queue of established sockets waiting to be accepted",
 		  pred, obs);
@@ -490,14 +472,6 @@ out:
 	lab_close(x, &lfd, false);
 }
 
-static void run_accept_queue(struct lab *x)
-{
-	for (size_t i = 0; i < 2; i++) {
-		x->part = lab_family_label(families[i]);
-		queue_family(x, families[i]);
-	}
-}
-
 const struct lab_experiment lab_accept_queue = {
 	.name = "accept-queue",
 	.title = "connections are ESTABLISHED before accept(); a full queue leaves clients in SYN_SENT",
@@ -513,5 +487,5 @@ const struct lab_experiment lab_accept_queue = {
 		   "  that a later reattempt at connection succeeds\")\n"
 		   "accept() returns clients 1, 2, 3, 4 in that order (accept(2): the first\n"
 		   "  connection request on the queue)",
-	.run = run_accept_queue,
+	.each_family = queue_family,
 };

@@ -6,10 +6,11 @@
 #ifndef PORTSCOPE_LAB_H
 #define PORTSCOPE_LAB_H
 
+#include <netinet/tcp.h>
 #include <stdbool.h>
 #include <stdio.h>
 
-#include "cli.h"
+#include "../cli.h"
 
 #define LAB_MAX_CHECKS 48
 #define LAB_TEXT 512
@@ -36,13 +37,27 @@ struct lab {
 	int nchecks;
 };
 
+/* One address family as the experiments use it. */
+struct lab_family {
+	int family;		/* AF_INET or AF_INET6 */
+	const char *label;	/* "IPv4" or "IPv6": prefixes steps and checks */
+	const char *loopback;	/* "127.0.0.1" or "::1" */
+	const char *any;	/* the wildcard address: "0.0.0.0" or "::" */
+};
+
+/* IPv4, then IPv6: the order every experiment runs them in. */
+#define LAB_NFAMILIES 2
+extern const struct lab_family lab_families[LAB_NFAMILIES];
+
 struct lab_experiment {
 	const char *name;
 	const char *title;	/* one line, for the list */
 	const char *story;	/* the narrative, lines separated by \n */
 	const char *predict;	/* the predictions in words, each with its source */
 	bool netns;		/* wants a network namespace of its own (wildcard binds, port ranges) */
+	/* The experiment: run once, or (if set instead) once per family through lab_each_family(). */
 	void (*run)(struct lab *x);
+	void (*each_family)(struct lab *x, const struct lab_family *f);
 };
 
 /* The experiments, in the order `lab all` runs them. */
@@ -85,8 +100,8 @@ void lab_addr(struct pscope_addr *a, const char *host, int port);
 /* The loopback address of FAMILY, with PORT. */
 void lab_loopback(struct pscope_addr *a, int family, int port);
 
-/* "IPv4" or "IPv6". */
-const char *lab_family_label(int family);
+/* Runs BODY for each of lab_families in turn, with X->part set to the family's label. */
+void lab_each_family(struct lab *x, void (*body)(struct lab *x, const struct lab_family *f));
 
 /*
  * System calls, each shown as a step with real addresses, fds and errno
@@ -101,6 +116,8 @@ int lab_listen(struct lab *x, int fd, int backlog);
 int lab_connect(struct lab *x, int fd, const struct pscope_addr *a, int timeout_ms);
 /* Waits up to TIMEOUT_MS for a connection on LFD and accepts it. */
 int lab_accept(struct lab *x, int lfd, int timeout_ms);
+/* Waits up to TIMEOUT_MS for EVENTS (POLLIN, POLLOUT) on FD.  Returns 0, -ETIMEDOUT or -errno of poll(2). */
+int lab_wait(int fd, short events, int timeout_ms);
 /* Closes *FD if open (with SO_LINGER 0 if RESET: no TIME_WAIT) and sets it to -1. */
 void lab_close(struct lab *x, int *fd, bool reset);
 /* Closes N descriptors (those >= 0), with SO_LINGER 0 if RESET. */
@@ -135,10 +152,28 @@ int lab_kernel(int proto, int family, int port, struct lab_rows *r);
 /* Prints the rows as the kernel's view of PORT, each with its owner when OWNERS. */
 void lab_show_kernel(struct lab *x, int port, const struct lab_rows *r, bool owners);
 
-/* How many rows are in STATE (the kernel's number) with the local (or remote) port PORT. */
+/*
+ * How many rows are in STATE (TCP_LISTEN, TCP_ESTABLISHED, ... of
+ * <netinet/tcp.h>; a UDP socket is TCP_CLOSE unconnected, TCP_ESTABLISHED
+ * connected) with the local (or remote) port PORT.
+ */
 int lab_count(const struct lab_rows *r, int state, int port, bool local);
 
 /* Sleeps MS milliseconds. */
 void lab_sleep_ms(int ms);
+
+/*
+ * Called by lab_wait_readable() with the index of a readable descriptor.
+ * Returns true when the wait is over.
+ */
+typedef bool lab_ready_fn(int i, void *arg);
+
+/*
+ * Waits, in the library's event loop, for any of the N descriptors FDS to be
+ * readable and calls READY(index, ARG) for each that is, until READY returns
+ * true or TIMEOUT_MS have passed.  Returns 0 once READY said so, -ETIMEDOUT,
+ * or -errno of the loop (-ENOMEM, -EMFILE, -EBADF, ...).
+ */
+int lab_wait_readable(const int *fds, int n, int timeout_ms, lab_ready_fn *ready, void *arg);
 
 #endif

@@ -19,6 +19,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "portscope/json.h"
+
 #include "lab.h"
 
 /* How long one experiment may run before it is stopped and counted a FAIL. */
@@ -258,7 +260,10 @@ static void run_child(const struct lab_experiment *e, const struct opts *o, int 
 	introduce(&x, e);
 	if (e->netns)
 		(void)enter_netns(&x);
-	e->run(&x);
+	if (e->each_family)
+		lab_each_family(&x, e->each_family);
+	else
+		e->run(&x);
 	summarize(&x, &rec);
 	if (fclose(x.out) != 0)
 		_exit(3);
@@ -280,14 +285,17 @@ static int read_child(int rfd, char **buf, size_t *len)
 	if (!*buf)
 		return -ENOMEM;
 	for (;;) {
-		struct pollfd p = { .fd = rfd, .events = POLLIN };
-		int left = (int)(deadline - pscope_now_ms());
+		int left = (int)(deadline - pscope_now_ms()), rc;
 		ssize_t n;
 
 		if (left <= 0)
 			return -ETIMEDOUT;
-		if (poll(&p, 1, left) < 0 && errno != EINTR)
-			return -errno;
+		/* The pipe blocks: read only once it is readable, or a hung child hangs us too. */
+		rc = lab_wait(rfd, POLLIN, left);
+		if (rc == -ETIMEDOUT)
+			continue;
+		if (rc < 0)
+			return rc;
 		if (*len == cap) {
 			char *more = cap >= sizeof(struct record) + TEXT_MAX ? NULL : realloc(*buf, cap * 2);
 
@@ -387,60 +395,58 @@ static void print_verdict(const struct outcome *out)
 	printf("  why: %s\n\n", r->why);
 }
 
-/* Writes S as a JSON string. */
-static void json_str(const char *s)
+/* Opens the one object: the kernel, then the array of experiments. */
+static void json_open(struct pscope_json *j)
 {
-	putchar('"');
-	for (; *s; s++) {
-		unsigned char c = (unsigned char)*s;
-
-		if (c == '"' || c == '\\')
-			printf("\\%c", c);
-		else if (c == '\n')
-			fputs("\\n", stdout);
-		else if (c < 0x20)
-			printf("\\u%04x", c);
-		else
-			putchar(c);
-	}
-	putchar('"');
+	pscope_json_init_file(j, stdout);
+	pscope_json_object_begin(j, NULL);
+	pscope_json_string(j, "kernel", kernel_release);
+	pscope_json_array_begin(j, "experiments");
 }
 
+/* Closes what json_open() opened, and the line. */
+static void json_close(struct pscope_json *j)
+{
+	pscope_json_array_end(j);
+	pscope_json_object_end(j);
+	pscope_json_end(j);
+	putchar('\n');
+}
+
+/* The results of the N experiments run, as one JSON object. */
 static void print_json(const struct outcome *outs, size_t n)
 {
-	fputs("{\"kernel\":", stdout);
-	json_str(kernel_release);
-	fputs(",\"experiments\":[", stdout);
+	struct pscope_json j;
+
+	json_open(&j);
 	for (size_t i = 0; i < n; i++) {
 		const struct record *r = &outs[i].rec;
 
-		printf("%s{\"name\":", i ? "," : "");
-		json_str(outs[i].e->name);
-		printf(",\"result\":\"%s\",\"predicted\":", result_names[r->result]);
-		json_str(r->predicted);
-		fputs(",\"observed\":", stdout);
-		json_str(r->observed);
-		fputs(",\"why\":", stdout);
-		json_str(r->why);
-		printf(",\"checks\":%d}", r->nchecks);
+		pscope_json_object_begin(&j, NULL);
+		pscope_json_string(&j, "name", outs[i].e->name);
+		pscope_json_string(&j, "result", result_names[r->result]);
+		pscope_json_string(&j, "predicted", r->predicted);
+		pscope_json_string(&j, "observed", r->observed);
+		pscope_json_string(&j, "why", r->why);
+		pscope_json_int(&j, "checks", r->nchecks);
+		pscope_json_object_end(&j);
 	}
-	fputs("]}\n", stdout);
+	json_close(&j);
 }
 
 static void print_list(bool json)
 {
 	if (json) {
-		fputs("{\"kernel\":", stdout);
-		json_str(kernel_release);
-		fputs(",\"experiments\":[", stdout);
+		struct pscope_json j;
+
+		json_open(&j);
 		for (size_t i = 0; i < N_EXPERIMENTS; i++) {
-			printf("%s{\"name\":", i ? "," : "");
-			json_str(experiments[i]->name);
-			fputs(",\"title\":", stdout);
-			json_str(experiments[i]->title);
-			putchar('}');
+			pscope_json_object_begin(&j, NULL);
+			pscope_json_string(&j, "name", experiments[i]->name);
+			pscope_json_string(&j, "title", experiments[i]->title);
+			pscope_json_object_end(&j);
 		}
-		fputs("]}\n", stdout);
+		json_close(&j);
 		return;
 	}
 	printf("portscope lab: %zu experiments on the rules of port sharing (Linux %s).\n"
