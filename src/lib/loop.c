@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "portscope/loop.h"
@@ -130,13 +131,19 @@ void pscope_loop_free(struct pscope_loop *l)
 
 /* --- descriptors (the epoll backend) --- */
 
+/* Makes room in the table of watches for FD (doubling, up to the descriptor limit).  Returns 0 or -ENOMEM. */
 static int grow_watches(struct pscope_loop *l, int fd)
 {
 	size_t n = l->nw ? l->nw : 64;
+	struct rlimit rl;
 	struct watch *w;
 
 	while (n <= (size_t)fd)
 		n *= 2;
+	/* No descriptor reaches the limit: doubling past it would keep memory no one uses. */
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
+	    rl.rlim_cur > (rlim_t)fd && n > rl.rlim_cur)
+		n = (size_t)rl.rlim_cur;
 	w = realloc(l->w, n * sizeof(*w));
 	if (!w)
 		return -ENOMEM;
