@@ -9,24 +9,30 @@
  * range.  Connections are dealt round-robin over the combinations, and the
  * count per combination is kept under half the range: beyond that the
  * kernel's search for a free port (even ports first) slows each connect().
- * Per connection the client keeps 8 bytes: a state and a timestamp.
+ * Per connection the engine keeps 8 bytes: a state and a timestamp (the
+ * event loop keeps 16 more for each descriptor it watches).
+ *
+ * The engine runs on the event loop (loop.h): each socket is watched
+ * edge-triggered, timers scan for timeouts and send progress, and SIGINT or
+ * SIGTERM stop it.  New connections are launched between turns of the loop,
+ * a few at a time, by the ramp's own driver.  With --procs, the client
+ * processes are children of the supervisor (supervise.h), and report to the
+ * parent in its messages.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
-#include <poll.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/epoll.h>
 #include <sys/resource.h>
-#include <sys/signalfd.h>
-#include <sys/wait.h>
 #include <time.h>
-#include <sys/prctl.h>
 #include <unistd.h>
 
 #include "load.h"
+#include "portscope/json.h"
+#include "portscope/loop.h"
+#include "supervise.h"
 
 #define MAX_ERRNO 160
 #define TICK_MS 100
@@ -39,6 +45,8 @@ struct slot {
 	uint16_t dst;			/* index of its destination address in the range */
 	uint8_t state;
 };
+
+_Static_assert(sizeof(struct slot) == 8, "8 bytes per connection");
 
 struct stats {
 	uint64_t attempted, established, failed, replies, matched, mismatched, no_reply;
@@ -57,18 +65,19 @@ struct progress {
 	uint64_t established, inflight, failed;
 };
 
+/* The messages a client process sends its parent (sup_send()). */
 enum { MSG_PROGRESS = 1, MSG_FINAL = 2 };
 
 struct engine {
 	const struct load_opts *o;
+	struct pscope_loop *loop;
 	unsigned long first, count, next;
 	unsigned long connecting, waiting, open;
-	int epfd, sigfd, report_fd;
+	int report_fd;			/* a client process's pipe to its parent, or -1 */
 	struct slot *slots;
 	int nslots;
 	long long t0;
 	uint64_t t0_us;
-	long long last_scan, last_progress;
 	bool stop, tty;
 	struct stats st;
 };
@@ -120,7 +129,9 @@ static void release(struct engine *e, int fd)
 		e->open--;
 		s->state = S_FREE;
 	}
+	/* Closed first, the kernel drops it from epoll itself; the loop then only forgets it. */
 	close(fd);
+	pscope_loop_unwatch(e->loop, fd);
 }
 
 static void established(struct engine *e, int fd)
@@ -171,7 +182,7 @@ static void read_reply(struct engine *e, int fd)
 		return; /* end of file or an error: the hang-up event says so */
 	nl = memchr(line, '\n', (size_t)n);
 	if (!nl && (size_t)n < sizeof(line) - 1)
-		return; /* the rest is on its way; edge-triggered epoll tells when */
+		return; /* the rest is on its way; the edge-triggered watch tells when */
 	n = recv(fd, line, nl ? (size_t)(nl - line + 1) : (size_t)n, MSG_DONTWAIT);
 	if (n <= 0 || pscope_whoami_parse(line, (size_t)n, &w) < 0) {
 		no_reply(e, fd);
@@ -189,32 +200,41 @@ static void read_reply(struct engine *e, int fd)
 		e->st.mismatched++;
 }
 
-static void on_event(struct engine *e, int fd, uint32_t events)
+/* A connect that has finished, well or not.  Returns true if it is established. */
+static bool connect_done(struct engine *e, int fd, uint32_t events)
 {
+	int err = 0;
+	socklen_t len = sizeof(err);
+	bool bad = events & (PSCOPE_EV_ERROR | PSCOPE_EV_HUP);
+
+	/* Writable without an error flag is connected: no need to ask SO_ERROR. */
+	if (bad && getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
+		err = errno;
+	if (bad && !err)
+		err = ECONNRESET;
+	if (err) {
+		fail(e, err);
+		release(e, fd);
+		return false;
+	}
+	if (!(events & (PSCOPE_EV_WRITE | PSCOPE_EV_READ)))
+		return false;
+	established(e, fd);
+	return true;
+}
+
+/* The loop's handler of every connection's socket. */
+static void on_conn(struct pscope_loop *l, int fd, uint32_t events, void *arg)
+{
+	struct engine *e = arg;
 	struct slot *s = &e->slots[fd];
 
-	if (s->state == S_CONNECTING) {
-		int err = 0;
-		socklen_t len = sizeof(err);
-
-		/* Writable without an error flag is connected: no need to ask SO_ERROR. */
-		if ((events & (EPOLLERR | EPOLLHUP)) &&
-		    getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
-			err = errno;
-		if ((events & (EPOLLERR | EPOLLHUP)) && !err)
-			err = ECONNRESET;
-		if (err) {
-			fail(e, err);
-			release(e, fd);
-			return;
-		}
-		if (!(events & (EPOLLOUT | EPOLLIN)))
-			return;
-		established(e, fd);
-	}
-	if (s->state == S_WAIT_REPLY && (events & EPOLLIN))
+	(void)l;
+	if (s->state == S_CONNECTING && !connect_done(e, fd, events))
+		return;
+	if (s->state == S_WAIT_REPLY && (events & PSCOPE_EV_READ))
 		read_reply(e, fd);
-	if (events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) {
+	if (events & (PSCOPE_EV_RDHUP | PSCOPE_EV_HUP | PSCOPE_EV_ERROR)) {
 		if (s->state == S_WAIT_REPLY) {
 			read_reply(e, fd);
 			if (s->state == S_WAIT_REPLY)
@@ -225,38 +245,50 @@ static void on_event(struct engine *e, int fd, uint32_t events)
 	}
 }
 
-static void launch(struct engine *e)
+/* A new socket for connection K, bound to its source address if there is a range of them. */
+static int new_socket(struct engine *e, unsigned long k, struct pscope_addr *dst, uint32_t *di)
 {
 	const struct load_opts *o = e->o;
-	unsigned long k = e->first + e->next++;
 	uint32_t nsrc = o->src.count ? o->src.count : 1;
-	uint32_t si = (uint32_t)(k % nsrc), di = (uint32_t)((k / nsrc) % o->dst.count);
-	struct epoll_event ev = { .events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET };
-	struct pscope_addr dst, src;
+	uint32_t si = (uint32_t)(k % nsrc);
+	struct pscope_addr src;
 	int one = 1, fd;
 
-	e->st.attempted++;
-	pscope_range_at(&o->dst, di, o->port, &dst);
-	fd = socket(dst.u.sa.sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (fd < 0) {
-		fail(e, errno);
-		return;
-	}
+	*di = (uint32_t)((k / nsrc) % o->dst.count);
+	pscope_range_at(&o->dst, *di, o->port, dst);
+	fd = socket(dst->u.sa.sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
 	if (fd >= e->nslots) {
-		fail(e, EMFILE);
 		close(fd);
-		return;
+		return -EMFILE;
 	}
 	if (o->src.count) {
 		pscope_range_at(&o->src, si, 0, &src);
 		setsockopt(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof(one));
 		if (bind(fd, &src.u.sa, src.len) < 0) {
-			fail(e, errno);
+			int err = errno;
+
 			close(fd);
-			return;
+			return -err;
 		}
 	}
 	set_bit(e->st.srcs, si);
+	return fd;
+}
+
+static void launch(struct engine *e)
+{
+	struct pscope_addr dst;
+	uint32_t di;
+	int fd, rc;
+
+	e->st.attempted++;
+	fd = new_socket(e, e->first + e->next++, &dst, &di);
+	if (fd < 0) {
+		fail(e, -fd);
+		return;
+	}
 	e->slots[fd] = (struct slot){ .t_us = since(e), .dst = (uint16_t)di, .state = S_CONNECTING };
 	e->connecting++;
 	e->open++;
@@ -265,9 +297,10 @@ static void launch(struct engine *e)
 		release(e, fd);
 		return;
 	}
-	ev.data.fd = fd;
-	if (epoll_ctl(e->epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
-		fail(e, errno);
+	rc = pscope_loop_watch(e->loop, fd, PSCOPE_EV_READ | PSCOPE_EV_WRITE | PSCOPE_EV_RDHUP |
+			       PSCOPE_EV_EDGE, on_conn, e);
+	if (rc < 0) {
+		fail(e, -rc);
 		release(e, fd);
 	}
 }
@@ -308,13 +341,6 @@ static long rss_kb(void)
 	return p ? strtol(p + 8, NULL, 10) : 0;
 }
 
-static int send_msg(int fd, uint32_t type, const void *p, size_t len)
-{
-	uint32_t hdr[2] = { type, (uint32_t)len };
-
-	return pscope_write_all(fd, hdr, sizeof(hdr)) < 0 ? -1 : pscope_write_all(fd, p, len);
-}
-
 static void show_progress(bool tty, const struct progress *p, double secs)
 {
 	if (!tty)
@@ -324,47 +350,42 @@ static void show_progress(bool tty, const struct progress *p, double secs)
 		(unsigned long long)p->failed, secs > 0 ? (double)p->established / secs : 0.0);
 }
 
-static void progress(struct engine *e, bool force)
+/* Progress goes to the parent (a client process) or to the terminal. */
+static void progress(struct engine *e)
 {
-	long long now = pscope_now_ms();
 	struct progress p = { e->st.established, e->connecting + e->waiting, e->st.failed };
 
-	if (!force && now - e->last_progress < PROGRESS_MS)
-		return;
-	e->last_progress = now;
 	if (e->report_fd >= 0)
-		send_msg(e->report_fd, MSG_PROGRESS, &p, sizeof(p));
+		sup_send(e->report_fd, MSG_PROGRESS, &p, sizeof(p));
 	else
-		show_progress(e->tty, &p, (double)(now - e->t0) / 1000);
+		show_progress(e->tty, &p, (double)(pscope_now_ms() - e->t0) / 1000);
 }
 
-static void handle_signals(struct engine *e)
+static long long progress_timer(struct pscope_loop *l, long long id, void *arg)
 {
-	struct signalfd_siginfo si;
-
-	while (read(e->sigfd, &si, sizeof(si)) == sizeof(si)) {
-		e->stop = true;
-		e->st.interrupted = 1;
-	}
+	(void)l;
+	(void)id;
+	progress(arg);
+	return PROGRESS_MS;
 }
 
-/* One round of the loop: wait for events (at most MAX_MS), then handle them. */
-static void poll_once(struct engine *e, int max_ms)
+static long long scan_timer(struct pscope_loop *l, long long id, void *arg)
 {
-	struct epoll_event evs[256];
-	int n = epoll_wait(e->epfd, evs, 256, max_ms);
+	(void)l;
+	(void)id;
+	scan_timeouts(arg);
+	return TICK_MS;
+}
 
-	for (int i = 0; i < n; i++) {
-		if (evs[i].data.fd == e->sigfd)
-			handle_signals(e);
-		else
-			on_event(e, evs[i].data.fd, evs[i].events);
-	}
-	if (pscope_now_ms() - e->last_scan >= TICK_MS) {
-		e->last_scan = pscope_now_ms();
-		scan_timeouts(e);
-	}
-	progress(e, false);
+/* SIGINT or SIGTERM: stop launching, stop holding, and say the run was interrupted. */
+static void on_stop_signal(struct pscope_loop *l, int sig, void *arg)
+{
+	struct engine *e = arg;
+
+	(void)sig;
+	e->stop = true;
+	e->st.interrupted = 1;
+	pscope_loop_stop(l);
 }
 
 static bool may_launch(const struct engine *e, long long now)
@@ -379,39 +400,74 @@ static bool may_launch(const struct engine *e, long long now)
 	return o->rate <= 0 || (double)e->next < per_proc * (double)(now - e->t0) / 1000 + 1;
 }
 
+/* Launches between turns of the loop until every connection is made and answered (or failed). */
 static void ramp(struct engine *e)
 {
 	while (!e->stop && (e->next < e->count || e->connecting || e->waiting)) {
 		long long now = pscope_now_ms();
 
-		/* A few at a time between polls, so that waiting to be launched is not counted as latency. */
+		/* A few at a time between turns, so that waiting to be launched is not counted as latency. */
 		for (int i = 0; i < 64 && may_launch(e, now); i++)
 			launch(e);
-		poll_once(e, may_launch(e, pscope_now_ms()) ? 0 :
-			     e->next < e->count && e->o->rate > 0 ? 2 : TICK_MS);
+		pscope_loop_once(e->loop, may_launch(e, pscope_now_ms()) ? 0 :
+				 e->next < e->count && e->o->rate > 0 ? 2 : TICK_MS);
 	}
 	e->st.ramp_s = (double)(now_us() - e->t0_us) / 1e6;
 }
 
+static long long hold_over(struct pscope_loop *l, long long id, void *arg)
+{
+	(void)id;
+	(void)arg;
+	pscope_loop_stop(l);
+	return -1;
+}
+
+/* Holds what is open for --hold seconds, or until a signal. */
 static void hold(struct engine *e)
 {
 	long long start = pscope_now_ms();
-	long long end = e->o->hold_s < 0 ? -1 : start + (long long)(e->o->hold_s * 1000);
 
-	while (!e->stop && (end < 0 || pscope_now_ms() < end)) {
-		long long left = end < 0 ? TICK_MS : end - pscope_now_ms();
-
-		poll_once(e, left < TICK_MS ? (int)left : TICK_MS);
-	}
+	if (e->o->hold_s >= 0 &&
+	    pscope_loop_timer(e->loop, (long long)(e->o->hold_s * 1000), hold_over, e) < 0)
+		return;
+	pscope_loop_run(e->loop);
 	e->st.held_s = (double)(pscope_now_ms() - start) / 1000;
 }
 
+/* The loop's part of the engine: its signals and its timers.  Returns 0 or -errno. */
+static int engine_loop(struct engine *e)
+{
+	long long rc;
+
+	if ((rc = pscope_loop_new(&e->loop)) < 0 ||
+	    (rc = pscope_loop_signal(e->loop, SIGINT, on_stop_signal, e)) < 0 ||
+	    (rc = pscope_loop_signal(e->loop, SIGTERM, on_stop_signal, e)) < 0 ||
+	    (rc = pscope_loop_timer(e->loop, TICK_MS, scan_timer, e)) < 0)
+		return (int)rc;
+	if (e->report_fd >= 0 || e->tty)
+		rc = pscope_loop_timer(e->loop, PROGRESS_MS, progress_timer, e);
+	return rc < 0 ? (int)rc : 0;
+}
+
+static void engine_free(struct engine *e)
+{
+	pscope_loop_free(e->loop);
+	e->loop = NULL;
+	free(e->slots);
+	e->slots = NULL;
+}
+
+/*
+ * Sets E up for COUNT connections, numbered from FIRST, reporting to
+ * REPORT_FD (a client process) or to the terminal (-1).  Returns 0, or -1
+ * after saying why.
+ */
 static int engine_init(struct engine *e, const struct load_opts *o, unsigned long first,
 		       unsigned long count, int report_fd)
 {
-	struct epoll_event ev = { .events = EPOLLIN };
 	struct rlimit rl;
-	sigset_t mask;
+	int rc = -ENOMEM;
 
 	memset(e, 0, sizeof(*e));
 	e->o = o;
@@ -422,20 +478,13 @@ static int engine_init(struct engine *e, const struct load_opts *o, unsigned lon
 	getrlimit(RLIMIT_NOFILE, &rl);
 	e->nslots = rl.rlim_cur > 1 << 20 ? 1 << 20 : (int)rl.rlim_cur;
 	e->slots = calloc((size_t)e->nslots, sizeof(*e->slots));
-	sigemptyset(&mask);
-	sigaddset(&mask, SIGINT);
-	sigaddset(&mask, SIGTERM);
-	sigprocmask(SIG_BLOCK, &mask, NULL);
-	e->sigfd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
-	e->epfd = epoll_create1(EPOLL_CLOEXEC);
-	ev.data.fd = e->sigfd;
-	if (!e->slots || e->sigfd < 0 || e->epfd < 0 ||
-	    epoll_ctl(e->epfd, EPOLL_CTL_ADD, e->sigfd, &ev) < 0) {
-		cli_warn("cannot set up: %s", strerror(errno ? errno : ENOMEM));
+	if (!e->slots || (rc = engine_loop(e)) < 0) {
+		cli_warn("cannot set up: %s", strerror(-rc));
+		engine_free(e);
 		return -1;
 	}
 	e->st.rss_before_kb = (uint64_t)rss_kb();
-	e->t0 = e->last_scan = e->last_progress = pscope_now_ms();
+	e->t0 = pscope_now_ms();
 	e->t0_us = now_us();
 	return 0;
 }
@@ -444,7 +493,7 @@ static int engine_init(struct engine *e, const struct load_opts *o, unsigned lon
 static void engine_run(struct engine *e)
 {
 	ramp(e);
-	progress(e, true);
+	progress(e);
 	if (!e->stop && e->o->hold_s != 0)
 		hold(e);
 	e->st.rss_peak_kb = (uint64_t)rss_kb();
@@ -526,32 +575,49 @@ static void print_text(const struct load_opts *o, const struct stats *st)
 		       (unsigned long long)st->closed_by_peer);
 }
 
+static void json_latency(struct pscope_json *j, const struct pscope_hist *h)
+{
+	pscope_json_object_begin(j, "latency_us");
+	pscope_json_uint(j, "p50", pscope_hist_quantile(h, 500));
+	pscope_json_uint(j, "p90", pscope_hist_quantile(h, 900));
+	pscope_json_uint(j, "p99", pscope_hist_quantile(h, 990));
+	pscope_json_uint(j, "max", h->max);
+	pscope_json_object_end(j);
+}
+
 static void print_json(const struct load_opts *o, const struct stats *st)
 {
 	double rate = st->ramp_s > 0 ? (double)st->established / st->ramp_s : 0;
-	const char *sep = "";
+	struct pscope_json j;
 
-	printf("{\"requested\":%lu,\"established\":%llu,\"failed\":%llu,\"failures\":{", o->n,
-	       (unsigned long long)st->established, (unsigned long long)st->failed);
+	pscope_json_init_file(&j, stdout);
+	pscope_json_object_begin(&j, NULL);
+	pscope_json_uint(&j, "requested", o->n);
+	pscope_json_uint(&j, "established", st->established);
+	pscope_json_uint(&j, "failed", st->failed);
+	pscope_json_object_begin(&j, "failures");
 	for (int i = 0; i < MAX_ERRNO; i++)
-		if (st->fail_errno[i]) {
-			printf("%s\"%s\":%u", sep, pscope_errno_name(i), st->fail_errno[i]);
-			sep = ",";
-		}
-	printf("},\"ramp_seconds\":%.3f,\"rate_per_s\":%.0f,\"procs\":%u,", st->ramp_s, rate, o->procs);
-	printf("\"latency_us\":{\"p50\":%llu,\"p90\":%llu,\"p99\":%llu,\"max\":%llu},",
-	       (unsigned long long)pscope_hist_quantile(&st->lat_us, 500),
-	       (unsigned long long)pscope_hist_quantile(&st->lat_us, 900),
-	       (unsigned long long)pscope_hist_quantile(&st->lat_us, 990),
-	       (unsigned long long)st->lat_us.max);
-	printf("\"replies\":%llu,\"matched\":%llu,\"mismatched\":%llu,\"no_reply\":%llu,",
-	       (unsigned long long)st->replies, (unsigned long long)st->matched,
-	       (unsigned long long)st->mismatched, (unsigned long long)st->no_reply);
-	printf("\"closed_by_server\":%llu,\"source_ports\":%u,\"source_addresses\":%u,",
-	       (unsigned long long)st->closed_by_peer, popcount(st->ports), popcount(st->srcs));
-	printf("\"client_rss_kb\":{\"before\":%llu,\"peak\":%llu},\"interrupted\":%s}\n",
-	       (unsigned long long)st->rss_before_kb, (unsigned long long)st->rss_peak_kb,
-	       st->interrupted ? "true" : "false");
+		if (st->fail_errno[i])
+			pscope_json_uint(&j, pscope_errno_name(i), st->fail_errno[i]);
+	pscope_json_object_end(&j);
+	pscope_json_double(&j, "ramp_seconds", st->ramp_s, 3);
+	pscope_json_double(&j, "rate_per_s", rate, 0);
+	pscope_json_uint(&j, "procs", o->procs);
+	json_latency(&j, &st->lat_us);
+	pscope_json_uint(&j, "replies", st->replies);
+	pscope_json_uint(&j, "matched", st->matched);
+	pscope_json_uint(&j, "mismatched", st->mismatched);
+	pscope_json_uint(&j, "no_reply", st->no_reply);
+	pscope_json_uint(&j, "closed_by_server", st->closed_by_peer);
+	pscope_json_uint(&j, "source_ports", popcount(st->ports));
+	pscope_json_uint(&j, "source_addresses", popcount(st->srcs));
+	pscope_json_object_begin(&j, "client_rss_kb");
+	pscope_json_uint(&j, "before", st->rss_before_kb);
+	pscope_json_uint(&j, "peak", st->rss_peak_kb);
+	pscope_json_object_end(&j);
+	pscope_json_bool(&j, "interrupted", st->interrupted);
+	pscope_json_object_end(&j);
+	putchar('\n');
 }
 
 static int finish(const struct load_opts *o, const struct stats *st)
@@ -568,154 +634,171 @@ static unsigned long share(const struct load_opts *o, unsigned i)
 	return o->n / o->procs + (i < o->n % o->procs ? 1 : 0);
 }
 
-struct child {
-	pid_t pid;
-	int fd;
-	struct progress p;
-	bool done;
+/* --- the parent of client processes (--procs) --- */
+
+struct kid {
+	struct progress p;	/* the latest it sent */
+	bool done;		/* its final report came */
 };
 
-/* Reads one message from a child. Returns 0 for progress, -1 once it has finished. */
-static int child_msg(struct child *c, struct stats *total)
+struct parent {
+	const struct load_opts *o;
+	struct pscope_loop *loop;
+	struct sup sup;
+	struct kid *kids;
+	struct stats *total;
+	long long t0;
+	bool tty;
+};
+
+/* In a client process: runs its share of the connections and sends the parent the result. */
+static int client_process(struct sup *s, int index, int out, void *arg)
 {
-	uint32_t hdr[2];
-	static struct stats st;
-
-	if (pscope_read_full(c->fd, hdr, sizeof(hdr)) < 0)
-		return -1;
-	if (hdr[0] == MSG_PROGRESS && hdr[1] == sizeof(c->p))
-		return pscope_read_full(c->fd, &c->p, sizeof(c->p));
-	if (hdr[0] == MSG_FINAL && hdr[1] == sizeof(st) && pscope_read_full(c->fd, &st, sizeof(st)) == 0) {
-		merge(total, &st);
-		c->done = true;
-	}
-	return -1; /* the final report, or garbage: either way this child is finished */
-}
-
-static void forward_signals(int sigfd, struct child *kids, unsigned n)
-{
-	struct signalfd_siginfo si;
-
-	while (read(sigfd, &si, sizeof(si)) == sizeof(si))
-		for (unsigned i = 0; i < n; i++)
-			if (kids[i].fd >= 0)
-				kill(kids[i].pid, SIGINT);
-}
-
-/* Starts the client processes, each with its share; returns how many started. */
-static unsigned start_children(const struct load_opts *o, struct child *kids, int sigfd)
-{
+	const struct load_opts *o = ((const struct parent *)arg)->o;
 	unsigned long first = 0;
+	struct engine e;
+	int rc;
 
-	fflush(stdout);
-	for (unsigned i = 0; i < o->procs; i++) {
-		unsigned long n = share(o, i);
-		int p[2];
-
-		if (pipe2(p, O_CLOEXEC) < 0) {
-			cli_warn("cannot start client process %u: %s", i + 1, strerror(errno));
-			return i;
-		}
-		kids[i].pid = fork();
-		if (kids[i].pid < 0) {
-			cli_warn("cannot start client process %u: %s", i + 1, strerror(errno));
-			close(p[0]);
-			close(p[1]);
-			return i;
-		}
-		if (kids[i].pid == 0) {
-			struct engine e;
-
-		/* If the parent dies, even by SIGKILL, this process must not live on. */
-		prctl(PR_SET_PDEATHSIG, SIGTERM);
-
-			close(p[0]);
-			close(sigfd);
-			for (unsigned j = 0; j < i; j++)
-				close(kids[j].fd);
-			if (engine_init(&e, o, first, n, p[1]) < 0)
-				_exit(EXIT_FAIL);
-			engine_run(&e);
-			_exit(send_msg(p[1], MSG_FINAL, &e.st, sizeof(e.st)) < 0 ? EXIT_FAIL : EXIT_OK);
-		}
-		close(p[1]);
-		kids[i].fd = p[0];
-		first += n;
-	}
-	return o->procs;
+	(void)s;
+	for (unsigned i = 0; i < (unsigned)index; i++)
+		first += share(o, i);
+	if (engine_init(&e, o, first, share(o, (unsigned)index), out) < 0)
+		return EXIT_FAIL;
+	engine_run(&e);
+	rc = sup_send(out, MSG_FINAL, &e.st, sizeof(e.st));
+	engine_free(&e);
+	return rc < 0 ? EXIT_FAIL : EXIT_OK;
 }
 
-/* Collects progress and the final reports of NKIDS children until all have ended. */
-static void collect(struct child *kids, unsigned nkids, int sigfd, struct stats *total)
+static void on_client_msg(struct sup *s, int index, uint32_t type, const void *msg, size_t len,
+			  void *arg)
 {
-	struct pollfd pf[nkids + 1];
-	long long t0 = pscope_now_ms(), last = 0;
-	bool tty = isatty(STDERR_FILENO);
-	unsigned left = nkids;
+	struct parent *p = arg;
+	struct kid *k = &p->kids[index];
+	struct stats st;
 
-	while (left > 0) {
-		struct progress sum = { 0 };
+	(void)s;
+	if (type == MSG_PROGRESS && len == sizeof(k->p)) {
+		memcpy(&k->p, msg, len);
+	} else if (type == MSG_FINAL && len == sizeof(st) && !k->done) {
+		memcpy(&st, msg, len);	/* the message's bytes need not be aligned */
+		merge(p->total, &st);
+		k->done = true;
+	}
+}
 
-		for (unsigned i = 0; i < nkids; i++)
-			pf[i] = (struct pollfd){ .fd = kids[i].fd, .events = POLLIN };
-		pf[nkids] = (struct pollfd){ .fd = sigfd, .events = POLLIN };
-		if (poll(pf, nkids + 1, 500) < 0 && errno != EINTR)
+/* A client process that ended without its report: say how, and count the run as interrupted. */
+static void on_client_exit(struct sup *s, int index, pid_t pid, int wstatus, void *arg)
+{
+	struct parent *p = arg;
+	char how[64];
+
+	(void)s;
+	if (p->kids[index].done)
+		return;
+	p->total->interrupted = 1;
+	if (p->tty)
+		fputc('\n', stderr);	/* off the progress line */
+	cli_warn("client process %d (pid %d) %s: its connections are not counted", index + 1,
+		 (int)pid, sup_describe(wstatus, how, sizeof(how)));
+}
+
+static void forward_signal(struct pscope_loop *l, int sig, void *arg)
+{
+	struct parent *p = arg;
+
+	(void)l;
+	(void)sig;
+	/* Each client stops, and still sends what it has done. */
+	sup_kill(&p->sup, SIGINT);
+}
+
+static long long parent_progress(struct pscope_loop *l, long long id, void *arg)
+{
+	struct parent *p = arg;
+	struct progress sum = { 0 };
+
+	(void)l;
+	(void)id;
+	for (unsigned i = 0; i < p->o->procs; i++) {
+		sum.established += p->kids[i].p.established;
+		sum.inflight += p->kids[i].p.inflight;
+		sum.failed += p->kids[i].p.failed;
+	}
+	show_progress(p->tty, &sum, (double)(pscope_now_ms() - p->t0) / 1000);
+	return PROGRESS_MS;
+}
+
+/* The parent's loop: signals forwarded, the supervisor, progress on a terminal.  Returns 0 or -errno. */
+static int parent_init(struct parent *p)
+{
+	long long rc = -ENOMEM;
+
+	p->kids = calloc(p->o->procs, sizeof(*p->kids));
+	p->total = calloc(1, sizeof(*p->total));
+	if (!p->kids || !p->total ||
+	    (rc = pscope_loop_new(&p->loop)) < 0 ||
+	    (rc = pscope_loop_signal(p->loop, SIGINT, forward_signal, p)) < 0 ||
+	    (rc = pscope_loop_signal(p->loop, SIGTERM, forward_signal, p)) < 0 ||
+	    (rc = sup_init(&p->sup, p->loop, (int)p->o->procs, client_process, on_client_msg,
+			   on_client_exit, p)) < 0)
+		return (int)rc;
+	if (p->tty)
+		rc = pscope_loop_timer(p->loop, PROGRESS_MS, parent_progress, p);
+	return rc < 0 ? (int)rc : 0;
+}
+
+/* Starts the client processes, each with its share. */
+static void start_clients(struct parent *p)
+{
+	for (unsigned i = 0; i < p->o->procs; i++) {
+		pid_t pid = sup_start(&p->sup, (int)i);
+
+		if (pid >= 0)
+			continue;
+		cli_warn("cannot start client process %u: %s", i + 1, strerror((int)-pid));
+		/* Those that started stop early; their summary still says what happened. */
+		sup_kill(&p->sup, SIGINT);
+		p->total->interrupted = 1;
+		return;
+	}
+}
+
+/* Runs the parent's loop until every client process has ended. */
+static void collect(struct parent *p)
+{
+	while (p->sup.running > 0) {
+		int rc = pscope_loop_once(p->loop, -1);
+
+		if (rc < 0 && rc != -EINTR) {
+			cli_warn("cannot wait for the client processes: %s", strerror(-rc));
+			p->total->interrupted = 1;
+			sup_wait(&p->sup, 0);
 			break;
-		for (unsigned i = 0; i < nkids; i++) {
-			if (kids[i].fd >= 0 && pf[i].revents && child_msg(&kids[i], total) < 0) {
-				if (!kids[i].done)
-					total->interrupted = 1; /* it died without its report */
-				close(kids[i].fd);
-				kids[i].fd = -1;
-				waitpid(kids[i].pid, NULL, 0);
-				left--;
-			}
-			sum.established += kids[i].p.established;
-			sum.inflight += kids[i].p.inflight;
-			sum.failed += kids[i].p.failed;
-		}
-		if (pf[nkids].revents)
-			forward_signals(sigfd, kids, nkids);
-		if (pscope_now_ms() - last >= PROGRESS_MS) {
-			last = pscope_now_ms();
-			show_progress(tty, &sum, (double)(last - t0) / 1000);
 		}
 	}
-	if (tty)
+	if (p->tty)
 		fputc('\n', stderr);
 }
 
 static int run_parent(const struct load_opts *o)
 {
-	struct child *kids = calloc(o->procs, sizeof(*kids));
-	struct stats *total = calloc(1, sizeof(*total));
-	unsigned started;
-	sigset_t mask;
-	int sigfd, status = EXIT_FAIL;
+	struct parent p = { .o = o, .t0 = pscope_now_ms(), .tty = isatty(STDERR_FILENO) };
+	int status = EXIT_FAIL, rc = parent_init(&p);
 
-	sigemptyset(&mask);
-	sigaddset(&mask, SIGINT);
-	sigaddset(&mask, SIGTERM);
-	sigprocmask(SIG_BLOCK, &mask, NULL);
-	sigfd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
-	if (!kids || !total || sigfd < 0) {
-		cli_warn("cannot set up: %s", strerror(errno ? errno : ENOMEM));
+	if (rc < 0) {
+		cli_warn("cannot set up: %s", strerror(-rc));
 		goto out;
 	}
-	started = start_children(o, kids, sigfd);
-	if (started < o->procs) {
-		/* Those that started stop early; their summary still says what happened. */
-		for (unsigned i = 0; i < started; i++)
-			kill(kids[i].pid, SIGINT);
-		total->interrupted = 1;
-	}
-	collect(kids, started, sigfd, total);
-	status = finish(o, total);
+	start_clients(&p);
+	collect(&p);
+	/* A client process that ended without its report did not make its share: never exit 0. */
+	status = finish(o, p.total);
 out:
-	if (sigfd >= 0)
-		close(sigfd);
-	free(kids);
-	free(total);
+	sup_free(&p.sup);
+	pscope_loop_free(p.loop);
+	free(p.kids);
+	free(p.total);
 	return status;
 }
 
@@ -778,6 +861,11 @@ static int check_limits(const struct load_opts *o)
 	return 0;
 }
 
+/*
+ * Runs connect -n as O says, in this process or in O->procs client
+ * processes, and prints its summary.  Returns the exit status: EXIT_OK only
+ * if all O->n connections were established.
+ */
 int load_run(const struct load_opts *o)
 {
 	struct engine e;
@@ -792,6 +880,6 @@ int load_run(const struct load_opts *o)
 		return EXIT_FAIL;
 	engine_run(&e);
 	status = finish(o, &e.st);
-	free(e.slots);
+	engine_free(&e);
 	return status;
 }

@@ -171,6 +171,70 @@ pause_one_worker() {
 	grep -q '"interrupted":true}' "$TMP/client.json"
 }
 
+# client_pids PID N: the pids of PID's N child processes (connect --procs's client
+# processes), read from /proc by parent pid; waits up to 5 s for all N.
+client_pids() {
+	local i pids
+	for ((i = 0; i < 50; i++)); do
+		pids=$(cat /proc/"$1"/task/*/children 2>/dev/null)
+		[ "$(wc -w <<<"$pids")" -eq "$2" ] && { echo $pids; return 0; }
+		sleep 0.1
+	done
+	echo "pid $1 has not $2 child processes after 5 s: $pids" >&2
+	return 1
+}
+
+@test "connect --procs: a client process stopped (SIGSTOP) and continued (SIGCONT) is still running; the run completes, exit 0" {
+	start_server --keep -q 127.0.0.1:0
+	"$PORTSCOPE" connect -n 400 --procs 2 --hold 3 -f json "$PORT" >"$TMP/client.json" 2>"$TMP/client.err" &
+	client=$!
+	BG_PIDS+=("$client")
+	wait_established "$PORT" 400 10
+	kids=($(client_pids "$client" 2))
+	BG_PIDS+=("${kids[@]}")
+	kill -STOP "${kids[0]}"
+	sleep 1
+	[ "$(cut -d' ' -f3 "/proc/${kids[0]}/stat")" = T ]
+	# Stopped is not ended: the parent waits, and says nothing.
+	kill -0 "$client"
+	[ ! -s "$TMP/client.err" ]
+	kill -CONT "${kids[0]}"
+	status=0
+	wait_pid "$client" 20 || status=$?
+	cat "$TMP/client.json" "$TMP/client.err"
+	[ "$status" -eq 0 ]
+	grep -q '"requested":400,"established":400,"failed":0,' "$TMP/client.json"
+	grep -q '"replies":400,"matched":400,' "$TMP/client.json"
+	grep -q '"interrupted":false}' "$TMP/client.json"
+	[ ! -s "$TMP/client.err" ]
+}
+
+@test "connect --procs: a client process killed (SIGKILL) is named with its signal at once; the run ends interrupted, exit 1" {
+	start_server --keep -q 127.0.0.1:0
+	"$PORTSCOPE" connect -n 400 --procs 2 --hold forever -f json "$PORT" >"$TMP/client.json" 2>"$TMP/client.err" &
+	client=$!
+	BG_PIDS+=("$client")
+	wait_established "$PORT" 400 10
+	kids=($(client_pids "$client" 2))
+	BG_PIDS+=("${kids[@]}")
+	kill -KILL "${kids[1]}"
+	# Said as it happens, while the other client process still holds its connections.
+	wait_for_line "$TMP/client.err" 'killed by SIGKILL' 5
+	cat "$TMP/client.err"
+	grep -Eqx "portscope connect: client process [12] \\(pid ${kids[1]}\\) killed by SIGKILL: its connections are not counted" "$TMP/client.err"
+	[ "$(wc -l <"$TMP/client.err")" -eq 1 ]
+	kill -0 "$client"
+	kill -INT "$client"
+	status=0
+	wait_pid "$client" 10 || status=$?
+	cat "$TMP/client.json"
+	[ "$status" -eq 1 ]
+	grep -q '"requested":400,"established":200,"failed":0,' "$TMP/client.json"
+	grep -q '"procs":2,' "$TMP/client.json"
+	grep -q '"interrupted":true}' "$TMP/client.json"
+	[ "$(wc -l <"$TMP/client.err")" -eq 1 ]
+}
+
 @test "connect -n: limits are checked before starting, with a clear message" {
 	run timeout 10 "$PORTSCOPE" connect -n 15000 --procs 2 127.0.0.1:9
 	[ "$status" -eq 1 ]
