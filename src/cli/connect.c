@@ -7,6 +7,7 @@
 #include <stdlib.h>
 
 #include "load.h"
+#include "portscope/json.h"
 #include "report.h"
 
 #define MAX_ADDRS 16
@@ -161,51 +162,53 @@ static void print_line(const struct client *c)
 	       verdict_names[c->verdict]);
 }
 
-static void print_json_str(const char *key, const char *s)
+/* A socket's description as the value of KEY (null if it could not be written). */
+static void json_sock(struct pscope_json *j, const char *key, const struct pscope_sockinfo *si)
 {
-	printf(",\"%s\":\"", key);
-	for (; *s; s++) {
-		if (*s == '"' || *s == '\\')
-			printf("\\%c", *s);
-		else if ((unsigned char)*s < 0x20 || (unsigned char)*s >= 0x7f)
-			printf("\\u%04x", (unsigned char)*s);
-		else
-			putchar(*s);
+	char buf[1024];
+
+	if (pscope_sock_json(si, buf, sizeof(buf)) < 0)
+		pscope_json_null(j, key);
+	else
+		pscope_json_raw(j, key, buf);
+}
+
+/* The server's view, from its portscope/1 line, or null if there was none. */
+static void json_server(struct pscope_json *j, const struct client *c)
+{
+	char you[PSCOPE_ADDRSTRLEN], me[PSCOPE_ADDRSTRLEN];
+
+	if (c->verdict != V_MATCH && c->verdict != V_MISMATCH) {
+		pscope_json_null(j, "server");
+		return;
 	}
-	putchar('"');
+	addr_text(&c->who.you, you, sizeof(you));
+	addr_text(&c->who.me, me, sizeof(me));
+	pscope_json_object_begin(j, "server");
+	pscope_json_string(j, "you", you);
+	pscope_json_string(j, "me", me);
+	pscope_json_uint(j, "conn", c->who.conn);
+	pscope_json_object_end(j);
 }
 
 static void print_json(const struct client *c)
 {
-	char buf[512], you[PSCOPE_ADDRSTRLEN], me[PSCOPE_ADDRSTRLEN];
+	struct pscope_json j;
 
-	pscope_sock_json(&c->si, buf, sizeof(buf));
-	printf("{\"socket\":%s", buf);
-	if (c->have_pre) {
-		pscope_sock_json(&c->pre, buf, sizeof(buf));
-		printf(",\"before\":%s", buf);
-	}
-	if (c->verdict == V_MATCH || c->verdict == V_MISMATCH) {
-		addr_text(&c->who.you, you, sizeof(you));
-		addr_text(&c->who.me, me, sizeof(me));
-		printf(",\"server\":{\"you\":\"%s\",\"me\":\"%s\",\"conn\":%llu}", you, me,
-		       (unsigned long long)c->who.conn);
-	} else {
-		printf(",\"server\":null");
-	}
-	if (c->have_reply) {
-		size_t n = strcspn(c->reply, "\r\n");
-		char line[sizeof(c->reply)];
-
-		memcpy(line, c->reply, n);
-		line[n] = '\0';
-		print_json_str("reply", line);
-	} else {
-		printf(",\"reply\":null");
-	}
-	print_json_str("verdict", verdict_names[c->verdict]);
-	print_json_str("detail", c->detail);
-	printf("}\n");
+	pscope_json_init_file(&j, stdout);
+	pscope_json_object_begin(&j, NULL);
+	json_sock(&j, "socket", &c->si);
+	if (c->have_pre)
+		json_sock(&j, "before", &c->pre);
+	json_server(&j, c);
+	if (c->have_reply)
+		pscope_json_string_n(&j, "reply", c->reply, strcspn(c->reply, "\r\n"));
+	else
+		pscope_json_null(&j, "reply");
+	pscope_json_string(&j, "verdict", verdict_names[c->verdict]);
+	pscope_json_string(&j, "detail", c->detail);
+	pscope_json_object_end(&j);
+	putchar('\n');
 }
 
 /* Tries each address in turn, as nc does. Returns the connected descriptor or -errno of the last failure. */

@@ -75,6 +75,15 @@ start_peer() {
 	[[ $output == *'"server":null,"reply":"HTTP/1.1 400 Bad Request","verdict":"bad-reply"'* ]]
 }
 
+@test "json: the reply is escaped as every JSON string is: control characters, quotes, UTF-8 kept, other bytes as U+FFFD" {
+	start_peer "$(printf 'x\ty"\\\001 \303\251 \377')"
+	run timeout 10 "$PORTSCOPE" connect -f json "$PORT"
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[[ $output == *'"server":null,"reply":"x\ty\"\\\u0001 é \ufffd","verdict":"bad-reply",'* ]]
+	if command -v python3 >/dev/null; then echo "$output" | python3 -c 'import json,sys; json.loads(sys.stdin.read())'; fi
+}
+
 @test "a server that saw another address (a NAT or proxy) is reported as a mismatch" {
 	start_peer "portscope/1 you=198.18.0.7:40000 me=198.18.0.1:80 proto=tcp"
 	run timeout 10 "$PORTSCOPE" connect "$PORT"
