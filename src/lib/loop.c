@@ -64,7 +64,8 @@ struct pscope_loop {
 	pscope_hook_fn *before;
 	void *before_arg;
 	struct epoll_event fired[BATCH];
-	int nfired, cur;	/* the batch being dispatched, and where */
+	int nfired, cur;	/* the batch fetched, and the next event to hand out */
+	bool dispatching;	/* inside the callback of fired[cur] */
 	bool stop;
 	int sig_rfd;		/* the signal pipe's read end, or -1 */
 	struct sigwatch sig[NSIG];
@@ -189,7 +190,7 @@ static int ctl(struct pscope_loop *l, int op, int fd, uint32_t events)
 /* Events of FD still waiting in this turn's batch are dropped: FD is gone or changed hands. */
 static void drop_fired(struct pscope_loop *l, int fd)
 {
-	for (int i = l->cur + 1; i < l->nfired; i++)
+	for (int i = l->cur + l->dispatching; i < l->nfired; i++)
 		if (l->fired[i].data.fd == fd)
 			l->fired[i].events = 0;
 }
@@ -349,6 +350,14 @@ static void deliver_signals(struct pscope_loop *l)
 		if (l->sig[s].fn)
 			l->sig[s].fn(l, s, l->sig[s].arg);
 	}
+	/* Stopped with signals still to deliver: the next turn must see them. */
+	for (int s = 1; s < NSIG; s++)
+		if (sig_pending[s]) {
+			sig_any = 1;
+			if (sig_wfd >= 0)
+				(void)!write(sig_wfd, "", 1);
+			break;
+		}
 }
 
 static void on_signal_pipe(struct pscope_loop *l, int fd, uint32_t events, void *arg)
@@ -374,7 +383,9 @@ static int own_signals(struct pscope_loop *l)
 		close(p[1]);
 		return rc;
 	}
-	/* Another loop's pipe (a parent's, in a forked child) is not ours to close. */
+	/* The write end of the previous owner's pipe (a parent's, in a forked child) is no use now. */
+	if (sig_wfd >= 0)
+		close(sig_wfd);
 	l->sig_rfd = p[0];
 	sig_wfd = p[1];
 	sig_owner = l;
@@ -412,10 +423,52 @@ bool pscope_loop_signal_pending(const struct pscope_loop *l)
 
 /* --- running --- */
 
+/* Waits for events (at most TIMEOUT ms), unless some fetched earlier are still to be handed out. */
+static int fetch(struct pscope_loop *l, long long timeout)
+{
+	int n;
+
+	if (l->cur < l->nfired)
+		return 0;	/* a stop left part of the last batch: it goes first */
+	n = epoll_wait(l->epfd, l->fired, BATCH, (int)timeout);
+	if (n < 0)
+		return -errno;
+	l->nfired = n;
+	l->cur = 0;
+	return 0;
+}
+
+/* Hands out the fetched events until the batch ends or a callback stops the loop. */
+static int dispatch(struct pscope_loop *l)
+{
+	int handled = 0;
+
+	for (; l->cur < l->nfired && !l->stop; l->cur++) {
+		int fd = l->fired[l->cur].data.fd;
+		uint32_t ev = l->fired[l->cur].events;
+		struct watch *w;
+
+		if (!ev || (size_t)fd >= l->nw || !l->w[fd].events)
+			continue;
+		w = &l->w[fd];
+		ev &= w->events | PSCOPE_EV_HUP;
+		if (!ev)
+			continue;	/* watched for other events since it was fetched */
+		l->dispatching = true;
+		l->fns[w->fn - 1](l, fd, ev, w->arg);
+		l->dispatching = false;
+		handled++;
+		/* A signal that came meanwhile is seen before the rest of the batch. */
+		if (sig_any && sig_owner == l)
+			deliver_signals(l);
+	}
+	return handled;
+}
+
 int pscope_loop_once(struct pscope_loop *l, int max_ms)
 {
 	long long timeout;
-	int n, handled = 0;
+	int rc, handled;
 
 	l->stop = false;
 	if (l->before)
@@ -428,28 +481,12 @@ int pscope_loop_once(struct pscope_loop *l, int max_ms)
 		timeout = 0;
 	if (timeout > 1000000000)
 		timeout = 1000000000;
-	n = epoll_wait(l->epfd, l->fired, BATCH, (int)timeout);
-	if (n < 0)
-		return -errno;
+	rc = fetch(l, timeout);
+	if (rc < 0)
+		return rc;
 	l->turn++;
 	l->now = pscope_now_ms();
-	l->nfired = n;
-	for (l->cur = 0; l->cur < n && !l->stop; l->cur++) {
-		int fd = l->fired[l->cur].data.fd;
-		uint32_t ev = l->fired[l->cur].events;
-		struct watch *w;
-
-		if (!ev || (size_t)fd >= l->nw || !l->w[fd].events)
-			continue;
-		w = &l->w[fd];
-		l->fns[w->fn - 1](l, fd, ev & (w->events | PSCOPE_EV_HUP), w->arg);
-		handled++;
-		/* A signal that came meanwhile is seen before the rest of the batch. */
-		if (sig_any && sig_owner == l)
-			deliver_signals(l);
-	}
-	l->nfired = 0;
-	l->cur = 0;
+	handled = dispatch(l);
 	if (!l->stop)
 		run_timers(l);
 	return handled;

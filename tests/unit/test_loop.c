@@ -4,9 +4,6 @@
  * loop events, unwatching (and closing, and reusing) a descriptor while its
  * event waits in the same batch, and thousands of descriptors.  No wait is
  * unbounded: every turn has a max_ms and every loop a count of turns.
- *
- * The tests named known_bug_* show bugs of loop.c that are not fixed yet:
- * they are skipped unless PSCOPE_KNOWN_BUGS=1 is in the environment.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -101,17 +98,6 @@ static int open_fds(void)
 		n += e->d_name[0] != '.';
 	closedir(d);
 	return n;
-}
-
-/* Skips a test that shows a known bug of loop.c unless PSCOPE_KNOWN_BUGS=1. */
-static void known_bug(const char *what)
-{
-	const char *env = getenv("PSCOPE_KNOWN_BUGS");
-
-	if (env && strcmp(env, "1") == 0)
-		return;
-	print_message("  known bug, skipped (PSCOPE_KNOWN_BUGS=1 runs it): %s\n", what);
-	skip();
 }
 
 /* A descriptor handler: counts its calls in the int ARG and keeps the last events. */
@@ -426,9 +412,8 @@ static void stop_leaves_rest_of_batch(void **state)
  * again, edge-triggered they are lost, against loop.h's "the rest of the
  * turn's events wait".
  */
-static void known_bug_stop_loses_edge_events(void **state)
+static void stop_keeps_edge_events(void **state)
 {
-	known_bug("pscope_loop_stop mid-batch loses edge-triggered events");
 	stop_in_batch(*state, PSCOPE_EV_EDGE);
 }
 
@@ -451,13 +436,12 @@ static void on_rewatch(struct pscope_loop *l, int fd, uint32_t events, void *arg
 	b->rc = pscope_loop_watch(l, b->r[!i], PSCOPE_EV_WRITE, on_rewatch, b);
 }
 
-static void known_bug_rewatch_calls_with_no_events(void **state)
+static void rewatch_never_calls_with_no_events(void **state)
 {
 	struct pscope_loop *l = *state;
 	struct batch b = { .victim = -1 };
 	int p[2];
 
-	known_bug("a descriptor watched again for other events in the batch: handler called with events 0");
 	for (int i = 0; i < 2; i++) {
 		pipe_or_fail(p);
 		b.r[i] = p[0];
@@ -891,13 +875,12 @@ static void free_restores_signals(void **state)
  * meantime stays in sig_pending with sig_any 0 and the pipe empty:
  * pscope_loop_signal_pending says false and no later turn delivers it.
  */
-static void known_bug_stop_loses_second_signal(void **state)
+static void stop_keeps_second_signal(void **state)
 {
 	struct pscope_loop *l = *state;
 	struct caught c1 = { .stop = true }, c2 = { 0 };
 	int timeout = 0;
 
-	known_bug("a signal pending when another signal's callback stops the loop is lost");
 	assert_true(pscope_loop_timer(l, WAIT_MS, on_watchdog, &timeout) >= 0);
 	assert_rc(pscope_loop_signal(l, SIGUSR1, on_sig, &c1), 0);
 	assert_rc(pscope_loop_signal(l, SIGUSR2, on_sig, &c2), 0);
@@ -919,13 +902,12 @@ static void known_bug_stop_loses_second_signal(void **state)
  * closed by neither pscope_loop_free (the first is no longer the owner), and
  * leaks: one descriptor per forked child that makes its own loop.
  */
-static void known_bug_second_owner_leaks_pipe(void **state)
+static void second_owner_closes_old_pipe(void **state)
 {
 	struct pscope_loop *a, *b;
 	int before;
 
 	(void)state;
-	known_bug("a second loop catching signals leaks the first loop's signal pipe write end");
 	before = open_fds();
 	assert_rc(pscope_loop_new(&a), 0);
 	assert_rc(pscope_loop_signal(a, SIGUSR1, NULL, NULL), 0);
@@ -959,10 +941,10 @@ int main(void)
 		T(signal_delivered_once),
 		T(signal_interrupts_blocked_write),
 		cmocka_unit_test(free_restores_signals),
-		T(known_bug_stop_loses_edge_events),
-		T(known_bug_rewatch_calls_with_no_events),
-		T(known_bug_stop_loses_second_signal),
-		cmocka_unit_test(known_bug_second_owner_leaks_pipe),
+		T(stop_keeps_edge_events),
+		T(rewatch_never_calls_with_no_events),
+		T(stop_keeps_second_signal),
+		cmocka_unit_test(second_owner_closes_old_pipe),
 	};
 #undef T
 
