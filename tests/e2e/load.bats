@@ -186,7 +186,8 @@ client_pids() {
 
 @test "connect --procs: a client process stopped (SIGSTOP) and continued (SIGCONT) is still running; the run completes, exit 0" {
 	start_server --keep -q 127.0.0.1:0
-	"$PORTSCOPE" connect -n 400 --procs 2 --hold 3 -f json "$PORT" >"$TMP/client.json" 2>"$TMP/client.err" &
+	# -r 10: a reply that waits in the kernel while its client is stopped is still in time.
+	"$PORTSCOPE" connect -n 400 --procs 2 -r 10 --hold 3 -f json "$PORT" >"$TMP/client.json" 2>"$TMP/client.err" &
 	client=$!
 	BG_PIDS+=("$client")
 	wait_established "$PORT" 400 10
