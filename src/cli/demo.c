@@ -1,6 +1,7 @@
 /* portscope demo: the note's experiment end to end, server and clients in one run. */
 #include <errno.h>
 #include <getopt.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <stdarg.h>
 #include <sys/stat.h>
@@ -81,20 +82,18 @@ static int open_listener(struct demo *d, const struct pscope_endpoint *ep, bool 
 	return 0;
 }
 
+/*
+ * Takes the next client within 5 s.  One poll(2) on one descriptor, not an
+ * event loop: a loop's epoll descriptor would take one of the low numbers the
+ * demo prints (listener 3, client 4, accepted 5, as in the note).
+ */
 static int accept_one(struct demo *d, struct pscope_addr *from)
 {
 	struct pollfd p = { .fd = d->lfd, .events = POLLIN };
-	struct sockaddr_storage ss;
-	socklen_t len = sizeof(ss);
-	int fd;
 
 	if (poll(&p, 1, 5000) != 1)
 		return -ETIMEDOUT;
-	fd = accept4(d->lfd, (struct sockaddr *)&ss, &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	pscope_addr_set(from, (struct sockaddr *)&ss, len);
-	return fd;
+	return pscope_accept(d->lfd, from, NULL);
 }
 
 /* The server's half: the note's block, then the portscope/1 line, then close. */
@@ -207,7 +206,8 @@ static void label_row(const struct demo *d, const struct pscope_diag_sock *s, co
 			return;
 		}
 	}
-	snprintf(buf, size, s->state == 6 ? "an earlier connection, in TIME_WAIT" : "another socket");
+	snprintf(buf, size, s->state == TCP_TIME_WAIT ? "an earlier connection, in TIME_WAIT"
+						     : "another socket");
 }
 
 static void print_kernel_view(struct demo *d, const int *cfd, const int *sfd)
@@ -229,7 +229,7 @@ static void print_kernel_view(struct demo *d, const int *cfd, const int *sfd)
 	/* The listener, then accepted sockets, then clients, then what is left of earlier ones. */
 	for (size_t j = 0; j < 4 * k.n; j++) {
 		const struct pscope_diag_sock *s = &k.rows[j % k.n];
-		int rank = s->inode == inode_of(d->lfd) ? 0 : s->state == 6 ? 3 :
+		int rank = s->inode == inode_of(d->lfd) ? 0 : s->state == TCP_TIME_WAIT ? 3 :
 			   s->lport == f.port ? 1 : 2;
 		char lbuf[PSCOPE_ADDRSTRLEN], pbuf[PSCOPE_ADDRSTRLEN], label[96];
 		struct pscope_addr a;

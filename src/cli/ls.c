@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "portscope/json.h"
 
 /* A replay file larger than this is not a dump we wrote. */
 #define REPLAY_MAX (1024UL * 1024 * 1024)
@@ -464,20 +465,8 @@ static void print_sentence(const struct ls_opts *o, const struct listing *l, con
 		       sum->role[R_LISTENER]);
 }
 
-static void json_str(const char *key, const char *s)
-{
-	printf("\"%s\":\"", key);
-	for (; *s; s++)
-		if (*s == '"' || *s == '\\')
-			printf("\\%c", *s);
-		else if ((unsigned char)*s < 0x20)
-			printf("\\u%04x", (unsigned char)*s);
-		else
-			putchar(*s);
-	putchar('"');
-}
-
-static void json_socket(const struct ls_opts *o, const struct listing *l, size_t i)
+static void json_socket(struct pscope_json *j, const struct ls_opts *o, const struct listing *l,
+			size_t i)
 {
 	const struct pscope_diag_sock *s = &l->socks[i];
 	const struct extra *x = &l->extra[i];
@@ -485,86 +474,97 @@ static void json_socket(const struct ls_opts *o, const struct listing *l, size_t
 
 	format_end(s, true, local, sizeof(local));
 	format_end(s, false, peer, sizeof(peer));
-	printf("{\"proto\":\"%s\",\"state\":\"%s\",\"recv_q\":%u,\"send_q\":%u,\"local\":\"%s\",",
-	       s->proto == IPPROTO_UDP ? "udp" : "tcp", pscope_diag_state_name(s), s->rqueue,
-	       s->wqueue, local);
-	if (strchr(peer, '*'))
-		fputs("\"peer\":null", stdout);
-	else
-		printf("\"peer\":\"%s\"", peer);
-	if (o->f.port >= 0)
-		printf(",\"side\":\"%s\",\"role\":\"%s\"",
-		       s->side == PSCOPE_SIDE_REMOTE ? "remote" : "local", role_names[role_of(s)]);
-	printf(",\"inode\":%llu,\"uid\":%u,\"cookie\":%llu", (unsigned long long)s->inode, s->uid,
-	       (unsigned long long)s->cookie);
+	pscope_json_object_begin(j, NULL);
+	pscope_json_string(j, "proto", s->proto == IPPROTO_UDP ? "udp" : "tcp");
+	pscope_json_string(j, "state", pscope_diag_state_name(s));
+	pscope_json_uint(j, "recv_q", s->rqueue);
+	pscope_json_uint(j, "send_q", s->wqueue);
+	pscope_json_string(j, "local", local);
+	pscope_json_string(j, "peer", strchr(peer, '*') ? NULL : peer);
+	if (o->f.port >= 0) {
+		pscope_json_string(j, "side", s->side == PSCOPE_SIDE_REMOTE ? "remote" : "local");
+		pscope_json_string(j, "role", role_names[role_of(s)]);
+	}
+	pscope_json_uint(j, "inode", s->inode);
+	pscope_json_uint(j, "uid", s->uid);
+	pscope_json_uint(j, "cookie", s->cookie);
 	if (o->processes) {
-		fputs(",\"processes\":", stdout);
-		if (x->owner == NO_OWNER && s->inode && l->ost.unreadable)
-			fputs("null", stdout);
-		else {
-			putchar('[');
+		if (x->owner == NO_OWNER && s->inode && l->ost.unreadable) {
+			pscope_json_null(j, "processes");
+		} else {
+			pscope_json_array_begin(j, "processes");
 			for (uint32_t k = x->owner; k != NO_OWNER; k = l->owners[k].next) {
-				printf("%s{\"pid\":%d,", k == x->owner ? "" : ",", (int)l->owners[k].pid);
-				json_str("comm", comm_of(l->owners[k].pid));
-				printf(",\"fd\":%d}", l->owners[k].fd);
+				pscope_json_object_begin(j, NULL);
+				pscope_json_int(j, "pid", l->owners[k].pid);
+				pscope_json_string(j, "comm", comm_of(l->owners[k].pid));
+				pscope_json_int(j, "fd", l->owners[k].fd);
+				pscope_json_object_end(j);
 			}
-			putchar(']');
+			pscope_json_array_end(j);
 		}
 	}
 	if (o->options) {
-		fputs(",\"options\":", stdout);
-		if (!x->opts_known)
-			fputs("null", stdout);
-		else {
-			printf("{\"reuseaddr\":%s,\"reuseport\":%s", x->opts.reuseaddr ? "true" : "false",
-			       x->opts.reuseport ? "true" : "false");
+		if (!x->opts_known) {
+			pscope_json_null(j, "options");
+		} else {
+			pscope_json_object_begin(j, "options");
+			pscope_json_bool(j, "reuseaddr", x->opts.reuseaddr);
+			pscope_json_bool(j, "reuseport", x->opts.reuseport);
 			if (x->opts.v6only >= 0)
-				printf(",\"v6only\":%s", x->opts.v6only ? "true" : "false");
+				pscope_json_bool(j, "v6only", x->opts.v6only);
 			if (x->opts.bind_no_port >= 0)
-				printf(",\"bind_address_no_port\":%s", x->opts.bind_no_port ? "true" : "false");
+				pscope_json_bool(j, "bind_address_no_port", x->opts.bind_no_port);
 			if (x->group)
-				printf(",\"reuseport_group\":%u", x->group);
-			putchar('}');
+				pscope_json_uint(j, "reuseport_group", x->group);
+			pscope_json_object_end(j);
 		}
 	}
-	putchar('}');
+	pscope_json_object_end(j);
 }
 
 static void print_json(const struct ls_opts *o, const struct listing *l, const struct summary *sum)
 {
-	bool first = true;
+	struct pscope_json j;
 
-	fputs("{\"sockets\":[", stdout);
+	pscope_json_init_file(&j, stdout);
+	pscope_json_object_begin(&j, NULL);
+	pscope_json_array_begin(&j, "sockets");
 	for (int pass = 0; pass < 3 && !o->summary_only; pass++)
-		for (size_t i = 0; i < l->n; i++) {
-			if (print_pass(&l->socks[i]) != pass)
-				continue;
-			if (!first)
-				putchar(',');
-			first = false;
-			json_socket(o, l, i);
-		}
-	fputs("],\"summary\":{", stdout);
+		for (size_t i = 0; i < l->n; i++)
+			if (print_pass(&l->socks[i]) == pass)
+				json_socket(&j, o, l, i);
+	pscope_json_array_end(&j);
+	pscope_json_object_begin(&j, "summary");
 	if (o->f.port >= 0)
-		printf("\"port\":%d,", o->f.port);
-	printf("\"sockets\":%zu,\"tcp\":%u,\"udp\":%u,\"time_wait\":%u", l->n, sum->tcp, sum->udp,
-	       sum->time_wait);
-	if (o->f.port >= 0)
-		printf(",\"listening\":%u,\"accepted\":%u,\"bound\":%u,\"connected\":%u,\"clients\":%u",
-		       sum->role[R_LISTENER], sum->role[R_ACCEPTED], sum->role[R_BOUND],
-		       sum->role[R_CONNECTED], sum->role[R_CLIENT]);
+		pscope_json_int(&j, "port", o->f.port);
+	pscope_json_uint(&j, "sockets", l->n);
+	pscope_json_uint(&j, "tcp", sum->tcp);
+	pscope_json_uint(&j, "udp", sum->udp);
+	pscope_json_uint(&j, "time_wait", sum->time_wait);
+	if (o->f.port >= 0) {
+		pscope_json_uint(&j, "listening", sum->role[R_LISTENER]);
+		pscope_json_uint(&j, "accepted", sum->role[R_ACCEPTED]);
+		pscope_json_uint(&j, "bound", sum->role[R_BOUND]);
+		pscope_json_uint(&j, "connected", sum->role[R_CONNECTED]);
+		pscope_json_uint(&j, "clients", sum->role[R_CLIENT]);
+	}
 	if (o->processes || o->options) {
-		fputs(",\"owners\":[", stdout);
+		pscope_json_array_begin(&j, "owners");
 		for (unsigned k = 0; k < sum->npids; k++) {
-			printf("%s{\"pid\":%d,", k ? "," : "", (int)sum->pids[k]);
-			json_str("comm", comm_of(sum->pids[k]));
-			putchar('}');
+			pscope_json_object_begin(&j, NULL);
+			pscope_json_int(&j, "pid", sum->pids[k]);
+			pscope_json_string(&j, "comm", comm_of(sum->pids[k]));
+			pscope_json_object_end(&j);
 		}
-		printf("],\"unreadable_processes\":%u", l->ost.unreadable);
+		pscope_json_array_end(&j);
+		pscope_json_uint(&j, "unreadable_processes", l->ost.unreadable);
 	}
 	if (o->options)
-		printf(",\"reuseport_groups\":%u", l->reuseport_groups);
-	printf(",\"source\":\"%s\"}}\n", o->source);
+		pscope_json_uint(&j, "reuseport_groups", l->reuseport_groups);
+	pscope_json_string(&j, "source", o->source);
+	pscope_json_object_end(&j);
+	pscope_json_object_end(&j);
+	putchar('\n');
 }
 
 static int read_replay(const char *path, char **buf, size_t *len)

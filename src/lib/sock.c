@@ -6,6 +6,7 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include "portscope/json.h"
 #include "portscope/sock.h"
 
 static int get_int_opt(int fd, int opt, int *val)
@@ -170,46 +171,57 @@ int pscope_sock_repr_py(const struct pscope_sockinfo *si, char *buf, size_t size
 	return finish(&o);
 }
 
-static void put_json_addr(struct out *o, const char *key, const struct pscope_addr *a, int err)
+/* The longest object pscope_sock_json writes: four ints, two addresses each escaped at most sixfold. */
+#define SOCK_JSON_MAX (160 + 2 * (16 + 6 * PSCOPE_ADDRSTRLEN))
+
+static void json_addr(struct pscope_json *j, const char *key, const struct pscope_addr *a, int err)
 {
-	char text[PSCOPE_ADDRSTRLEN];
+	char text[PSCOPE_ADDRSTRLEN], errkey[16];
 	int rc = err ? err : pscope_addr_format(a, text, sizeof(text));
 
 	if (rc >= 0) {
 		/* Numeric addresses need no escaping; an interface name in a scope might. */
-		put(o, ",\"%s\":\"", key);
-		for (const char *p = text; *p; p++) {
-			if (*p == '"' || *p == '\\')
-				put(o, "\\%c", *p);
-			else if ((unsigned char)*p < 0x20)
-				put(o, "\\u%04x", (unsigned char)*p);
-			else
-				put(o, "%c", *p);
-		}
-		put(o, "\"");
+		pscope_json_string(j, key, text);
 	} else {
-		put(o, ",\"%s\":null,\"%s_error\":\"%s\"", key, key, pscope_errno_name(rc));
+		snprintf(errkey, sizeof(errkey), "%s_error", key);
+		pscope_json_null(j, key);
+		pscope_json_string(j, errkey, pscope_errno_name(rc));
 	}
 }
 
+static void json_name_or_number(struct pscope_json *j, const char *key, const char *name, int v)
+{
+	if (name)
+		pscope_json_string(j, key, name);
+	else
+		pscope_json_int(j, key, v);
+}
+
+/*
+ * Rendered whole into a buffer of its own, then copied: the caller gets the
+ * object or, when it does not fit, an empty string and -ENOSPC.
+ */
 int pscope_sock_json(const struct pscope_sockinfo *si, char *buf, size_t size)
 {
-	struct out o = { buf, size, 0, false };
-	const char *fam = pscope_family_name(si->family);
-	const char *type = pscope_socktype_name(si->type);
+	char text[SOCK_JSON_MAX];
+	struct pscope_json j;
+	size_t n;
 
-	put(&o, "{\"fd\":%d", si->fd);
-	if (fam)
-		put(&o, ",\"family\":\"%s\"", fam);
-	else
-		put(&o, ",\"family\":%d", si->family);
-	if (type)
-		put(&o, ",\"type\":\"%s\"", type);
-	else
-		put(&o, ",\"type\":%d", si->type);
-	put(&o, ",\"proto\":%d", si->protocol);
-	put_json_addr(&o, "laddr", &si->local, si->local_err);
-	put_json_addr(&o, "raddr", &si->peer, si->peer_err);
-	put(&o, "}");
-	return finish(&o);
+	pscope_json_init_buf(&j, text, sizeof(text));
+	pscope_json_object_begin(&j, NULL);
+	pscope_json_int(&j, "fd", si->fd);
+	json_name_or_number(&j, "family", pscope_family_name(si->family), si->family);
+	json_name_or_number(&j, "type", pscope_socktype_name(si->type), si->type);
+	pscope_json_int(&j, "proto", si->protocol);
+	json_addr(&j, "laddr", &si->local, si->local_err);
+	json_addr(&j, "raddr", &si->peer, si->peer_err);
+	pscope_json_object_end(&j);
+	n = pscope_json_end(&j);
+	if (n >= sizeof(text) || n >= size) {
+		if (size)
+			buf[0] = '\0';
+		return -ENOSPC;
+	}
+	memcpy(buf, text, n + 1);
+	return (int)n;
 }

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Re-records the live inputs in tests/data/: ls-basic.nldump with its expected
+# Re-records the live inputs in tests/data/: netlink/ls-basic.nldump with its expected
 # replay output, and the /proc/net samples in proc/good/.  Run from the
 # repository root after `make` (it needs build/portscope and python3, and
 # loopback with IPv6).  Every process it starts is ended by its pid on exit.
@@ -15,6 +15,7 @@ set -euo pipefail
 
 bin=build/portscope
 out=tests/data
+dump=$out/netlink/ls-basic.nldump
 pids=()
 tmp=$(mktemp -d)
 
@@ -75,7 +76,8 @@ exec {c2}<>"/dev/tcp/127.0.0.1/$port"
 exec {u1}<>"/dev/udp/127.0.0.1/$port"
 sleep 0.5 # the servers accept and write their portscope/1 line
 
-"$bin" ls --dump "$out/ls-basic.nldump" "$port" >/dev/null
+mkdir -p "$out/netlink"
+"$bin" ls --dump "$dump" "$port" >/dev/null
 hexport=$(printf '%04X' "$port")
 mkdir -p "$out/proc/good"
 for f in tcp tcp6 udp udp6; do
@@ -85,7 +87,7 @@ for f in tcp tcp6 udp udp6; do
 done
 exec {c1}>&- {c2}>&- {u1}>&-
 
-"$bin" ls --replay "$out/ls-basic.nldump" "$port" >"$out/ls-basic.expected"
-"$bin" ls --replay "$out/ls-basic.nldump" -f json "$port" >"$out/ls-basic.json"
-"$bin" ls --replay "$out/ls-basic.nldump" -e >"$out/ls-basic-all.expected"
-echo "recorded port $port: $(wc -c <"$out/ls-basic.nldump") bytes of netlink dump"
+"$bin" ls --replay "$dump" "$port" >"$out/ls-basic.expected"
+"$bin" ls --replay "$dump" -f json "$port" >"$out/ls-basic.json"
+"$bin" ls --replay "$dump" -e >"$out/ls-basic-all.expected"
+echo "recorded port $port: $(wc -c <"$dump") bytes of netlink dump"

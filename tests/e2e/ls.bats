@@ -137,6 +137,29 @@ hold() {
 	if command -v python3 >/dev/null; then python3 -c 'import json,sys; d=json.loads(sys.stdin.read()); assert len(d["sockets"]) == 3' <<<"$output"; fi
 }
 
+@test "ls -f json: a command name of any bytes is escaped, and the document stays valid JSON" {
+	command -v python3 >/dev/null || skip "python3 is needed to give a process any name"
+	# A quote, a backslash, a control byte, DEL, a byte that is not UTF-8, then é.
+	spawn "$TMP/odd" python3 -c '
+import socket, time
+open("/proc/self/comm", "wb").write(b"q\"\\\x01\x7f\xff\xc3\xa9z")
+s = socket.socket()
+s.bind(("127.0.0.1", 0))
+s.listen()
+print(s.getsockname()[1], flush=True)
+time.sleep(30)'
+	wait_for_line "$TMP/odd" '^[0-9]' 5
+	port=$(head -1 "$TMP/odd")
+	run "$PORTSCOPE" ls -f json -p "$port"
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[[ $output == *'"processes":[{"pid":'$SPAWNED',"comm":"q\"\\\u0001\u007f\ufffd'$'\xc3\xa9''z","fd":'* ]]
+	python3 -c '
+import json, sys
+d = json.loads(sys.stdin.buffer.read())
+assert d["summary"]["owners"][0]["comm"] == "q\"\\\x01\x7f\ufffd\u00e9z", d["summary"]["owners"]' <<<"$output"
+}
+
 @test "ls --proc reads /proc/net and finds the same sockets as netlink" {
 	start_server 127.0.0.1:0 --keep -f line
 	hold 2 "$PORT"

@@ -1,6 +1,6 @@
 /*
  * Unit tests of diag.h's netlink half: replay of the recorded dumps in
- * tests/data/ (the good one and each malformed variant), the user-space
+ * tests/data/netlink/ (the good one and each malformed variant), the user-space
  * filter, state names, and one live listing of sockets this test opens.
  * Run from the repository root: the data paths are relative to it.
  */
@@ -15,7 +15,7 @@
 
 #include "unit.h"
 
-#define DATA "tests/data/"
+#define DATA "tests/data/netlink/"
 #define GOOD DATA "ls-basic.nldump"
 #define MAX_SOCKS 64
 

@@ -1,7 +1,7 @@
 /*
  * Unit tests of diag.h's /proc/net half: single lines (good, IPv6 word order,
  * malformed), and whole roots in tests/data/proc/ (recorded while the sockets
- * of tests/data/ls-basic.nldump were open, so both must list the same ones).
+ * of tests/data/netlink/ls-basic.nldump were open, so both must list the same ones).
  * Run from the repository root: the data paths are relative to it.
  */
 #include <fcntl.h>
@@ -264,7 +264,7 @@ static void test_line_length(void **state)
 	assert_rc(pscope_diag_proc_line(line, 600, AF_INET, IPPROTO_TCP, &s), -PSCOPE_E_PROC_LINE);
 }
 
-/* The recorded root: 11 sockets on one port, as in tests/data/ls-basic.nldump. */
+/* The recorded root: 11 sockets on one port, as in tests/data/netlink/ls-basic.nldump. */
 static void test_proc_good(void **state)
 {
 	struct collected c;
@@ -356,7 +356,7 @@ static void test_proc_matches_netlink(void **state)
 	struct collected p, n;
 	struct stat st;
 	uint8_t *buf;
-	int fd = open("tests/data/ls-basic.nldump", O_RDONLY | O_CLOEXEC);
+	int fd = open("tests/data/netlink/ls-basic.nldump", O_RDONLY | O_CLOEXEC);
 
 	(void)state;
 	assert_true(fd >= 0 && fstat(fd, &st) == 0);
