@@ -17,8 +17,9 @@ static void put(struct sink *s, const char *p, size_t n)
 {
 	if (s->f) {
 		fwrite(p, 1, n, s->f);
-	} else if (s->size) {
-		size_t room = s->len < s->size - 1 ? s->size - 1 - s->len : 0;
+	} else if (s->len + 1 < s->size) {
+		/* Once full, nothing more is written: not even the NUL, which is in place. */
+		size_t room = s->size - 1 - s->len;
 		size_t k = n < room ? n : room;
 
 		memcpy(s->buf + s->len, p, k);
