@@ -73,6 +73,14 @@ int pscope_loop_watch(struct pscope_loop *l, int fd, uint32_t events, pscope_fd_
  */
 int pscope_loop_unwatch(struct pscope_loop *l, int fd);
 
+/*
+ * Forgets FD without a system call, for a descriptor closed now or just
+ * before (its last reference: epoll drops a closed file by itself, and an
+ * EPOLL_CTL_DEL would only cost time).  Events of FD already fetched in this
+ * turn are not delivered.  Returns 0, or -ENOENT if FD was not watched.
+ */
+int pscope_loop_forget(struct pscope_loop *l, int fd);
+
 /* The events FD is watched for, or 0 if it is not. */
 uint32_t pscope_loop_events(const struct pscope_loop *l, int fd);
 
@@ -117,7 +125,8 @@ int pscope_loop_run(struct pscope_loop *l);
 /*
  * One turn: runs the before-sleep hook, waits at most MAX_MS milliseconds (0:
  * not at all; -1: until something happens) or until the next timer, calls the
- * callbacks of what fired and of the timers due.  Returns the number of
+ * callbacks of what fired and of the timers due.  If the hook stopped the
+ * loop, it returns 0 at once, without waiting.  Returns the number of
  * descriptor events handled, or -errno of epoll_wait(2) (-EINTR included, so
  * that a caller in its own loop sees the interruption).
  */

@@ -163,11 +163,12 @@ static void on_sigchld(struct pscope_loop *l, int sig, void *arg)
 		reap(s, i, WNOHANG);
 }
 
-/* In the child, just after fork(): becomes a plain process of its own, then runs. */
-static void child(struct sup *s, int index, int out, pid_t parent)
+/*
+ * In the child, just after fork(): becomes a plain process of its own, then
+ * runs.  MASK is the parent's signal mask from before the fork blocked all.
+ */
+static void child(struct sup *s, int index, int out, pid_t parent, sigset_t *mask)
 {
-	sigset_t set;
-
 	/* If the parent dies, even by SIGKILL, this process must not live on. */
 	if (prctl(PR_SET_PDEATHSIG, SIGTERM) < 0 || getppid() != parent)
 		_exit(EXIT_FAILURE);
@@ -178,11 +179,11 @@ static void child(struct sup *s, int index, int out, pid_t parent)
 	s->loop = NULL;
 	signal(SIGINT, SIG_DFL);
 	signal(SIGTERM, SIG_DFL);
-	sigemptyset(&set);
-	sigaddset(&set, SIGINT);
-	sigaddset(&set, SIGTERM);
-	sigaddset(&set, SIGCHLD);
-	sigprocmask(SIG_UNBLOCK, &set, NULL);
+	/* The parent's mask, not everything blocked: SIGHUP, SIGQUIT, ... act on a child as on it. */
+	sigdelset(mask, SIGINT);
+	sigdelset(mask, SIGTERM);
+	sigdelset(mask, SIGCHLD);
+	sigprocmask(SIG_SETMASK, mask, NULL);
 	_exit(s->run(s, index, out, s->arg));
 }
 
@@ -204,7 +205,7 @@ pid_t sup_start(struct sup *s, int index)
 	e = errno;
 	if (pid == 0) {
 		close(p[0]);
-		child(s, index, p[1], parent);
+		child(s, index, p[1], parent, &old);
 	}
 	sigprocmask(SIG_SETMASK, &old, NULL);
 	close(p[1]);

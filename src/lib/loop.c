@@ -225,6 +225,13 @@ int pscope_loop_unwatch(struct pscope_loop *l, int fd)
 		return -ENOENT;
 	/* Fails with EBADF or ENOENT if FD was closed first: the kernel has forgotten it already. */
 	(void)epoll_ctl(l->epfd, EPOLL_CTL_DEL, fd, NULL);
+	return pscope_loop_forget(l, fd);
+}
+
+int pscope_loop_forget(struct pscope_loop *l, int fd)
+{
+	if (fd < 0 || (size_t)fd >= l->nw || !l->w[fd].events)
+		return -ENOENT;
 	l->w[fd].events = 0;
 	drop_fired(l, fd);
 	return 0;
@@ -389,6 +396,14 @@ static int own_signals(struct pscope_loop *l)
 	l->sig_rfd = p[0];
 	sig_wfd = p[1];
 	sig_owner = l;
+	/*
+	 * What the previous owner left undelivered is not ours: a child forked
+	 * while its parent had a SIGCHLD pending would take it for a signal of
+	 * its own, and not sleep until some event came.
+	 */
+	for (int s = 1; s < NSIG; s++)
+		sig_pending[s] = 0;
+	sig_any = 0;
 	return 0;
 }
 
@@ -473,6 +488,9 @@ int pscope_loop_once(struct pscope_loop *l, int max_ms)
 	l->stop = false;
 	if (l->before)
 		l->before(l, l->before_arg);
+	/* Stopped by the hook (output that cannot be written): nothing to wait for. */
+	if (l->stop)
+		return 0;
 	l->now = pscope_now_ms();
 	timeout = next_timer_ms(l);
 	if (max_ms >= 0 && (timeout < 0 || max_ms < timeout))
