@@ -2,10 +2,10 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/epoll.h>
 #include <sys/socket.h>
 
 #include "keep.h"
+#include "portscope/loop.h"
 #include "portscope/portscope.h"
 
 /*
@@ -50,6 +50,22 @@ static int32_t ms_until(uint32_t at, uint32_t now)
 	return (int32_t)(at - now);
 }
 
+static long long on_sweep(struct pscope_loop *l, long long id, void *arg);
+
+/* The sweep timer runs by T->due: made, or made again if it would run later. */
+static void arm(struct keep_table *t, uint32_t now)
+{
+	int32_t left;
+
+	if (!t->due || t->sweeping || (t->timer >= 0 && ms_until(t->due, t->timer_at) >= 0))
+		return;
+	if (t->timer >= 0)
+		pscope_loop_timer_del(t->loop, t->timer);
+	left = ms_until(t->due, now);
+	t->timer = pscope_loop_timer(t->loop, left > 0 ? left : 0, on_sweep, t);
+	t->timer_at = t->due;
+}
+
 /* A deadline AFTER ms from NOW exists: the next sweep is due by then. */
 static void due_in(struct keep_table *t, uint32_t now, int after)
 {
@@ -57,16 +73,22 @@ static void due_in(struct keep_table *t, uint32_t now, int after)
 
 	if (!at)
 		at = 1;
-	if (after > 0 && (!t->due || ms_until(at, t->due) < 0))
+	if (after > 0 && (!t->due || ms_until(at, t->due) < 0)) {
 		t->due = at;
+		arm(t, now);
+	}
 }
 
-void keep_init(struct keep_table *t, int epfd, const struct keep_opts *o)
+void keep_init(struct keep_table *t, struct pscope_loop *loop, const struct keep_opts *o,
+	       keep_end_fn *end_fn, void *arg)
 {
 	memset(t, 0, sizeof(*t));
 	t->o = *o;
-	t->epfd = epfd;
+	t->loop = loop;
+	t->end_fn = end_fn;
+	t->end_arg = arg;
 	t->max_fd = -1;
+	t->timer = -1;
 	t->t0 = pscope_now_ms();
 }
 
@@ -93,15 +115,17 @@ static int grow(struct keep_table *t, int fd)
 	return 0;
 }
 
+static void on_conn(struct pscope_loop *l, int fd, uint32_t events, void *arg);
+
 int keep_add(struct keep_table *t, int fd, unsigned long long seq)
 {
-	struct epoll_event ev = { .events = EPOLLIN | EPOLLRDHUP, .data.u64 = (uint64_t)fd };
 	int rc;
 
 	if ((size_t)fd >= t->size && (rc = grow(t, fd)) < 0)
 		return rc;
-	if (epoll_ctl(t->epfd, EPOLL_CTL_ADD, fd, &ev) < 0)
-		return -errno;
+	rc = pscope_loop_watch(t->loop, fd, PSCOPE_EV_READ | PSCOPE_EV_RDHUP, on_conn, t);
+	if (rc < 0)
+		return rc;
 	t->c[fd] = (struct keep_conn){ .seq = seq, .rx_ms = now_ms(t), .live = 1 };
 	due_in(t, t->c[fd].rx_ms, t->o.idle_ms);
 	if (fd > t->max_fd)
@@ -113,20 +137,22 @@ void keep_forget(struct keep_table *t, int fd, enum keep_end end)
 {
 	if (fd < 0 || (size_t)fd >= t->size || !t->c[fd].live)
 		return;
-	/* Closing the descriptor removes it from epoll; nothing else to undo. */
+	/* Closing the descriptor takes it out of the kernel's watch: the loop need not ask. */
+	pscope_loop_forget(t->loop, fd);
 	t->c[fd].live = 0;
 	t->ended[end]++;
 	while (t->max_fd >= 0 && !t->c[t->max_fd].live)
 		t->max_fd--;
 }
 
-/* Watches FD for input, or for room to send, or (after the client's EOF) room only. */
+/* Watches FD for input, or for room to send while answers are owed; unchanged, the kernel is not asked. */
 static int watch(struct keep_table *t, int fd, const struct keep_conn *c)
 {
-	struct epoll_event ev = { .data.u64 = (uint64_t)fd };
+	uint32_t want = c->pending ? PSCOPE_EV_WRITE : PSCOPE_EV_READ | PSCOPE_EV_RDHUP;
 
-	ev.events = c->pending ? EPOLLOUT : EPOLLIN | EPOLLRDHUP;
-	return epoll_ctl(t->epfd, EPOLL_CTL_MOD, fd, &ev);
+	if (pscope_loop_events(t->loop, fd) == want)
+		return 0;
+	return pscope_loop_watch(t->loop, fd, want, on_conn, t);
 }
 
 /* The answer to a line: what the server sees of this connection now. */
@@ -143,7 +169,7 @@ static int answer(int fd, uint64_t seq, char *buf, size_t size)
 
 /*
  * Sends what is owed, many answers to a send().  Returns 0 when all is sent,
- * 1 when the socket has no room (the rest waits for EPOLLOUT), or -errno.
+ * 1 when the socket has no room (the rest waits for PSCOPE_EV_WRITE), or -errno.
  * The answer is made again on each call: it is the same bytes, so none need
  * be kept.  The send deadline runs from the first time there was no room
  * until everything owed has gone: a reader that takes a trickle is still late.
@@ -254,7 +280,8 @@ static enum keep_end read_lines(struct keep_table *t, int fd, struct keep_conn *
 	return KEEP_OPEN;
 }
 
-enum keep_end keep_event(struct keep_table *t, int fd, uint32_t events)
+/* Handles EVENTS (PSCOPE_EV_*) on FD.  Returns KEEP_OPEN or why FD must be closed. */
+static enum keep_end keep_event(struct keep_table *t, int fd, uint32_t events)
 {
 	struct keep_conn *c;
 	enum keep_end end;
@@ -263,7 +290,7 @@ enum keep_end keep_event(struct keep_table *t, int fd, uint32_t events)
 	if (fd < 0 || (size_t)fd >= t->size || !t->c[fd].live)
 		return KEEP_RESET;
 	c = &t->c[fd];
-	if ((events & EPOLLERR) && !(events & EPOLLIN))
+	if ((events & PSCOPE_EV_ERROR) && !(events & PSCOPE_EV_READ))
 		return KEEP_RESET;
 	/* Input is read only when nothing is owed: a client that does not read is not read either. */
 	if (!c->pending && !c->eof && (end = read_lines(t, fd, c)) != KEEP_OPEN)
@@ -276,6 +303,16 @@ enum keep_end keep_event(struct keep_table *t, int fd, uint32_t events)
 	if (watch(t, fd, c) < 0)
 		return KEEP_RESET;
 	return KEEP_OPEN;
+}
+
+static void on_conn(struct pscope_loop *l, int fd, uint32_t events, void *arg)
+{
+	struct keep_table *t = arg;
+	enum keep_end end = keep_event(t, fd, events);
+
+	(void)l;
+	if (end != KEEP_OPEN)
+		t->end_fn(t->end_arg, fd, end);
 }
 
 /* Milliseconds from NOW until C's first deadline (0 or less: past), or INT32_MAX if none. */
@@ -317,7 +354,11 @@ static int slack(const struct keep_opts *o)
 	return least < 5 ? 5 : least > 250 ? 250 : least;
 }
 
-int keep_sweep(struct keep_table *t, void (*end_fn)(void *arg, int fd, enum keep_end end), void *arg)
+/*
+ * When a deadline is due, ends each connection past its deadline.  Returns
+ * the milliseconds until the next deadline, or -1 if none applies.
+ */
+static int sweep(struct keep_table *t)
 {
 	long long next = INT32_MAX;
 	uint32_t now = now_ms(t);
@@ -336,7 +377,7 @@ int keep_sweep(struct keep_table *t, void (*end_fn)(void *arg, int fd, enum keep
 			continue;
 		d = until_deadline(t, &t->c[fd], now, &which);
 		if (d <= 0)
-			end_fn(arg, fd, which);
+			t->end_fn(t->end_arg, fd, which);
 		else if (d < next)
 			next = d;
 	}
@@ -345,6 +386,25 @@ int keep_sweep(struct keep_table *t, void (*end_fn)(void *arg, int fd, enum keep
 	/* A little late rather than a sweep for every connection: 1/16 of the shortest limit. */
 	due_in(t, now, (int)next + slack(&t->o));
 	return ms_until(t->due, now) > 0 ? ms_until(t->due, now) : 0;
+}
+
+/* The loop's timer: sweeps, and runs again when the next deadline is due. */
+static long long on_sweep(struct pscope_loop *l, long long id, void *arg)
+{
+	struct keep_table *t = arg;
+	int ms;
+
+	(void)l;
+	(void)id;
+	t->sweeping = true;
+	ms = sweep(t);
+	t->sweeping = false;
+	if (ms < 0) {
+		t->timer = -1;
+		return -1;
+	}
+	t->timer_at = t->due;
+	return ms;
 }
 
 const char *keep_end_name(enum keep_end end)

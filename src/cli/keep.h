@@ -13,6 +13,7 @@
 #ifndef PORTSCOPE_KEEP_H
 #define PORTSCOPE_KEEP_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <stddef.h>
 
@@ -37,39 +38,43 @@ struct keep_opts {
 };
 
 struct keep_conn;
+struct pscope_loop;
+
+/* Closes FD, which must end for reason END, and calls keep_forget() (the server's part). */
+typedef void keep_end_fn(void *arg, int fd, enum keep_end end);
 
 struct keep_table {
 	struct keep_opts o;
-	int epfd;
+	struct pscope_loop *loop;
+	keep_end_fn *end_fn;
+	void *end_arg;
 	struct keep_conn *c;	/* indexed by descriptor */
 	size_t size;
 	int max_fd;		/* highest descriptor in use, or -1 */
 	long long t0;		/* pscope_now_ms() at keep_init() */
 	uint32_t due;		/* when a deadline may have passed (as in keep.c); 0: none */
+	long long timer;	/* the loop's timer that sweeps the deadlines, or -1 */
+	uint32_t timer_at;	/* when it runs (as due) */
+	bool sweeping;		/* inside the sweep: its return value sets the next one */
 	unsigned long long ended[KEEP_NENDS];
 };
 
-/* Sets T up for connections watched with EPFD. */
-void keep_init(struct keep_table *t, int epfd, const struct keep_opts *o);
+/*
+ * Sets T up for connections watched on LOOP, and their deadlines swept by a
+ * timer of LOOP; END_FN(ARG, fd, why) is called for each connection that must
+ * end (from a callback of LOOP).
+ */
+void keep_init(struct keep_table *t, struct pscope_loop *loop, const struct keep_opts *o,
+	       keep_end_fn *end_fn, void *arg);
 
 /*
  * Holds FD, connection number SEQ of the server, and watches it for input.
- * Returns 0 or -errno (the caller closes FD).
+ * Returns 0 or -errno of pscope_loop_watch() or -ENOMEM (the caller closes FD).
  */
 int keep_add(struct keep_table *t, int fd, unsigned long long seq);
 
-/* Handles EVENTS (EPOLLIN, EPOLLOUT, ...) on FD.  Returns KEEP_OPEN or why FD must be closed. */
-enum keep_end keep_event(struct keep_table *t, int fd, uint32_t events);
-
-/* Forgets FD, which the caller closes now, and counts END. */
+/* Forgets FD, which the caller closes now (the loop forgets it too), and counts END. */
 void keep_forget(struct keep_table *t, int fd, enum keep_end end);
-
-/*
- * When a deadline is due, calls END_FN for each connection past its deadline
- * (END_FN closes the descriptor and calls keep_forget()).  Returns the
- * milliseconds until the next deadline, or -1 if none applies.
- */
-int keep_sweep(struct keep_table *t, void (*end_fn)(void *arg, int fd, enum keep_end end), void *arg);
 
 /* Words for END, as in "closed 3 (line too long)". */
 const char *keep_end_name(enum keep_end end);

@@ -1,22 +1,20 @@
 /* portscope serve: listen, and report every accepted connection as the note does. */
 #include <dirent.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <netinet/in.h>
-#include <poll.h>
-#include <sys/epoll.h>
 #include <sys/fsuid.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
-#include <sys/prctl.h>
 #include <unistd.h>
 
 #include "keep.h"
+#include "portscope/loop.h"
 #include "report.h"
+#include "supervise.h"
 
 #define MAX_LISTENERS 16
 #define BACKLOG 4096
@@ -25,18 +23,15 @@
 /* Accepts per wake-up on one listener, so that one busy port cannot starve the rest. */
 #define ACCEPT_BATCH 256
 
-/* epoll tags: a listener's index or the signal pipe, apart from connection descriptors. */
-#define TAG_LISTENER (1ULL << 32)
-#define TAG_SIGNAL (2ULL << 32)
-
 /*
  * Descriptors kept free below the limit: a worker that reaches it stops
  * listening, and listens again once an eighth of the limit more is free.
  */
 #define FD_RESERVE 64
 
-/* Set by SIGINT and SIGTERM (see catch_signals()). */
-static volatile sig_atomic_t got_signal;
+/* A worker must listen this soon after it is started; told to stop, workers have this long. */
+#define START_MS 10000
+#define STOP_MS 10000
 
 struct server {
 	enum format fmt;
@@ -46,27 +41,27 @@ struct server {
 	int worker;			/* this worker's number from 1, or 0 */
 	int listen_flags;
 	int interval_ms;		/* -q: how often to print the count */
-	int epfd;
-	int sigpipe;			/* read end of the pipe the signal handler writes to */
+	struct pscope_loop *loop;
 	int spare;			/* kept open to be given up when descriptors run out */
 	size_t nlisten;
-	int lfd[MAX_LISTENERS];
+	int lfd[MAX_LISTENERS];		/* -1: closed (paused, or a parent's reserved socket closed) */
 	struct pscope_sockinfo linfo[MAX_LISTENERS];
 	bool paused;			/* listeners closed for want of descriptors */
+	long long retry_timer;		/* paused: the timer that tries listening again, or -1 */
 	long fd_limit;
 	unsigned long long base_fds;	/* descriptors open besides connections */
 	unsigned long long served;
 	unsigned long long open;
 	long long last_warn_ms;
-	long long next_tick_ms;
-	long long retry_ms;		/* paused: when to try listening again */
-	bool stop;
+	int status;			/* the exit status, once the loop stopped */
+	bool flush_at_end;		/* stopped by a signal: a last flush, with a deadline */
 	bool reader_gone;		/* stdout's reader left: end quietly */
 	unsigned long long max_conns;	/* 0: no limit */
 	unsigned long long over_max;	/* connections closed at once for --max-conns */
 	struct keep_opts kopts;
 	struct keep_table kept;		/* with --keep */
 	struct cli_user *user;		/* --user: whom to run as once bound; NULL: stay */
+	bool dropped;			/* already running as USER (a worker started after the drop) */
 };
 
 static const char usage[] =
@@ -87,7 +82,8 @@ static const char usage[] =
 	"                     line the client sends is answered with a new portscope/1 line\n"
 	"  -w, --workers N    N worker processes, each with its own SO_REUSEPORT listener\n"
 	"                     on the same port; one that nears its descriptor limit stops\n"
-	"                     listening until it has room, so the others take new clients\n"
+	"                     listening until it has room, so the others take new clients;\n"
+	"                     one killed by a signal is replaced (at most 10 a minute)\n"
 	"  -q, --quiet        no report per connection: each worker prints its count of\n"
 	"                     open and served connections every --interval seconds\n"
 	"      --interval S   seconds between counts with -q (default 1)\n"
@@ -110,7 +106,8 @@ static const char usage[] =
 	"\n"
 	"Prints 'portscope: listening on ADDR:PORT' on stderr for each listening socket.\n"
 	"SIGINT or SIGTERM ends it (and every worker) with a summary on stderr.  Exit\n"
-	"status: 0 after a signal, 1 if it cannot listen, 2 for a bad command line.\n";
+	"status: 0 after a signal (workers replaced meanwhile included), 1 if it cannot\n"
+	"listen or a worker could not be replaced, 2 for a bad command line.\n";
 
 /* How many descriptors this process has open, from /proc/self/fd. */
 static int count_open_fds(void)
@@ -141,20 +138,7 @@ static void warn_limited(struct server *s, const char *what, int err)
 		cli_warn("%s", what);
 }
 
-/* Out of descriptors: give up the spare to accept and close one client, so it is not left waiting. */
-static void shed_one(struct server *s, int lfd)
-{
-	int fd;
-
-	if (s->spare >= 0) {
-		close(s->spare);
-		s->spare = -1;
-	}
-	fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
-	if (fd >= 0)
-		close(fd);
-	s->spare = open("/dev/null", O_RDONLY | O_CLOEXEC);
-}
+/* --- one connection --- */
 
 static void send_whoami(const struct conn_report *r)
 {
@@ -245,6 +229,8 @@ static void serve_conn(struct server *s, size_t li, int fd, const struct pscope_
 	}
 }
 
+/* --- accepting, and pausing near the descriptor limit --- */
+
 static bool near_limit(const struct server *s)
 {
 	return s->fd_limit > 0 && (long)(s->base_fds + s->open) >= s->fd_limit - FD_RESERVE;
@@ -252,46 +238,37 @@ static bool near_limit(const struct server *s)
 
 static void accept_some(struct server *s, size_t li)
 {
-	for (int i = 0; i < ACCEPT_BATCH && !s->paused && !got_signal && !(s->workers && near_limit(s));
+	for (int i = 0; i < ACCEPT_BATCH && !s->paused && !pscope_loop_signal_pending(s->loop) &&
+			!(s->workers && near_limit(s));
 	     i++) {
-		struct sockaddr_storage ss;
-		socklen_t len = sizeof(ss);
 		struct pscope_addr from;
-		int fd = accept4(s->lfd[li], (struct sockaddr *)&ss, &len,
-				 SOCK_NONBLOCK | SOCK_CLOEXEC);
+		int fd = pscope_accept(s->lfd[li], &from, &s->spare);
 
 		if (fd >= 0) {
-			pscope_addr_set(&from, (struct sockaddr *)&ss, len);
 			serve_conn(s, li, fd, &from);
 			continue;
 		}
-		switch (errno) {
-		case EINTR:
+		switch (-fd) {
 		case ECONNABORTED:
 		case EPROTO:
 		case EPERM:
 			continue;
 		case EMFILE:
 		case ENFILE:
-			warn_limited(s, "accept", errno);
-			shed_one(s, s->lfd[li]);
+			/* pscope_accept() gave up the spare to take and close the waiting client. */
+			warn_limited(s, "accept", -fd);
 			continue;
 		case EAGAIN:
 			return;
 		default:
 			/* ENOBUFS, ENOMEM: the next wake-up tries again. */
-			warn_limited(s, "accept", errno);
+			warn_limited(s, "accept", -fd);
 			return;
 		}
 	}
 }
 
-static void close_listeners(struct server *s)
-{
-	for (size_t i = 0; i < s->nlisten; i++)
-		close(s->lfd[i]);
-	s->nlisten = 0;
-}
+static long long on_retry(struct pscope_loop *l, long long id, void *arg);
 
 /*
  * A worker near its descriptor limit takes what waits in its accept queues
@@ -302,41 +279,49 @@ static void pause_listening(struct server *s)
 {
 	s->paused = true;	/* accept_some() takes no more than what waits now */
 	for (size_t i = 0; i < s->nlisten; i++) {
+		if (s->lfd[i] < 0)
+			continue;
 		/* Empty the queue while the reserve lasts: what is left there when the listener
 		 * closes is reset, unless net.ipv4.tcp_migrate_req moves it to another worker. */
 		for (int k = 0; k < FD_RESERVE - 8; k++) {
-			struct sockaddr_storage ss;
-			socklen_t len = sizeof(ss);
 			struct pscope_addr from;
-			int fd = accept4(s->lfd[i], (struct sockaddr *)&ss, &len,
-					 SOCK_NONBLOCK | SOCK_CLOEXEC);
+			int fd = pscope_accept(s->lfd[i], &from, NULL);
 
 			if (fd < 0)
 				break;
-			pscope_addr_set(&from, (struct sockaddr *)&ss, len);
 			serve_conn(s, i, fd, &from);
 		}
+		pscope_loop_forget(s->loop, s->lfd[i]);
 		close(s->lfd[i]);
 		s->lfd[i] = -1;
 	}
-	s->paused = true;
 	fprintf(stderr, "portscope: worker %d: %llu connections open, near the limit of %ld "
 		"descriptors: not listening until some close\n", s->worker, s->open, s->fd_limit);
+	/* Listening again may fail, and no connection may be left to close: it is tried each second too. */
+	if (s->retry_timer < 0)
+		s->retry_timer = pscope_loop_timer(s->loop, 1000, on_retry, s);
 }
 
+static void on_listener(struct pscope_loop *l, int fd, uint32_t events, void *arg);
+
+/* Opens again each listener that is closed. */
 static void resume_listening(struct server *s)
 {
 	for (size_t i = 0; i < s->nlisten; i++) {
-		struct epoll_event ev = { .events = EPOLLIN, .data.u64 = TAG_LISTENER | i };
-		int fd = pscope_listen(&s->linfo[i].local, BACKLOG, s->listen_flags);
+		int fd, rc;
 
-		if (fd < 0 || epoll_ctl(s->epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
-			warn_limited(s, "listening again", fd < 0 ? -fd : errno);
+		if (s->lfd[i] >= 0)
+			continue;
+		fd = pscope_listen(&s->linfo[i].local, BACKLOG, s->listen_flags);
+		rc = fd < 0 ? fd : pscope_loop_watch(s->loop, fd, PSCOPE_EV_READ, on_listener, s);
+		if (rc < 0) {
+			warn_limited(s, "listening again", -rc);
 			if (fd >= 0)
 				close(fd);
 			continue;	/* tried again when the next connection closes */
 		}
 		s->lfd[i] = fd;
+		pscope_sock_describe(fd, &s->linfo[i]);
 	}
 	s->paused = false;
 	for (size_t i = 0; i < s->nlisten; i++)
@@ -355,7 +340,36 @@ static void after_close(struct server *s)
 		resume_listening(s);
 }
 
-/* Closes a kept connection and counts why. */
+static long long on_retry(struct pscope_loop *l, long long id, void *arg)
+{
+	struct server *s = arg;
+
+	(void)l;
+	(void)id;
+	after_close(s);
+	if (s->paused)
+		return 1000;
+	s->retry_timer = -1;
+	return -1;
+}
+
+static void on_listener(struct pscope_loop *l, int fd, uint32_t events, void *arg)
+{
+	struct server *s = arg;
+	size_t li = 0;
+
+	(void)l;
+	(void)events;
+	while (li < s->nlisten && s->lfd[li] != fd)
+		li++;
+	if (li == s->nlisten)
+		return;
+	accept_some(s, li);
+	if (s->workers && !s->paused && near_limit(s))
+		pause_listening(s);
+}
+
+/* Closes a kept connection and counts why (keep's end callback). */
 static void end_conn(void *arg, int fd, enum keep_end end)
 {
 	struct server *s = arg;
@@ -363,6 +377,18 @@ static void end_conn(void *arg, int fd, enum keep_end end)
 	keep_forget(&s->kept, fd, end);
 	close_conn(s, fd);
 	after_close(s);
+}
+
+/* --- listening --- */
+
+/* Closes the listeners; their addresses stay (a worker opens its own on them). */
+static void close_listeners(struct server *s)
+{
+	for (size_t i = 0; i < s->nlisten; i++) {
+		if (s->lfd[i] >= 0)
+			close(s->lfd[i]);
+		s->lfd[i] = -1;
+	}
 }
 
 static const char *bind_hint(int err)
@@ -448,6 +474,7 @@ static int open_listeners(struct server *s, const struct pscope_endpoint *ep, in
 		if (rc == 0)
 			break;
 		close_listeners(s);
+		s->nlisten = 0;
 		if (!(any_port && failed > 0 && rc == -EADDRINUSE))
 			break;
 	}
@@ -466,99 +493,7 @@ static void print_listening(const struct server *s)
 	}
 }
 
-/*
- * SIGINT and SIGTERM set a flag and wake epoll through a pipe.  They are
- * handled without SA_RESTART, so that a write to a stdout whose reader has
- * stopped reading is interrupted too: the server must stop when told.
- */
-static int signal_pipe = -1;
-
-static void on_signal(int sig)
-{
-	int saved = errno;
-
-	(void)sig;
-	got_signal = 1;
-	/* If the pipe is full, the loop is woken already. */
-	(void)!write(signal_pipe, "", 1);
-	errno = saved;
-}
-
-static void on_alarm(int sig)
-{
-	(void)sig;
-}
-
-static int catch_signals(int *read_end)
-{
-	struct sigaction sa = { .sa_handler = on_signal };
-	sigset_t mask;
-	int p[2];
-
-	if (pipe2(p, O_NONBLOCK | O_CLOEXEC) < 0)
-		return -1;
-	signal_pipe = p[1];
-	*read_end = p[0];
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
-	sa.sa_handler = on_alarm;
-	sigaction(SIGALRM, &sa, NULL);
-	/* A worker inherits its parent's blocked signals. */
-	sigemptyset(&mask);
-	sigaddset(&mask, SIGINT);
-	sigaddset(&mask, SIGTERM);
-	sigaddset(&mask, SIGALRM);
-	return sigprocmask(SIG_UNBLOCK, &mask, NULL);
-}
-
-static int setup_loop(struct server *s)
-{
-	struct epoll_event ev = { .events = EPOLLIN, .data.u64 = TAG_SIGNAL };
-	struct rlimit rl;
-
-	s->epfd = epoll_create1(EPOLL_CLOEXEC);
-	if (s->epfd < 0 || catch_signals(&s->sigpipe) < 0 ||
-	    epoll_ctl(s->epfd, EPOLL_CTL_ADD, s->sigpipe, &ev) < 0) {
-		cli_warn("cannot set up the event loop: %s", strerror(errno));
-		return -1;
-	}
-	for (size_t i = 0; i < s->nlisten; i++) {
-		ev.data.u64 = TAG_LISTENER | i;
-		if (epoll_ctl(s->epfd, EPOLL_CTL_ADD, s->lfd[i], &ev) < 0) {
-			cli_warn("cannot watch a listener: %s", strerror(errno));
-			return -1;
-		}
-	}
-	keep_init(&s->kept, s->epfd, &s->kopts);
-	s->spare = open("/dev/null", O_RDONLY | O_CLOEXEC);
-	if (s->workers && getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY)
-		s->fd_limit = (long)rl.rlim_cur;
-	s->base_fds = (unsigned long long)count_open_fds();
-	return 0;
-}
-
-static void dispatch(struct server *s, const struct epoll_event *ev)
-{
-	uint64_t tag = ev->data.u64 & ~0xffffffffULL;
-
-	if (tag == TAG_LISTENER) {
-		accept_some(s, (size_t)(ev->data.u64 & 0xffffffffULL));
-		if (s->workers && !s->paused && near_limit(s))
-			pause_listening(s);
-	} else if (tag == TAG_SIGNAL) {
-		char buf[16];
-
-		while (read(s->sigpipe, buf, sizeof(buf)) > 0)
-			;
-		s->stop = true;
-	} else {
-		enum keep_end end = keep_event(&s->kept, (int)ev->data.u64, ev->events);
-
-		if (end != KEEP_OPEN)
-			end_conn(s, (int)ev->data.u64, end);
-	}
-}
+/* --- the loop --- */
 
 static void print_count_line(struct server *s)
 {
@@ -579,36 +514,95 @@ static void print_count(struct server *s)
 		fflush(stdout);
 }
 
+static long long on_tick(struct pscope_loop *l, long long id, void *arg)
+{
+	struct server *s = arg;
+
+	(void)l;
+	(void)id;
+	print_count(s);
+	return s->interval_ms;
+}
+
+/* SIGINT, SIGTERM: stop, with a last flush. */
+static void on_stop(struct pscope_loop *l, int sig, void *arg)
+{
+	(void)sig;
+	(void)arg;
+	pscope_loop_stop(l);
+}
 
 /*
- * Milliseconds epoll may sleep: until the next count with -q, or the next
- * deadline of a kept connection (whose passing this enforces), else for ever.
+ * Output is flushed whenever the loop is about to sleep: prompt when idle,
+ * batched when busy.  A reader gone (| head) ends the server quietly; a write
+ * blocked on a reader that does not read and interrupted by a signal ends it
+ * as that signal does; any other write error ends it with status 1.
  */
-static int sleep_ms(struct server *s)
+static void before_sleep(struct pscope_loop *l, void *arg)
 {
-	int ms = s->keep ? keep_sweep(&s->kept, end_conn, s) : -1;
-	long long now;
+	struct server *s = arg;
+	int rc = cli_flush();
 
-	if (s->paused) {
-		/* Listening again may have failed, and no connection may be left to close: retry each second. */
-		now = pscope_now_ms();
-		if (now >= s->retry_ms) {
-			after_close(s);
-			s->retry_ms = now + 1000;
-		}
-		if (s->paused && (ms < 0 || ms > 1000))
-			ms = 1000;
+	if (rc == 0)
+		return;
+	if (rc == 1) {
+		s->reader_gone = true;
+		s->flush_at_end = false;
+	} else if (rc != 2 || !pscope_loop_signal_pending(l)) {
+		s->status = EXIT_FAIL;
+		s->flush_at_end = false;
 	}
-	if (!s->quiet)
-		return ms;
-	now = pscope_now_ms();
-	if (now >= s->next_tick_ms) {
-		print_count(s);
-		s->next_tick_ms = now + s->interval_ms;
+	pscope_loop_stop(l);
+}
+
+static int catch_signals(struct server *s)
+{
+	int rc = pscope_loop_signal(s->loop, SIGINT, on_stop, s);
+
+	if (rc == 0)
+		rc = pscope_loop_signal(s->loop, SIGTERM, on_stop, s);
+	/* final_flush()'s alarm(2) only interrupts a write blocked on a reader that does not read. */
+	if (rc == 0)
+		rc = pscope_loop_signal(s->loop, SIGALRM, NULL, NULL);
+	return rc;
+}
+
+/* Makes the loop: listeners, signals, the count's timer, kept connections.  Returns 0, or -1 after saying why. */
+static int setup_loop(struct server *s)
+{
+	struct rlimit rl;
+	int rc = pscope_loop_new(&s->loop);
+
+	if (rc == 0)
+		rc = catch_signals(s);
+	for (size_t i = 0; rc == 0 && i < s->nlisten; i++)
+		rc = pscope_loop_watch(s->loop, s->lfd[i], PSCOPE_EV_READ, on_listener, s);
+	if (rc == 0 && s->quiet) {
+		long long id = pscope_loop_timer(s->loop, s->interval_ms, on_tick, s);
+
+		rc = id < 0 ? (int)id : 0;
 	}
-	if (ms < 0 || s->next_tick_ms - now < ms)
-		ms = (int)(s->next_tick_ms - now);
-	return ms;
+	if (rc < 0) {
+		cli_warn("cannot set up the event loop: %s", strerror(-rc));
+		return -1;
+	}
+	pscope_loop_before_sleep(s->loop, before_sleep, s);
+	keep_init(&s->kept, s->loop, &s->kopts, end_conn, s);
+	rc = pscope_spare_open();
+	s->spare = rc < 0 ? -1 : rc;
+	s->status = EXIT_OK;
+	s->flush_at_end = true;
+	if (s->workers && getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY)
+		s->fd_limit = (long)rl.rlim_cur;
+	s->base_fds = (unsigned long long)count_open_fds();
+	return 0;
+}
+
+static void teardown(struct server *s)
+{
+	keep_free(&s->kept);
+	pscope_loop_free(s->loop);
+	s->loop = NULL;
 }
 
 /*
@@ -630,32 +624,13 @@ static int final_flush(void)
 /* Runs until a signal or a write error. Returns the exit status. */
 static int run(struct server *s)
 {
-	struct epoll_event evs[64];
+	int rc = pscope_loop_run(s->loop);
 
-	s->next_tick_ms = pscope_now_ms() + s->interval_ms;
-	while (!s->stop && !got_signal) {
-		int timeout = sleep_ms(s);
-		/* Output is flushed whenever the loop is about to sleep: prompt when idle, batched when busy. */
-		int rc = cli_flush();
-		int n;
-
-		if (rc == 2 && got_signal)
-			break;	/* a write blocked on a reader that does not read, and a signal came */
-		if (rc == 1) {
-			s->reader_gone = true;
-			return EXIT_OK;
-		}
-		if (rc != 0)
-			return EXIT_FAIL;
-		n = epoll_wait(s->epfd, evs, 64, timeout);
-		if (n < 0 && errno != EINTR) {
-			cli_warn("epoll_wait: %s", strerror(errno));
-			return EXIT_FAIL;
-		}
-		for (int i = 0; i < n && !got_signal; i++)
-			dispatch(s, &evs[i]);
+	if (rc < 0) {
+		cli_warn("event loop: %s", strerror(-rc));
+		return EXIT_FAIL;
 	}
-	return final_flush();
+	return s->flush_at_end ? final_flush() : s->status;
 }
 
 /* ", closed N (why)" for each reason a kept connection ended, and for --max-conns. */
@@ -677,207 +652,357 @@ static void print_summary(const struct server *s)
 	fputc('\n', stderr);
 }
 
-/* What a worker tells the parent: once when it listens, once when it ends. */
-struct worker_msg {
-	int ready;			/* 1: listening; 0: the final count */
+/* --- workers: each a child of the supervisor, with its own listeners and loop --- */
+
+enum { MSG_READY = 1, MSG_END };
+
+/* A worker's last message: its counts. */
+struct worker_end {
 	int status;
 	int reader_gone;
 	unsigned long long served, open, over_max;
 	unsigned long long ended[KEEP_NENDS];
 };
 
-struct worker {
+/* A worker that ended, for the summary. */
+struct record {
+	int index;
 	pid_t pid;
-	int pipe;			/* the parent's end */
-	struct worker_msg end;
-	bool ended;
+	int wstatus;
+	bool replaced;		/* killed while the server ran: a new one took its place */
+	bool summed;		/* its counts came */
+	struct worker_end end;
 };
 
-static void worker_main(struct server *s, const struct server *parent, int out)
+/* Replaced workers remembered one by one; more are only counted (a worker that keeps crashing). */
+#define MAX_REPLACED 100
+
+/* The worker running at an index. */
+struct slot {
+	bool ready;		/* it listens */
+	bool summed;		/* its counts came */
+	long long started_ms;
+	struct worker_end end;
+};
+
+/* The parent of the workers. */
+struct parent {
+	struct server *s;
+	struct pscope_loop *loop;
+	struct sup sup;
+	struct slot *slot;		/* one per worker index */
+	struct record *rec;
+	size_t nrec, nreplaced;
+	unsigned long long more_replaced;
+	int nready;
+	bool listening;			/* every first worker listens */
+	bool stopping;
+	bool start_failed;		/* a worker did not start: ends as before any listened */
+	int status;
+};
+
+/* Each worker opens its own listener on the port the parent reserved.  Returns 0, or -1 after saying why. */
+static int worker_listen(struct server *s)
 {
-	struct worker_msg m = { .ready = 1 };
-	int status = EXIT_FAIL;
+	for (size_t i = 0; i < s->nlisten; i++) {
+		int fd;
 
-	/* Each worker opens its own listener on the port its parent reserved. */
-	for (size_t i = 0; i < parent->nlisten; i++) {
-		int fd = pscope_listen(&parent->linfo[i].local, BACKLOG, s->listen_flags);
-
+		/* The parent's reserved socket, if it still had it when this worker was made. */
+		if (s->lfd[i] >= 0)
+			close(s->lfd[i]);
+		s->lfd[i] = -1;
+		fd = pscope_listen(&s->linfo[i].local, BACKLOG, s->listen_flags);
 		if (fd < 0) {
-			report_bind_error(&parent->linfo[i].local, fd);
-			_exit(EXIT_FAIL);
-		}
-		s->lfd[s->nlisten] = fd;
-		pscope_sock_describe(fd, &s->linfo[s->nlisten++]);
-	}
-	if (setup_loop(s) == 0) {
-		if (s->user && cli_drop_privileges(s->user) < 0)
-			_exit(EXIT_FAIL);
-		if (write(out, &m, sizeof(m)) != sizeof(m))
-			_exit(EXIT_FAIL);
-		status = run(s);
-	}
-	m = (struct worker_msg){ .status = status, .reader_gone = s->reader_gone,
-				 .served = s->served, .open = s->open, .over_max = s->over_max };
-	memcpy(m.ended, s->kept.ended, sizeof(m.ended));
-	if (write(out, &m, sizeof(m)) != sizeof(m))
-		status = EXIT_FAIL;
-	_exit(status);
-}
-
-static int start_workers(struct server *s, struct worker *w)
-{
-	/* Lines from several workers must not mix: each line goes out in one write(). */
-	fflush(stdout);
-	for (int i = 0; i < s->workers; i++) {
-		int p[2];
-
-		if (pipe2(p, O_CLOEXEC) < 0) {
-			cli_warn("pipe: %s", strerror(errno));
+			report_bind_error(&s->linfo[i].local, fd);
 			return -1;
 		}
-		w[i].pid = fork();
-		if (w[i].pid < 0) {
-			cli_warn("fork: %s", strerror(errno));
-			close(p[0]);
-			close(p[1]);
-			return -1;
-		}
-		if (w[i].pid == 0) {
-			struct server child = *s;
-
-		/* If the parent dies, even by SIGKILL, this process must not live on. */
-		prctl(PR_SET_PDEATHSIG, SIGTERM);
-
-			close(p[0]);
-			for (int j = 0; j < i; j++)
-				close(w[j].pipe);
-			close_listeners(&child);
-			child.nlisten = 0;
-			child.worker = i + 1;
-			setvbuf(stdout, NULL, _IOFBF, WORKER_BUF);
-			worker_main(&child, s, p[1]);
-		}
-		close(p[1]);
-		w[i].pipe = p[0];
+		s->lfd[i] = fd;
+		pscope_sock_describe(fd, &s->linfo[i]);
 	}
 	return 0;
 }
 
-static int read_msg(int fd, struct worker_msg *m, int timeout_ms)
+/* What a worker runs (a sup_child_fn): listen, say so, serve, send the counts.  Returns its exit status. */
+static int worker_run(struct sup *sup, int index, int out, void *arg)
 {
-	struct pollfd p = { .fd = fd, .events = POLLIN };
-	ssize_t n;
+	struct server *s = ((struct parent *)arg)->s;
+	struct worker_end m = { 0 };
+	int status;
 
-	if (poll(&p, 1, timeout_ms) != 1)
-		return -1;
-	n = read(fd, m, sizeof(*m));
-	return n == sizeof(*m) ? 0 : -1;
-}
-
-static void stop_workers(struct worker *w, int n)
-{
-	for (int i = 0; i < n; i++)
-		if (w[i].pid > 0)
-			kill(w[i].pid, SIGTERM);
-	for (int i = 0; i < n; i++) {
-		if (w[i].pid <= 0)
-			continue;
-		w[i].ended = read_msg(w[i].pipe, &w[i].end, 10000) == 0;
-		waitpid(w[i].pid, NULL, 0);
-		close(w[i].pipe);
-	}
-}
-
-/* The parent of the workers: waits for a signal, or for a worker to die, then stops them all. */
-static int supervise(struct server *s, struct worker *w)
-{
-	unsigned long long served = 0, open = 0;
-	int status = EXIT_OK, sig;
-	sigset_t mask;
-
-	sigemptyset(&mask);
-	sigaddset(&mask, SIGINT);
-	sigaddset(&mask, SIGTERM);
-	sigaddset(&mask, SIGCHLD);
-	sig = sigwaitinfo(&mask, NULL);
-	stop_workers(w, s->workers);
-	for (int i = 0; i < s->workers; i++)
-		if (w[i].ended && w[i].end.reader_gone)
-			return EXIT_OK;	/* stdout's reader left: as quiet as a single server */
-	if (sig == SIGCHLD) {
-		cli_warn("a worker ended on its own: the others were stopped");
+	(void)sup;
+	s->worker = index + 1;
+	s->loop = NULL;		/* the parent's: the supervisor freed it in this process */
+	/* Workers share standard output: each report goes out whole, in one write(). */
+	setvbuf(stdout, NULL, _IOFBF, WORKER_BUF);
+	if (worker_listen(s) < 0 || setup_loop(s) < 0)
+		return EXIT_FAIL;
+	if (s->user && !s->dropped && cli_drop_privileges(s->user) < 0)
+		return EXIT_FAIL;
+	if (sup_send(out, MSG_READY, NULL, 0) < 0)
+		return EXIT_FAIL;
+	status = run(s);
+	m = (struct worker_end){ .status = status, .reader_gone = s->reader_gone, .served = s->served,
+				 .open = s->open, .over_max = s->over_max };
+	memcpy(m.ended, s->kept.ended, sizeof(m.ended));
+	if (sup_send(out, MSG_END, &m, sizeof(m)) < 0)
 		status = EXIT_FAIL;
-	}
-	for (int i = 0; i < s->workers; i++) {
-		if (!w[i].ended) {
-			fprintf(stderr, "portscope: worker %d (pid %d): no summary\n", i + 1, (int)w[i].pid);
-			status = EXIT_FAIL;
-			continue;
-		}
-		fprintf(stderr, "portscope: worker %d (pid %d): served %llu", i + 1, (int)w[i].pid,
-			w[i].end.served);
-		if (s->keep)
-			fprintf(stderr, " (%llu still open, now closed)", w[i].end.open);
-		print_ends(w[i].end.ended, w[i].end.over_max);
-		fputc('\n', stderr);
-		served += w[i].end.served;
-		open += w[i].end.open;
-		s->over_max += w[i].end.over_max;
-		for (int e = 0; e < KEEP_NENDS; e++)
-			s->kept.ended[e] += w[i].end.ended[e];
-		if (w[i].end.status != EXIT_OK)
-			status = EXIT_FAIL;
-	}
-	s->served = served;
-	s->open = open;
-	print_summary(s);
+	teardown(s);
 	return status;
 }
 
-static int serve_workers(struct server *s)
+/* Ends the parent's loop; the workers are told to stop after it. */
+static void stop_all(struct parent *p, int status)
 {
-	struct worker *w = calloc((size_t)s->workers, sizeof(*w));
-	struct worker_msg m;
-	sigset_t mask;
-	int status = EXIT_FAIL;
+	if (status != EXIT_OK)
+		p->status = status;
+	p->stopping = true;
+	pscope_loop_stop(p->loop);
+}
 
-	if (!w) {
-		cli_warn("%s", strerror(ENOMEM));
-		return EXIT_FAIL;
-	}
-	sigemptyset(&mask);
-	sigaddset(&mask, SIGINT);
-	sigaddset(&mask, SIGTERM);
-	sigaddset(&mask, SIGCHLD);
-	sigprocmask(SIG_BLOCK, &mask, NULL);
-	if (start_workers(s, w) < 0) {
-		stop_workers(w, s->workers);
-		goto out;
-	}
-	for (int i = 0; i < s->workers; i++)
-		if (read_msg(w[i].pipe, &m, 10000) < 0 || !m.ready) {
-			cli_warn("worker %d did not start", i + 1);
-			stop_workers(w, s->workers);
-			goto out;
+static void on_parent_signal(struct pscope_loop *l, int sig, void *arg)
+{
+	(void)l;
+	(void)sig;
+	stop_all(arg, EXIT_OK);
+}
+
+/* A worker not listening START_MS after it was started: something is wrong. */
+static long long on_start_deadline(struct pscope_loop *l, long long id, void *arg)
+{
+	struct parent *p = arg;
+
+	(void)id;
+	for (int i = 0; i < p->s->workers && !p->stopping; i++)
+		if (p->sup.c[i].pid > 0 && !p->slot[i].ready &&
+		    pscope_loop_now_ms(l) - p->slot[i].started_ms >= START_MS - 100) {
+			cli_warn("worker %d (pid %d) did not start", i + 1, (int)p->sup.c[i].pid);
+			p->start_failed = true;
+			stop_all(p, EXIT_FAIL);
 		}
-	/* Every worker listens now: the parent's bound sockets have done their job. */
+	return -1;
+}
+
+/* Starts worker INDEX (AGAIN: in place of one that ended).  Returns its pid, or -errno as sup_restart(). */
+static pid_t start_worker(struct parent *p, int index, bool again)
+{
+	pid_t pid = again ? sup_restart(&p->sup, index) : sup_start(&p->sup, index);
+
+	if (pid > 0) {
+		memset(&p->slot[index], 0, sizeof(p->slot[index]));
+		p->slot[index].started_ms = pscope_now_ms();
+		pscope_loop_timer(p->loop, START_MS, on_start_deadline, p);
+	}
+	return pid;
+}
+
+/* Every first worker listens: the parent's bound sockets have done their job. */
+static void all_listening(struct parent *p)
+{
+	struct server *s = p->s;
+
 	print_listening(s);
 	fprintf(stderr, "portscope: %d worker%s, each with its own SO_REUSEPORT listener\n", s->workers,
 		s->workers == 1 ? "" : "s");
 	close_listeners(s);
-	if (s->user) {
-		if (cli_drop_privileges(s->user) < 0) {
-			stop_workers(w, s->workers);
-			goto out;
-		}
-		fprintf(stderr, "portscope: running as %s (uid %u, gid %u)\n", s->user->name,
-			(unsigned)s->user->uid, (unsigned)s->user->gid);
+	p->listening = true;
+	if (!s->user)
+		return;
+	if (cli_drop_privileges(s->user) < 0) {
+		stop_all(p, EXIT_FAIL);
+		return;
 	}
-	status = supervise(s, w);
-out:
-	free(w);
+	s->dropped = true;
+	fprintf(stderr, "portscope: running as %s (uid %u, gid %u)\n", s->user->name,
+		(unsigned)s->user->uid, (unsigned)s->user->gid);
+}
+
+static void on_msg(struct sup *sup, int index, uint32_t type, const void *msg, size_t len, void *arg)
+{
+	struct parent *p = arg;
+
+	if (type == MSG_READY && !p->slot[index].ready) {
+		p->slot[index].ready = true;
+		if (p->listening)
+			fprintf(stderr, "portscope: worker %d (pid %d): listening in its place\n", index + 1,
+				(int)sup->c[index].pid);
+		else if (++p->nready == p->s->workers && !p->stopping)
+			all_listening(p);
+	} else if (type == MSG_END && len == sizeof(p->slot[index].end)) {
+		memcpy(&p->slot[index].end, msg, len);
+		p->slot[index].summed = true;
+	}
+}
+
+/* Keeps what the summary says of worker INDEX, which ended. */
+static void record(struct parent *p, int index, pid_t pid, int wstatus, bool replaced)
+{
+	struct record *r;
+
+	if (replaced && p->nreplaced == MAX_REPLACED) {
+		p->more_replaced++;
+		return;
+	}
+	r = realloc(p->rec, (p->nrec + 1) * sizeof(*r));
+	if (!r)
+		return;		/* said as "no summary" */
+	p->rec = r;
+	p->rec[p->nrec++] = (struct record){ .index = index, .pid = pid, .wstatus = wstatus,
+					     .replaced = replaced, .summed = p->slot[index].summed,
+					     .end = p->slot[index].end };
+	p->nreplaced += replaced;
+}
+
+/* Worker INDEX was killed while the server ran: another takes its place, within the bound. */
+static void replace(struct parent *p, int index, pid_t pid, const char *how)
+{
+	pid_t now = start_worker(p, index, true);
+
+	if (now > 0) {
+		fprintf(stderr, "portscope: worker %d (pid %d) %s: starting a new one (pid %d)\n",
+			index + 1, (int)pid, how, (int)now);
+		return;
+	}
+	if (now == -EBUSY)
+		fprintf(stderr, "portscope: worker %d (pid %d) %s: %u workers replaced in the last "
+			"minute already: stopping\n", index + 1, (int)pid, how, p->sup.max_restarts);
+	else
+		fprintf(stderr, "portscope: worker %d (pid %d) %s: cannot start a new one: %s\n",
+			index + 1, (int)pid, how, strerror(-now));
+	stop_all(p, EXIT_FAIL);
+}
+
+/*
+ * A worker ended.  Told to stop, that is expected.  Otherwise: one that never
+ * listened stops the server, as one whose reader left (quietly) or one that
+ * exited on its own (it had a reason: a write error); one killed by a signal
+ * (the OOM killer, a crash) is replaced, and the others keep their clients.
+ */
+static void on_end(struct sup *sup, int index, pid_t pid, int wstatus, void *arg)
+{
+	struct parent *p = arg;
+	bool ready = p->slot[index].ready;
+	bool gone = p->slot[index].summed && p->slot[index].end.reader_gone;
+	bool killed = !p->stopping && ready && !gone && WIFSIGNALED(wstatus);
+	char how[64];
+
+	(void)sup;
+	record(p, index, pid, wstatus, killed);
+	if (p->stopping)
+		return;
+	sup_describe(wstatus, how, sizeof(how));
+	if (killed) {
+		replace(p, index, pid, how);
+	} else if (!ready) {
+		cli_warn("worker %d (pid %d) did not start: %s", index + 1, (int)pid, how);
+		p->start_failed = true;
+		stop_all(p, EXIT_FAIL);
+	} else if (gone) {
+		stop_all(p, EXIT_OK);
+	} else {
+		cli_warn("worker %d (pid %d) %s: the others were stopped", index + 1, (int)pid, how);
+		stop_all(p, EXIT_FAIL);
+	}
+}
+
+/* One worker's line of the summary.  Returns true if it counts as a failure. */
+static bool print_worker(struct server *s, const struct record *r)
+{
+	char how[64];
+
+	if (!r->summed) {
+		fprintf(stderr, "portscope: worker %d (pid %d): no summary: %s\n", r->index + 1, (int)r->pid,
+			sup_describe(r->wstatus, how, sizeof(how)));
+		return !r->replaced;
+	}
+	fprintf(stderr, "portscope: worker %d (pid %d): served %llu", r->index + 1, (int)r->pid,
+		r->end.served);
+	if (s->keep)
+		fprintf(stderr, " (%llu still open, now closed)", r->end.open);
+	print_ends(r->end.ended, r->end.over_max);
+	fputc('\n', stderr);
+	s->served += r->end.served;
+	s->open += r->end.open;
+	s->over_max += r->end.over_max;
+	for (int e = 0; e < KEEP_NENDS; e++)
+		s->kept.ended[e] += r->end.ended[e];
+	return r->end.status != EXIT_OK;
+}
+
+/* The summary: one line per worker (in order, each replaced one before its successor) and the total.  Returns the exit status. */
+static int report(struct parent *p)
+{
+	int status = p->status;
+
+	for (size_t k = 0; k < p->nrec; k++)
+		if (p->rec[k].summed && p->rec[k].end.reader_gone)
+			return EXIT_OK;	/* stdout's reader left: as quiet as a single server */
+	for (int i = 0; i < p->s->workers; i++)
+		for (size_t k = 0; k < p->nrec; k++)
+			if (p->rec[k].index == i && print_worker(p->s, &p->rec[k]))
+				status = EXIT_FAIL;
+	if (p->more_replaced)
+		fprintf(stderr, "portscope: %llu more workers replaced: no summary\n", p->more_replaced);
+	print_summary(p->s);
 	return status;
 }
+
+/* Makes the parent's loop and supervisor.  Returns 0, or -1 after saying why. */
+static int parent_init(struct parent *p)
+{
+	int rc = pscope_loop_new(&p->loop);
+
+	p->slot = calloc((size_t)p->s->workers, sizeof(*p->slot));
+	if (rc == 0 && !p->slot)
+		rc = -ENOMEM;
+	if (rc == 0)
+		rc = sup_init(&p->sup, p->loop, p->s->workers, worker_run, on_msg, on_end, p);
+	if (rc == 0)
+		rc = pscope_loop_signal(p->loop, SIGINT, on_parent_signal, p);
+	if (rc == 0)
+		rc = pscope_loop_signal(p->loop, SIGTERM, on_parent_signal, p);
+	if (rc < 0)
+		cli_warn("cannot set up the workers' supervisor: %s", strerror(-rc));
+	return rc < 0 ? -1 : 0;
+}
+
+static void parent_free(struct parent *p)
+{
+	sup_free(&p->sup);
+	pscope_loop_free(p->loop);
+	free(p->slot);
+	free(p->rec);
+}
+
+/* The parent: starts the workers, watches them until told to stop, then sums up.  Returns the exit status. */
+static int serve_workers(struct server *s)
+{
+	struct parent p = { .s = s, .status = EXIT_OK };
+	int status = EXIT_FAIL, rc;
+
+	if (parent_init(&p) == 0) {
+		for (int i = 0; i < s->workers && !p.stopping; i++) {
+			pid_t pid = start_worker(&p, i, false);
+
+			if (pid < 0) {
+				cli_warn("cannot start worker %d: %s", i + 1, strerror(-pid));
+				p.start_failed = true;
+				stop_all(&p, EXIT_FAIL);
+			}
+		}
+		if (!p.stopping && (rc = pscope_loop_run(p.loop)) < 0) {
+			cli_warn("event loop: %s", strerror(-rc));
+			p.status = EXIT_FAIL;
+		}
+		p.stopping = true;
+		sup_kill(&p.sup, SIGTERM);
+		sup_wait(&p.sup, STOP_MS);
+		status = p.start_failed && !p.listening ? EXIT_FAIL : report(&p);
+	}
+	parent_free(&p);
+	return status;
+}
+
+/* --- the command --- */
 
 enum {
 	OPT_INTERVAL = 256, OPT_MAX_CONNS, OPT_IDLE, OPT_LINE_TIMEOUT, OPT_MAX_LINE, OPT_SEND_TIMEOUT,
@@ -912,7 +1037,69 @@ static int parse_limit(struct server *s, int opt, const char *arg)
 	return 0;
 }
 
-int cmd_serve(int argc, char **argv)
+/* Options that go together, or not.  Returns -1 if all is well, or EXIT_USAGE after saying why. */
+static int check_options(const struct server *s, bool keep_opt, int args)
+{
+	if (args > 1)
+		return cli_usage_error("too many arguments: one ENDPOINT at most");
+	if (keep_opt && !s->keep)
+		return cli_usage_error("--idle-timeout, --line-timeout, --max-line and --send-timeout "
+				       "go with --keep");
+	if (s->max_conns && !s->keep)
+		return cli_usage_error("--max-conns goes with --keep (without it, no connection "
+				       "stays open)");
+	return -1;
+}
+
+/* One option C with OPTARG into S.  Returns -1 to go on, or EXIT_USAGE after saying why. */
+static int take_option(struct server *s, int c, struct cli_user *user, int *family)
+{
+	double secs;
+	unsigned long n;
+
+	switch (c) {
+	case OPT_MAX_CONNS:
+		if (cli_parse_count("connection limit", optarg, 1, 1UL << 40, &n) < 0)
+			return EXIT_USAGE;
+		s->max_conns = n;
+		break;
+	case OPT_IDLE:
+	case OPT_LINE_TIMEOUT:
+	case OPT_MAX_LINE:
+	case OPT_SEND_TIMEOUT:
+		return parse_limit(s, c, optarg) < 0 ? EXIT_USAGE : -1;
+	case OPT_USER:
+		if (cli_user_lookup(optarg, user) < 0)
+			return EXIT_USAGE;
+		s->user = user;
+		break;
+	case 'f':
+		return cli_parse_format(optarg, &s->fmt) < 0 ? EXIT_USAGE : -1;
+	case 'k':
+		s->keep = true;
+		break;
+	case 'w':
+		if (cli_parse_count("number of workers", optarg, 1, 1024, &n) < 0)
+			return EXIT_USAGE;
+		s->workers = (int)n;
+		break;
+	case 'q':
+		s->quiet = true;
+		break;
+	case OPT_INTERVAL:
+		if (cli_parse_seconds("interval", optarg, &secs) < 0)
+			return EXIT_USAGE;
+		s->interval_ms = secs < 0.01 ? 10 : (int)(secs * 1000);
+		break;
+	default:	/* '4' or '6' */
+		*family = c == '4' ? AF_INET : AF_INET6;
+		break;
+	}
+	return -1;
+}
+
+/* Parses the options into S.  Returns -1 to go on, or the exit status to end with now. */
+static int parse_options(int argc, char **argv, struct server *s, struct cli_user *user, int *family)
 {
 	static const struct option longopts[] = {
 		{ "format", required_argument, NULL, 'f' },
@@ -929,78 +1116,57 @@ int cmd_serve(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct server s = { .fmt = FMT_SEED, .epfd = -1, .sigpipe = -1, .spare = -1,
-			    .interval_ms = 1000,
-			    .kopts = { .max_line = 4096, .line_ms = 10000, .send_ms = 10000 } };
-	struct pscope_endpoint ep;
-	struct cli_user user;
 	bool keep_opt = false;
-	int family = AF_UNSPEC, c, rc;
-	double secs;
-	unsigned long n;
+	int c, rc;
 
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, ":f:kw:q46h", longopts, NULL)) != -1) {
-		switch (c) {
-		case OPT_MAX_CONNS:
-			if (cli_parse_count("connection limit", optarg, 1, 1UL << 40, &n) < 0)
-				return EXIT_USAGE;
-			s.max_conns = n;
-			break;
-		case OPT_IDLE:
-		case OPT_LINE_TIMEOUT:
-		case OPT_MAX_LINE:
-		case OPT_SEND_TIMEOUT:
-			if (parse_limit(&s, c, optarg) < 0)
-				return EXIT_USAGE;
-			keep_opt = true;
-			break;
-		case OPT_USER:
-			if (cli_user_lookup(optarg, &user) < 0)
-				return EXIT_USAGE;
-			s.user = &user;
-			break;
-		case 'f':
-			if (cli_parse_format(optarg, &s.fmt) < 0)
-				return EXIT_USAGE;
-			break;
-		case 'k':
-			s.keep = true;
-			break;
-		case 'w':
-			if (cli_parse_count("number of workers", optarg, 1, 1024, &n) < 0)
-				return EXIT_USAGE;
-			s.workers = (int)n;
-			break;
-		case 'q':
-			s.quiet = true;
-			break;
-		case OPT_INTERVAL:
-			if (cli_parse_seconds("interval", optarg, &secs) < 0)
-				return EXIT_USAGE;
-			s.interval_ms = secs < 0.01 ? 10 : (int)(secs * 1000);
-			break;
-		case '4':
-			family = AF_INET;
-			break;
-		case '6':
-			family = AF_INET6;
-			break;
-		case 'h':
+		if (c == 'h') {
 			fputs(usage, stdout);
 			return cli_finish(EXIT_OK);
-		default:
-			return cli_bad_option(argc, argv, c);
 		}
+		if (!(c >= OPT_INTERVAL && c <= OPT_USER) && !(c > 0 && c < 128 && strchr("fkwq46", c)))
+			return cli_bad_option(argc, argv, c);
+		keep_opt |= c >= OPT_IDLE && c <= OPT_SEND_TIMEOUT;
+		if ((rc = take_option(s, c, user, family)) >= 0)
+			return rc;
 	}
-	if (argc - optind > 1)
-		return cli_usage_error("too many arguments: one ENDPOINT at most");
-	if (keep_opt && !s.keep)
-		return cli_usage_error("--idle-timeout, --line-timeout, --max-line and --send-timeout "
-				       "go with --keep");
-	if (s.max_conns && !s.keep)
-		return cli_usage_error("--max-conns goes with --keep (without it, no connection "
-				       "stays open)");
+	return check_options(s, keep_opt, argc - optind);
+}
+
+/* One process serves alone.  Returns the exit status. */
+static int serve_alone(struct server *s, const struct pscope_endpoint *ep, int family)
+{
+	int rc = open_listeners(s, ep, family, 0);
+
+	if (rc != EXIT_OK)
+		return rc;
+	print_listening(s);
+	if (setup_loop(s) < 0 || (s->user && cli_drop_privileges(s->user) < 0)) {
+		teardown(s);
+		return EXIT_FAIL;
+	}
+	if (s->user)
+		fprintf(stderr, "portscope: running as %s (uid %u, gid %u)\n", s->user->name,
+			(unsigned)s->user->uid, (unsigned)s->user->gid);
+	rc = run(s);
+	if (rc == EXIT_OK && !s->reader_gone)
+		print_summary(s);
+	teardown(s);
+	return rc;
+}
+
+int cmd_serve(int argc, char **argv)
+{
+	struct server s = { .fmt = FMT_SEED, .spare = -1, .retry_timer = -1, .interval_ms = 1000,
+			    .kopts = { .max_line = 4096, .line_ms = 10000, .send_ms = 10000 } };
+	struct pscope_endpoint ep;
+	struct cli_user user;
+	int family = AF_UNSPEC, rc;
+
+	rc = parse_options(argc, argv, &s, &user, &family);
+	if (rc >= 0)
+		return rc;
 	if (cli_parse_endpoint(optind < argc ? argv[optind] : "127.0.0.1:8080", "127.0.0.1",
 			       8080, &ep) < 0)
 		return EXIT_USAGE;
@@ -1008,31 +1174,17 @@ int cmd_serve(int argc, char **argv)
 		return cli_warn("--user %s needs root", s.user->name), EXIT_FAIL;
 
 	cli_ignore_sigpipe();
-	if (s.workers) {
-		/*
-		 * A SO_REUSEPORT group takes only sockets of one owner, the
-		 * creator's fsuid: made as USER from the start, a worker's
-		 * listener can join the group again after the drop.
-		 */
-		if (s.user)
-			setfsuid(s.user->uid);
-		/* The parent only reserves the port: bound, not listening, so it gets no clients. */
-		s.listen_flags = PSCOPE_LISTEN_REUSEPORT;
-		rc = open_listeners(&s, &ep, family, PSCOPE_LISTEN_REUSEPORT | PSCOPE_LISTEN_BIND_ONLY);
-		return rc != EXIT_OK ? rc : serve_workers(&s);
-	}
-	rc = open_listeners(&s, &ep, family, 0);
-	if (rc != EXIT_OK)
-		return rc;
-	print_listening(&s);
-	if (setup_loop(&s) < 0 || (s.user && cli_drop_privileges(s.user) < 0))
-		return EXIT_FAIL;
+	if (!s.workers)
+		return serve_alone(&s, &ep, family);
+	/*
+	 * A SO_REUSEPORT group takes only sockets of one owner, the creator's
+	 * fsuid: made as USER from the start, a worker's listener can join the
+	 * group again after the drop.
+	 */
 	if (s.user)
-		fprintf(stderr, "portscope: running as %s (uid %u, gid %u)\n", s.user->name,
-			(unsigned)s.user->uid, (unsigned)s.user->gid);
-	rc = run(&s);
-	if (rc == EXIT_OK && !s.reader_gone)
-		print_summary(&s);
-	keep_free(&s.kept);
-	return rc;
+		setfsuid(s.user->uid);
+	/* The parent only reserves the port: bound, not listening, so it gets no clients. */
+	s.listen_flags = PSCOPE_LISTEN_REUSEPORT;
+	rc = open_listeners(&s, &ep, family, PSCOPE_LISTEN_REUSEPORT | PSCOPE_LISTEN_BIND_ONLY);
+	return rc != EXIT_OK ? rc : serve_workers(&s);
 }

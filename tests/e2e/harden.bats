@@ -341,6 +341,32 @@ netns_pair() {
 	[[ $output == *"verdict=match"* ]]
 }
 
+@test "case 15: --workers --user nobody on port 80: a worker killed after the drop cannot be replaced (port 80 needs root): said, exit 1" {
+	[ "$(id -u)" -eq 0 ] || skip "needs root"
+	id nobody >/dev/null 2>&1 || skip "no user nobody"
+	ns=portscope-user-$$
+	ip netns add "$ns"
+	NETNS=$ns
+	ip netns exec "$ns" ip link set lo up
+	ip netns exec "$ns" "$PORTSCOPE" serve --workers 2 --user nobody -f line 127.0.0.1:80 >"$TMP/out" 2>"$TMP/err" &
+	SERVER_PID=$!
+	wait_for_line "$TMP/err" 'running as nobody' 5
+	run timeout 10 ip netns exec "$ns" "$PORTSCOPE" connect -f line 127.0.0.1:80
+	[ "$status" -eq 0 ]
+	killed=$(ps -o pid= --ppid "$SERVER_PID" | head -1 | tr -d ' ')
+	kill -KILL "$killed"
+	status=0
+	wait_pid "$SERVER_PID" 10 || status=$?
+	SERVER_PID=
+	cat "$TMP/err"
+	[ "$status" -eq 1 ]
+	grep -Eqx "portscope: worker [12] \(pid $killed\) killed by SIGKILL: starting a new one \(pid [0-9]+\)" "$TMP/err"
+	grep -qx 'portscope serve: bind 127.0.0.1:80: Permission denied' "$TMP/err"
+	grep -Eqx 'portscope serve: worker [12] \(pid [0-9]+\) did not start: exited with status 1' "$TMP/err"
+	# The killed worker's count is lost with it: the client may have been its.
+	grep -Eqx 'portscope: served [01] connections?' "$TMP/err"
+}
+
 @test "case 15: --user: an unknown user is a usage error; without root it is refused" {
 	run "$PORTSCOPE" serve --user no-such-user-here 127.0.0.1:0
 	[ "$status" -eq 2 ]

@@ -223,3 +223,127 @@ connect_json() {
 	# Each block is 11 lines, from "client address is" to the line of stars.
 	awk 'NR % 11 == 1 && $0 != "client address is" { bad++ } NR % 11 == 0 && $0 !~ /^\*+$/ { bad++ } END { exit bad > 0 }' "$TMP/out"
 }
+
+# workers: the pids of the server's worker processes, one a line.
+workers() {
+	ps -o pid= --ppid "$SERVER_PID" | tr -d ' '
+}
+
+# sockets PID: how many sockets PID holds (a worker: its listener, and the connections it serves).
+sockets() {
+	find "/proc/$1/fd" -lname 'socket:*' 2>/dev/null | wc -l
+}
+
+@test "--workers: a worker stopped (SIGSTOP) and continued (SIGCONT) is still running: the server goes on" {
+	start_server --workers 2 -f line 127.0.0.1:0
+	stopped=$(workers | head -1)
+	kill -STOP "$stopped"
+	sleep 0.5
+	kill -CONT "$stopped"
+	sleep 0.5
+	kill -0 "$SERVER_PID"
+	[ "$(workers | wc -l)" -eq 2 ]
+	workers | grep -qx "$stopped"
+	# Both workers serve: 40 clients spread between two listeners leave neither without one.
+	run timeout 30 "$PSTEST" hold "$PORT" 40
+	[ "$output" = "connected=40 replies=40 matched=40" ]
+	wait_for_count "$TMP/out" '^conn=' 40 5
+	stop_server TERM
+	cat "$TMP/err"
+	[ "$SERVER_STATUS" -eq 0 ]
+	grep -Eqx "portscope: worker [12] \(pid $stopped\): served [1-9][0-9]*" "$TMP/err"
+	[ "$(grep -Ec '^portscope: worker [12] \(pid [0-9]+\): served [1-9][0-9]*$' "$TMP/err")" -eq 2 ]
+	[ "$(tail -1 "$TMP/err")" = "portscope: served 40 connections" ]
+}
+
+@test "--workers: a worker killed (SIGKILL) is said so and replaced in the SO_REUSEPORT group; a connection another worker holds is kept" {
+	start_server --workers 2 --keep -f line 127.0.0.1:0
+	exec {conn}<>"/dev/tcp/127.0.0.1/$PORT"
+	IFS= read -r -t 5 line <&$conn
+	[[ $line == portscope/1* ]]
+	# The worker that holds it has two sockets (its listener and the connection).
+	holder= killed=
+	for w in $(workers); do
+		if [ "$(sockets "$w")" -eq 2 ]; then holder=$w; else killed=$w; fi
+	done
+	[ -n "$holder" ] && [ -n "$killed" ]
+	kill -KILL "$killed"
+	wait_for_line "$TMP/err" 'listening in its place' 10
+	cat "$TMP/err"
+	new=$(sed -n "s/^portscope: worker [12] (pid $killed) killed by SIGKILL: starting a new one (pid \([0-9]*\))$/\1/p" "$TMP/err")
+	[ -n "$new" ]
+	grep -Eqx "portscope: worker [12] \(pid $new\): listening in its place" "$TMP/err"
+	kill -0 "$SERVER_PID"
+	[ "$(workers | sort)" = "$(printf '%s\n' "$holder" "$new" | sort)" ]
+	# The held connection is still served: a line gets a fresh answer.
+	echo again >&$conn
+	IFS= read -r -t 5 line <&$conn
+	[[ $line =~ ^portscope/1\ you=127\.0\.0\.1:[0-9]+\ me=127\.0\.0\.1:$PORT\ proto=tcp\ conn=1\ fd=[0-9]+$ ]]
+	# The new worker listens in the group: new clients are served, some by it.
+	run timeout 30 "$PSTEST" hold "$PORT" 40
+	[ "$output" = "connected=40 replies=40 matched=40" ]
+	exec {conn}<&-
+	stop_server TERM
+	cat "$TMP/err"
+	[ "$SERVER_STATUS" -eq 0 ]
+	grep -Eqx "portscope: worker [12] \(pid $killed\): no summary: killed by SIGKILL" "$TMP/err"
+	grep -Eqx "portscope: worker [12] \(pid $new\): served [1-9][0-9]* \(0 still open, now closed\)" "$TMP/err"
+	grep -Eqx "portscope: worker [12] \(pid $holder\): served [1-9][0-9]* \([01] still open, now closed\)(, 1 closed by the client)?" "$TMP/err"
+	grep -Eqx 'portscope: served 41 connections \([01] still open, now closed\)(, 1 closed by the client)?' "$TMP/err"
+}
+
+@test "--workers: past 10 replacements in a minute, the server says so, stops every worker and exits 1" {
+	start_server --workers 2 -f line 127.0.0.1:0
+	for i in $(seq 10); do
+		kill -KILL "$(workers | head -1)"
+		wait_for_count "$TMP/err" 'listening in its place' "$i" 10
+	done
+	last=$(workers | head -1)
+	kill -KILL "$last"
+	status=0
+	wait_pid "$SERVER_PID" 10 || status=$?
+	SERVER_PID=
+	cat "$TMP/err"
+	[ "$status" -eq 1 ]
+	[ "$(grep -c 'killed by SIGKILL: starting a new one' "$TMP/err")" -eq 10 ]
+	grep -Eqx "portscope: worker [12] \(pid $last\) killed by SIGKILL: 10 workers replaced in the last minute already: stopping" "$TMP/err"
+	# The summary names each worker that died, and the one still serving.
+	[ "$(grep -c '): no summary: killed by SIGKILL$' "$TMP/err")" -eq 11 ]
+	[ "$(grep -Ec '^portscope: worker [12] \(pid [0-9]+\): served 0$' "$TMP/err")" -eq 1 ]
+	[ "$(tail -1 "$TMP/err")" = "portscope: served 0 connections" ]
+}
+
+@test "--workers: a worker that exits on its own (a write error) stops the others: said, exit 1" {
+	"$PORTSCOPE" serve --workers 2 -f line 127.0.0.1:0 >/dev/full 2>"$TMP/err" &
+	SERVER_PID=$!
+	wait_for_line "$TMP/err" 'listening on' 5
+	PORT=$(sed -n 's/.*:\([0-9]*\)$/\1/p' "$TMP/err")
+	timeout 5 "$PORTSCOPE" connect -r 1 "$PORT" >/dev/null
+	status=0
+	wait_pid "$SERVER_PID" 10 || status=$?
+	SERVER_PID=
+	cat "$TMP/err"
+	[ "$status" -eq 1 ]
+	grep -q 'write error: No space left on device' "$TMP/err"
+	grep -Eqx 'portscope serve: worker [12] \(pid [0-9]+\) exited with status 1: the others were stopped' "$TMP/err"
+	! grep -q 'starting a new one' "$TMP/err" || false
+}
+
+@test "--workers: SIGINT to the whole process group (Ctrl-C): every worker sums up, exit 0" {
+	command -v setsid >/dev/null || skip "needs setsid"
+	setsid "$PORTSCOPE" serve --workers 3 -f line 127.0.0.1:0 >"$TMP/out" 2>"$TMP/err" &
+	SERVER_PID=$!
+	wait_for_line "$TMP/err" 'listening on' 5
+	PORT=$(sed -n 's/.*:\([0-9]*\)$/\1/p' "$TMP/err")
+	run timeout 30 "$PSTEST" hold "$PORT" 30
+	[ "$output" = "connected=30 replies=30 matched=30" ]
+	wait_for_count "$TMP/out" '^conn=' 30 5
+	kill -INT -- "-$SERVER_PID"
+	status=0
+	wait_pid "$SERVER_PID" 10 || status=$?
+	SERVER_PID=
+	cat "$TMP/err"
+	[ "$status" -eq 0 ]
+	[ "$(grep -Ec '^portscope: worker [123] \(pid [0-9]+\): served [0-9]+$' "$TMP/err")" -eq 3 ]
+	[ "$(tail -1 "$TMP/err")" = "portscope: served 30 connections" ]
+}
