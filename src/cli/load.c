@@ -129,9 +129,9 @@ static void release(struct engine *e, int fd)
 		e->open--;
 		s->state = S_FREE;
 	}
-	/* Closed first, the kernel drops it from epoll itself; the loop then only forgets it. */
+	/* Its last reference: closing it drops it from the kernel's watch list, so no epoll_ctl. */
+	pscope_loop_forget(e->loop, fd);
 	close(fd);
-	pscope_loop_unwatch(e->loop, fd);
 }
 
 static void established(struct engine *e, int fd)
