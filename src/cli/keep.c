@@ -106,10 +106,13 @@ static int grow(struct keep_table *t, int fd)
 
 	while (size <= (size_t)fd)
 		size *= 2;
-	c = realloc(t->c, size * sizeof(*c));
+	/* Fresh and zeroed (a large one by mmap(2)): entries no connection reached cost no memory. */
+	c = calloc(size, sizeof(*c));
 	if (!c)
 		return -ENOMEM;
-	memset(c + t->size, 0, (size - t->size) * sizeof(*c));
+	if (t->size)
+		memcpy(c, t->c, t->size * sizeof(*c));
+	free(t->c);
 	t->c = c;
 	t->size = size;
 	return 0;

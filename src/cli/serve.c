@@ -2,6 +2,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <getopt.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -571,8 +572,16 @@ static int catch_signals(struct server *s)
 static int setup_loop(struct server *s)
 {
 	struct rlimit rl;
-	int rc = pscope_loop_new(&s->loop);
+	int rc;
 
+	/*
+	 * The tables indexed by descriptor (the loop's, keep's) grow by doubling
+	 * into fresh zeroed memory.  A fixed threshold keeps each large one in
+	 * mmap(2) pages, zero until a connection reaches them; glibc's sliding
+	 * one would put the next on the heap, cleared, and resident in full.
+	 */
+	mallopt(M_MMAP_THRESHOLD, 128 * 1024);
+	rc = pscope_loop_new(&s->loop);
 	if (rc == 0)
 		rc = catch_signals(s);
 	for (size_t i = 0; rc == 0 && i < s->nlisten; i++)

@@ -145,10 +145,17 @@ static int grow_watches(struct pscope_loop *l, int fd)
 	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
 	    rl.rlim_cur > (rlim_t)fd && n > rl.rlim_cur)
 		n = (size_t)rl.rlim_cur;
-	w = realloc(l->w, n * sizeof(*w));
+	/*
+	 * A fresh zeroed table, not realloc() and memset(): a large one comes
+	 * from mmap(2) already zero, so the part no descriptor reached yet costs
+	 * no memory (16 bytes per descriptor watched, not per slot).
+	 */
+	w = calloc(n, sizeof(*w));
 	if (!w)
 		return -ENOMEM;
-	memset(w + l->nw, 0, (n - l->nw) * sizeof(*w));
+	if (l->nw)
+		memcpy(w, l->w, l->nw * sizeof(*w));
+	free(l->w);
 	l->w = w;
 	l->nw = n;
 	return 0;
