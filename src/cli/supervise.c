@@ -179,9 +179,15 @@ static void child(struct sup *s, int index, int out, pid_t parent, sigset_t *mas
 	s->loop = NULL;
 	signal(SIGINT, SIG_DFL);
 	signal(SIGTERM, SIG_DFL);
-	/* The parent's mask, not everything blocked: SIGHUP, SIGQUIT, ... act on a child as on it. */
-	sigdelset(mask, SIGINT);
-	sigdelset(mask, SIGTERM);
+	/*
+	 * The parent's mask, not everything blocked: SIGHUP, SIGQUIT, ... act on
+	 * a child as on it.  But SIGINT and SIGTERM wait until the child's own
+	 * loop catches them (pscope_loop_signal unblocks them): a Ctrl-C in its
+	 * first milliseconds must end it through its loop, with its report, not
+	 * kill it before it has one.
+	 */
+	sigaddset(mask, SIGINT);
+	sigaddset(mask, SIGTERM);
 	sigdelset(mask, SIGCHLD);
 	sigprocmask(SIG_SETMASK, mask, NULL);
 	_exit(s->run(s, index, out, s->arg));

@@ -29,8 +29,10 @@ struct sup;
 
 /*
  * What a child runs: INDEX from 0, OUT the descriptor to sup_send() on.
- * Returns the child's exit status.  Runs with SIGINT and SIGTERM at their
- * default action and unblocked, and no event loop: it makes its own.
+ * Returns the child's exit status.  Runs with no event loop (it makes its
+ * own), SIGINT and SIGTERM at their default action but blocked until its loop
+ * catches them with pscope_loop_signal(), which unblocks them; the rest of
+ * the parent's signal mask as it was.
  */
 typedef int sup_child_fn(struct sup *s, int index, int out, void *arg);
 
