@@ -11,5 +11,7 @@
 #include "diag.h"
 #include "owners.h"
 #include "hist.h"
+#include "json.h"
+#include "loop.h"
 
 #endif
