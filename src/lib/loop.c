@@ -2,6 +2,37 @@
  * The event loop (see loop.h).  The public functions first, then the epoll
  * backend, the timers and the signals as static functions beside them, as
  * redis keeps ae.c and ae_epoll.c.
+ *
+ * Memory per descriptor.  portscope holds some 20,000 connections per
+ * process and tells its users how many bytes of user space each costs (the
+ * client of connect -n keeps 8 of its own, a server worker 32), so the loop's
+ * share is kept to 4 bytes: the table indexed by descriptor holds one
+ * uint32_t per descriptor,
+ *
+ *	bits 31..4: the index of its handler (from 1), bits 3..0: its events
+ *	(READ, WRITE, RDHUP, EDGE; errors and hang-ups are always reported),
+ *
+ * and 0 for a descriptor not watched.  A handler is a (callback, argument)
+ * pair, interned: the table of handlers holds each distinct pair once, with
+ * the count of descriptors watched with it, found by a hash of both pointers
+ * (index-chained: buckets of indices, a power of two of them, at least twice
+ * as many as the handlers; each entry links to the next of its bucket).  A
+ * handler whose last descriptor goes is unlinked and put on a free list, and
+ * the next new pair takes its place.  So a program that watches all its
+ * connections with one pair (serve, connect -n) pays 4 bytes per descriptor
+ * and one 24-byte entry in all; one that gives each descriptor an argument of
+ * its own pays an entry (and two bucket indices) per descriptor besides,
+ * taken back when the descriptor goes; the table never holds more entries
+ * than pairs watched at once.
+ *
+ * The table of descriptors is pages mapped for it alone, doubled with
+ * mremap(2) (nothing copied), never past the descriptor limit: a page no
+ * descriptor number reached yet is never touched and costs nothing (see
+ * grow_watches for why not calloc).  epoll's data is the descriptor; the
+ * handler is looked up when its event is handed out.  An index alone cannot
+ * tell a stale event (a freed handler's index is soon another pair's), so
+ * whatever ends or changes a descriptor's handler drops its events still
+ * waiting in the batch (drop_fired), as before.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -9,6 +40,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/mman.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
@@ -22,17 +54,29 @@ _Static_assert(PSCOPE_EV_READ == (uint32_t)EPOLLIN && PSCOPE_EV_WRITE == (uint32
 
 /* Events fetched by one epoll_wait(): more wait for the next turn. */
 #define BATCH 256
-#define MAX_FNS 65535
+
+/* The first table of descriptors: one page of 4 KB. */
+#define MIN_WATCHES 1024
+
+/* A descriptor's word in the table: its handler's index above EV_BITS bits of events. */
+#define EV_BITS 4
+#define W_READ 0x1u
+#define W_WRITE 0x2u
+#define W_RDHUP 0x4u
+#define W_EDGE 0x8u
+#define MAX_HANDLERS ((UINT32_C(1) << (32 - EV_BITS)) - 1)
+#define FD_EVENTS (PSCOPE_EV_READ | PSCOPE_EV_WRITE | PSCOPE_EV_RDHUP | PSCOPE_EV_EDGE)
 
 /*
- * A watched descriptor.  The callback is kept as an index into the loop's
- * table of callbacks (a program has a handful), so that an entry is 16 bytes:
- * a server holding 20,000 connections spends 320 KB on them, not 480.
+ * A (callback, argument) pair and the number of descriptors watched with it
+ * (0: free).  NEXT links it to the next in its hash bucket, or, free, to the
+ * next free one; index 0 is no entry, and entry 0 is never used.
  */
-struct watch {
+struct handler {
+	pscope_fd_fn *fn;
 	void *arg;
-	uint32_t events;	/* 0: not watched */
-	uint16_t fn;		/* index into fns, from 1 */
+	uint32_t refs;
+	uint32_t next;
 };
 
 struct timer {
@@ -52,10 +96,14 @@ struct sigwatch {
 
 struct pscope_loop {
 	int epfd;
-	struct watch *w;	/* indexed by descriptor */
+	uint32_t *w;		/* indexed by descriptor: handler << EV_BITS | events; 0: not watched */
 	size_t nw;
-	pscope_fd_fn **fns;
-	size_t nfns, capfns;
+	struct handler *h;	/* h[1..nh - 1]: the handlers, free ones included */
+	uint32_t nh, caph;
+	uint32_t live;		/* handlers with refs > 0 */
+	uint32_t free_h;	/* the first free handler, or 0 */
+	uint32_t *bucket;	/* hash of (fn, arg) -> the first handler of its chain, or 0 */
+	uint32_t nbucket;	/* a power of two, or 0 */
 	struct timer *t;
 	size_t nt, capt;
 	long long next_id;
@@ -96,6 +144,7 @@ int pscope_loop_new(struct pscope_loop **lp)
 	if (!l)
 		return -ENOMEM;
 	l->sig_rfd = -1;
+	l->nh = 1;		/* entry 0 is "none": no handler is index 0 */
 	l->epfd = epoll_create1(EPOLL_CLOEXEC);
 	if (l->epfd < 0) {
 		int e = errno;
@@ -124,20 +173,40 @@ void pscope_loop_free(struct pscope_loop *l)
 	if (l->sig_rfd >= 0)
 		close(l->sig_rfd);
 	close(l->epfd);
-	free(l->w);
-	free(l->fns);
+	if (l->w)
+		munmap(l->w, l->nw * sizeof(*l->w));
+	free(l->h);
+	free(l->bucket);
 	free(l->t);
 	free(l);
 }
 
 /* --- descriptors (the epoll backend) --- */
 
-/* Makes room in the table of watches for FD (doubling, up to the descriptor limit).  Returns 0 or -ENOMEM. */
+/* The bytes of a table of N words: whole pages. */
+static size_t watch_bytes(size_t n)
+{
+	size_t page = (size_t)sysconf(_SC_PAGESIZE);
+
+	return (n * sizeof(uint32_t) + page - 1) / page * page;
+}
+
+/*
+ * Makes room in the table of watches for FD (doubling, up to the descriptor
+ * limit).  Returns 0 or -ENOMEM.
+ *
+ * The table is mapped pages of its own, grown by mremap(2): a page no
+ * descriptor number reached is never touched and costs nothing, and growing
+ * copies nothing.  (calloc() would not do: at 4 bytes a slot the tables of
+ * 20,000 descriptors are below malloc's mmap threshold, so calloc zeroes them
+ * whole, and each outgrown table stays in the heap: 11 bytes per descriptor
+ * for 19,000, not 4.)
+ */
 static int grow_watches(struct pscope_loop *l, int fd)
 {
-	size_t n = l->nw ? l->nw : 64;
+	size_t n = l->nw ? l->nw : MIN_WATCHES, bytes;
 	struct rlimit rl;
-	struct watch *w;
+	void *w;
 
 	while (n <= (size_t)fd)
 		n *= 2;
@@ -145,41 +214,128 @@ static int grow_watches(struct pscope_loop *l, int fd)
 	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
 	    rl.rlim_cur > (rlim_t)fd && n > rl.rlim_cur)
 		n = (size_t)rl.rlim_cur;
-	/*
-	 * A fresh zeroed table, not realloc() and memset(): a large one comes
-	 * from mmap(2) already zero, so the part no descriptor reached yet costs
-	 * no memory (16 bytes per descriptor watched, not per slot).
-	 */
-	w = calloc(n, sizeof(*w));
-	if (!w)
+	/* Whole pages (past the limit by less than one): N > FD >= nw, so it grows. */
+	bytes = watch_bytes(n);
+	if (l->w)
+		w = mremap(l->w, watch_bytes(l->nw), bytes, MREMAP_MAYMOVE);
+	else
+		w = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (w == MAP_FAILED)
 		return -ENOMEM;
-	if (l->nw)
-		memcpy(w, l->w, l->nw * sizeof(*w));
-	free(l->w);
+	/* Page by page, even where transparent huge pages are "always": not 2 MB at the first touch. */
+	(void)madvise(w, bytes, MADV_NOHUGEPAGE);
 	l->w = w;
-	l->nw = n;
+	l->nw = bytes / sizeof(uint32_t);
 	return 0;
 }
 
-/* The index of FN in the loop's table, added if new.  Returns it (>= 1) or -ENOMEM. */
-static int fn_index(struct pscope_loop *l, pscope_fd_fn *fn)
+/* A descriptor's events (PSCOPE_EV_*, without ERROR) packed in EV_BITS bits, and back. */
+static uint32_t pack_events(uint32_t ev)
 {
-	for (size_t i = l->nfns; i > 0; i--)
-		if (l->fns[i - 1] == fn)
-			return (int)i;
-	if (l->nfns == MAX_FNS)
-		return -ENOMEM;
-	if (l->nfns == l->capfns) {
-		size_t cap = l->capfns ? l->capfns * 2 : 8;
-		pscope_fd_fn **f = realloc(l->fns, cap * sizeof(*f));
+	return (ev & PSCOPE_EV_READ ? W_READ : 0) | (ev & PSCOPE_EV_WRITE ? W_WRITE : 0) |
+	       (ev & PSCOPE_EV_RDHUP ? W_RDHUP : 0) | (ev & PSCOPE_EV_EDGE ? W_EDGE : 0);
+}
 
-		if (!f)
-			return -ENOMEM;
-		l->fns = f;
-		l->capfns = cap;
+static uint32_t unpack_events(uint32_t word)
+{
+	return (word & W_READ ? PSCOPE_EV_READ : 0) | (word & W_WRITE ? PSCOPE_EV_WRITE : 0) |
+	       (word & W_RDHUP ? PSCOPE_EV_RDHUP : 0) | (word & W_EDGE ? PSCOPE_EV_EDGE : 0);
+}
+
+/* The bucket of (FN, ARG) among N, a power of two: both pointers mixed (splitmix64's finalizer). */
+static uint32_t bucket_of(pscope_fd_fn *fn, void *arg, uint32_t n)
+{
+	uint64_t x = (uint64_t)(uintptr_t)fn * UINT64_C(0x9e3779b97f4a7c15);
+
+	x ^= (uint64_t)(uintptr_t)arg;
+	x ^= x >> 29;
+	x *= UINT64_C(0xbf58476d1ce4e5b9);
+	x ^= x >> 32;
+	return (uint32_t)x & (n - 1);
+}
+
+/* Doubles the buckets (16 at first) and links every live handler again.  Returns 0 or -ENOMEM. */
+static int rehash(struct pscope_loop *l)
+{
+	uint32_t n = l->nbucket ? l->nbucket * 2 : 16;
+	uint32_t *b = calloc(n, sizeof(*b));
+
+	if (!b)
+		return -ENOMEM;
+	for (uint32_t i = 1; i < l->nh; i++) {
+		struct handler *h = &l->h[i];
+		uint32_t k;
+
+		if (!h->refs)
+			continue;
+		k = bucket_of(h->fn, h->arg, n);
+		h->next = b[k];
+		b[k] = i;
 	}
-	l->fns[l->nfns++] = fn;
-	return (int)l->nfns;
+	free(l->bucket);
+	l->bucket = b;
+	l->nbucket = n;
+	return 0;
+}
+
+/*
+ * The index of the handler (FN, ARG), added if new, with one more reference.
+ * Returns it (>= 1) or -ENOMEM.
+ */
+static int handler_get(struct pscope_loop *l, pscope_fd_fn *fn, void *arg)
+{
+	uint32_t i, k;
+
+	if (l->nbucket)
+		for (i = l->bucket[bucket_of(fn, arg, l->nbucket)]; i; i = l->h[i].next)
+			if (l->h[i].fn == fn && l->h[i].arg == arg) {
+				l->h[i].refs++;
+				return (int)i;
+			}
+	/* New: at most one handler per two buckets, so that chains stay short. */
+	if (l->live >= l->nbucket / 2 && rehash(l) < 0)
+		return -ENOMEM;
+	if (l->free_h) {
+		i = l->free_h;
+		l->free_h = l->h[i].next;
+	} else {
+		if (l->nh > MAX_HANDLERS)
+			return -ENOMEM;
+		if (l->nh >= l->caph) {	/* caph is 0 at first, nh 1 */
+			uint32_t cap = l->caph ? l->caph * 2 : 16;
+			struct handler *h;
+
+			if (cap > MAX_HANDLERS + 1)
+				cap = MAX_HANDLERS + 1;
+			h = realloc(l->h, cap * sizeof(*h));
+			if (!h)
+				return -ENOMEM;
+			l->h = h;
+			l->caph = cap;
+		}
+		i = l->nh++;
+	}
+	k = bucket_of(fn, arg, l->nbucket);
+	l->h[i] = (struct handler){ .fn = fn, .arg = arg, .refs = 1, .next = l->bucket[k] };
+	l->bucket[k] = i;
+	l->live++;
+	return (int)i;
+}
+
+/* Drops a reference to handler I; the last one unlinks it from its bucket and frees it. */
+static void handler_put(struct pscope_loop *l, uint32_t i)
+{
+	struct handler *h = &l->h[i];
+	uint32_t *p;
+
+	if (--h->refs)
+		return;
+	for (p = &l->bucket[bucket_of(h->fn, h->arg, l->nbucket)]; *p != i; p = &l->h[*p].next)
+		;
+	*p = h->next;
+	*h = (struct handler){ .next = l->free_h };
+	l->free_h = i;
+	l->live--;
 }
 
 static int ctl(struct pscope_loop *l, int op, int fd, uint32_t events)
@@ -204,31 +360,37 @@ static void drop_fired(struct pscope_loop *l, int fd)
 
 int pscope_loop_watch(struct pscope_loop *l, int fd, uint32_t events, pscope_fd_fn *fn, void *arg)
 {
-	int rc, idx;
-	bool known;
+	uint32_t old;
+	int idx, rc;
 
 	if (fd < 0 || !fn)
 		return -EINVAL;
 	if ((size_t)fd >= l->nw && (rc = grow_watches(l, fd)) < 0)
 		return rc;
-	idx = fn_index(l, fn);
+	/* Taken before the old one is let go: the same pair keeps its entry. */
+	idx = handler_get(l, fn, arg);
 	if (idx < 0)
 		return idx;
-	known = l->w[fd].events != 0;
-	events &= PSCOPE_EV_READ | PSCOPE_EV_WRITE | PSCOPE_EV_RDHUP | PSCOPE_EV_EDGE;
+	old = l->w[fd];
+	events &= FD_EVENTS;
 	/* Watched for nothing is still watched: errors and hang-ups are always told. */
-	rc = ctl(l, known ? EPOLL_CTL_MOD : EPOLL_CTL_ADD, fd, events);
-	if (rc < 0)
+	rc = ctl(l, old ? EPOLL_CTL_MOD : EPOLL_CTL_ADD, fd, events);
+	if (rc < 0) {
+		handler_put(l, (uint32_t)idx);
 		return rc;
-	if (known && (l->w[fd].fn != idx || l->w[fd].arg != arg))
-		drop_fired(l, fd);
-	l->w[fd] = (struct watch){ .arg = arg, .events = events | PSCOPE_EV_ERROR, .fn = (uint16_t)idx };
+	}
+	if (old) {
+		if (old >> EV_BITS != (uint32_t)idx)
+			drop_fired(l, fd);
+		handler_put(l, old >> EV_BITS);
+	}
+	l->w[fd] = (uint32_t)idx << EV_BITS | pack_events(events);
 	return 0;
 }
 
 int pscope_loop_unwatch(struct pscope_loop *l, int fd)
 {
-	if (fd < 0 || (size_t)fd >= l->nw || !l->w[fd].events)
+	if (fd < 0 || (size_t)fd >= l->nw || !l->w[fd])
 		return -ENOENT;
 	/* Fails with EBADF or ENOENT if FD was closed first: the kernel has forgotten it already. */
 	(void)epoll_ctl(l->epfd, EPOLL_CTL_DEL, fd, NULL);
@@ -237,9 +399,10 @@ int pscope_loop_unwatch(struct pscope_loop *l, int fd)
 
 int pscope_loop_forget(struct pscope_loop *l, int fd)
 {
-	if (fd < 0 || (size_t)fd >= l->nw || !l->w[fd].events)
+	if (fd < 0 || (size_t)fd >= l->nw || !l->w[fd])
 		return -ENOENT;
-	l->w[fd].events = 0;
+	handler_put(l, l->w[fd] >> EV_BITS);
+	l->w[fd] = 0;
 	drop_fired(l, fd);
 	return 0;
 }
@@ -248,7 +411,7 @@ uint32_t pscope_loop_events(const struct pscope_loop *l, int fd)
 {
 	if (fd < 0 || (size_t)fd >= l->nw)
 		return 0;
-	return l->w[fd].events & ~(uint32_t)PSCOPE_EV_ERROR;
+	return unpack_events(l->w[fd]);
 }
 
 /* --- timers --- */
@@ -467,17 +630,23 @@ static int dispatch(struct pscope_loop *l)
 
 	for (; l->cur < l->nfired && !l->stop; l->cur++) {
 		int fd = l->fired[l->cur].data.fd;
-		uint32_t ev = l->fired[l->cur].events;
-		struct watch *w;
+		uint32_t ev = l->fired[l->cur].events, word;
+		pscope_fd_fn *fn;
+		void *arg;
 
-		if (!ev || (size_t)fd >= l->nw || !l->w[fd].events)
+		if (!ev || (size_t)fd >= l->nw || !(word = l->w[fd]))
 			continue;
-		w = &l->w[fd];
-		ev &= w->events | PSCOPE_EV_HUP;
+		ev &= unpack_events(word) | PSCOPE_EV_ERROR | PSCOPE_EV_HUP;
 		if (!ev)
 			continue;	/* watched for other events since it was fetched */
+		/*
+		 * Copied out: the callback may unwatch FD, freeing the entry for
+		 * another pair, or watch new pairs, moving the table.
+		 */
+		fn = l->h[word >> EV_BITS].fn;
+		arg = l->h[word >> EV_BITS].arg;
 		l->dispatching = true;
-		l->fns[w->fn - 1](l, fd, ev, w->arg);
+		fn(l, fd, ev, arg);
 		l->dispatching = false;
 		handled++;
 		/* A signal that came meanwhile is seen before the rest of the batch. */

@@ -2,12 +2,18 @@
  * Unit tests of loop.h (issue 10): descriptors level- and edge-triggered,
  * timers in the order of their deadlines, the before-sleep hook, signals as
  * loop events, unwatching (and closing, and reusing) a descriptor while its
- * event waits in the same batch, and thousands of descriptors.  No wait is
- * unbounded: every turn has a max_ms and every loop a count of turns.
+ * event waits in the same batch, and thousands of descriptors; the table of
+ * (callback, argument) pairs behind the 4 bytes per descriptor: each
+ * descriptor gets its own pair back, a pair no descriptor uses any more is
+ * taken back (heap use, read with mallinfo2, stays flat), and a descriptor
+ * given another pair in the middle of a batch gets nothing of the old one's.
+ * No wait is unbounded: every turn has a max_ms and every loop a count of
+ * turns.
  */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -513,6 +519,556 @@ static void many_descriptors(void **state)
 	assert_num_equal(setrlimit(RLIMIT_NOFILE, &saved), 0);
 }
 
+/* --- the table of handlers: (callback, argument) pairs --- */
+
+/* Bytes the allocator has handed out and not had back (heap and mmap'd blocks). */
+static long long heap_in_use(void)
+{
+	struct mallinfo2 mi = mallinfo2();
+
+	return (long long)(mi.uordblks + mi.hblkhd);
+}
+
+/*
+ * True if heap_in_use() sees this process's malloc(): not under a sanitizer
+ * or valgrind, whose allocators glibc's mallinfo2 does not know.
+ */
+static bool heap_counted(void)
+{
+	long long before = heap_in_use(), grew;
+	char *p = malloc(1 << 20);
+
+	assert_non_null(p);
+	memset(p, 1, 1 << 20);
+	grew = heap_in_use() - before;
+	free(p);
+	if (grew < 1 << 20)
+		print_message("  mallinfo2 does not see malloc here (sanitizer, valgrind): "
+			      "heap bound not checked\n");
+	return grew >= 1 << 20;
+}
+
+/* Raises RLIMIT_NOFILE to NEED (into *SAVED the old one), or skips the test. */
+static void nofile_at_least(rlim_t need, struct rlimit *saved)
+{
+	struct rlimit rl;
+
+	assert_num_equal(getrlimit(RLIMIT_NOFILE, &rl), 0);
+	*saved = rl;
+	if (rl.rlim_cur >= need)
+		return;
+	if (rl.rlim_max < need) {
+		print_message("  RLIMIT_NOFILE %llu < %llu: skipped\n",
+			      (unsigned long long)rl.rlim_max, (unsigned long long)need);
+		skip();
+	}
+	rl.rlim_cur = need;
+	assert_num_equal(setrlimit(RLIMIT_NOFILE, &rl), 0);
+}
+
+/* What one descriptor was told: by which callback, with which argument. */
+struct told {
+	int n;
+	int fd;			/* the descriptor of the last call */
+	int fn;			/* 1: on_told_a, 2: on_told_b */
+	void *arg;		/* the argument of the last call */
+	int bad;		/* calls for a descriptor other than the one this argument was given with */
+	int want_fd;
+};
+
+static void told(int which, int fd, void *arg)
+{
+	struct told *t = arg;
+
+	t->n++;
+	t->fd = fd;
+	t->fn = which;
+	t->arg = arg;
+	t->bad += fd != t->want_fd;
+	(void)drain(fd);
+}
+
+static void on_told_a(struct pscope_loop *l, int fd, uint32_t events, void *arg)
+{
+	(void)l;
+	(void)events;
+	told(1, fd, arg);
+}
+
+static void on_told_b(struct pscope_loop *l, int fd, uint32_t events, void *arg)
+{
+	(void)l;
+	(void)events;
+	told(2, fd, arg);
+}
+
+#define OWN 2000
+
+/* Turns until HANDLED reaches WANT (each turn handles at most 256); returns the count handled. */
+static int turns_for(struct pscope_loop *l, int want)
+{
+	int handled = 0;
+
+	for (int i = 0; i < 10 * (want / 256 + 1) && handled < want; i++)
+		handled += turn(l);
+	assert_num_equal(turn(l), 0);
+	return handled;
+}
+
+/*
+ * Thousands of descriptors, each with an argument of its own and one of two
+ * callbacks: each call brings the descriptor's own pair.  Then half are let
+ * go and the others' numbers watched again with new arguments (the entries
+ * taken back are reused): still each its own.
+ */
+static void own_argument_per_descriptor(void **state)
+{
+	struct pscope_loop *l = *state;
+	struct rlimit saved;
+	struct told *t = calloc(2 * OWN, sizeof(*t));
+	int (*p)[2] = calloc(OWN, sizeof(*p));
+
+	assert_non_null(t);
+	assert_non_null(p);
+	nofile_at_least(2 * OWN + 64, &saved);
+	for (int i = 0; i < OWN; i++) {
+		pipe_or_fail(p[i]);
+		t[i].want_fd = p[i][0];
+		assert_rc(pscope_loop_watch(l, p[i][0], PSCOPE_EV_READ, i % 3 ? on_told_a : on_told_b,
+					    &t[i]), 0);
+		put_byte(p[i][1]);
+	}
+	assert_num_equal(turns_for(l, OWN), OWN);
+	for (int i = 0; i < OWN; i++) {
+		if (t[i].n != 1 || t[i].fd != p[i][0] || t[i].arg != &t[i] || t[i].fn != (i % 3 ? 1 : 2))
+			fail_msg("descriptor %d: %d calls, last for %d, callback %d, argument %s",
+				 p[i][0], t[i].n, t[i].fd, t[i].fn, t[i].arg == &t[i] ? "its own" : "another's");
+	}
+	/* Every other descriptor let go; the rest take new arguments, and the other callback. */
+	for (int i = 0; i < OWN; i++) {
+		if (i % 2) {
+			assert_rc(pscope_loop_unwatch(l, p[i][0]), 0);
+			continue;
+		}
+		t[OWN + i].want_fd = p[i][0];
+		assert_rc(pscope_loop_watch(l, p[i][0], PSCOPE_EV_READ, i % 3 ? on_told_b : on_told_a,
+					    &t[OWN + i]), 0);
+		put_byte(p[i][1]);
+	}
+	/* Those let go come back with the arguments of the first round, in another order. */
+	for (int i = OWN - 1; i >= 0; i--) {
+		if (!(i % 2))
+			continue;
+		assert_rc(pscope_loop_watch(l, p[i][0], PSCOPE_EV_READ, on_told_a, &t[i]), 0);
+		put_byte(p[i][1]);
+	}
+	assert_num_equal(turns_for(l, OWN), OWN);
+	for (int i = 0; i < OWN; i++) {
+		struct told *want = i % 2 ? &t[i] : &t[OWN + i];
+		int fn = i % 2 ? 1 : i % 3 ? 2 : 1;
+
+		if (want->n != 1 + (i % 2) || want->arg != want || want->fn != fn || want->bad)
+			fail_msg("descriptor %d, second round: %d calls, callback %d (want %d), "
+				 "%d for another descriptor", p[i][0], want->n, want->fn, fn, want->bad);
+		if (!(i % 2) && t[i].n != 1)
+			fail_msg("descriptor %d: its old argument called again", p[i][0]);
+		assert_rc(pscope_loop_unwatch(l, p[i][0]), 0);
+		close_pipe(p[i]);
+	}
+	free(t);
+	free(p);
+	assert_num_equal(setrlimit(RLIMIT_NOFILE, &saved), 0);
+}
+
+/*
+ * What the loop could be costing: the bytes malloc has handed out (resident
+ * or not, reused or fresh), plus the resident anonymous memory of the
+ * mappings outside the heap and the stack (mmap(2)'s, counted page by page
+ * as touched).
+ */
+static long long memory_cost(void)
+{
+	long long cost = (long long)mallinfo2().uordblks;
+	char line[512], name[256] = "";
+	FILE *f = fopen("/proc/self/smaps", "r");
+
+	assert_non_null(f);
+	while (fgets(line, sizeof(line), f)) {
+		long long kb;
+
+		/* A mapping's first line: "start-end perms offset dev inode [name]". */
+		if ((line[0] >= '0' && line[0] <= '9') || (line[0] >= 'a' && line[0] <= 'f')) {
+			name[0] = '\0';
+			(void)sscanf(line, "%*s %*s %*s %*s %*s %255s", name);
+		} else if (sscanf(line, "Anonymous: %lld kB", &kb) == 1 && strcmp(name, "[heap]") &&
+			   strcmp(name, "[stack]")) {
+			cost += kb * 1024;
+		}
+	}
+	fclose(f);
+	return cost;
+}
+
+/*
+ * Watched with one pair, a descriptor costs the loop 4 bytes: memory_cost()
+ * grows by 4 bytes per descriptor number, and two pages (the last page of
+ * the table, the handlers).  16-byte entries, or 8, would not fit.  Checked
+ * where malloc is glibc's own (not under a sanitizer or valgrind).
+ */
+static void four_bytes_per_descriptor(void **state)
+{
+	struct pscope_loop *l = *state;
+	struct rlimit saved;
+	int (*p)[2] = calloc(OWN, sizeof(*p));
+	struct told t = { 0 };
+	int top = 0;
+	long long before, grew, page = sysconf(_SC_PAGESIZE);
+	bool counted = heap_counted();
+
+	assert_non_null(p);
+	nofile_at_least(2 * OWN + 64, &saved);
+	for (int i = 0; i < OWN; i++) {
+		pipe_or_fail(p[i]);
+		top = p[i][0] > top ? p[i][0] : top;
+		top = p[i][1] > top ? p[i][1] : top;
+	}
+	before = memory_cost();
+	for (int i = 0; i < OWN; i++) {
+		assert_rc(pscope_loop_watch(l, p[i][0], PSCOPE_EV_READ, on_told_a, &t), 0);
+		assert_rc(pscope_loop_watch(l, p[i][1], PSCOPE_EV_WRITE, on_told_a, &t), 0);
+	}
+	grew = memory_cost() - before;
+	if (counted) {
+		print_message("  %d descriptors (up to %d) watched with one pair: %lld bytes "
+			      "(%.1f per number)\n", 2 * OWN, top, grew, (double)grew / (top + 1));
+		if (grew > 4LL * (top + 1) + 2 * page)
+			fail_msg("%lld bytes for descriptors up to %d: more than 4 per number", grew, top);
+	}
+	for (int i = 0; i < OWN; i++) {
+		assert_rc(pscope_loop_unwatch(l, p[i][0]), 0);
+		assert_rc(pscope_loop_unwatch(l, p[i][1]), 0);
+		close_pipe(p[i]);
+	}
+	free(p);
+	assert_num_equal(setrlimit(RLIMIT_NOFILE, &saved), 0);
+}
+
+/*
+ * 100,000 rounds, each with arguments never seen before: watched, watched
+ * again with another callback or argument, then let go (unwatch, or forget
+ * and close).  The pairs let go are taken back: heap use stays flat, where
+ * keeping them would take some 2.4 MB for the entries alone.
+ */
+#define CHURN 100000
+
+static void churn_takes_pairs_back(void **state)
+{
+	struct pscope_loop *l = *state;
+	static char tags[2 * CHURN];	/* arguments never called with: no byte is written to p */
+	struct told last = { 0 }, fin = { 0 };
+	int p[2], q[2];
+	long long before = 0, grew;
+	bool counted = heap_counted();
+
+	pipe_or_fail(p);
+	pipe_or_fail(q);
+	/* q's end holds one pair throughout: the churn on p must not disturb it. */
+	last.want_fd = q[0];
+	assert_rc(pscope_loop_watch(l, q[0], PSCOPE_EV_READ, on_told_b, &last), 0);
+	for (int i = 0; i < CHURN; i++) {
+		void *a = &tags[2 * i], *b = &tags[2 * i + 1];
+
+		/* The tables made in the first rounds are the baseline. */
+		if (i == 100)
+			before = heap_in_use();
+		assert_rc(pscope_loop_watch(l, p[0], PSCOPE_EV_READ, on_told_a, a), 0);
+		switch (i % 3) {
+		case 0:
+			assert_rc(pscope_loop_watch(l, p[0], PSCOPE_EV_READ, on_told_a, b), 0);
+			assert_rc(pscope_loop_unwatch(l, p[0]), 0);
+			break;
+		case 1:
+			assert_rc(pscope_loop_watch(l, p[0], PSCOPE_EV_WRITE, on_told_b, a), 0);
+			assert_rc(pscope_loop_unwatch(l, p[0]), 0);
+			break;
+		default:
+			assert_rc(pscope_loop_forget(l, p[0]), 0);
+			close_pipe(p);
+			pipe_or_fail(p);
+		}
+	}
+	grew = heap_in_use() - before;
+	if (counted)
+		print_message("  %d rounds: heap use grew by %lld bytes\n", CHURN, grew);
+	if (counted && grew > 64 * 1024)
+		fail_msg("%d rounds with new pairs: the heap grew by %lld bytes", CHURN, grew);
+	/* Still right after all that: both descriptors get their own pair. */
+	fin.want_fd = p[0];
+	assert_rc(pscope_loop_watch(l, p[0], PSCOPE_EV_READ, on_told_a, &fin), 0);
+	put_byte(p[1]);
+	put_byte(q[1]);
+	assert_num_equal(turn(l), 2);
+	assert_num_equal(last.n, 1);
+	assert_num_equal(last.fn, 2);
+	assert_num_equal(last.bad, 0);
+	assert_ptr_equal(last.arg, &last);
+	assert_num_equal(fin.n, 1);
+	assert_num_equal(fin.fn, 1);
+	assert_num_equal(fin.bad, 0);
+	assert_ptr_equal(fin.arg, &fin);
+	close_pipe(p);
+	close_pipe(q);
+}
+
+/*
+ * Watching a descriptor again with another argument (same callback) changes
+ * what its calls bring, and only its: another descriptor that shared its
+ * old pair keeps it.
+ */
+static void rewatch_changes_argument(void **state)
+{
+	struct pscope_loop *l = *state;
+	struct calls c1 = { .read = true }, c2 = { .read = true };
+	int p[2], q[2];
+
+	pipe_or_fail(p);
+	pipe_or_fail(q);
+	assert_rc(pscope_loop_watch(l, p[0], PSCOPE_EV_READ, on_count, &c1), 0);
+	assert_rc(pscope_loop_watch(l, q[0], PSCOPE_EV_READ, on_count, &c1), 0);
+	put_byte(p[1]);
+	assert_num_equal(turn(l), 1);
+	assert_num_equal(c1.n, 1);
+
+	assert_rc(pscope_loop_watch(l, p[0], PSCOPE_EV_READ, on_count, &c2), 0);
+	put_byte(p[1]);
+	assert_num_equal(turn(l), 1);
+	assert_num_equal(c1.n, 1);
+	assert_num_equal(c2.n, 1);
+	/* q kept the old pair. */
+	put_byte(q[1]);
+	assert_num_equal(turn(l), 1);
+	assert_num_equal(c1.n, 2);
+	assert_num_equal(c2.n, 1);
+
+	/* And back, with other events: the first argument again. */
+	assert_rc(pscope_loop_watch(l, p[0], PSCOPE_EV_READ | PSCOPE_EV_RDHUP, on_count, &c1), 0);
+	assert_num_equal(pscope_loop_events(l, p[0]), PSCOPE_EV_READ | PSCOPE_EV_RDHUP);
+	put_byte(p[1]);
+	put_byte(q[1]);
+	assert_num_equal(turn(l), 2);
+	assert_num_equal(c1.n, 4);
+	assert_num_equal(c2.n, 1);
+	close_pipe(p);
+	close_pipe(q);
+}
+
+/*
+ * One argument with 64 callbacks is 64 pairs: each descriptor is told
+ * through its own callback.  (Pairs that differ in the callback alone land in
+ * the same bucket often enough, among 64, for a lookup that compared the
+ * arguments only to be caught.)
+ */
+#define NCB 64
+
+struct by_callback {
+	int fd[NCB];
+	int got[NCB];		/* the callback that told fd[i], plus 1 */
+	int n;
+};
+
+static void told_by(int k, int fd, void *arg)
+{
+	struct by_callback *b = arg;
+
+	b->n++;
+	for (int i = 0; i < NCB; i++)
+		if (b->fd[i] == fd)
+			b->got[i] = k + 1;
+	(void)drain(fd);
+}
+
+/* K is two octal digits, 00 to 77: 0##K is its value. */
+#define CB(k)                                                                                    \
+	static void on_cb_##k(struct pscope_loop *l, int fd, uint32_t events, void *arg)           \
+	{                                                                                          \
+		(void)l;                                                                           \
+		(void)events;                                                                      \
+		told_by(0##k, fd, arg);                                                            \
+	}
+#define CB8(d) CB(d##0) CB(d##1) CB(d##2) CB(d##3) CB(d##4) CB(d##5) CB(d##6) CB(d##7)
+CB8(0) CB8(1) CB8(2) CB8(3) CB8(4) CB8(5) CB8(6) CB8(7)
+#undef CB
+#define CB(k) on_cb_##k,
+static pscope_fd_fn *const by_cb[NCB] = { CB8(0) CB8(1) CB8(2) CB8(3) CB8(4) CB8(5) CB8(6) CB8(7) };
+#undef CB
+#undef CB8
+
+static void one_argument_many_callbacks(void **state)
+{
+	struct pscope_loop *l = *state;
+	struct by_callback b = { .n = 0 };
+	int p[NCB][2];
+
+	for (int i = 0; i < NCB; i++) {
+		pipe_or_fail(p[i]);
+		b.fd[i] = p[i][0];
+		assert_rc(pscope_loop_watch(l, p[i][0], PSCOPE_EV_READ, by_cb[i], &b), 0);
+		put_byte(p[i][1]);
+	}
+	assert_num_equal(turns_for(l, NCB), NCB);
+	assert_num_equal(b.n, NCB);
+	for (int i = 0; i < NCB; i++) {
+		if (b.got[i] != i + 1)
+			fail_msg("descriptor %d: told by callback %d, want %d", p[i][0], b.got[i] - 1, i);
+		close_pipe(p[i]);
+	}
+}
+
+/*
+ * Two pipes readable in the same batch, each with an argument of its own:
+ * the first call forgets and closes the other, whose pair is then no one's,
+ * and watches a new pipe on its number with another pair (which may take the
+ * freed entry).  The old event, fetched already, reaches no one.
+ */
+struct forget_side {
+	struct forget_batch *b;
+	int i;
+	struct calls c;
+};
+
+struct forget_batch {
+	struct forget_side side[2];
+	int r[2], w[2];
+	int victim;
+	int np[2];
+	struct calls fresh;
+	int rc;
+};
+
+static void on_forget_batch(struct pscope_loop *l, int fd, uint32_t events, void *arg)
+{
+	struct forget_side *s = arg;
+	struct forget_batch *b = s->b;
+	int v = !s->i;
+
+	on_count(l, fd, events, &s->c);
+	if (b->victim >= 0)
+		return;
+	b->victim = v;
+	b->rc = pscope_loop_forget(l, b->r[v]);
+	close(b->r[v]);
+	if (pipe2(b->np, O_NONBLOCK | O_CLOEXEC) < 0) {
+		b->rc = -errno;
+		return;
+	}
+	if (b->np[0] != b->r[v]) {
+		if (b->np[1] == b->r[v])
+			b->np[1] = fcntl(b->np[1], F_DUPFD_CLOEXEC, 0);
+		dup3(b->np[0], b->r[v], O_CLOEXEC);
+		close(b->np[0]);
+		b->np[0] = b->r[v];
+	}
+	if (b->rc == 0)
+		b->rc = pscope_loop_watch(l, b->np[0], PSCOPE_EV_READ, on_other, &b->fresh);
+}
+
+static void forget_reuse_in_batch(void **state)
+{
+	struct pscope_loop *l = *state;
+	struct forget_batch b = { .victim = -1, .np = { -1, -1 } };
+	int p[2];
+
+	for (int i = 0; i < 2; i++) {
+		pipe_or_fail(p);
+		b.r[i] = p[0];
+		b.w[i] = p[1];
+		b.side[i] = (struct forget_side){ .b = &b, .i = i, .c = { .read = true } };
+		assert_rc(pscope_loop_watch(l, b.r[i], PSCOPE_EV_READ, on_forget_batch, &b.side[i]), 0);
+		put_byte(b.w[i]);
+	}
+	assert_num_equal(turn(l), 1);
+	assert_rc(b.rc, 0);
+	assert_true(b.victim >= 0);
+	assert_num_equal(b.side[!b.victim].c.n, 1);
+	assert_num_equal(b.side[b.victim].c.n, 0);
+	assert_num_equal(b.fresh.n, 0);
+	assert_false(b.fresh.zero);
+	for (int i = 0; i < 3; i++)
+		assert_num_equal(turn(l), 0);
+	assert_num_equal(b.fresh.n, 0);
+
+	/* The new pipe is watched with its own pair, and told when it has data. */
+	assert_num_equal(pscope_loop_events(l, b.np[0]), PSCOPE_EV_READ);
+	put_byte(b.np[1]);
+	b.fresh.read = true;
+	assert_num_equal(turn(l), 1);
+	assert_num_equal(b.fresh.n, 1);
+	assert_num_equal(b.side[b.victim].c.n, 0);
+	assert_rc(pscope_loop_unwatch(l, b.np[0]), 0);
+	close_pipe(b.np);
+	close(b.r[!b.victim]);
+	close(b.w[0]);
+	close(b.w[1]);
+}
+
+/*
+ * A callback lets its own descriptor go (its pair is no one's then) and
+ * watches a hundred new descriptors with pairs of their own (the table of
+ * pairs grows, and moves): the call ends well, and the new ones are told
+ * with their own arguments.
+ */
+#define SPAWN 100
+
+struct spawner {
+	int self[2];
+	int p[SPAWN][2];
+	struct told t[SPAWN];
+	int n;
+	int rc;
+};
+
+static void on_spawn(struct pscope_loop *l, int fd, uint32_t events, void *arg)
+{
+	struct spawner *s = arg;
+
+	(void)events;
+	s->n++;
+	s->rc = pscope_loop_unwatch(l, fd);
+	for (int i = 0; i < SPAWN && s->rc == 0; i++) {
+		pipe_or_fail(s->p[i]);
+		s->t[i].want_fd = s->p[i][0];
+		put_byte(s->p[i][1]);
+		s->rc = pscope_loop_watch(l, s->p[i][0], PSCOPE_EV_READ, on_told_a, &s->t[i]);
+	}
+	/* Still this call's own argument, whatever became of its entry. */
+	s->n += 100 * (arg != s);
+}
+
+static void callback_lets_own_pair_go(void **state)
+{
+	struct pscope_loop *l = *state;
+	struct spawner *s = calloc(1, sizeof(*s));
+
+	assert_non_null(s);
+	pipe_or_fail(s->self);
+	assert_rc(pscope_loop_watch(l, s->self[0], PSCOPE_EV_READ, on_spawn, s), 0);
+	put_byte(s->self[1]);
+	assert_num_equal(turn(l), 1);
+	assert_num_equal(s->n, 1);
+	assert_rc(s->rc, 0);
+	assert_num_equal(pscope_loop_events(l, s->self[0]), 0);
+	assert_num_equal(turns_for(l, SPAWN), SPAWN);
+	for (int i = 0; i < SPAWN; i++) {
+		assert_num_equal(s->t[i].n, 1);
+		assert_num_equal(s->t[i].bad, 0);
+		assert_ptr_equal(s->t[i].arg, &s->t[i]);
+		assert_rc(pscope_loop_unwatch(l, s->p[i][0]), 0);
+		close_pipe(s->p[i]);
+	}
+	close_pipe(s->self);
+	free(s);
+}
+
 /* --- timers --- */
 
 struct fired {
@@ -931,6 +1487,13 @@ int main(void)
 		T(close_reuse_in_batch),
 		T(stop_leaves_rest_of_batch),
 		T(many_descriptors),
+		T(own_argument_per_descriptor),
+		T(one_argument_many_callbacks),
+		T(rewatch_changes_argument),
+		T(forget_reuse_in_batch),
+		T(callback_lets_own_pair_go),
+		T(four_bytes_per_descriptor),
+		T(churn_takes_pairs_back),
 		T(timers_in_deadline_order),
 		T(timers_due_together_in_deadline_order),
 		T(timer_repeats_then_stops),
