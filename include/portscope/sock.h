@@ -8,6 +8,7 @@
 
 #include <stddef.h>
 #include "addr.h"
+#include "json.h"
 
 /* A socket's identity: the fields of Python's socket repr, and why any is missing. */
 struct pscope_sockinfo {
@@ -51,6 +52,12 @@ int pscope_sock_repr_py(const struct pscope_sockinfo *si, char *buf, size_t size
  * Returns the length or -ENOSPC.
  */
 int pscope_sock_json(const struct pscope_sockinfo *si, char *buf, size_t size);
+
+/*
+ * The same members ("fd" to "raddr", and any "..._error"), written into the
+ * object J has open, so that a caller can add members of its own around them.
+ */
+void pscope_sock_json_members(struct pscope_json *j, const struct pscope_sockinfo *si);
 
 /* "AF_INET", "AF_INET6", "AF_UNIX", or NULL. */
 const char *pscope_family_name(int family);

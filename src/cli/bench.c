@@ -555,20 +555,40 @@ static void write_chart(const struct bench *b)
 		cli_warn("%s: %s", b->chart, strerror(errno));
 }
 
+static void print_results_json(const struct bench *b, bool ok)
+{
+	struct pscope_json j;
+
+	pscope_json_init_file(&j, stdout);
+	pscope_json_object_begin(&j, NULL);
+	pscope_json_uint(&j, "connections", b->n);
+	pscope_json_uint(&j, "connections_held", ok ? b->n : b->held_kernel);
+	pscope_json_uint(&j, "server_count", b->held_server);
+	pscope_json_uint(&j, "client_count", b->held_client);
+	pscope_json_uint(&j, "kernel_count", b->held_kernel);
+	pscope_json_uint(&j, "failures", b->failures);
+	pscope_json_double(&j, "held_seconds", b->held_s, 1);
+	pscope_json_double(&j, "ramp_seconds", b->ramp_s, 3);
+	pscope_json_double(&j, "rate_per_s", b->rate, 0);
+	pscope_json_double(&j, "server_cpu_us_per_conn", b->cpu_us_per_conn, 2);
+	pscope_json_double(&j, "server_bytes_per_conn", b->server_b, 1);
+	pscope_json_double(&j, "client_bytes_per_conn", b->client_b, 1);
+	pscope_json_double(&j, "kernel_bytes_per_conn", b->kernel_b, 0);
+	pscope_json_double(&j, "ls_seconds", b->ls_s, 3);
+	pscope_json_double(&j, "ss_seconds", b->ss_s, 3);
+	pscope_json_uint(&j, "workers", b->workers);
+	pscope_json_uint(&j, "client_procs", b->procs);
+	pscope_json_uint(&j, "source_addresses", b->srcs);
+	pscope_json_int(&j, "port", b->port);
+	pscope_json_bool(&j, "ok", ok);
+	pscope_json_object_end(&j);
+	putchar('\n');
+}
+
 static void print_results(const struct bench *b, bool ok)
 {
 	if (b->fmt == FMT_JSON) {
-		printf("{\"connections\":%lu,\"connections_held\":%lu,\"server_count\":%lu,"
-		       "\"client_count\":%lu,\"kernel_count\":%lu,\"failures\":%lu,"
-		       "\"held_seconds\":%.1f,\"ramp_seconds\":%.3f,\"rate_per_s\":%.0f,"
-		       "\"server_cpu_us_per_conn\":%.2f,\"server_bytes_per_conn\":%.1f,"
-		       "\"client_bytes_per_conn\":%.1f,\"kernel_bytes_per_conn\":%.0f,",
-		       b->n, ok ? b->n : b->held_kernel, b->held_server, b->held_client, b->held_kernel,
-		       b->failures, b->held_s, b->ramp_s, b->rate, b->cpu_us_per_conn, b->server_b,
-		       b->client_b, b->kernel_b);
-		printf("\"ls_seconds\":%.3f,\"ss_seconds\":%.3f,\"workers\":%u,\"client_procs\":%u,"
-		       "\"source_addresses\":%u,\"port\":%d,\"ok\":%s}\n", b->ls_s, b->ss_s, b->workers,
-		       b->procs, b->srcs, b->port, ok ? "true" : "false");
+		print_results_json(b, ok);
 		return;
 	}
 	printf("portscope bench: %lu connections to 127.0.0.1:%d, %u server workers, %u client "
@@ -990,6 +1010,35 @@ static double run_self(struct bench *b, double *cpu)
 	return rate;
 }
 
+/* The peers measured (a rate > 0), as members NAME: VALUE of an object KEY. */
+static void json_peers(struct pscope_json *j, const char *key, double python, double nginx,
+		       double py_value, double ng_value, int decimals)
+{
+	pscope_json_object_begin(j, key);
+	if (python > 0)
+		pscope_json_double(j, "python", py_value, decimals);
+	if (nginx > 0)
+		pscope_json_double(j, "nginx", ng_value, decimals);
+	pscope_json_object_end(j);
+}
+
+static void print_accept_json(const struct bench *b, double ours, double cpu_ours, double python,
+			      double cpu_python, double nginx, double cpu_nginx)
+{
+	struct pscope_json j;
+
+	pscope_json_init_file(&j, stdout);
+	pscope_json_object_begin(&j, NULL);
+	pscope_json_string(&j, "mode", "accept-only");
+	pscope_json_uint(&j, "connections", b->n);
+	pscope_json_double(&j, "rate_per_s", ours, 0);
+	pscope_json_double(&j, "server_cpu_us_per_conn", cpu_ours, 2);
+	json_peers(&j, "peers", python, nginx, python, nginx, 0);
+	json_peers(&j, "peers_cpu_us_per_conn", python, nginx, cpu_python, cpu_nginx, 2);
+	pscope_json_object_end(&j);
+	putchar('\n');
+}
+
 static int cmd_bench_accept(struct bench *b)
 {
 	char dir[] = "/tmp/portscope-bench.XXXXXX";
@@ -1016,18 +1065,7 @@ static int cmd_bench_accept(struct bench *b)
 		return EXIT_FAIL;
 	}
 	if (b->fmt == FMT_JSON) {
-		printf("{\"mode\":\"accept-only\",\"connections\":%lu,\"rate_per_s\":%.0f,"
-		       "\"server_cpu_us_per_conn\":%.2f,\"peers\":{", b->n, ours, cpu_ours);
-		if (python > 0)
-			printf("\"python\":%.0f%s", python, nginx > 0 ? "," : "");
-		if (nginx > 0)
-			printf("\"nginx\":%.0f", nginx);
-		printf("},\"peers_cpu_us_per_conn\":{");
-		if (python > 0)
-			printf("\"python\":%.2f%s", cpu_python, nginx > 0 ? "," : "");
-		if (nginx > 0)
-			printf("\"nginx\":%.2f", cpu_nginx);
-		printf("}}\n");
+		print_accept_json(b, ours, cpu_ours, python, cpu_python, nginx, cpu_nginx);
 	} else {
 		printf("portscope bench --accept-only: %lu connections each, accept, report, close; "
 		       "%u client process%s, %d unanswered connections at most each (4 in all for "

@@ -56,14 +56,18 @@ static void print_line(const char *prefix, const struct conn_report *r)
 
 static void print_json(const char *prefix, const struct conn_report *r)
 {
-	char conn[512], lst[512];
-	int n = pscope_sock_json(&r->conn, conn, sizeof(conn));
+	struct pscope_json j;
 
-	pscope_sock_json(r->listener, lst, sizeof(lst));
-	/* Splice the connection's object open to add the sequence number and listener. */
-	if (n > 2)
-		conn[n - 1] = '\0';
-	printf("%s{\"conn\":%llu,%s,\"listener\":%s}\n", prefix, r->seq, conn + 1, lst);
+	fputs(prefix, stdout);
+	pscope_json_init_file(&j, stdout);
+	pscope_json_object_begin(&j, NULL);
+	pscope_json_uint(&j, "conn", r->seq);
+	pscope_sock_json_members(&j, &r->conn);
+	pscope_json_object_begin(&j, "listener");
+	pscope_sock_json_members(&j, r->listener);
+	pscope_json_object_end(&j);
+	pscope_json_object_end(&j);
+	putchar('\n');
 }
 
 void report_print(enum format fmt, const char *prefix, const struct conn_report *r)

@@ -197,6 +197,16 @@ static void json_name_or_number(struct pscope_json *j, const char *key, const ch
 		pscope_json_int(j, key, v);
 }
 
+void pscope_sock_json_members(struct pscope_json *j, const struct pscope_sockinfo *si)
+{
+	pscope_json_int(j, "fd", si->fd);
+	json_name_or_number(j, "family", pscope_family_name(si->family), si->family);
+	json_name_or_number(j, "type", pscope_socktype_name(si->type), si->type);
+	pscope_json_int(j, "proto", si->protocol);
+	json_addr(j, "laddr", &si->local, si->local_err);
+	json_addr(j, "raddr", &si->peer, si->peer_err);
+}
+
 /*
  * Rendered whole into a buffer of its own, then copied: the caller gets the
  * object or, when it does not fit, an empty string and -ENOSPC.
@@ -209,12 +219,7 @@ int pscope_sock_json(const struct pscope_sockinfo *si, char *buf, size_t size)
 
 	pscope_json_init_buf(&j, text, sizeof(text));
 	pscope_json_object_begin(&j, NULL);
-	pscope_json_int(&j, "fd", si->fd);
-	json_name_or_number(&j, "family", pscope_family_name(si->family), si->family);
-	json_name_or_number(&j, "type", pscope_socktype_name(si->type), si->type);
-	pscope_json_int(&j, "proto", si->protocol);
-	json_addr(&j, "laddr", &si->local, si->local_err);
-	json_addr(&j, "raddr", &si->peer, si->peer_err);
+	pscope_sock_json_members(&j, si);
 	pscope_json_object_end(&j);
 	n = pscope_json_end(&j);
 	if (n >= sizeof(text) || n >= size) {
