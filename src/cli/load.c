@@ -10,7 +10,7 @@
  * count per combination is kept under half the range: beyond that the
  * kernel's search for a free port (even ports first) slows each connect().
  * Per connection the engine keeps 8 bytes: a state and a timestamp (the
- * event loop keeps 16 more for each descriptor it watches).
+ * event loop keeps 4 more for each descriptor it watches).
  *
  * The engine runs on the event loop (loop.h): each socket is watched
  * edge-triggered, timers scan for timeouts and send progress, and SIGINT or
