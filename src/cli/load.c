@@ -129,7 +129,7 @@ static void release(struct engine *e, int fd)
 		e->open--;
 		s->state = S_FREE;
 	}
-	/* Its last reference: closing it drops it from the kernel's watch list, so no epoll_ctl. */
+	/* Its last reference: closing it drops it from the kernel's watch list, so no system call to unwatch it. */
 	pscope_loop_forget(e->loop, fd);
 	close(fd);
 }
