@@ -9,8 +9,9 @@
  * range.  Connections are dealt round-robin over the combinations, and the
  * count per combination is kept under half the range: beyond that the
  * kernel's search for a free port (even ports first) slows each connect().
- * Per connection the engine keeps 8 bytes: a state and a timestamp (the
- * event loop keeps 4 more for each descriptor it watches).
+ * Per connection the engine keeps 4 bytes: a state and a timestamp (2 more
+ * for the destination's index with several destinations; the event loop
+ * keeps 4 more for each descriptor it watches).
  *
  * The engine runs on the event loop (loop.h): each socket is watched
  * edge-triggered, timers scan for timeouts and send progress, and SIGINT or
@@ -40,13 +41,36 @@
 
 enum slot_state { S_FREE, S_CONNECTING, S_WAIT_REPLY, S_HOLDING };
 
-struct slot {
-	uint32_t t_us;			/* when it started connecting, or was established (wraps) */
-	uint16_t dst;			/* index of its destination address in the range */
-	uint8_t state;
-};
+/*
+ * A connection's slot, 4 bytes: its state in the low 2 bits, and in the rest
+ * when it started connecting or was established, in microseconds rounded down
+ * to a multiple of 4 (it wraps after 71 minutes; only differences are used).
+ * The index of its destination address is kept apart (dsts), and only when
+ * there is more than one destination.
+ */
+typedef uint32_t slot_t;
 
-_Static_assert(sizeof(struct slot) == 8, "8 bytes per connection");
+#define SLOT_STATE 3u
+
+static enum slot_state state_of(slot_t s)
+{
+	return (enum slot_state)(s & SLOT_STATE);
+}
+
+static uint32_t time_of(slot_t s)
+{
+	return s & ~SLOT_STATE;
+}
+
+static slot_t make_slot(uint32_t t_us, enum slot_state st)
+{
+	return (t_us & ~SLOT_STATE) | (uint32_t)st;
+}
+
+static void set_state(slot_t *s, enum slot_state st)
+{
+	*s = make_slot(time_of(*s), st);
+}
 
 struct stats {
 	uint64_t attempted, established, failed, replies, matched, mismatched, no_reply;
@@ -74,7 +98,8 @@ struct engine {
 	unsigned long first, count, next;
 	unsigned long connecting, waiting, open;
 	int report_fd;			/* a client process's pipe to its parent, or -1 */
-	struct slot *slots;
+	slot_t *slots;
+	uint16_t *dsts;			/* destination index per descriptor, with several; else NULL */
 	int nslots;
 	long long t0;
 	uint64_t t0_us;
@@ -119,15 +144,15 @@ static void fail(struct engine *e, int err)
 
 static void release(struct engine *e, int fd)
 {
-	struct slot *s = &e->slots[fd];
+	slot_t *s = &e->slots[fd];
 
-	if (s->state == S_CONNECTING)
+	if (state_of(*s) == S_CONNECTING)
 		e->connecting--;
-	else if (s->state == S_WAIT_REPLY)
+	else if (state_of(*s) == S_WAIT_REPLY)
 		e->waiting--;
-	if (s->state != S_FREE) {
+	if (state_of(*s) != S_FREE) {
 		e->open--;
-		s->state = S_FREE;
+		*s = 0;
 	}
 	/* Its last reference: closing it drops it from the kernel's watch list, so no system call to unwatch it. */
 	pscope_loop_forget(e->loop, fd);
@@ -136,15 +161,14 @@ static void release(struct engine *e, int fd)
 
 static void established(struct engine *e, int fd)
 {
-	struct slot *s = &e->slots[fd];
-	uint32_t now = since(e);
+	slot_t *s = &e->slots[fd];
+	uint32_t now = since(e) & ~SLOT_STATE;
 
-	pscope_hist_add(&e->st.lat_us, (uint32_t)(now - s->t_us));
+	pscope_hist_add(&e->st.lat_us, now - time_of(*s));
 	e->st.established++;
 	e->connecting--;
 	e->waiting++;
-	s->state = S_WAIT_REPLY;
-	s->t_us = now;
+	*s = make_slot(now, S_WAIT_REPLY);
 }
 
 /* This end's address: its port is counted, and the server's view is checked against it. */
@@ -163,7 +187,7 @@ static void no_reply(struct engine *e, int fd)
 
 	e->waiting--;
 	e->st.no_reply++;
-	e->slots[fd].state = S_HOLDING;
+	set_state(&e->slots[fd], S_HOLDING);
 	local_end(e, fd, &a);
 }
 
@@ -189,10 +213,10 @@ static void read_reply(struct engine *e, int fd)
 		return;
 	}
 	e->waiting--;
-	e->slots[fd].state = S_HOLDING;
+	set_state(&e->slots[fd], S_HOLDING);
 	e->st.replies++;
 	/* The peer is the destination this socket was sent to: connect() succeeded there. */
-	pscope_range_at(&e->o->dst, e->slots[fd].dst, e->o->port, &peer);
+	pscope_range_at(&e->o->dst, e->dsts ? e->dsts[fd] : 0, e->o->port, &peer);
 	if (local_end(e, fd, &local) == 0 && pscope_addr_same(&w.you, &local) &&
 	    pscope_addr_same(&w.me, &peer))
 		e->st.matched++;
@@ -227,17 +251,17 @@ static bool connect_done(struct engine *e, int fd, uint32_t events)
 static void on_conn(struct pscope_loop *l, int fd, uint32_t events, void *arg)
 {
 	struct engine *e = arg;
-	struct slot *s = &e->slots[fd];
+	slot_t *s = &e->slots[fd];
 
 	(void)l;
-	if (s->state == S_CONNECTING && !connect_done(e, fd, events))
+	if (state_of(*s) == S_CONNECTING && !connect_done(e, fd, events))
 		return;
-	if (s->state == S_WAIT_REPLY && (events & PSCOPE_EV_READ))
+	if (state_of(*s) == S_WAIT_REPLY && (events & PSCOPE_EV_READ))
 		read_reply(e, fd);
 	if (events & (PSCOPE_EV_RDHUP | PSCOPE_EV_HUP | PSCOPE_EV_ERROR)) {
-		if (s->state == S_WAIT_REPLY) {
+		if (state_of(*s) == S_WAIT_REPLY) {
 			read_reply(e, fd);
-			if (s->state == S_WAIT_REPLY)
+			if (state_of(*s) == S_WAIT_REPLY)
 				no_reply(e, fd);
 		}
 		e->st.closed_by_peer++;
@@ -289,7 +313,9 @@ static void launch(struct engine *e)
 		fail(e, -fd);
 		return;
 	}
-	e->slots[fd] = (struct slot){ .t_us = since(e), .dst = (uint16_t)di, .state = S_CONNECTING };
+	e->slots[fd] = make_slot(since(e), S_CONNECTING);
+	if (e->dsts)
+		e->dsts[fd] = (uint16_t)di;
 	e->connecting++;
 	e->open++;
 	if (connect(fd, &dst.u.sa, dst.len) < 0 && errno != EINPROGRESS) {
@@ -308,17 +334,17 @@ static void launch(struct engine *e)
 /* Connects that take too long fail with ETIMEDOUT; replies that never come are counted. */
 static void scan_timeouts(struct engine *e)
 {
-	uint32_t now = since(e);
+	uint32_t now = since(e) & ~SLOT_STATE;
 
 	if (!e->connecting && !e->waiting)
 		return;
 	for (int fd = 0; fd < e->nslots; fd++) {
-		struct slot *s = &e->slots[fd];
+		slot_t s = e->slots[fd];
 
-		if (s->state == S_CONNECTING && now - s->t_us > (uint32_t)e->o->timeout_ms * 1000) {
+		if (state_of(s) == S_CONNECTING && now - time_of(s) > (uint32_t)e->o->timeout_ms * 1000) {
 			fail(e, ETIMEDOUT);
 			release(e, fd);
-		} else if (s->state == S_WAIT_REPLY && now - s->t_us > (uint32_t)e->o->reply_ms * 1000) {
+		} else if (state_of(s) == S_WAIT_REPLY && now - time_of(s) > (uint32_t)e->o->reply_ms * 1000) {
 			no_reply(e, fd);
 		}
 	}
@@ -455,7 +481,9 @@ static void engine_free(struct engine *e)
 	pscope_loop_free(e->loop);
 	e->loop = NULL;
 	free(e->slots);
+	free(e->dsts);
 	e->slots = NULL;
+	e->dsts = NULL;
 }
 
 /*
@@ -478,7 +506,9 @@ static int engine_init(struct engine *e, const struct load_opts *o, unsigned lon
 	getrlimit(RLIMIT_NOFILE, &rl);
 	e->nslots = rl.rlim_cur > 1 << 20 ? 1 << 20 : (int)rl.rlim_cur;
 	e->slots = calloc((size_t)e->nslots, sizeof(*e->slots));
-	if (!e->slots || (rc = engine_loop(e)) < 0) {
+	if (o->dst.count > 1)
+		e->dsts = calloc((size_t)e->nslots, sizeof(*e->dsts));
+	if (!e->slots || (o->dst.count > 1 && !e->dsts) || (rc = engine_loop(e)) < 0) {
 		cli_warn("cannot set up: %s", strerror(-rc));
 		engine_free(e);
 		return -1;
@@ -498,7 +528,7 @@ static void engine_run(struct engine *e)
 		hold(e);
 	e->st.rss_peak_kb = (uint64_t)rss_kb();
 	for (int fd = 0; fd < e->nslots; fd++)
-		if (e->slots[fd].state != S_FREE)
+		if (state_of(e->slots[fd]) != S_FREE)
 			release(e, fd);
 	if (e->tty && e->report_fd < 0)
 		fputc('\n', stderr);
