@@ -7,8 +7,8 @@
  *   - valid UTF-8 (RFC 3629: no overlong forms, no surrogates, nothing past
  *     U+10FFFF) is copied as it is;
  *   - each byte that is not part of valid UTF-8 is written as `\ufffd`, the
- *     replacement character, so the output is always valid UTF-8 and valid
- *     JSON, whatever bytes a peer or the kernel handed us.
+ *     replacement character, so the output is always valid UTF-8, and valid
+ *     JSON (within PSCOPE_JSON_MAX_DEPTH), whatever bytes a peer or the kernel handed us.
  *
  * The writer puts the commas and the colons: each value is given with its key
  * (inside an object) or with a NULL key (inside an array, or at the top).  It
@@ -25,7 +25,11 @@
 #include <stdint.h>
 #include <stdio.h>
 
-/* Deepest nesting of objects and arrays; deeper opens are written but not tracked for commas. */
+/*
+ * Deepest nesting of objects and arrays the writer keeps track of.  Deeper
+ * levels get no commas between their values: their output is not valid JSON,
+ * so a caller must not nest deeper (portscope's commands nest 3 deep at most).
+ */
 #define PSCOPE_JSON_MAX_DEPTH 32
 
 struct pscope_json {

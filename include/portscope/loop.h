@@ -69,18 +69,21 @@ void pscope_loop_free(struct pscope_loop *l);
 int pscope_loop_watch(struct pscope_loop *l, int fd, uint32_t events, pscope_fd_fn *fn, void *arg);
 
 /*
- * Stops watching FD; the caller may close it then (or close it first: the
- * kernel drops a closed descriptor from epoll, and this only forgets it).
- * Events of FD already fetched in this turn are not delivered.  Returns 0, or
- * -ENOENT if FD was not watched.
+ * Stops watching FD (EPOLL_CTL_DEL); the caller closes it after.  Events of FD
+ * already fetched in this turn are not delivered.  Returns 0, or -ENOENT if
+ * FD was not watched.  Unwatch before closing: epoll forgets a file only when
+ * its last descriptor closes, so a file still open elsewhere (dup(2), a
+ * forked child) would go on firing, for whatever descriptor takes FD's number.
  */
 int pscope_loop_unwatch(struct pscope_loop *l, int fd);
 
 /*
- * Forgets FD without a system call, for a descriptor closed now or just
- * before (its last reference: epoll drops a closed file by itself, and an
- * EPOLL_CTL_DEL would only cost time).  Events of FD already fetched in this
- * turn are not delivered.  Returns 0, or -ENOENT if FD was not watched.
+ * Forgets FD without a system call, for a descriptor about to be closed that
+ * is the last reference to its file (no dup(2), no forked child holds it):
+ * epoll then drops the file by itself, and an EPOLL_CTL_DEL would only cost
+ * time.  A connection's socket in serve or connect -n is such a descriptor.
+ * Events of FD already fetched in this turn are not delivered.  Returns 0, or
+ * -ENOENT if FD was not watched.
  */
 int pscope_loop_forget(struct pscope_loop *l, int fd);
 

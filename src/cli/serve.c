@@ -143,10 +143,13 @@ static void warn_limited(struct server *s, const char *what, int err)
 
 /*
  * Sends the portscope/1 line.  CLOSING: the connection is closed right after,
- * so the line is sent with MSG_MORE: held back (tcp(7), TCP_CORK) until
- * close(), whose FIN then rides in the same segment (the kernel's
- * tcp_send_fin tacks it onto a queued segment not yet sent).  One packet
- * instead of two, each way's work in the kernel included.
+ * so the line is sent with MSG_MORE, held back (tcp(7), TCP_CORK), and
+ * shutdown(SHUT_WR) sends it with the FIN in one segment (the kernel's
+ * tcp_send_fin tacks the FIN onto a queued segment not yet sent): one packet
+ * instead of two, each way's work in the kernel included.  The shutdown comes
+ * before close() because close() of a socket with input never read (an HTTP
+ * client's request) sends a reset and drops what is still queued: the line
+ * must be gone by then, as it was when it went out at once.
  */
 static void send_whoami(const struct conn_report *r, bool closing)
 {
@@ -154,9 +157,12 @@ static void send_whoami(const struct conn_report *r, bool closing)
 	int n = report_whoami(r, line, sizeof(line));
 
 	/* The socket is new and its buffer empty, so a short line is sent whole or the peer is gone. */
-	if (n > 0)
-		(void)send(r->conn.fd, line, (size_t)n,
-			   MSG_NOSIGNAL | MSG_DONTWAIT | (closing ? MSG_MORE : 0));
+	if (n <= 0)
+		return;
+	(void)send(r->conn.fd, line, (size_t)n,
+		   MSG_NOSIGNAL | MSG_DONTWAIT | (closing ? MSG_MORE : 0));
+	if (closing)
+		(void)shutdown(r->conn.fd, SHUT_WR);
 }
 
 static void close_conn(struct server *s, int fd)

@@ -5,7 +5,7 @@
  *
  * Memory per descriptor.  portscope holds some 20,000 connections per
  * process and tells its users how many bytes of user space each costs (the
- * client of connect -n keeps 8 of its own, a server worker 32), so the loop's
+ * client of connect -n keeps 4 of its own, a server worker 32), so the loop's
  * share is kept to 4 bytes: the table indexed by descriptor holds one
  * uint32_t per descriptor,
  *

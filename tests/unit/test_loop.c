@@ -412,11 +412,9 @@ static void stop_leaves_rest_of_batch(void **state)
 }
 
 /*
- * KNOWN BUG (src/lib/loop.c, pscope_loop_once, the dispatch loop "for (l->cur
- * = 0; l->cur < n && !l->stop; ...)"): the events fetched but not dispatched
- * after a stop are dropped with "l->nfired = 0"; level-triggered they come
- * again, edge-triggered they are lost, against loop.h's "the rest of the
- * turn's events wait".
+ * Events fetched but not handed out when a callback stops the loop wait for
+ * the next turn: level-triggered ones would come again anyway, edge-triggered
+ * ones only this way (loop.h: "the rest of the turn's events wait").
  */
 static void stop_keeps_edge_events(void **state)
 {
@@ -424,11 +422,9 @@ static void stop_keeps_edge_events(void **state)
 }
 
 /*
- * KNOWN BUG (src/lib/loop.c, pscope_loop_watch: drop_fired only "if known &&
- * (fn or arg changed)"): watching a descriptor again with the same callback
- * and argument but other events, from a handler, leaves its event fetched in
- * this turn; the loop then calls the handler with no events at all (ev &
- * new events == 0).
+ * A descriptor watched again, from a handler, with the same callback and
+ * argument but other events: its event already fetched in this turn, masked
+ * by the new events, may be empty; the handler is then not called at all.
  */
 static void on_rewatch(struct pscope_loop *l, int fd, uint32_t events, void *arg)
 {
@@ -1425,11 +1421,9 @@ static void free_restores_signals(void **state)
 }
 
 /*
- * KNOWN BUG (src/lib/loop.c, deliver_signals): it drains the signal pipe and
- * clears sig_any, then stops at the first callback that calls
- * pscope_loop_stop ("s < NSIG && !l->stop"); a second signal caught in the
- * meantime stays in sig_pending with sig_any 0 and the pipe empty:
- * pscope_loop_signal_pending says false and no later turn delivers it.
+ * Two signals caught, and the first one's callback stops the loop: the second
+ * is still pending (pscope_loop_signal_pending says so) and a later turn
+ * delivers it.
  */
 static void stop_keeps_second_signal(void **state)
 {
@@ -1453,10 +1447,9 @@ static void stop_keeps_second_signal(void **state)
 }
 
 /*
- * KNOWN BUG (src/lib/loop.c, own_signals): a second loop that catches signals
- * overwrites sig_wfd with its own pipe; the first loop's write end is then
- * closed by neither pscope_loop_free (the first is no longer the owner), and
- * leaks: one descriptor per forked child that makes its own loop.
+ * A second loop that catches signals takes them over with a pipe of its own
+ * and closes the first one's write end, which would otherwise leak: one
+ * descriptor per forked child that makes its own loop.
  */
 static void second_owner_closes_old_pipe(void **state)
 {
