@@ -43,7 +43,7 @@ FUZZ_SECONDS ?= 60
 LIBA := $(BUILD)/libportscope.a
 BIN  := $(BUILD)/portscope
 
-.PHONY: all demo check valgrind unit e2e test-deps tools fuzz bench install uninstall clean
+.PHONY: all demo check valgrind mutants unit e2e test-deps tools fuzz bench install uninstall clean
 
 all: $(BIN) $(LIBA)
 
@@ -127,6 +127,10 @@ valgrind: test-deps all
 	$(Q)sh tests/deps.sh valgrind
 	$(Q)$(MAKE) --no-print-directory $(UNIT_BIN) $(TOOL_BIN) $(FUZZ_REPLAY)
 	$(Q)VALGRIND=1 bash tests/check.sh $(BUILD) all
+
+# Each mutant in tests/mutants/ breaks one behaviour; the tests it names must fail (CI runs this).
+mutants: test-deps
+	$(Q)bash tests/mutants/run.sh
 
 install: all
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBDIR) $(DESTDIR)$(INCDIR)/portscope $(DESTDIR)$(MANDIR)/man1
