@@ -6,7 +6,96 @@ load helpers
 EXPERIMENTS="accept-shares-port no-peer-yet bind-conflict reuseport specific-beats-wildcard
 client-port-reuse ephemeral-ports time-wait dual-stack udp-demux accept-queue"
 
-# run_json NAME: runs `lab NAME -f json`; checks that it is one object for that one experiment.
+# checks_of NAME: the names of NAME's checks, in order, one a line: what the lab must
+# check, written here and not read from the lab.  A line "both: X" is "IPv4: X" then, after
+# all of those, "IPv6: X" the same way.
+checks_of() {
+	local both=()
+	while IFS= read -r line; do
+		case $line in
+		"both: "*) both+=("${line#both: }") ;;
+		*) echo "$line" ;;
+		esac
+	done < <(case $1 in
+	accept-shares-port) printf 'both: %s\n' "the accepted sockets' own address (getsockname)" \
+		"the accepted sockets' peers (getpeername)" "the kernel's list of sockets on the port" ;;
+	no-peer-yet) printf 'both: %s\n' "getpeername() on a listening socket" "getsockname() on a new socket" \
+		"getpeername() on a new socket" "getsockname() after connect()" ;;
+	bind-conflict) printf 'both: %s\n' "no options, first only bound: second bind() to the same address and port" \
+		"SO_REUSEADDR on both, first listening: second bind()" \
+		"SO_REUSEADDR on both, neither listening: second bind()" \
+		"then listen() on the first" "then listen() on the second: two listeners still conflict" \
+		"first listening on the wildcard, no options: bind() to loopback" \
+		"SO_REUSEADDR on both, first listening on the wildcard: bind() to loopback" \
+		"SO_REUSEADDR on both, first listening on loopback: bind() to the wildcard" \
+		"SO_REUSEADDR on both, first bound to the wildcard, not listening: bind() to loopback" ;;
+	reuseport) printf 'both: %s\n' "connections spread among the listeners" \
+		"one more socket without SO_REUSEPORT: bind()" \
+		"a socket of another user (uid 65534) with SO_REUSEPORT: bind()" ;;
+	specific-beats-wildcard) printf '%s\n' "IPv4: a connection to 127.0.0.1" "IPv4: a connection to 127.0.0.2" \
+		"IPv6: a connection to ::1" "IPv6: a connection to 2001:2::2" ;;
+	client-port-reuse) printf 'both: %s\n' "a second client socket, SO_REUSEADDR on both: bind() to the same address and port" \
+		"then connect() to the other server" "the kernel's list of sockets on the client's port" \
+		"a third client socket without SO_REUSEADDR: bind() to the same address and port" \
+		"a fourth, with SO_REUSEADDR, bound there: connect() to the first server again" ;;
+	ephemeral-ports) printf 'both: %s\n' "plain connect()" "bind(port 0), then connect()" \
+		"IP_BIND_ADDRESS_NO_PORT, bind(port 0), then connect()" ;;
+	time-wait) printf 'both: %s\n' "after the server closed first, and stopped: the kernel's list of the port" \
+		"old server without SO_REUSEADDR, new one without: bind()" \
+		"old server without SO_REUSEADDR, new one with: bind()" \
+		"old server with SO_REUSEADDR, new one without: bind()" \
+		"old server with SO_REUSEADDR, new one with: bind()" ;;
+	dual-stack) printf 'V6ONLY %s\n' "0: the IPv4 client as the IPv6 server sees it (getpeername, getsockname)" \
+		"0: the kernel's list: the accepted socket is an IPv6 one" \
+		"0: an IPv4 socket: bind() to 0.0.0.0 on the same port" \
+		"1: with IPV6_V6ONLY on: an IPv4 listener on 0.0.0.0, same port" \
+		"1: an IPv4 client" "1: an IPv6 client" ;;
+	udp-demux) printf 'both: %s\n' "which socket receives which sender's datagrams" \
+		"the kernel's list of UDP sockets on the port" ;;
+	accept-queue) printf 'both: %s\n' "before any accept(): the server's side of the connections" \
+		"the clients' own sockets, the queue holding backlog + 1" \
+		"the order in which accept() hands out the connections" ;;
+	*) echo "checks_of: no list for '$1'" >&2; return 1 ;;
+	esac)
+	[ ${#both[@]} -eq 0 ] && return 0
+	printf 'IPv4: %s\n' "${both[@]}"
+	printf 'IPv6: %s\n' "${both[@]}"
+}
+
+# assert_checks [--count-only]: every experiment in the lab's JSON in $output has
+# exactly the checks checks_of names, in that order: "checks" is their count, and
+# "observed" and "predicted" are "NAME: value; NAME: value..." with those names
+# (--count-only: only the count, for a run where some checks say SKIP, named
+# otherwise and without a prediction).  Parsed by python3, not by the lab.
+assert_checks() {
+	local only=${1:-} e f=$TMP/checks
+	: >"$f"
+	for e in $EXPERIMENTS; do
+		checks_of "$e" | sed "s/^/$e\t/" >>"$f"
+	done
+	printf '%s' "$output" >"$TMP/lab.json"
+	python3 - "$f" "$only" "$TMP/lab.json" <<'PY'
+import json, re, sys
+want = {}
+for line in open(sys.argv[1]):
+    e, name = line.rstrip("\n").split("\t", 1)
+    want.setdefault(e, []).append(name)
+d = json.load(open(sys.argv[3]))
+assert d["experiments"], "no experiment in the JSON"
+for x in d["experiments"]:
+    names = want[x["name"]]
+    assert x["checks"] == len(names), (x["name"], "checks", x["checks"], "want", len(names))
+    if sys.argv[2] == "--count-only":
+        continue
+    pattern = "^" + "; ".join(re.escape(n) + ": (.+?)" for n in names) + "$"
+    for side in ["observed", "predicted"]:
+        assert re.match(pattern, x[side], re.S), (x["name"], side, x[side], "want checks", names)
+print("checks named as expected:", ", ".join("%s %d" % (x["name"], x["checks"]) for x in d["experiments"]))
+PY
+}
+
+# run_json NAME: runs `lab NAME -f json`; checks that it is one object for that one
+# experiment, with exactly the checks checks_of names.
 run_json() {
 	run timeout 60 "$PORTSCOPE" lab "$1" -f json
 	echo "$output"
@@ -14,7 +103,7 @@ run_json() {
 	[[ $output == '{"kernel":"'"$(uname -r)"'","experiments":[{"name":"'"$1"'","result":'* ]]
 	[[ $output == *'}]}' ]]
 	[ "$(grep -o '"name":' <<<"$output" | wc -l)" -eq 1 ]
-	grep -Eq '"checks":[1-9][0-9]*}' <<<"$output"
+	assert_checks
 }
 
 # expect_pass NAME: the experiment passed, with no check skipped (we are root).
@@ -170,6 +259,8 @@ observed() {
 	! grep -q '"result":"FAIL"' <<<"$output" || false
 	[ "$(grep -o '"result":"PASS"' <<<"$output" | wc -l)" -eq 11 ]
 	grep -q 'IPv4: a socket of another user with SO_REUSEPORT skipped: needs root, to make a socket as another user (setresuid)' <<<"$output"
+	# A check that needs root says SKIP: it is not left out.
+	assert_checks --count-only
 }
 
 @test "PORTSCOPE_LAB_WRONG: a wrong prediction is a FAIL, both sides and the kernel printed, exit 1" {
@@ -200,9 +291,9 @@ observed() {
 	for name in $EXPERIMENTS; do
 		grep -q "\"name\":\"$name\",\"result\":\"PASS\",\"predicted\":\"" <<<"$output"
 	done
-	if command -v jq >/dev/null; then
-		[ "$(jq -r '.experiments | length' <<<"$output")" -eq 11 ]
-	fi
+	[ "$(python3 -c 'import json,sys; print(len(json.load(sys.stdin)["experiments"]))' <<<"$output")" -eq 11 ]
+	# Every check of every experiment, by name; as an ordinary user, some say SKIP.
+	if [ "$(id -u)" -eq 0 ]; then assert_checks; else assert_checks --count-only; fi
 }
 
 @test "lab -v shows each system call with addresses, fds and errno names" {
