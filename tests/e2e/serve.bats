@@ -14,18 +14,64 @@ connect_json() {
 	[ -n "$CPORT" ] && [ -n "$CFD" ]
 }
 
+# hold_client [HOST]: one client that stays connected (the server runs with --keep, so
+# that its end is there to be found); sets CONN (the client's descriptor), then takes the
+# server's view of it from the kernel, not from the server: CPORT (the client's port) and
+# CFD (the server's descriptor for it, whose socket inode is the one ss shows).
+hold_client() {
+	local host=${1:-127.0.0.1} row ino f
+	exec {CONN}<>"/dev/tcp/$host/$PORT"
+	IFS= read -r -t 5 line <&$CONN
+	[[ $line == portscope/1* ]]
+	row=$(ss -Htne state established "( sport = :$PORT )")
+	echo "ss: $row"
+	[ -n "$row" ] && [ "$(wc -l <<<"$row")" -eq 1 ]
+	ino=$(grep -o 'ino:[0-9]*' <<<"$row" | cut -d: -f2)
+	CPORT=$(awk '{ print $4 }' <<<"$row" | sed 's/.*://')
+	CFD=
+	for f in /proc/"$SERVER_PID"/fd/*; do
+		[ "$(readlink "$f")" = "socket:[$ino]" ] && CFD=${f##*/}
+	done
+	echo "client port $CPORT, server fd $CFD (inode $ino)"
+	[ -n "$ino" ] && [ -n "$CPORT" ] && [ -n "$CFD" ]
+}
+
+# HOSTS: /etc/hosts for the tests that resolve names, so that they do not depend on this
+# host's: pshost.test is 127.0.0.1 and ::1.
+hosts_file() {
+	printf '127.0.0.1 localhost pshost.test\n::1 localhost pshost.test\n' >"$TMP/hosts"
+}
+
+# start_server_hosts ARGS...: start_server, with /etc/hosts replaced by $TMP/hosts in a
+# private mount namespace (root only: the tests run as root in CI).
+start_server_hosts() {
+	[ "$(id -u)" -eq 0 ] || skip "needs root for a private /etc/hosts (unshare -m)"
+	command -v unshare >/dev/null || skip "needs unshare"
+	hosts_file
+	unshare -m sh -c 'mount --bind "$0" /etc/hosts && exec "$@"' "$TMP/hosts" \
+		"$PORTSCOPE" serve "$@" >"$TMP/out" 2>"$TMP/err" &
+	SERVER_PID=$!
+	wait_for_line "$TMP/err" 'listening on' 5 || {
+		cat "$TMP/err" >&2
+		return 1
+	}
+	PORT=$(sed -n 's/^portscope: listening on .*:\([0-9][0-9]*\)$/\1/p' "$TMP/err" | head -1)
+	[ -n "$PORT" ]
+}
+
 @test "seed format: an IPv4 connection prints the note's block line for line" {
-	start_server 127.0.0.1:0
-	connect_json "$PORT"
+	# --keep: the connection is still there to be found in /proc when the block is checked.
+	start_server --keep 127.0.0.1:0
+	hold_client
 	wait_for_line "$TMP/out" '^\*\{48\}$' 5
 	seed_block "$CFD" "$LFD" "('127.0.0.1', $PORT)" "('127.0.0.1', $CPORT)" AF_INET >"$TMP/expected"
 	diff -u "$TMP/expected" "$TMP/out"
 }
 
 @test "seed format: an IPv6 connection prints Python's 4-item addresses and AF_INET6" {
-	start_server '[::1]:0'
+	start_server --keep '[::1]:0'
 	grep -qx "portscope: listening on \[::1\]:$PORT" "$TMP/err"
-	connect_json "$PORT" ::1
+	hold_client ::1
 	wait_for_line "$TMP/out" '^\*\{48\}$' 5
 	seed_block "$CFD" "$LFD" "('::1', $PORT, 0, 0)" "('::1', $CPORT, 0, 0)" AF_INET6 >"$TMP/expected"
 	diff -u "$TMP/expected" "$TMP/out"
@@ -40,15 +86,15 @@ connect_json() {
 }
 
 @test "line format: one line per connection with both ends and the listener" {
-	start_server 127.0.0.1:0 --format=line
-	connect_json "$PORT"
+	start_server --keep 127.0.0.1:0 --format=line
+	hold_client
 	wait_for_line "$TMP/out" '^conn=1 ' 5
 	grep -Ex "conn=1 tcp fd=$CFD local=127.0.0.1:$PORT peer=127.0.0.1:$CPORT listener_fd=$LFD listener=127.0.0.1:$PORT" "$TMP/out"
 }
 
 @test "json format: one object per line with laddr, raddr, fd, family, type, proto and the listener" {
-	start_server '[::1]:0' -f json
-	connect_json "$PORT" ::1
+	start_server --keep '[::1]:0' -f json
+	hold_client ::1
 	wait_for_line "$TMP/out" '^{' 5
 	expected="{\"conn\":1,\"fd\":$CFD,\"family\":\"AF_INET6\",\"type\":\"SOCK_STREAM\",\"proto\":6,\"laddr\":\"[::1]:$PORT\",\"raddr\":\"[::1]:$CPORT\",\"listener\":{\"fd\":$LFD,\"family\":\"AF_INET6\",\"type\":\"SOCK_STREAM\",\"proto\":6,\"laddr\":\"[::1]:$PORT\",\"raddr\":null,\"raddr_error\":\"ENOTCONN\"}}"
 	[ "$(cat "$TMP/out")" = "$expected" ]
@@ -57,12 +103,23 @@ connect_json() {
 
 @test "the portscope/1 line tells the client what the server saw, then the server closes" {
 	start_server 127.0.0.1:0
+	idle=$(ls "/proc/$SERVER_PID/fd" | wc -l)
 	exec {conn}<>"/dev/tcp/127.0.0.1/$PORT"
 	IFS= read -r -t 5 line <&$conn
-	# The server closes after its line: the next read sees end of file at once.
-	! IFS= read -r -t 5 more <&$conn || false
-	exec {conn}<&-
 	[[ $line =~ ^portscope/1\ you=127\.0\.0\.1:[0-9]+\ me=127\.0\.0\.1:$PORT\ proto=tcp\ conn=1\ fd=[0-9]+$ ]]
+	# Then end of file at once: read's status is 1, not > 128 (a timeout).
+	status=0
+	IFS= read -r -t 5 more <&$conn || status=$?
+	[ "$status" -eq 1 ]
+	# The FIN comes from shutdown(); that the server closed its descriptor is seen in
+	# /proc, while the client still holds its end: the count is back to before the client.
+	for i in $(seq 50); do
+		[ "$(ls "/proc/$SERVER_PID/fd" | wc -l)" -eq "$idle" ] && break
+		sleep 0.1
+	done
+	ls -l "/proc/$SERVER_PID/fd"
+	[ "$(ls "/proc/$SERVER_PID/fd" | wc -l)" -eq "$idle" ]
+	exec {conn}<&-
 }
 
 @test "a client that writes first (an HTTP request the server never reads) still gets its line, IPv4 and IPv6" {
@@ -167,12 +224,15 @@ print("replies=%d" % got)' "$host" "$PORT"
 }
 
 @test "localhost listens on every address it resolves to, all on one port" {
-	want=$(getent ahostsv4 localhost | awk '{print $1}' | sort -u | wc -l)
-	want6=$(getent ahostsv6 localhost | awk '$1 == "::1" {print $1}' | sort -u | wc -l)
-	start_server localhost:0
-	n=$(grep -c "listening on .*:$PORT\$" "$TMP/err")
-	[ "$n" -eq $((want + want6)) ] || [ "$n" -ge 1 ]
-	[ "$(grep -c 'listening on' "$TMP/err")" -eq "$n" ]
+	# A private /etc/hosts where localhost is 127.0.0.1 and ::1: two addresses, two listeners.
+	start_server_hosts localhost:0
+	cat "$TMP/err"
+	[ "$(grep -c 'listening on' "$TMP/err")" -eq 2 ]
+	grep -qx "portscope: listening on 127.0.0.1:$PORT" "$TMP/err"
+	grep -qx "portscope: listening on \[::1\]:$PORT" "$TMP/err"
+	# The kernel's view agrees: exactly these two listening sockets on the port.
+	ss -Htln "( sport = :$PORT )"
+	[ "$(ss -Htln "( sport = :$PORT )" | awk '{ print $4 }' | LC_ALL=C sort | tr '\n' ' ')" = "127.0.0.1:$PORT [::1]:$PORT " ]
 }
 
 @test "0.0.0.0 and [::] listen on every interface when asked" {
