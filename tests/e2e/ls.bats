@@ -20,6 +20,38 @@ ls_set() {
 	"$PORTSCOPE" ls -H "$@" | awk '/^(tcp|udp) / {print $1, $2, $5, $6}' | sort
 }
 
+# ss_roles PORT [PROTO]: "proto state local peer role" from ss for TCP and UDP
+# sockets on PORT (only PROTO's, if given), the role derived here from ss's columns, as ls --help defines them:
+# a remote port PORT is a client; a local one is a listener (LISTEN), an accepted
+# TCP socket, a bound UDP socket (UNCONN) or a connected one.
+ss_roles() {
+	local port=$1
+	ss_set "$port" | grep "^${2:-}" | awk -v p="$port" '{
+		n = split($3, l, ":"); lp = l[n]
+		if (lp != p) role = "client"
+		else if ($2 == "LISTEN") role = "listener"
+		else if ($1 == "tcp") role = "accepted"
+		else if ($2 == "UNCONN") role = "bound"
+		else role = "connected"
+		print $0, role }' | sort
+}
+
+# ls_roles PORT [LS-ARGS...]: the same from portscope ls, with its Role column.
+ls_roles() {
+	local port=$1
+	shift
+	set -o pipefail
+	"$PORTSCOPE" ls -H "$@" "$port" | awk '/^(tcp|udp) / {print $1, $2, $5, $6, $7}' | sort
+}
+
+# nonempty_same A B: A and B are the same lines, and not none.
+nonempty_same() {
+	echo "portscope: $1" | sed 's/^/# /'
+	echo "expected: $2" | sed 's/^/# /'
+	[ -n "$2" ]
+	[ "$1" = "$2" ]
+}
+
 # hold N PORT [HOST]: opens N connections from this shell; their fds are in HELD.
 HELD=()
 hold() {
@@ -63,7 +95,73 @@ hold() {
 		[ "$output" = "$(ss_set "$port" | grep '^udp ')" ]
 		grep -q "^udp UNCONN " <<<"$output"
 		grep -q "^udp ESTABLISHED " <<<"$output"
+		# Each socket's role, from the Role column, against ss's columns.
+		run ls_roles "$port" -u
+		[ "$status" -eq 0 ]
+		nonempty_same "$output" "$(ss_roles "$port" udp)"
+		[ "$(grep -c ' bound$' <<<"$output")" -eq 1 ]
+		[ "$(grep -c ' client$' <<<"$output")" -eq 1 ]
 	done
+	# All three UDP roles on one port, from python3's own sockets: a bound one, one
+	# connected from that port (SO_REUSEADDR on both), and the client it is connected to.
+	for host in 127.0.0.1 ::1; do
+		spawn "$TMP/udp3" python3 -c '
+import socket, sys, time
+h = sys.argv[1]
+fam = socket.AF_INET6 if ":" in h else socket.AF_INET
+def sock():
+    s = socket.socket(fam, socket.SOCK_DGRAM)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    return s
+a = sock(); a.bind((h, 0)); port = a.getsockname()[1]
+c = sock(); c.bind((h, 0))
+b = sock(); b.bind((h, port)); b.connect(c.getsockname()[:2])
+c.connect((h, port))
+print(port, flush=True)
+time.sleep(30)' "$host"
+		wait_for_line "$TMP/udp3" '^[0-9]' 5
+		port=$(head -1 "$TMP/udp3")
+		run ls_roles "$port" -u
+		echo "$output"
+		[ "$status" -eq 0 ]
+		nonempty_same "$output" "$(ss_roles "$port" udp)"
+		[ "$(grep -c '^udp UNCONN .* bound$' <<<"$output")" -eq 1 ]
+		[ "$(grep -c '^udp ESTABLISHED .* connected$' <<<"$output")" -eq 1 ]
+		[ "$(grep -c '^udp ESTABLISHED .* client$' <<<"$output")" -eq 1 ]
+		kill "$SPAWNED"
+	done
+}
+
+@test "ls -4 and -6: only that family's sockets, exactly as ss -4 and ss -6 show them" {
+	# One port, both families: a listener and a held connection on each, python3's own.
+	spawn "$TMP/both" python3 -c '
+import socket, time
+l4 = socket.socket(); l4.bind(("127.0.0.1", 0)); l4.listen(); port = l4.getsockname()[1]
+l6 = socket.socket(socket.AF_INET6); l6.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+l6.bind(("::1", port)); l6.listen()
+c4 = socket.create_connection(("127.0.0.1", port)); a4 = l4.accept()
+c6 = socket.create_connection(("::1", port)); a6 = l6.accept()
+print(port, flush=True)
+time.sleep(30)'
+	wait_for_line "$TMP/both" '^[0-9]' 5
+	port=$(head -1 "$TMP/both")
+	set -o pipefail
+	v4=$(ls_set -4 "$port")
+	nonempty_same "$v4" "$(ss_set -4 "$port")"
+	[ "$(wc -l <<<"$v4")" -eq 3 ]
+	! grep -q '\[' <<<"$v4" || false
+	v6=$(ls_set -6 "$port")
+	nonempty_same "$v6" "$(ss_set -6 "$port")"
+	[ "$(wc -l <<<"$v6")" -eq 3 ]
+	[ "$(grep -c "^tcp [A-Z]* \[::1\]:[0-9]* \[::1\]:[0-9]*\$" <<<"$v6")" -eq 2 ]
+	# Both: the two together; the summary counts each family's own.
+	[ "$(ls_set "$port")" = "$(sort <<<"$v4"$'\n'"$v6")" ]
+	run "$PORTSCOPE" ls -4 "$port"
+	[ "$status" -eq 0 ]
+	grep -q "^port $port: 3 sockets - 1 listening, 1 accepted (local port $port), 1 client (remote port $port)" <<<"$output"
+	run "$PORTSCOPE" ls -6 "$port"
+	[ "$status" -eq 0 ]
+	grep -q "^port $port: 3 sockets - 1 listening, 1 accepted (local port $port), 1 client (remote port $port)" <<<"$output"
 }
 
 @test "ls: each socket's role: the listener, accepted sockets (local port) and clients (remote port)" {
@@ -163,8 +261,23 @@ assert d["summary"]["owners"][0]["comm"] == "q\"\\\x01\x7f\ufffd\u00e9z", d["sum
 @test "ls --proc reads /proc/net and finds the same sockets as netlink" {
 	start_server 127.0.0.1:0 --keep -f line
 	hold 2 "$PORT"
-	[ "$(ls_set --proc "$PORT")" = "$(ls_set "$PORT")" ]
+	spawn "$TMP/udp" "$PSTEST" udp -6
+	wait_for_line "$TMP/udp" '^[0-9]' 5
+	port6=$(head -1 "$TMP/udp")
+	set -o pipefail
+	# Each way against ss: the listener and both ends of the two connections.
+	viaproc=$(ls_set --proc "$PORT")
+	nonempty_same "$viaproc" "$(ss_set "$PORT")"
+	[ "$(wc -l <<<"$viaproc")" -eq 5 ]
+	vianetlink=$(ls_set "$PORT")
+	nonempty_same "$vianetlink" "$(ss_set "$PORT")"
+	# UDP over IPv6, from /proc/net/udp6: bound and connected.
+	viaproc=$(ls_set --proc -u "$port6")
+	nonempty_same "$viaproc" "$(ss_set "$port6" | grep '^udp ')"
+	[ "$(wc -l <<<"$viaproc")" -eq 2 ]
 	run "$PORTSCOPE" ls --proc -f json -s "$PORT"
+	[ "$status" -eq 0 ]
+	[[ $output == *'"sockets":5,'* ]]
 	[[ $output == *'"source":"proc"}}' ]]
 }
 
