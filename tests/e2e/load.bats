@@ -157,18 +157,64 @@ pause_one_worker() {
 	[[ $output == *'"established":0,"failed":20,"failures":{"ECONNREFUSED":20}'* ]]
 }
 
+# interrupt_held ARGS...: runs `connect -n 300 --hold forever ARGS` on $PORT under
+# `timeout -s KILL 30` (a backstop, should this test's own teardown not run), waits for
+# its 300 connections, sends SIGINT to portscope itself, and waits 5 s at most for it to
+# end.  Both pids are stopped at teardown.  Sets CLIENT (portscope's pid), STATUS (its
+# exit status) and output (its stdout); fails if it did not end within the 5 s.
+interrupt_held() {
+	local t i
+	timeout -s KILL 30 "$PORTSCOPE" connect -n 300 --hold forever "$@" "$PORT" >"$TMP/client.out" 2>"$TMP/client.err" &
+	t=$!
+	BG_PIDS+=("$t")
+	for ((i = 0; i < 50; i++)); do
+		CLIENT=$(cat /proc/"$t"/task/*/children 2>/dev/null | tr -d ' ')
+		[ -n "$CLIENT" ] && break
+		sleep 0.1
+	done
+	[ -n "$CLIENT" ]
+	BG_PIDS+=("$CLIENT")
+	[ "$(cat /proc/"$CLIENT"/comm)" = "$COMM" ]
+	wait_established "$PORT" 300 10
+	kill -INT "$CLIENT"
+	for ((i = 0; i < 50; i++)); do
+		kill -0 "$t" 2>/dev/null || break
+		sleep 0.1
+	done
+	output=$(cat "$TMP/client.out")
+	echo "$output"
+	cat "$TMP/client.err"
+	if kill -0 "$t" 2>/dev/null; then
+		echo "portscope connect (pid $CLIENT) still running 5 s after SIGINT" >&2
+		return 1
+	fi
+	STATUS=0
+	wait "$t" || STATUS=$?
+	# No process left: portscope itself is gone, not only timeout.
+	[ ! -e "/proc/$CLIENT" ]
+}
+
 @test "connect -n: SIGINT prints the summary so far" {
 	start_server --keep -q 127.0.0.1:0
-	"$PORTSCOPE" connect -n 300 --hold forever -f json "$PORT" >"$TMP/client.json" 2>/dev/null &
-	client=$!
-	BG_PIDS+=("$client")
-	wait_established "$PORT" 300 10
-	kill -INT "$client"
-	status=0
-	wait_pid "$client" 10 || status=$?
-	cat "$TMP/client.json"
-	grep -q '"established":300,"failed":0,' "$TMP/client.json"
-	grep -q '"interrupted":true}' "$TMP/client.json"
+	interrupt_held -f json
+	# All 300 were established before the signal: exit 0, and the summary says interrupted.
+	[ "$STATUS" -eq 0 ]
+	[ ! -s "$TMP/client.err" ]
+	python3 -c '
+import json, sys
+d = json.loads(sys.stdin.read())
+assert (d["requested"], d["established"], d["failed"], d["interrupted"]) == (300, 300, 0, True), d' <<<"$output"
+	# The held connections were closed: ss sees none established to the port.
+	for i in $(seq 50); do
+		[ "$(ss -Htn state established "( dport = :$PORT )" | wc -l)" -eq 0 ] && break
+		sleep 0.1
+	done
+	[ "$(ss -Htn state established "( dport = :$PORT )" | wc -l)" -eq 0 ]
+	# In text, the first line says so.
+	interrupt_held -f line
+	[ "$STATUS" -eq 0 ]
+	[ "$(head -1 <<<"$output")" = "portscope connect: 300 of 300 connections established to 127.0.0.1:$PORT (interrupted)" ]
+	grep -qx "  failed      0" <<<"$output"
 }
 
 # client_pids PID N: the pids of PID's N child processes (connect --procs's client
@@ -269,5 +315,20 @@ client_pids() {
 	grep -q '^<svg ' "$TMP/ramp.svg"
 	grep -q 'connections held' "$TMP/ramp.svg"
 	[ "$(grep -c '<polyline' "$TMP/ramp.svg")" -eq 2 ]
-	if command -v python3 >/dev/null; then python3 -c 'import json,sys; json.loads(sys.stdin.read())' <<<"$output"; fi
+	python3 -c 'import json,sys; d = json.loads(sys.stdin.read()); assert d["ok"] is True and d["connections"] == 2000, d' <<<"$output"
+	# In text: the same figures, one line each.
+	rm "$TMP/ramp.svg"
+	run timeout 120 "$PORTSCOPE" bench -n 2000 --hold 0.5 --chart "$TMP/ramp.svg"
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[ "${#lines[@]}" -eq 8 ]
+	[[ ${lines[0]} =~ ^portscope\ bench:\ 2000\ connections\ to\ 127\.0\.0\.1:[0-9]+,\ [0-9]+\ server\ workers?,\ [0-9]+\ client\ process(es)?,\ [0-9]+\ source\ address(es)?$ ]]
+	[[ ${lines[1]} =~ ^\ \ held\ +server\ 2000,\ clients\ 2000,\ kernel\ 2000,\ for\ [0-9.]+\ s\;\ 0\ failures$ ]]
+	[[ ${lines[2]} =~ ^\ \ ramp\ +[0-9.]+\ s,\ [0-9]+\ connections/s$ ]]
+	[[ ${lines[3]} =~ ^\ \ server\ CPU\ +[0-9.]+\ us\ per\ accepted\ connection$ ]]
+	[[ ${lines[4]} =~ ^\ \ user\ memory\ +server\ -?[0-9.]+\ B,\ client\ -?[0-9.]+\ B\ per\ connection$ ]]
+	[[ ${lines[5]} =~ ^\ \ kernel\ memory\ +-?[0-9]+\ B\ per\ connection\ \(slab,\ both\ ends\)$ ]]
+	[[ ${lines[6]} =~ ^\ \ listing\ +portscope\ ls\ [0-9.]+\ s,\ ss\ [0-9.]+\ s\ \(ss\ takes\ [0-9.]+x\ as\ long\)$ ]]
+	[ "${lines[7]}" = "  chart           $TMP/ramp.svg" ]
+	grep -q '^<svg ' "$TMP/ramp.svg"
 }
