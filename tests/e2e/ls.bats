@@ -232,7 +232,18 @@ time.sleep(30)'
 	[[ $output == *'"processes":[{"pid":'$SERVER_PID',"comm":"'$COMM'","fd":'$LFD'}]'* ]]
 	[[ $output == *'"summary":{"port":'$PORT',"sockets":3,"tcp":3,"udp":0,"time_wait":0,"listening":1,"accepted":1,"bound":0,"connected":0,"clients":1,'* ]]
 	[[ $output == *'"source":"netlink"}}' ]]
-	if command -v python3 >/dev/null; then python3 -c 'import json,sys; d=json.loads(sys.stdin.read()); assert len(d["sockets"]) == 3' <<<"$output"; fi
+	# Every socket's fields, against ss: the same (proto, state, local, peer, role) set.
+	python3 -c '
+import json, sys
+d = json.loads(sys.stdin.read())
+port = int(sys.argv[1])
+for s in d["sockets"]:
+    role = "client" if s["side"] == "remote" else "listener" if s["state"] == "LISTEN" else "accepted"
+    assert s["role"] == role, s
+    assert s["side"] == ("local" if s["local"].endswith(":%d" % port) else "remote"), s
+    print(s["proto"], s["state"], s["local"], s["peer"] or "[::]:*", s["role"])' "$PORT" <<<"$output" | sort >"$TMP/json.set"
+	nonempty_same "$(cat "$TMP/json.set")" "$(ss_roles "$PORT")"
+	[ "$(wc -l <"$TMP/json.set")" -eq 3 ]
 }
 
 @test "ls -f json: a command name of any bytes is escaped, and the document stays valid JSON" {
@@ -271,6 +282,11 @@ assert d["summary"]["owners"][0]["comm"] == "q\"\\\x01\x7f\ufffd\u00e9z", d["sum
 	[ "$(wc -l <<<"$viaproc")" -eq 5 ]
 	vianetlink=$(ls_set "$PORT")
 	nonempty_same "$vianetlink" "$(ss_set "$PORT")"
+	# --local-only, matched here by portscope itself, not by the kernel's filter: the
+	# listener and the 2 accepted sockets, as ss shows those with source port PORT.
+	viaproc=$(ls_set --proc --local-only "$PORT")
+	nonempty_same "$viaproc" "$(ss -Hnta "( sport = :$PORT )" | awk '{print "tcp", $1, $4, $5}' | sed 's/ ESTAB / ESTABLISHED /' | sort)"
+	[ "$(wc -l <<<"$viaproc")" -eq 3 ]
 	# UDP over IPv6, from /proc/net/udp6: bound and connected.
 	viaproc=$(ls_set --proc -u "$port6")
 	nonempty_same "$viaproc" "$(ss_set "$port6" | grep '^udp ')"
