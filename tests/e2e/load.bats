@@ -139,8 +139,12 @@ pause_one_worker() {
 	[[ ${lines[3]} =~ ^\ \ latency\ +p50\ [0-9.e+]+\ ms\ p90\ .*\ max\ [0-9.e+]+\ ms$ ]]
 	[ "${lines[4]}" = "  replies     500 portscope/1 lines: 500 matched this end's view, 0 differed, 0 missing" ]
 	[[ ${lines[5]} =~ ^\ \ distinct\ +[0-9]+\ source\ ports,\ 2\ source\ addresses$ ]]
+	t0=$(date +%s%N)
 	run timeout 30 "$PORTSCOPE" connect -n 200 --rate 2000 -f json "$PORT"
+	t1=$(date +%s%N)
 	[ "$status" -eq 0 ]
+	# By this test's own clock too: at least 0.08 s.
+	[ $(( (t1 - t0) / 1000000 )) -ge 80 ]
 	for key in requested established failed failures ramp_seconds rate_per_s latency_us replies matched source_ports source_addresses; do
 		[[ $output == *"\"$key\":"* ]]
 	done
@@ -155,27 +159,37 @@ pause_one_worker() {
 	echo "$output"
 	[ "$status" -eq 1 ]
 	[[ $output == *'"established":0,"failed":20,"failures":{"ECONNREFUSED":20}'* ]]
+	run timeout 30 "$PORTSCOPE" connect -n 20 "$port"
+	echo "$output"
+	[ "$status" -eq 1 ]
+	[ "${lines[0]}" = "portscope connect: 0 of 20 connections established to 127.0.0.1:$port" ]
+	[ "${lines[2]}" = "  failed      20: ECONNREFUSED 20" ]
 }
 
-# interrupt_held ARGS...: runs `connect -n 300 --hold forever ARGS` on $PORT under
+# interrupt_held N ARGS...: runs `connect -n N --hold forever ARGS` on $PORT under
 # `timeout -s KILL 30` (a backstop, should this test's own teardown not run), waits for
-# its 300 connections, sends SIGINT to portscope itself, and waits 5 s at most for it to
-# end.  Both pids are stopped at teardown.  Sets CLIENT (portscope's pid), STATUS (its
-# exit status) and output (its stdout); fails if it did not end within the 5 s.
+# its N connections, saves what ss sees of the clients' ends then (established, to
+# 127.0.0.1:$PORT: Recv-Q Send-Q local peer) in $TMP/ss.held, sends SIGINT to portscope
+# itself, and waits 5 s at most for it to end.  Both pids are stopped at teardown.  Sets
+# CLIENT (portscope's pid), STATUS (its exit status) and output (its stdout); fails if
+# it did not end within the 5 s.
 interrupt_held() {
-	local t i
-	timeout -s KILL 30 "$PORTSCOPE" connect -n 300 --hold forever "$@" "$PORT" >"$TMP/client.out" 2>"$TMP/client.err" &
+	local t i n=$1
+	shift
+	timeout -s KILL 30 "$PORTSCOPE" connect -n "$n" --hold forever "$@" "$PORT" >"$TMP/client.out" 2>"$TMP/client.err" &
 	t=$!
 	BG_PIDS+=("$t")
+	# timeout's child, once it is portscope (not before its exec).
 	for ((i = 0; i < 50; i++)); do
 		CLIENT=$(cat /proc/"$t"/task/*/children 2>/dev/null | tr -d ' ')
-		[ -n "$CLIENT" ] && break
+		[ -n "$CLIENT" ] && [ "$(cat /proc/"$CLIENT"/comm 2>/dev/null)" = "$COMM" ] && break
 		sleep 0.1
 	done
 	[ -n "$CLIENT" ]
 	BG_PIDS+=("$CLIENT")
 	[ "$(cat /proc/"$CLIENT"/comm)" = "$COMM" ]
-	wait_established "$PORT" 300 10
+	wait_established "$PORT" "$n" 10
+	ss -Htn state established dst "127.0.0.1:$PORT" >"$TMP/ss.held"
 	kill -INT "$CLIENT"
 	for ((i = 0; i < 50; i++)); do
 		kill -0 "$t" 2>/dev/null || break
@@ -196,7 +210,7 @@ interrupt_held() {
 
 @test "connect -n: SIGINT prints the summary so far" {
 	start_server --keep -q 127.0.0.1:0
-	interrupt_held -f json
+	interrupt_held 300 -f json
 	# All 300 were established before the signal: exit 0, and the summary says interrupted.
 	[ "$STATUS" -eq 0 ]
 	[ ! -s "$TMP/client.err" ]
@@ -206,15 +220,37 @@ d = json.loads(sys.stdin.read())
 assert (d["requested"], d["established"], d["failed"], d["interrupted"]) == (300, 300, 0, True), d' <<<"$output"
 	# The held connections were closed: ss sees none established to the port.
 	for i in $(seq 50); do
-		[ "$(ss -Htn state established "( dport = :$PORT )" | wc -l)" -eq 0 ] && break
+		[ "$(ss -Htn state established dst "127.0.0.1:$PORT" | wc -l)" -eq 0 ] && break
 		sleep 0.1
 	done
-	[ "$(ss -Htn state established "( dport = :$PORT )" | wc -l)" -eq 0 ]
+	[ "$(ss -Htn state established dst "127.0.0.1:$PORT" | wc -l)" -eq 0 ]
 	# In text, the first line says so.
-	interrupt_held -f line
+	interrupt_held 300 -f line
 	[ "$STATUS" -eq 0 ]
 	[ "$(head -1 <<<"$output")" = "portscope connect: 300 of 300 connections established to 127.0.0.1:$PORT (interrupted)" ]
 	grep -qx "  failed      0" <<<"$output"
+}
+
+@test "connect -n --source: each address of the range makes its share, from ports the kernel picks, as ss sees them" {
+	start_server --keep -q 127.0.0.1:0
+	interrupt_held 300 --source 127.0.0.2-127.0.0.4 -f json
+	[ "$STATUS" -eq 0 ]
+	cat "$TMP/ss.held" | head -5
+	# 300 connections, 100 from each of the three addresses, none from another.
+	[ "$(wc -l <"$TMP/ss.held")" -eq 300 ]
+	[ "$(awk '{sub(/:[0-9]+$/, "", $3); print $3}' "$TMP/ss.held" | sort | uniq -c | awk '{print $2, $1}' | tr '\n' ' ')" = "127.0.0.2 100 127.0.0.3 100 127.0.0.4 100 " ]
+	# The summary's figures are those ss shows: 3 addresses, and as many distinct ports.
+	ports=$(awk '{n = split($3, a, ":"); print a[n]}' "$TMP/ss.held" | sort -u | wc -l)
+	python3 -c '
+import json, sys
+d = json.loads(sys.stdin.read())
+assert (d["established"], d["source_addresses"], d["source_ports"]) == (300, 3, int(sys.argv[1])), (d, sys.argv[1])' "$ports" <<<"$output"
+	# Without --source: one address, 300 distinct ports.
+	interrupt_held 300 -f json
+	[ "$STATUS" -eq 0 ]
+	[ "$(awk '{print $3}' "$TMP/ss.held" | sort -u | wc -l)" -eq 300 ]
+	[ "$(awk '{sub(/:[0-9]+$/, "", $3); print $3}' "$TMP/ss.held" | sort -u)" = 127.0.0.1 ]
+	[[ $output == *'"source_ports":300,"source_addresses":1,'* ]]
 }
 
 # client_pids PID N: the pids of PID's N child processes (connect --procs's client
