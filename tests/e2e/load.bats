@@ -170,13 +170,15 @@ pause_one_worker() {
 # `timeout -s KILL 30` (a backstop, should this test's own teardown not run), waits for
 # its N connections, saves what ss sees of the clients' ends then (established, to
 # 127.0.0.1:$PORT: Recv-Q Send-Q local peer) in $TMP/ss.held, sends SIGINT to portscope
-# itself, and waits 5 s at most for it to end.  Both pids are stopped at teardown.  Sets
-# CLIENT (portscope's pid), STATUS (its exit status) and output (its stdout); fails if
-# it did not end within the 5 s.
+# itself, and waits 5 s at most for it to end (under valgrind: 30 s, backstop 300 s).
+# Both pids are stopped at teardown.  Sets CLIENT (portscope's pid), STATUS (its exit
+# status) and output (its stdout); fails if it did not end in time.
 interrupt_held() {
-	local t i n=$1
+	local t i n=$1 limit=5 backstop=30
 	shift
-	timeout -s KILL 30 "$PORTSCOPE" connect -n "$n" --hold forever "$@" "$PORT" >"$TMP/client.out" 2>"$TMP/client.err" &
+	# Under valgrind everything is slower: 30 s to end, and the backstop later.
+	[ -z "${PORTSCOPE_VALGRIND:-}" ] || limit=30 backstop=300
+	timeout -s KILL "$backstop" "$PORTSCOPE" connect -n "$n" --hold forever "$@" "$PORT" >"$TMP/client.out" 2>"$TMP/client.err" &
 	t=$!
 	BG_PIDS+=("$t")
 	# timeout's child, once it is portscope (not before its exec).
@@ -191,7 +193,7 @@ interrupt_held() {
 	wait_established "$PORT" "$n" 10
 	ss -Htn state established dst "127.0.0.1:$PORT" >"$TMP/ss.held"
 	kill -INT "$CLIENT"
-	for ((i = 0; i < 50; i++)); do
+	for ((i = 0; i < limit * 10; i++)); do
 		kill -0 "$t" 2>/dev/null || break
 		sleep 0.1
 	done
@@ -199,7 +201,7 @@ interrupt_held() {
 	echo "$output"
 	cat "$TMP/client.err"
 	if kill -0 "$t" 2>/dev/null; then
-		echo "portscope connect (pid $CLIENT) still running 5 s after SIGINT" >&2
+		echo "portscope connect (pid $CLIENT) still running $limit s after SIGINT" >&2
 		return 1
 	fi
 	STATUS=0
