@@ -342,6 +342,10 @@ static void strerror_errno_and_gai(void **state)
 	assert_string_equal(pscope_strerror(-ETIMEDOUT), strerror(ETIMEDOUT));
 	assert_string_equal(pscope_strerror(-(PSCOPE_EAI_BASE - EAI_AGAIN)), gai_strerror(EAI_AGAIN));
 	assert_string_equal(pscope_strerror(-(PSCOPE_EAI_BASE - EAI_FAMILY)), gai_strerror(EAI_FAMILY));
+	/* The first and the last of the resolver's codes, each in its own words. */
+	assert_string_equal(pscope_strerror(-(PSCOPE_EAI_BASE - EAI_BADFLAGS)), gai_strerror(EAI_BADFLAGS));
+	assert_string_equal(pscope_strerror(-(PSCOPE_EAI_BASE - EAI_OVERFLOW)), gai_strerror(EAI_OVERFLOW));
+	assert_string_equal(pscope_strerror(-(PSCOPE_EAI_BASE + 1000)), "unknown error");
 }
 
 /* FN must return -ENOSPC for every SIZE up to the text's length, and fit in one more byte.

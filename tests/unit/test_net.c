@@ -11,6 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "portscope/hist.h"
 #include "unit.h"
 
 /* How many descriptors this process has open, to see that a failure leaks none. */
@@ -223,6 +224,45 @@ static void check_connect(const char *any)
 	close(afd);
 	close(cfd);
 	close(lfd);
+}
+
+/* pscope_accept: the new socket is non-blocking and close-on-exec, PEER is the client's
+ * own address (as the client's getsockname has it); with nothing pending, -EAGAIN. */
+static void check_accept(const char *any)
+{
+	struct pscope_addr bound, peer, client;
+	struct pollfd p;
+	int lfd, cfd, afd;
+
+	lfd = listen_or_skip(any, 0, &bound);
+	assert_num_equal(pscope_accept(lfd, &peer, NULL), -EAGAIN);
+	cfd = pscope_socket(bound.u.sa.sa_family, SOCK_STREAM);
+	assert_true(cfd >= 0);
+	assert_num_equal(pscope_connect(cfd, &bound, WAIT_MS), 0);
+	assert_num_equal(pscope_sock_local(cfd, &client), 0);
+	p = (struct pollfd){ .fd = lfd, .events = POLLIN };
+	assert_num_equal(poll(&p, 1, WAIT_MS), 1);
+	memset(&peer, 0, sizeof(peer));
+	afd = pscope_accept(lfd, &peer, NULL);
+	assert_true(afd >= 0);
+	assert_nonblock_cloexec(afd);
+	assert_true(pscope_addr_same(&peer, &client));
+	assert_num_equal(pscope_addr_port(&peer), pscope_addr_port(&client));
+	close(afd);
+	close(cfd);
+	close(lfd);
+}
+
+static void accept_ipv4(void **state)
+{
+	(void)state;
+	check_accept("127.0.0.1:0");
+}
+
+static void accept_ipv6(void **state)
+{
+	(void)state;
+	check_accept("[::1]:0");
 }
 
 static void connect_ipv4(void **state)
@@ -462,6 +502,39 @@ static void now_ms(void **state)
 	assert_true(t1 - t0 < 1000);
 }
 
+/* The latency histogram connect reports from (here with the timing code it serves). */
+static void hist_quantiles(void **state)
+{
+	struct pscope_hist h = { 0 }, g = { 0 };
+
+	(void)state;
+	assert_true(pscope_hist_quantile(&h, 500) == 0);
+	/* Below 16 every value has a bucket of its own: quantiles are exact. */
+	for (uint64_t v = 1; v <= 10; v++)
+		pscope_hist_add(&h, v);
+	assert_true(h.count == 10 && h.sum == 55 && h.max == 10);
+	assert_true(pscope_hist_quantile(&h, 0) == 1);
+	assert_true(pscope_hist_quantile(&h, 100) == 1);
+	assert_true(pscope_hist_quantile(&h, 500) == 5);
+	assert_true(pscope_hist_quantile(&h, 501) == 6);	/* rounds up: 5.01 samples is the 6th */
+	assert_true(pscope_hist_quantile(&h, 900) == 9);
+	assert_true(pscope_hist_quantile(&h, 990) == 10);	/* p99 of 10 is the largest */
+	assert_true(pscope_hist_quantile(&h, 1000) == 10);
+	/* Larger values: the upper edge of the bucket (100 is in 96..103), never past the maximum. */
+	pscope_hist_add(&g, 100);
+	assert_true(pscope_hist_quantile(&g, 500) == 100);
+	pscope_hist_add(&g, 1000);
+	assert_true(pscope_hist_quantile(&g, 500) == 103);
+	assert_true(pscope_hist_quantile(&g, 1000) == 1000);
+	pscope_hist_add(&g, UINT64_C(1) << 40);	/* past 2^33: the last bucket, whose edge is 2^35 - 1 */
+	assert_true(pscope_hist_quantile(&g, 1000) >= UINT64_C(1) << 33);
+	assert_true(pscope_hist_quantile(&g, 1000) <= UINT64_C(1) << 40);
+	pscope_hist_merge(&h, &g);
+	assert_true(h.count == 13 && h.max == UINT64_C(1) << 40 && h.sum == 55 + 1100 + (UINT64_C(1) << 40));
+	assert_true(pscope_hist_quantile(&h, 500) == 7);
+	assert_true(pscope_hist_quantile(&h, 800) == 103);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -484,6 +557,9 @@ int main(void)
 		cmocka_unit_test(read_line_stops_at_newline),
 		cmocka_unit_test(read_line_errors),
 		cmocka_unit_test(now_ms),
+		cmocka_unit_test(hist_quantiles),
+		cmocka_unit_test(accept_ipv4),
+		cmocka_unit_test(accept_ipv6),
 	};
 
 	/* A safety net: the waits have deadlines, but no test may hang the build. */
