@@ -189,6 +189,27 @@ time.sleep(30)'
 	[ "$output" = "$(ss_set "$PORT" | grep " TIME_WAIT ")" ]
 	run "$PORTSCOPE" ls -s "$PORT"
 	grep -q "; 3 in TIME_WAIT" <<<"$output"
+	# Clients that close first: the TIME_WAIT is theirs (remote port), and counted too.
+	stop_server TERM
+	start_server 127.0.0.1:0 --keep -f line
+	python3 -c '
+import socket, sys
+for i in range(2):
+    s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+    b = b""
+    while not b.endswith(b"\n"):
+        b += s.recv(4096)
+    s.close()' "$PORT"
+	for i in $(seq 50); do
+		[ "$(ss -Htn state time-wait dst "127.0.0.1:$PORT" | wc -l)" -eq 2 ] && break
+		sleep 0.1
+	done
+	run ls_set --state time-wait "$PORT"
+	echo "$output"
+	[ "$(grep -c "^tcp TIME_WAIT 127.0.0.1:[0-9]* 127.0.0.1:$PORT\$" <<<"$output")" -eq 2 ]
+	nonempty_same "$output" "$(ss_set "$PORT" | grep " TIME_WAIT ")"
+	run "$PORTSCOPE" ls -s "$PORT"
+	[ "$output" = "port $PORT: 3 sockets - 1 listening, 2 clients (remote port $PORT); 2 in TIME_WAIT" ]
 }
 
 @test "ls -p: owners are right: pid, command and fd of every process sharing a socket" {
@@ -244,10 +265,18 @@ for s in d["sockets"]:
     print(s["proto"], s["state"], s["local"], s["peer"] or "[::]:*", s["role"])' "$PORT" <<<"$output" | sort >"$TMP/json.set"
 	nonempty_same "$(cat "$TMP/json.set")" "$(ss_roles "$PORT")"
 	[ "$(wc -l <"$TMP/json.set")" -eq 3 ]
+	# -e: each socket's inode and cookie, as ss -e shows them (ino:N, sk:HEX).
+	python3 -c '
+import json, sys
+for s in json.loads(sys.stdin.read())["sockets"]:
+    print(s["local"], s["peer"] or "[::]:*", "ino:%d" % s["inode"], "sk:%x" % s["cookie"])' <<<"$output" | sort >"$TMP/json.ext"
+	ss -Htnae "( sport = :$PORT or dport = :$PORT )" |
+		awk '{ino = sk = ""; for (i = 6; i <= NF; i++) { if ($i ~ /^ino:/) ino = $i; if ($i ~ /^sk:/) sk = $i }
+			print $4, $5, ino, sk}' | sort >"$TMP/ss.ext"
+	nonempty_same "$(cat "$TMP/json.ext")" "$(cat "$TMP/ss.ext")"
 }
 
 @test "ls -f json: a command name of any bytes is escaped, and the document stays valid JSON" {
-	command -v python3 >/dev/null || skip "python3 is needed to give a process any name"
 	# A quote, a backslash, a control byte, DEL, a byte that is not UTF-8, then é.
 	spawn "$TMP/odd" python3 -c '
 import socket, time
