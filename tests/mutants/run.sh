@@ -28,7 +28,7 @@ cd "$scratch"
 build=build/mutants
 make -s -j2 BUILD=$build all tools >/dev/null 2>&1 || { echo "mutants: the unmutated tree does not build"; exit 1; }
 [ ${#mutants[@]} -gt 0 ] || mutants=("$root"/tests/mutants/*.patch)
-killed=0 bad=0 t0=$(date +%s)
+killed=0 bad=0 t0=$(date +%s) run_id=$$.$RANDOM.$(date +%s)
 for m in "${mutants[@]}"; do
 	name=${m##*/}
 	name=${name%.patch}
@@ -46,14 +46,15 @@ for m in "${mutants[@]}"; do
 		while read -r kind file filter; do
 			case $kind in
 			e2e)
-				PORTSCOPE=$PWD/$build/portscope PSTEST=$PWD/$build/tests/pstest \
-					timeout 300 bats -f "$filter" "tests/e2e/$file" >"$scratch/log" 2>&1
+				PSMUTANT_RUN=$run_id PORTSCOPE=$PWD/$build/portscope PSTEST=$PWD/$build/tests/pstest \
+					BATS_TEST_TIMEOUT=120 timeout -k 10 300 bats -f "$filter" "tests/e2e/$file" \
+					</dev/null >"$scratch/log" 2>&1
 				rc=$?
 				ran=$(grep -c '^\(not \)\?ok ' "$scratch/log")
 				;;
 			unit)
 				make -s BUILD=$build "$build/tests/$file" >/dev/null 2>&1
-				timeout 300 "$build/tests/$file" >"$scratch/log" 2>&1
+				PSMUTANT_RUN=$run_id timeout -k 10 300 "$build/tests/$file" </dev/null >"$scratch/log" 2>&1
 				rc=$? ran=1
 				;;
 			*)
@@ -61,6 +62,10 @@ for m in "${mutants[@]}"; do
 				rc=0 ran=0
 				;;
 			esac
+			# A mutant may leave processes behind (a server that no longer exits):
+			# whatever carries this run's mark in its environment is killed.
+			grep -lzx "PSMUTANT_RUN=$run_id" /proc/[0-9]*/environ 2>/dev/null | cut -d/ -f3 |
+				xargs -r kill -KILL 2>/dev/null
 			if [ "$ran" -eq 0 ]; then
 				echo "mutant $name: no test matches '$kind $file $filter'"
 				verdict="names no test"
