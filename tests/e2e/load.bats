@@ -166,6 +166,32 @@ pause_one_worker() {
 	[ "${lines[2]}" = "  failed      20: ECONNREFUSED 20" ]
 }
 
+@test "connect -n: replies are compared with this end's view: matched, differed, missing; exit 0 all the same" {
+	# A server of python3's own: of every three connections, it tells the first the truth,
+	# the second a wrong port for it, and the third nothing.
+	spawn "$TMP/liar" python3 -c '
+import socket, time
+l = socket.socket(); l.bind(("127.0.0.1", 0)); l.listen(100)
+print(l.getsockname()[1], flush=True)
+held = []
+for i in range(30):
+    c, (host, port) = l.accept()
+    me = "%s:%d" % c.getsockname()
+    if i % 3 == 0:
+        c.sendall(("portscope/1 you=%s:%d me=%s proto=tcp conn=%d fd=%d\n" % (host, port, me, i + 1, c.fileno())).encode())
+    elif i % 3 == 1:
+        c.sendall(("portscope/1 you=%s:%d me=%s proto=tcp conn=%d fd=%d\n" % (host, port ^ 1, me, i + 1, c.fileno())).encode())
+    held.append(c)
+time.sleep(30)'
+	wait_for_line "$TMP/liar" '^[0-9]' 5
+	port=$(head -1 "$TMP/liar")
+	run timeout 30 "$PORTSCOPE" connect -n 30 -r 0.5 -f json "$port"
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[[ $output == *'"established":30,"failed":0,'* ]]
+	[[ $output == *'"replies":20,"matched":10,"mismatched":10,"no_reply":10,'* ]]
+}
+
 # interrupt_held N ARGS...: runs `connect -n N --hold forever ARGS` on $PORT under
 # `timeout -s KILL 30` (a backstop, should this test's own teardown not run), waits for
 # its N connections, saves what ss sees of the clients' ends then (established, to
