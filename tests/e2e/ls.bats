@@ -331,6 +331,9 @@ assert d["summary"]["owners"][0]["comm"] == "q\"\\\x01\x7f\ufffd\u00e9z", d["sum
 	hold 2 "$PORT"
 	"$PORTSCOPE" ls --dump "$TMP/dump" "$PORT" >"$TMP/live"
 	[ -s "$TMP/dump" ]
+	# The live listing is the kernel's, as ss sees it: 5 sockets.
+	nonempty_same "$(awk '/^(tcp|udp) / {print $1, $2, $5, $6}' "$TMP/live" | sort)" "$(ss_set "$PORT")"
+	[ "$(grep -c '^tcp ' "$TMP/live")" -eq 5 ]
 	stop_server KILL
 	"$PORTSCOPE" ls --replay "$TMP/dump" "$PORT" >"$TMP/replayed"
 	diff -u "$TMP/live" "$TMP/replayed"
