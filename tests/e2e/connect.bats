@@ -11,6 +11,20 @@ start_peer() {
 	PORT=$(head -1 "$TMP/peer")
 }
 
+# in_hosts CMD...: runs CMD with a private /etc/hosts (a mount namespace of its own, root
+# only), so that names resolve the same on every host: pshost.test is 127.0.0.1 and ::1,
+# pshost4.test only 127.0.0.1, pshost6.test only 2001:db8::1 (glibc answers an IPv4 query
+# for ::1 with 127.0.0.1, so IPv6-only needs another address).
+in_hosts() {
+	printf '%s\n' '127.0.0.1 pshost.test pshost4.test' '::1 pshost.test' '2001:db8::1 pshost6.test' >"$TMP/hosts"
+	exec unshare -m sh -c 'mount --bind "$0" /etc/hosts && exec "$@"' "$TMP/hosts" "$@"
+}
+
+needs_private_hosts() {
+	[ "$(id -u)" -eq 0 ] || skip "needs root for a private /etc/hosts (unshare -m)"
+	command -v unshare >/dev/null || skip "needs unshare"
+}
+
 @test "seed format: prints the note's client output, then the server's view and a match" {
 	start_server 127.0.0.1:0
 	run timeout 10 "$PORTSCOPE" connect "$PORT"
@@ -52,10 +66,31 @@ start_peer() {
 }
 
 @test "-4 and -6 choose the family of a name's addresses" {
-	start_server localhost:0
-	run timeout 10 "$PORTSCOPE" connect -4 -f line "localhost:$PORT"
+	needs_private_hosts
+	# One server on both loopback addresses, one port (pshost.test resolves to both).
+	in_hosts "$PORTSCOPE" serve pshost.test:0 >"$TMP/out" 2>"$TMP/err" &
+	SERVER_PID=$!
+	wait_for_count "$TMP/err" 'listening on' 2 5
+	PORT=$(sed -n 's/^portscope: listening on 127\.0\.0\.1:\([0-9]*\)$/\1/p' "$TMP/err")
+	grep -qx "portscope: listening on \[::1\]:$PORT" "$TMP/err"
+	run in_hosts timeout 10 "$PORTSCOPE" connect -4 -f line "pshost.test:$PORT"
+	echo "$output"
 	[ "$status" -eq 0 ]
-	[[ $output == local=127.0.0.1:* ]]
+	[[ $output == "local=127.0.0.1:"*" peer=127.0.0.1:$PORT "*" verdict=match" ]]
+	run in_hosts timeout 10 "$PORTSCOPE" connect -6 -f line "pshost.test:$PORT"
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[[ $output == "local=[::1]:"*" peer=[::1]:$PORT "*" verdict=match" ]]
+	# A name with no address of the family asked for is not resolved at all.
+	run in_hosts timeout 10 "$PORTSCOPE" connect -4 -f line "pshost6.test:$PORT"
+	echo "$output"
+	[ "$status" -eq 1 ]
+	[[ $output == "portscope connect: pshost6.test: "* ]]
+	run in_hosts timeout 10 "$PORTSCOPE" connect -6 -f line "pshost4.test:$PORT"
+	echo "$output"
+	[ "$status" -eq 1 ]
+	[[ $output == "portscope connect: pshost4.test: "* ]]
+	# A literal of the other family too.
 	run timeout 10 "$PORTSCOPE" connect -6 -f line "127.0.0.1:$PORT"
 	[ "$status" -eq 1 ]
 }
@@ -119,4 +154,62 @@ start_peer() {
 	run timeout 10 bash -c '"$0" connect "$1" >/dev/full' "$PORTSCOPE" "$PORT"
 	[ "$status" -eq 1 ]
 	[[ $output == *"write error: No space left on device" ]]
+}
+
+# netns_lo: a network namespace of its own with only lo up (so 198.18.0.0/15 has no route
+# but the ones a test adds); sets NETNS, removed at teardown.
+netns_lo() {
+	[ "$(id -u)" -eq 0 ] || skip "needs root for network namespaces"
+	command -v ip >/dev/null || skip "needs ip"
+	NETNS=portscope-k-$$
+	ip netns add "$NETNS"
+	ip -n "$NETNS" link set lo up
+}
+
+@test "exit 4 when the path refuses: no route (ENETUNREACH), an ICMP reject (EHOSTUNREACH), a prohibiting route (EACCES)" {
+	netns_lo
+	command -v nft >/dev/null || skip "needs nft"
+	ip -n "$NETNS" addr add 198.18.0.1/32 dev lo
+	ip -n "$NETNS" route add prohibit 198.18.2.0/24
+	ip netns exec "$NETNS" nft -f - <<-EOF
+	table inet fw {
+		chain out {
+			type filter hook output priority 0;
+			ip daddr 198.18.0.1 tcp flags syn reject with icmp type host-unreachable
+		}
+	}
+	EOF
+	run timeout 10 ip netns exec "$NETNS" "$PORTSCOPE" connect -w 5 198.18.1.9:80
+	echo "$output"
+	[ "$status" -eq 4 ]
+	[ "$output" = "portscope connect: connect 198.18.1.9:80: Network is unreachable (a firewall rejected it, or there is no route)" ]
+	run timeout 10 ip netns exec "$NETNS" "$PORTSCOPE" connect -w 5 198.18.0.1:80
+	echo "$output"
+	[ "$status" -eq 4 ]
+	[ "$output" = "portscope connect: connect 198.18.0.1:80: No route to host (a firewall rejected it, or there is no route)" ]
+	run timeout 10 ip netns exec "$NETNS" "$PORTSCOPE" connect -w 5 198.18.2.1:80
+	echo "$output"
+	[ "$status" -eq 4 ]
+	[ "$output" = "portscope connect: connect 198.18.2.1:80: Permission denied (a firewall rejected it, or there is no route)" ]
+}
+
+@test "exit 5 when nothing answers: a dropped SYN times out at -w, not before and not much after" {
+	netns_lo
+	command -v nft >/dev/null || skip "needs nft"
+	ip -n "$NETNS" addr add 198.18.0.1/32 dev lo
+	ip netns exec "$NETNS" nft -f - <<-EOF
+	table inet fw {
+		chain in {
+			type filter hook input priority 0;
+			ip daddr 198.18.0.1 tcp flags syn drop
+		}
+	}
+	EOF
+	t0=$(date +%s%N)
+	run timeout 20 ip netns exec "$NETNS" "$PORTSCOPE" connect -w 1.5 198.18.0.1:80
+	ms=$((($(date +%s%N) - t0) / 1000000))
+	echo "$output; $ms ms"
+	[ "$status" -eq 5 ]
+	[ "$output" = "portscope connect: connect 198.18.0.1:80: timed out after 1.5 s (no answer: dropped by a firewall, or no such host)" ]
+	[ "$ms" -ge 1400 ] && [ "$ms" -lt 5000 ]
 }
