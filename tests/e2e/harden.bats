@@ -139,6 +139,33 @@ netns_pair() {
 	[ "$output" = "lines=2 bad=0 end=eof" ]
 }
 
+@test "case 4: --max-line: a complete line (with its newline) over the limit is closed unanswered; one of exactly the limit is answered" {
+	start_server --keep -f line --max-line 10 127.0.0.1:0
+	# Exactly 10 bytes and a newline: a fresh answer, and the connection stays.
+	exec {conn}<>"/dev/tcp/127.0.0.1/$PORT"
+	IFS= read -r -t 5 line <&$conn
+	[[ $line == portscope/1* ]]
+	printf '0123456789\n' >&$conn
+	IFS= read -r -t 5 line <&$conn
+	[[ $line == portscope/1*' conn=1 '* ]]
+	exec {conn}<&-
+	# 40 bytes and a newline, sent whole: no answer, end of file (read status 1, not a timeout).
+	exec {conn}<>"/dev/tcp/127.0.0.1/$PORT"
+	IFS= read -r -t 5 line <&$conn
+	[[ $line == portscope/1* ]]
+	printf '%040d\n' 0 >&$conn
+	status=0
+	IFS= read -r -t 5 more <&$conn || status=$?
+	echo "read status $status: '$more'"
+	[ "$status" -eq 1 ]
+	[ -z "$more" ]
+	exec {conn}<&-
+	stop_server TERM
+	cat "$TMP/err"
+	[ "$SERVER_STATUS" -eq 0 ]
+	grep -q ', 1 line too long' "$TMP/err"
+}
+
 @test "case 5: --idle-timeout closes a silent client on time" {
 	start_server --keep -f line --idle-timeout 1 127.0.0.1:0
 	run timeout 30 "$PSHOSTILE" finwait "$PORT" 3
