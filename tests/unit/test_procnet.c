@@ -464,6 +464,11 @@ static void test_proc_live(void **state)
 	assert_true(fstat(fd, &st) == 0);
 	assert_num_equal(c.s[0].inode, st.st_ino);
 	assert_num_equal(c.s[0].state, TCP_LISTEN);
+	/* Its address as the listener has it (getsockname), not as /proc's reader thinks. */
+	assert_num_equal(c.s[0].family, AF_INET);
+	assert_num_equal(c.s[0].lport, pscope_addr_port(&bound));
+	assert_memory_equal(c.s[0].laddr, &bound.u.sin.sin_addr, 4);
+	assert_num_equal(c.s[0].rport, 0);
 	close(fd);
 }
 
