@@ -98,7 +98,7 @@ start_server_hosts() {
 	wait_for_line "$TMP/out" '^{' 5
 	expected="{\"conn\":1,\"fd\":$CFD,\"family\":\"AF_INET6\",\"type\":\"SOCK_STREAM\",\"proto\":6,\"laddr\":\"[::1]:$PORT\",\"raddr\":\"[::1]:$CPORT\",\"listener\":{\"fd\":$LFD,\"family\":\"AF_INET6\",\"type\":\"SOCK_STREAM\",\"proto\":6,\"laddr\":\"[::1]:$PORT\",\"raddr\":null,\"raddr_error\":\"ENOTCONN\"}}"
 	[ "$(cat "$TMP/out")" = "$expected" ]
-	if command -v python3 >/dev/null; then python3 -c 'import json,sys; json.loads(sys.stdin.read())' <"$TMP/out"; fi
+	python3 -c 'import json,sys; json.loads(sys.stdin.read())' <"$TMP/out"
 }
 
 @test "the portscope/1 line tells the client what the server saw, then the server closes" {
@@ -233,6 +233,36 @@ print("replies=%d" % got)' "$host" "$PORT"
 	# The kernel's view agrees: exactly these two listening sockets on the port.
 	ss -Htln "( sport = :$PORT )"
 	[ "$(ss -Htln "( sport = :$PORT )" | awk '{ print $4 }' | LC_ALL=C sort | tr '\n' ' ')" = "127.0.0.1:$PORT [::1]:$PORT " ]
+}
+
+@test "-4 and -6 listen on only that family of a name's addresses" {
+	# localhost is 127.0.0.1 and ::1 in the private /etc/hosts.
+	start_server_hosts -4 localhost:0
+	cat "$TMP/err"
+	[ "$(ss -Htln "( sport = :$PORT )" | awk '{ print $4 }')" = "127.0.0.1:$PORT" ]
+	[ "$(grep -c 'listening on' "$TMP/err")" -eq 1 ]
+	stop_server
+	start_server_hosts -6 localhost:0
+	cat "$TMP/err"
+	[ "$(ss -Htln "( sport = :$PORT )" | awk '{ print $4 }')" = "[::1]:$PORT" ]
+	[ "$(grep -c 'listening on' "$TMP/err")" -eq 1 ]
+}
+
+@test "-q: no report per connection, a count of open and served connections every --interval" {
+	start_server -q --interval 0.2 -f line 127.0.0.1:0
+	connect_json "$PORT"
+	connect_json "$PORT"
+	wait_for_line "$TMP/out" '^open 0 served 2$' 5
+	# Only count lines: no report of a connection.
+	cat "$TMP/out"
+	! grep -v '^open [0-9]* served [0-9]*$' "$TMP/out" || false
+	# Every 0.2 s: in a further second, at least 3 more.
+	n=$(wc -l <"$TMP/out")
+	sleep 1
+	[ "$(wc -l <"$TMP/out")" -ge $((n + 3)) ]
+	stop_server TERM
+	[ "$SERVER_STATUS" -eq 0 ]
+	[ "$(tail -1 "$TMP/err")" = "portscope: served 2 connections" ]
 }
 
 @test "0.0.0.0 and [::] listen on every interface when asked" {
