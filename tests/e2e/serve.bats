@@ -161,7 +161,16 @@ print("replies=%d" % got)' "$host" "$PORT"
 	status=0
 	IFS= read -r -t 0.5 more <&$conn || status=$?
 	[ "$status" -gt 128 ]
-	echo "anything the client sends is read and dropped" >&$conn
+	# Each line the client sends is answered with a new portscope/1 line: three lines in one
+	# write, three answers, then nothing more.
+	printf 'one\ntwo\nthree\n' >&$conn
+	for i in 1 2 3; do
+		IFS= read -r -t 5 line <&$conn
+		[[ $line =~ ^portscope/1\ you=127\.0\.0\.1:[0-9]+\ me=127\.0\.0\.1:$PORT\ proto=tcp\ conn=1\ fd=[0-9]+$ ]]
+	done
+	status=0
+	IFS= read -r -t 0.5 more <&$conn || status=$?
+	[ "$status" -gt 128 ]
 	[ "$("$PSTEST" fdcount "$SERVER_PID")" -eq $((idle + 1)) ]
 	exec {conn}<&-
 	# The server closes its end when the client has gone.
