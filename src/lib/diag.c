@@ -120,7 +120,7 @@ bool pscope_diag_match(const struct pscope_diag_filter *f, struct pscope_diag_so
 {
 	bool local, remote;
 
-	if (f->states && !(f->states & (1u << (s->state & 31))))
+	if (f->states && (s->state > 31 || !(f->states & (1u << s->state))))
 		return false;
 	if (f->families && !(f->families & (s->family == AF_INET6 ? PSCOPE_DIAG_V6 : PSCOPE_DIAG_V4)))
 		return false;

@@ -589,7 +589,12 @@ static void test_match_states_families(void **state)
 	/* A state number past the mask's 32 bits matches nothing in a mask, and does not shift too far. */
 	est.state = 200;
 	f = (struct pscope_diag_filter){ .port = -1, .states = ~0u };
-	pscope_diag_match(&f, &est);
+	assert_false(pscope_diag_match(&f, &est));
+	/* 200 is 8 (CLOSE_WAIT) modulo 32: not a match for a close-wait mask either. */
+	f.states = pscope_diag_state_mask("close-wait");
+	assert_false(pscope_diag_match(&f, &est));
+	est.state = TCP_CLOSE_WAIT;
+	assert_true(pscope_diag_match(&f, &est));
 }
 
 static void test_state_mask(void **state)
