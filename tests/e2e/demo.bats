@@ -24,7 +24,12 @@ check_demo_output() {
 	check_demo_output
 	grep -q "getsockname() on a new socket (fd [0-9]*) before connect(): ('0.0.0.0', 0)." <<<"$output"
 	port=$(sed -n 's/^server   | listening on 127\.0\.0\.1:\([0-9]*\) (fd [0-9]*)$/\1/p' <<<"$output")
-	[ -n "$port" ]
+	lfd=$(sed -n 's/^server   | listening on 127\.0\.0\.1:[0-9]* (fd \([0-9]*\))$/\1/p' <<<"$output")
+	[ -n "$port" ] && [ -n "$lfd" ]
+	# The conclusion for a listener bound to one address: the connections have its address.
+	grep -qx "  The listening socket (fd $lfd) and each connected socket had the same local" <<<"$output"
+	grep -qx "  address, 127.0.0.1:$port: one port, many sockets.  Only the 4-tuple" <<<"$output"
+	! grep -q 'takes any address' <<<"$output" || false
 	# Each client's own port is the one the server reports for it.
 	for n in 1 2; do
 		cport=$(grep -A1 "^client $n | client socket address is" <<<"$output" | tail -1 | grep -o '[0-9]*)$' | tr -d ')')
