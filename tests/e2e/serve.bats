@@ -163,7 +163,8 @@ print("replies=%d" % got)' "$host" "$PORT"
 	[ "$status" -gt 128 ]
 	# Each line the client sends is answered with a new portscope/1 line: three lines in one
 	# write, three answers, then nothing more.
-	printf 'one\ntwo\nthree\n' >&$conn
+	# (bash's own printf writes each line apart: its stdout is line-buffered)
+	env printf 'one\ntwo\nthree\n' >&$conn
 	for i in 1 2 3; do
 		IFS= read -r -t 5 line <&$conn
 		[[ $line =~ ^portscope/1\ you=127\.0\.0\.1:[0-9]+\ me=127\.0\.0\.1:$PORT\ proto=tcp\ conn=1\ fd=[0-9]+$ ]]
