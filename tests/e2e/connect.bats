@@ -216,3 +216,26 @@ netns_lo() {
 	[ -n "${PORTSCOPE_VALGRIND:-}" ] && max=20000
 	[ "$ms" -ge 1400 ] && [ "$ms" -lt "$max" ]
 }
+
+@test "-r S: a server that accepts and says nothing is given S seconds for its line, then named no-reply, exit 0" {
+	# A listener that never accepts: the connection completes in its queue, and stays silent.
+	spawn "$TMP/silent" python3 -c '
+import socket, sys, time
+s = socket.socket()
+s.bind(("127.0.0.1", 0))
+s.listen(4)
+print(s.getsockname()[1], flush=True)
+time.sleep(60)'
+	wait_for_line "$TMP/silent" '^[0-9]' 5
+	port=$(head -1 "$TMP/silent")
+	t0=$(date +%s%N)
+	run timeout 10 "$PORTSCOPE" connect -r 0.5 -f json "$port"
+	ms=$((($(date +%s%N) - t0) / 1000000))
+	echo "$output; $ms ms"
+	[ "$status" -eq 0 ]
+	[[ $output == *'"server":null,"reply":null,"verdict":"no-reply"'* ]]
+	# Half a second, not the default two (valgrind's start-up is slower).
+	max=1700
+	[ -n "${PORTSCOPE_VALGRIND:-}" ] && max=10000
+	[ "$ms" -ge 450 ] && [ "$ms" -lt "$max" ]
+}
