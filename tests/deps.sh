@@ -1,6 +1,8 @@
 #!/bin/sh
 # Makes sure the test-only tools are here: cmocka (unit tests), bats (end-to-end),
-# and what the end-to-end tests use: prlimit, ip (namespaces) and nft (firewall rules in them).
+# and what the end-to-end tests use: prlimit, ip (namespaces), nft (firewall rules in them),
+# and python3 and jq (their JSON checks, and python3's own socket calls): none of these
+# may be missing, or the checks that need them would be skipped.
 # As root it installs what is missing with apt-get; otherwise it prints the command.
 missing=""
 [ -f /usr/include/cmocka.h ] || missing="$missing libcmocka-dev"
@@ -8,6 +10,8 @@ command -v bats >/dev/null 2>&1 || missing="$missing bats"
 command -v prlimit >/dev/null 2>&1 || missing="$missing util-linux"
 command -v ip >/dev/null 2>&1 || missing="$missing iproute2"
 command -v nft >/dev/null 2>&1 || missing="$missing nftables"
+command -v python3 >/dev/null 2>&1 || missing="$missing python3"
+command -v jq >/dev/null 2>&1 || missing="$missing jq"
 # Further commands named on the command line (valgrind), each from the package of its name.
 for extra in "$@"; do
 	command -v "$extra" >/dev/null 2>&1 || missing="$missing $extra"
