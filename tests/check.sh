@@ -3,7 +3,7 @@
 # and ends with one line: "check: N passed, M failed, K skipped".
 #   tests/check.sh BUILD_DIR [unit|e2e|all]
 # With VALGRIND=1 every test program, and every run of portscope, is under
-# valgrind's memcheck; any error it reports fails the run.  With CI=1 a skipped
+# valgrind's memcheck; any error it reports fails the run.  With CI set (1, true) a skipped
 # test fails the run unless tests/expected-skips lists it (see there).  Each
 # end-to-end test has a deadline (BATS_TEST_TIMEOUT, 120 s; 300 s under valgrind)
 # that holds, and no process outlives its test file.
@@ -155,11 +155,13 @@ if [ "$what" != unit ]; then
 	failed=$((failed + f))
 fi
 
-# No silent skips in CI (issue 16): with CI=1 a skipped test fails the run unless
+# No silent skips in CI (issue 16): with CI set (1 or true) a skipped test fails the run unless
 # tests/expected-skips lists it for this mode, with the reason.  Each skip is
 # printed with its verdict.
 mode=plain
 [ "${VALGRIND:-}" = 1 ] && mode=valgrind
+# CI=1, CI=true (what CI services set), anything but empty, 0 or false.
+case ${CI:-} in '' | 0 | false) ci=0 ;; *) ci=1 ;; esac
 expected_skip() { # NAME: prints the reason tests/expected-skips gives for it in this mode
 	local line m pat reason
 	while IFS= read -r line; do
@@ -180,11 +182,11 @@ while IFS= read -r name; do
 	[ -n "$name" ] || continue
 	if reason=$(expected_skip "$name"); then
 		echo "skipped (expected: $reason): $name"
-	elif [ "${CI:-}" = 1 ]; then
+	elif [ "$ci" = 1 ]; then
 		echo "skipped (unexpected, a failure under CI; list it in tests/expected-skips if it must be): $name"
 		failed=$((failed + 1))
 	else
-		echo "skipped (unexpected; a failure under CI=1): $name"
+		echo "skipped (unexpected; a failure under CI): $name"
 	fi
 done <<<"$skip_names"
 # An entry no test needed any more is said (not failed): remove it, or the skip

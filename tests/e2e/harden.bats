@@ -50,8 +50,7 @@ netns_pair() {
 	[ -z "${PORTSCOPE_VALGRIND:-}" ] || skip "valgrind blocks setrlimit"
 	prlimit --nofile=64 "$PORTSCOPE" serve --keep -f line 127.0.0.1:0 >"$TMP/out" 2>"$TMP/err" &
 	SERVER_PID=$!
-	wait_for_line "$TMP/err" 'listening on' 5
-	PORT=$(sed -n 's/^portscope: listening on .*:\([0-9]*\)$/\1/p' "$TMP/err")
+	server_listening
 	spawn "$TMP/flood" "$PSHOSTILE" flood "$PORT" 200
 	flood=$SPAWNED
 	wait_for_line "$TMP/flood" served 10
@@ -264,8 +263,7 @@ netns_pair() {
 	command -v nft >/dev/null || skip "needs nft"
 	ip netns exec "$NS_S" "$PORTSCOPE" serve --keep -q --interval 0.2 --idle-timeout 1 198.18.0.1:0 >"$TMP/out" 2>"$TMP/err" &
 	SERVER_PID=$!
-	wait_for_line "$TMP/err" 'listening on' 5
-	PORT=$(sed -n 's/^portscope: listening on .*:\([0-9]*\)$/\1/p' "$TMP/err")
+	server_listening
 	spawn "$TMP/client" ip netns exec "$NS_C" "$PSHOSTILE" finwait "198.18.0.1:$PORT" 1
 	wait_for_line "$TMP/client" 'ready 1' 5
 	ip netns exec "$NS_S" nft -f - <<-EOF
@@ -312,8 +310,7 @@ netns_pair() {
 @test "case 12: SIGTERM with 1,000 connections held and stdout piped: exit 0 within 2 s, whole lines, a summary, a FIN to every client" {
 	"$PORTSCOPE" serve --keep -f line 127.0.0.1:0 > >(cat >"$TMP/out") 2>"$TMP/err" &
 	SERVER_PID=$!
-	wait_for_line "$TMP/err" 'listening on' 5
-	PORT=$(sed -n 's/^portscope: listening on .*:\([0-9]*\)$/\1/p' "$TMP/err")
+	server_listening
 	spawn "$TMP/clients" "$PSHOSTILE" finwait "$PORT" 1000
 	wait_for_line "$TMP/clients" 'ready 1000' 30
 	t0=$(date +%s%N)
@@ -335,13 +332,19 @@ netns_pair() {
 	[ "$(tail -c 1 "$TMP/out" | od -An -c | tr -d ' ')" = '\n' ]
 }
 
-@test "case 15: --user nobody: binds port 80 as root (in a namespace), then runs as nobody with no capabilities" {
+# user_netns: as root, with a user nobody: a network namespace of the test's own (ns,
+# removed by the teardown through NETNS) with lo up, where port 80 is free.
+user_netns() {
 	[ "$(id -u)" -eq 0 ] || skip "needs root"
 	id nobody >/dev/null 2>&1 || skip "no user nobody"
 	ns=portscope-user-$$
 	ip netns add "$ns"
 	NETNS=$ns
 	ip netns exec "$ns" ip link set lo up
+}
+
+@test "case 15: --user nobody: binds port 80 as root (in a namespace), then runs as nobody with no capabilities" {
+	user_netns
 	ip netns exec "$ns" "$PORTSCOPE" serve --user nobody -f line 127.0.0.1:80 >"$TMP/out" 2>"$TMP/err" &
 	SERVER_PID=$!
 	wait_for_line "$TMP/err" 'running as nobody' 5
@@ -369,12 +372,7 @@ netns_pair() {
 }
 
 @test "case 15: --workers --user nobody on port 80: a worker killed after the drop cannot be replaced (port 80 needs root): said, exit 1" {
-	[ "$(id -u)" -eq 0 ] || skip "needs root"
-	id nobody >/dev/null 2>&1 || skip "no user nobody"
-	ns=portscope-user-$$
-	ip netns add "$ns"
-	NETNS=$ns
-	ip netns exec "$ns" ip link set lo up
+	user_netns
 	ip netns exec "$ns" "$PORTSCOPE" serve --workers 2 --user nobody -f line 127.0.0.1:80 >"$TMP/out" 2>"$TMP/err" &
 	SERVER_PID=$!
 	wait_for_line "$TMP/err" 'running as nobody' 5

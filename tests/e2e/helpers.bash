@@ -54,6 +54,12 @@ spawn() {
 start_server() {
 	"$PORTSCOPE" serve "$@" >"$TMP/out" 2>"$TMP/err" &
 	SERVER_PID=$!
+	server_listening
+}
+
+# server_listening: waits for the server started as SERVER_PID (stderr in $TMP/err)
+# to say it listens, and sets PORT (the first listener's) and LFD.
+server_listening() {
 	wait_for_line "$TMP/err" 'listening on' 5 || {
 		cat "$TMP/err" >&2
 		return 1

@@ -51,12 +51,7 @@ start_server_hosts() {
 	unshare -m sh -c 'mount --bind "$0" /etc/hosts && exec "$@"' "$TMP/hosts" \
 		"$PORTSCOPE" serve "$@" >"$TMP/out" 2>"$TMP/err" &
 	SERVER_PID=$!
-	wait_for_line "$TMP/err" 'listening on' 5 || {
-		cat "$TMP/err" >&2
-		return 1
-	}
-	PORT=$(sed -n 's/^portscope: listening on .*:\([0-9][0-9]*\)$/\1/p' "$TMP/err" | head -1)
-	[ -n "$PORT" ]
+	server_listening
 }
 
 @test "seed format: an IPv4 connection prints the note's block line for line" {
@@ -212,8 +207,7 @@ print("replies=%d" % got)' "$host" "$PORT"
 	cat "$TMP/fifo" >"$TMP/out" &
 	"$PORTSCOPE" serve 127.0.0.1:0 -f line >"$TMP/fifo" 2>"$TMP/err" &
 	SERVER_PID=$!
-	wait_for_line "$TMP/err" 'listening on' 5
-	PORT=$(sed -n 's/.*:\([0-9]*\)$/\1/p' "$TMP/err")
+	server_listening
 	connect_json "$PORT"
 	wait_for_line "$TMP/out" '^conn=1 ' 5
 	stop_server TERM
@@ -317,8 +311,7 @@ print("replies=%d" % got)' "$host" "$PORT"
 @test "a write error (>/dev/full) is reported and the exit status is 1" {
 	"$PORTSCOPE" serve 127.0.0.1:0 >/dev/full 2>"$TMP/err" &
 	SERVER_PID=$!
-	wait_for_line "$TMP/err" 'listening on' 5
-	PORT=$(sed -n 's/.*:\([0-9]*\)$/\1/p' "$TMP/err")
+	server_listening
 	timeout 5 "$PORTSCOPE" connect -r 1 "$PORT" >/dev/null
 	status=0
 	wait_pid "$SERVER_PID" 5 || status=$?
@@ -334,8 +327,7 @@ print("replies=%d" % got)' "$host" "$PORT"
 	BG_PIDS+=("$!")
 	"$PORTSCOPE" serve 127.0.0.1:0 >"$TMP/fifo" 2>"$TMP/err" &
 	SERVER_PID=$!
-	wait_for_line "$TMP/err" 'listening on' 5
-	PORT=$(sed -n 's/.*:\([0-9]*\)$/\1/p' "$TMP/err")
+	server_listening
 	# About 700 bytes a report: 1,000 reports are far more than a pipe holds.
 	timeout 30 "$PORTSCOPE" connect -n 1000 -r 0.5 "$PORT" >/dev/null || true
 	stop_server TERM
@@ -451,8 +443,7 @@ sockets() {
 @test "--workers: a worker that exits on its own (a write error) stops the others: said, exit 1" {
 	"$PORTSCOPE" serve --workers 2 -f line 127.0.0.1:0 >/dev/full 2>"$TMP/err" &
 	SERVER_PID=$!
-	wait_for_line "$TMP/err" 'listening on' 5
-	PORT=$(sed -n 's/.*:\([0-9]*\)$/\1/p' "$TMP/err")
+	server_listening
 	timeout 5 "$PORTSCOPE" connect -r 1 "$PORT" >/dev/null
 	status=0
 	wait_pid "$SERVER_PID" 10 || status=$?
@@ -468,8 +459,7 @@ sockets() {
 	command -v setsid >/dev/null || skip "needs setsid"
 	setsid "$PORTSCOPE" serve --workers 3 -f line 127.0.0.1:0 >"$TMP/out" 2>"$TMP/err" &
 	SERVER_PID=$!
-	wait_for_line "$TMP/err" 'listening on' 5
-	PORT=$(sed -n 's/.*:\([0-9]*\)$/\1/p' "$TMP/err")
+	server_listening
 	run timeout 30 "$PSTEST" hold "$PORT" 30
 	[ "$output" = "connected=30 replies=30 matched=30" ]
 	wait_for_count "$TMP/out" '^conn=' 30 5

@@ -93,19 +93,6 @@ static void turns_until(struct pscope_loop *l, const int *done)
 	assert_true(*done);
 }
 
-static int open_fds(void)
-{
-	DIR *d = opendir("/proc/self/fd");
-	struct dirent *e;
-	int n = 0;
-
-	assert_non_null(d);
-	while ((e = readdir(d)))
-		n += e->d_name[0] != '.';
-	closedir(d);
-	return n;
-}
-
 /* A descriptor handler: counts its calls in the int ARG and keeps the last events. */
 struct calls {
 	int n;
@@ -278,6 +265,28 @@ struct batch {
 	int rc;
 };
 
+/*
+ * Opens a new pipe NP whose read end takes the number FD (just closed) and
+ * watches it with on_other counting into FRESH, unless *RC already holds an
+ * error; *RC gets the first failure.
+ */
+static void reuse_number(struct pscope_loop *l, int fd, int np[2], struct calls *fresh, int *rc)
+{
+	if (pipe2(np, O_NONBLOCK | O_CLOEXEC) < 0) {
+		*rc = -errno;
+		return;
+	}
+	if (np[0] != fd) {
+		if (np[1] == fd)
+			np[1] = fcntl(np[1], F_DUPFD_CLOEXEC, 0);
+		dup3(np[0], fd, O_CLOEXEC);
+		close(np[0]);
+		np[0] = fd;
+	}
+	if (*rc == 0)
+		*rc = pscope_loop_watch(l, np[0], PSCOPE_EV_READ, on_other, fresh);
+}
+
 static void on_batch(struct pscope_loop *l, int fd, uint32_t events, void *arg)
 {
 	struct batch *b = arg;
@@ -293,19 +302,7 @@ static void on_batch(struct pscope_loop *l, int fd, uint32_t events, void *arg)
 	close(b->r[v]);
 	if (b->how == UNWATCH_CLOSE)
 		return;
-	if (pipe2(b->np, O_NONBLOCK | O_CLOEXEC) < 0) {
-		b->rc = -errno;
-		return;
-	}
-	if (b->np[0] != b->r[v]) {
-		if (b->np[1] == b->r[v])
-			b->np[1] = fcntl(b->np[1], F_DUPFD_CLOEXEC, 0);
-		dup3(b->np[0], b->r[v], O_CLOEXEC);
-		close(b->np[0]);
-		b->np[0] = b->r[v];
-	}
-	if (b->rc == 0)
-		b->rc = pscope_loop_watch(l, b->np[0], PSCOPE_EV_READ, on_other, &b->fresh);
+	reuse_number(l, b->r[v], b->np, &b->fresh, &b->rc);
 }
 
 static void close_in_batch(struct pscope_loop *l, enum close_how how)
@@ -953,19 +950,7 @@ static void on_forget_batch(struct pscope_loop *l, int fd, uint32_t events, void
 	b->victim = v;
 	b->rc = pscope_loop_forget(l, b->r[v]);
 	close(b->r[v]);
-	if (pipe2(b->np, O_NONBLOCK | O_CLOEXEC) < 0) {
-		b->rc = -errno;
-		return;
-	}
-	if (b->np[0] != b->r[v]) {
-		if (b->np[1] == b->r[v])
-			b->np[1] = fcntl(b->np[1], F_DUPFD_CLOEXEC, 0);
-		dup3(b->np[0], b->r[v], O_CLOEXEC);
-		close(b->np[0]);
-		b->np[0] = b->r[v];
-	}
-	if (b->rc == 0)
-		b->rc = pscope_loop_watch(l, b->np[0], PSCOPE_EV_READ, on_other, &b->fresh);
+	reuse_number(l, b->r[v], b->np, &b->fresh, &b->rc);
 }
 
 static void forget_reuse_in_batch(void **state)

@@ -14,20 +14,6 @@
 #include "portscope/hist.h"
 #include "unit.h"
 
-/* How many descriptors this process has open, to see that a failure leaks none. */
-static int open_fds(void)
-{
-	DIR *d = opendir("/proc/self/fd");
-	struct dirent *e;
-	int n = 0;
-
-	assert_non_null(d);
-	while ((e = readdir(d)))
-		n += e->d_name[0] != '.';
-	closedir(d);
-	return n;
-}
-
 static int int_opt(int fd, int level, int opt)
 {
 	int v = -1;

@@ -7,6 +7,7 @@
 #ifndef PORTSCOPE_TEST_UNIT_H
 #define PORTSCOPE_TEST_UNIT_H
 
+#include <dirent.h>
 #include <errno.h>
 #include <poll.h>
 #include <stdarg.h>
@@ -20,6 +21,20 @@
 #include <cmocka.h>
 
 #include "portscope/portscope.h"
+
+/* How many descriptors this process has open (from /proc/self/fd), to see that nothing leaks. */
+static inline int open_fds(void)
+{
+	DIR *d = opendir("/proc/self/fd");
+	struct dirent *e;
+	int n = 0;
+
+	assert_non_null(d);
+	while ((e = readdir(d)))
+		n += e->d_name[0] != '.';
+	closedir(d);
+	return n - 1;	/* the directory's own descriptor */
+}
 
 /* The symbolic name of a return value, for failure messages: "-PSCOPE_E_PORT", "-ENOTCONN". */
 static inline const char *rc_name(long long v, char *buf, size_t size)
