@@ -31,10 +31,36 @@ struct pscope_diag_sock {
 	uint16_t lport, rport;	/* host byte order */
 	uint8_t laddr[16], raddr[16]; /* IPv4 in the first 4 bytes */
 	uint32_t ifindex;	/* bound device, or 0 */
-	uint32_t rqueue, wqueue;/* receive and send queue; for a listener, backlog and its limit */
+	uint32_t rqueue, wqueue;/* receive and send queue; for a listener, its accept queue and backlog */
 	uint32_t uid;
-	uint64_t inode;
-	uint64_t cookie;	/* the kernel's socket cookie; 0 from /proc */
+	uint64_t inode;		/* 0: no socket file (not accepted yet, or closed by its owner) */
+	uint64_t cookie;	/* the kernel's socket cookie */
+	uint16_t absent;	/* PSCOPE_DIAG_NO_* bits: fields the source did not give */
+};
+
+/*
+ * Fields a source leaves at 0 because it does not know them: the 0 is a
+ * placeholder, not the kernel's value, and is to be shown as unknown.
+ *   sock_diag: a minisocket (a TIME_WAIT socket, or a request in a listener's
+ *     SYN queue; inet_twsk_diag_fill() and inet_req_diag_fill() in
+ *     net/ipv4/inet_diag.c) has idiag_rqueue, idiag_wqueue and idiag_uid 0.
+ *     A minisocket is told by the INET_DIAG_SHUTDOWN attribute, which the
+ *     kernel puts on every full socket and on no minisocket.
+ *   /proc/net/tcp{,6}: no cookie and no bound device, ever; a listener's
+ *     tx_queue is 0, not its backlog (get_tcp4_sock() in net/ipv4/tcp_ipv4.c);
+ *     a TIME_WAIT minisocket (timer 3) has tx_queue, rx_queue and uid 0
+ *     (get_timewait4_sock()); a request (state SYN_RECV, refcount 0) has
+ *     both queues 0 (get_openreq4()).
+ *   Both: inode 0 means the socket has no file (sock_i_ino()): it is
+ *     PSCOPE_DIAG_NO_INODE, never an inode number.
+ */
+enum {
+	PSCOPE_DIAG_NO_RQUEUE = 1 << 0,
+	PSCOPE_DIAG_NO_WQUEUE = 1 << 1,
+	PSCOPE_DIAG_NO_UID = 1 << 2,
+	PSCOPE_DIAG_NO_INODE = 1 << 3,
+	PSCOPE_DIAG_NO_COOKIE = 1 << 4,
+	PSCOPE_DIAG_NO_IFINDEX = 1 << 5,
 };
 
 enum {
@@ -77,6 +103,7 @@ enum pscope_diag_error {
 	PSCOPE_E_NL_FAMILY,	/* a socket of a family that was not asked for */
 	PSCOPE_E_NL_REQUEST,	/* a replay file's request is malformed */
 	PSCOPE_E_PROC_LINE,	/* a /proc/net line is truncated, too long or not hex */
+	PSCOPE_E_PROC_FILTER,	/* a filter on the interface, which /proc/net does not give */
 	PSCOPE_E_DIAG_LAST
 };
 
@@ -117,8 +144,31 @@ bool pscope_diag_match(const struct pscope_diag_filter *f, struct pscope_diag_so
 /* The state's name: "LISTEN", "ESTABLISHED", ...; "UNCONN" for an unconnected UDP socket. */
 const char *pscope_diag_state_name(const struct pscope_diag_sock *s);
 
-/* Parses a state name ("listen", "time-wait", "TIME_WAIT", ...) into its bit mask, or 0. */
+/*
+ * Parses one state name of ss(8)'s STATE-FILTER into its bit mask (1 << the
+ * kernel's TCP state): established, syn-sent, syn-recv, fin-wait-1,
+ * fin-wait-2, time-wait, closed, close-wait, last-ack, listening, closing, and
+ * the groups all, connected (all but listening and closed), synchronized
+ * (connected but syn-sent), bucket (syn-recv, time-wait) and big (all but
+ * bucket), with ss's meanings (scan_state() in iproute2's misc/ss.c), and
+ * ss's other spellings syn-rcv and unconnected.  Also portscope's own: listen,
+ * close and unconn.  Case does not matter, and the
+ * kernel's spelling is taken too ('_' for '-', FIN_WAIT1 for fin-wait-1), so
+ * that a state ls shows can be given back.  Returns 0 for any other name.
+ */
 uint32_t pscope_diag_state_mask(const char *name);
+
+/* The names pscope_diag_state_mask() knows, comma-separated, for messages. */
+extern const char pscope_diag_state_names[];
+
+/* Every state an unfiltered listing asks the kernel for: ss's "all". */
+#define PSCOPE_DIAG_STATES_ALL 0x1ffeu /* TCP_ESTABLISHED (1) to TCP_NEW_SYN_RECV (12) */
+
+/*
+ * 0 if /proc/net can apply filter F; -PSCOPE_E_PROC_FILTER if F needs what
+ * /proc/net does not give: an IPv6 address with a scope (the interface).
+ */
+int pscope_diag_proc_filter_ok(const struct pscope_diag_filter *f);
 
 /* The socket's local or peer end as a pscope_addr. */
 void pscope_diag_local(const struct pscope_diag_sock *s, struct pscope_addr *a);

@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -15,9 +16,16 @@
 #define REPLAY_MAX (1024UL * 1024 * 1024)
 #define NO_OWNER UINT32_MAX
 
-enum role { R_LISTENER, R_ACCEPTED, R_BOUND, R_CONNECTED, R_CLIENT, R_OTHER, R_COUNT };
-static const char *const role_names[] = { "listener", "accepted", "bound", "connected",
-					  "client", "-" };
+/*
+ * Roles, from the kernel's facts alone (see role_of()).  queued: handshake
+ * done, in a listener's accept queue, accept() not called yet; handshake: a
+ * SYN_RECV socket, the handshake not done; orphaned: closed by its owner, the
+ * kernel ends the connection alone.
+ */
+enum role { R_LISTENER, R_ACCEPTED, R_QUEUED, R_HANDSHAKE, R_ORPHANED, R_BOUND, R_CONNECTED,
+	    R_CLIENT, R_OTHER, R_COUNT };
+static const char *const role_names[] = { "listener", "accepted", "queued", "handshake", "orphaned",
+					  "bound", "connected", "client", "-" };
 
 struct owner {
 	pid_t pid;
@@ -85,7 +93,29 @@ static const char usage[] =
 
 static bool is_listener(const struct pscope_diag_sock *s)
 {
-	return s->proto == IPPROTO_TCP && s->state == 10;
+	return s->proto == IPPROTO_TCP && s->state == TCP_LISTEN;
+}
+
+/*
+ * The role of a socket whose local port is the port, from what the kernel
+ * says of it.  A TCP socket gets a socket file (an inode) when accept() takes
+ * it from the listener's queue (sock_graft() in inet_accept()), and loses it
+ * when its owner closes it (sock_orphan()); close() also moves it out of
+ * ESTABLISHED and CLOSE_WAIT (tcp_close_state()).  So, with no inode:
+ * ESTABLISHED or CLOSE_WAIT (the peer closed while it waited) is in an accept
+ * queue, SYN_RECV is still in the handshake, any other state was closed by its
+ * owner.  With an inode it was accepted, whoever holds it now (even a process
+ * this user cannot inspect).
+ */
+static enum role local_tcp_role(const struct pscope_diag_sock *s)
+{
+	if (s->state == TCP_SYN_RECV || s->state == 12)
+		return s->inode ? R_ACCEPTED : R_HANDSHAKE;
+	if (s->inode)
+		return R_ACCEPTED;
+	if (s->state == TCP_ESTABLISHED || s->state == TCP_CLOSE_WAIT)
+		return R_QUEUED;
+	return R_ORPHANED;
 }
 
 static enum role role_of(const struct pscope_diag_sock *s)
@@ -97,8 +127,8 @@ static enum role role_of(const struct pscope_diag_sock *s)
 	if (s->side != PSCOPE_SIDE_LOCAL)
 		return R_OTHER;
 	if (s->proto == IPPROTO_UDP)
-		return s->state == 7 ? R_BOUND : R_CONNECTED;
-	return s->state == 10 ? R_LISTENER : R_ACCEPTED;
+		return s->state == TCP_CLOSE ? R_BOUND : R_CONNECTED;
+	return local_tcp_role(s);
 }
 
 static int collect(const struct pscope_diag_sock *s, void *ctx)
@@ -325,6 +355,36 @@ static void lb_num(struct linebuf *b, uint32_t v, size_t width)
 	b->buf[b->len++] = ' ';
 }
 
+/* A queue length, or "-" where the source gave none (ABSENT has FLAG). */
+static void lb_queue(struct linebuf *b, uint32_t v, bool absent, size_t width)
+{
+	if (!absent) {
+		lb_num(b, v, width);
+		return;
+	}
+	for (size_t k = 1; k < width; k++)
+		b->buf[b->len++] = ' ';
+	b->buf[b->len++] = '-';
+	b->buf[b->len++] = ' ';
+}
+
+/* -e: uid, inode and cookie, each "-" where the source did not give it. */
+static void print_extended(const struct pscope_diag_sock *s)
+{
+	if (s->absent & PSCOPE_DIAG_NO_UID)
+		fputs(" uid=-", stdout);
+	else
+		printf(" uid=%u", s->uid);
+	if (s->absent & PSCOPE_DIAG_NO_INODE)
+		fputs(" inode=-", stdout);
+	else
+		printf(" inode=%llu", (unsigned long long)s->inode);
+	if (s->absent & PSCOPE_DIAG_NO_COOKIE)
+		fputs(" cookie=-", stdout);
+	else
+		printf(" cookie=%llu", (unsigned long long)s->cookie);
+}
+
 static void print_row(const struct ls_opts *o, const struct listing *l, size_t i)
 {
 	const struct pscope_diag_sock *s = &l->socks[i];
@@ -335,8 +395,8 @@ static void print_row(const struct ls_opts *o, const struct listing *l, size_t i
 	format_end(s, false, peer, sizeof(peer));
 	lb_pad(&b, s->proto == IPPROTO_UDP ? "udp" : "tcp", 5);
 	lb_pad(&b, pscope_diag_state_name(s), 11);
-	lb_num(&b, s->rqueue, 6);
-	lb_num(&b, s->wqueue, 6);
+	lb_queue(&b, s->rqueue, s->absent & PSCOPE_DIAG_NO_RQUEUE, 6);
+	lb_queue(&b, s->wqueue, s->absent & PSCOPE_DIAG_NO_WQUEUE, 6);
 	lb_pad(&b, local, 25);
 	lb_pad(&b, peer, o->f.port >= 0 || o->extended || o->processes || o->options ? 25 : 0);
 	if (o->f.port >= 0)
@@ -345,8 +405,7 @@ static void print_row(const struct ls_opts *o, const struct listing *l, size_t i
 		b.len--;
 	fwrite(b.buf, 1, b.len, stdout);
 	if (o->extended)
-		printf(" uid=%u inode=%llu cookie=%llu", s->uid, (unsigned long long)s->inode,
-		       (unsigned long long)s->cookie);
+		print_extended(s);
 	if (o->processes)
 		print_processes(l, i);
 	if (o->options)
@@ -418,6 +477,37 @@ static void summarize(const struct listing *l, struct summary *sum)
 	}
 }
 
+/* At most this many listeners' accept queues in the sentence; JSON has them all. */
+#define QUEUES_SHOWN 4
+
+/*
+ * Each listener's accept queue as the kernel counts it: a listener's Recv-Q
+ * is sk_ack_backlog, the connections in its accept queue, and its Send-Q
+ * sk_max_ack_backlog, the backlog (tcp_diag_get_info(); /proc/net gives the
+ * first, not the second).
+ */
+static void print_accept_queues(const struct listing *l)
+{
+	unsigned shown = 0;
+	char local[PSCOPE_ADDRSTRLEN];
+
+	for (size_t i = 0; i < l->n; i++) {
+		const struct pscope_diag_sock *s = &l->socks[i];
+
+		if (!is_listener(s) || s->side != PSCOPE_SIDE_LOCAL || (s->absent & PSCOPE_DIAG_NO_RQUEUE) ||
+		    !s->rqueue)
+			continue;
+		if (shown++ == QUEUES_SHOWN) {
+			fputs(", ...", stdout);
+			break;
+		}
+		format_end(s, true, local, sizeof(local));
+		printf("%s %u waiting in the accept queue of %s", shown == 1 ? ";" : ",", s->rqueue, local);
+		if (!(s->absent & PSCOPE_DIAG_NO_WQUEUE))
+			printf(" (backlog %u)", s->wqueue);
+	}
+}
+
 static void print_sentence(const struct ls_opts *o, const struct listing *l, const struct summary *sum)
 {
 	int port = o->f.port;
@@ -433,6 +523,13 @@ static void print_sentence(const struct ls_opts *o, const struct listing *l, con
 			printf("%s %u listening", sep, sum->role[R_LISTENER]), sep = ",";
 		if (sum->role[R_ACCEPTED])
 			printf("%s %u accepted (local port %d)", sep, sum->role[R_ACCEPTED], port), sep = ",";
+		if (sum->role[R_QUEUED])
+			printf("%s %u queued (in an accept queue, not accepted yet)", sep, sum->role[R_QUEUED]),
+				sep = ",";
+		if (sum->role[R_HANDSHAKE])
+			printf("%s %u in the handshake (SYN_RECV)", sep, sum->role[R_HANDSHAKE]), sep = ",";
+		if (sum->role[R_ORPHANED])
+			printf("%s %u orphaned (closed by the owner)", sep, sum->role[R_ORPHANED]), sep = ",";
 		if (sum->role[R_BOUND])
 			printf("%s %u bound udp", sep, sum->role[R_BOUND]), sep = ",";
 		if (sum->role[R_CONNECTED])
@@ -441,6 +538,8 @@ static void print_sentence(const struct ls_opts *o, const struct listing *l, con
 			printf("%s %u client%s (remote port %d)", sep, sum->role[R_CLIENT],
 			       sum->role[R_CLIENT] == 1 ? "" : "s", port);
 	}
+	if (port >= 0)
+		print_accept_queues(l);
 	if (sum->time_wait)
 		printf("; %u in TIME_WAIT", sum->time_wait);
 	if (sum->npids) {
@@ -453,7 +552,9 @@ static void print_sentence(const struct ls_opts *o, const struct listing *l, con
 	if (l->reuseport_groups)
 		printf("; %u SO_REUSEPORT group%s", l->reuseport_groups, l->reuseport_groups == 1 ? "" : "s");
 	putchar('\n');
-	if (port >= 0 && sum->role[R_ACCEPTED] + sum->role[R_CONNECTED] > 0 && l->n > 1)
+	if (port >= 0 && l->n > 1 &&
+	    sum->role[R_ACCEPTED] + sum->role[R_QUEUED] + sum->role[R_HANDSHAKE] +
+	    sum->role[R_ORPHANED] + sum->role[R_CONNECTED] > 0)
 		printf("They share port %d because the kernel tells sockets apart by the whole 4-tuple "
 		       "<client ip, client port, server ip, server port>%s.\n", port,
 		       sum->role[R_LISTENER] ? "; a listener has no peer" : "");
@@ -463,6 +564,15 @@ static void print_sentence(const struct ls_opts *o, const struct listing *l, con
 	else if (port >= 0 && sum->role[R_LISTENER] > 1 && !o->options)
 		printf("%u listeners on one port: -o shows whether SO_REUSEPORT lets them share it.\n",
 		       sum->role[R_LISTENER]);
+}
+
+/* A number the source gave, or null where it gave none. */
+static void json_known(struct pscope_json *j, const char *key, uint64_t v, bool absent)
+{
+	if (absent)
+		pscope_json_null(j, key);
+	else
+		pscope_json_uint(j, key, v);
 }
 
 static void json_socket(struct pscope_json *j, const struct ls_opts *o, const struct listing *l,
@@ -477,17 +587,17 @@ static void json_socket(struct pscope_json *j, const struct ls_opts *o, const st
 	pscope_json_object_begin(j, NULL);
 	pscope_json_string(j, "proto", s->proto == IPPROTO_UDP ? "udp" : "tcp");
 	pscope_json_string(j, "state", pscope_diag_state_name(s));
-	pscope_json_uint(j, "recv_q", s->rqueue);
-	pscope_json_uint(j, "send_q", s->wqueue);
+	json_known(j, "recv_q", s->rqueue, s->absent & PSCOPE_DIAG_NO_RQUEUE);
+	json_known(j, "send_q", s->wqueue, s->absent & PSCOPE_DIAG_NO_WQUEUE);
 	pscope_json_string(j, "local", local);
 	pscope_json_string(j, "peer", strchr(peer, '*') ? NULL : peer);
 	if (o->f.port >= 0) {
 		pscope_json_string(j, "side", s->side == PSCOPE_SIDE_REMOTE ? "remote" : "local");
 		pscope_json_string(j, "role", role_names[role_of(s)]);
 	}
-	pscope_json_uint(j, "inode", s->inode);
-	pscope_json_uint(j, "uid", s->uid);
-	pscope_json_uint(j, "cookie", s->cookie);
+	json_known(j, "inode", s->inode, s->absent & PSCOPE_DIAG_NO_INODE);
+	json_known(j, "uid", s->uid, s->absent & PSCOPE_DIAG_NO_UID);
+	json_known(j, "cookie", s->cookie, s->absent & PSCOPE_DIAG_NO_COOKIE);
 	if (o->processes) {
 		if (x->owner == NO_OWNER && s->inode && l->ost.unreadable) {
 			pscope_json_null(j, "processes");
@@ -522,6 +632,27 @@ static void json_socket(struct pscope_json *j, const struct ls_opts *o, const st
 	pscope_json_object_end(j);
 }
 
+/* Every listener on the port: "local", "waiting" (its Recv-Q) and "backlog" (its Send-Q), or null. */
+static void json_accept_queues(struct pscope_json *j, const struct listing *l)
+{
+	char local[PSCOPE_ADDRSTRLEN];
+
+	pscope_json_array_begin(j, "accept_queues");
+	for (size_t i = 0; i < l->n; i++) {
+		const struct pscope_diag_sock *s = &l->socks[i];
+
+		if (!is_listener(s) || s->side != PSCOPE_SIDE_LOCAL)
+			continue;
+		format_end(s, true, local, sizeof(local));
+		pscope_json_object_begin(j, NULL);
+		pscope_json_string(j, "local", local);
+		json_known(j, "waiting", s->rqueue, s->absent & PSCOPE_DIAG_NO_RQUEUE);
+		json_known(j, "backlog", s->wqueue, s->absent & PSCOPE_DIAG_NO_WQUEUE);
+		pscope_json_object_end(j);
+	}
+	pscope_json_array_end(j);
+}
+
 static void print_json(const struct ls_opts *o, const struct listing *l, const struct summary *sum)
 {
 	struct pscope_json j;
@@ -547,6 +678,10 @@ static void print_json(const struct ls_opts *o, const struct listing *l, const s
 		pscope_json_uint(&j, "bound", sum->role[R_BOUND]);
 		pscope_json_uint(&j, "connected", sum->role[R_CONNECTED]);
 		pscope_json_uint(&j, "clients", sum->role[R_CLIENT]);
+		pscope_json_uint(&j, "queued", sum->role[R_QUEUED]);
+		pscope_json_uint(&j, "handshake", sum->role[R_HANDSHAKE]);
+		pscope_json_uint(&j, "orphaned", sum->role[R_ORPHANED]);
+		json_accept_queues(&j, l);
 	}
 	if (o->processes || o->options) {
 		pscope_json_array_begin(&j, "owners");
@@ -661,23 +796,33 @@ static int query(struct ls_opts *o, struct listing *l, struct pscope_diag_stats 
 	return 0;
 }
 
+/* --state LIST: ss's state names, comma-separated; an empty or unknown name is refused. */
 static int parse_states(const char *list, uint32_t *mask)
 {
-	char buf[256], *save = NULL;
+	char buf[256];
+	char *t = buf;
 
 	if (strlen(list) >= sizeof(buf))
 		return cli_usage_error("--state list too long"), -1;
 	strcpy(buf, list);
-	for (char *t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
-		uint32_t m = pscope_diag_state_mask(t);
+	for (;;) {
+		char *comma = strchr(t, ',');
+		uint32_t m;
 
+		if (comma)
+			*comma = '\0';
+		if (!*t)
+			return cli_usage_error("empty state name in --state '%s': use one or more of %s",
+					       list, pscope_diag_state_names), -1;
+		m = pscope_diag_state_mask(t);
 		if (!m)
-			return cli_usage_error("unknown state '%s' (see --help)", t), -1;
+			return cli_usage_error("unknown state '%s' in --state: use one or more of %s",
+					       t, pscope_diag_state_names), -1;
 		*mask |= m;
+		if (!comma)
+			return 0;
+		t = comma + 1;
 	}
-	if (!*mask)
-		return cli_usage_error("empty --state list"), -1;
-	return 0;
 }
 
 static int parse_target(const char *arg, struct pscope_diag_filter *f)
@@ -760,6 +905,9 @@ static int parse_args(struct ls_opts *o, int argc, char **argv, bool *help)
 		return EXIT_USAGE;
 	if (o->f.local_only && o->f.port < 0)
 		return cli_usage_error("--local-only needs a PORT");
+	if (o->proc && pscope_diag_proc_filter_ok(&o->f) < 0)
+		return cli_usage_error("--proc cannot apply '%s': %s", argv[optind],
+				       pscope_strerror(pscope_diag_proc_filter_ok(&o->f)));
 	return EXIT_OK;
 }
 

@@ -3,6 +3,7 @@
  * validate, parse, filter.  A recorded dump is the same bytes, requests
  * included, so replay runs through the same validation as a live reply.
  */
+#include <ctype.h>
 #include <errno.h>
 #include <linux/inet_diag.h>
 #include <linux/netlink.h>
@@ -37,35 +38,75 @@ const char *pscope_diag_state_name(const struct pscope_diag_sock *s)
 {
 	if (s->proto == IPPROTO_UDP && s->state == TCP_CLOSE)
 		return "UNCONN";
+	/* A request in a SYN queue: the kernel's /proc and ss both call it SYN_RECV. */
+	if (s->state == 12)
+		return "SYN_RECV";
 	if (s->state < sizeof(state_names) / sizeof(state_names[0]) && state_names[s->state])
 		return state_names[s->state];
 	return "UNKNOWN";
 }
 
+#define BIT(st) (1u << (st))
+#define SYN_RECV_BITS (BIT(TCP_SYN_RECV) | BIT(12)) /* 12: TCP_NEW_SYN_RECV, a request */
+#define BUCKET_BITS (SYN_RECV_BITS | BIT(TCP_TIME_WAIT))
+
+/* ss(8)'s STATE-FILTER names and groups (scan_state() in iproute2's misc/ss.c), then portscope's own. */
+static const struct {
+	const char *name;
+	uint32_t mask;
+} state_filters[] = {
+	{ "established", BIT(TCP_ESTABLISHED) },
+	{ "syn-sent", BIT(TCP_SYN_SENT) },
+	{ "syn-recv", SYN_RECV_BITS },
+	{ "fin-wait-1", BIT(TCP_FIN_WAIT1) },
+	{ "fin-wait-2", BIT(TCP_FIN_WAIT2) },
+	{ "time-wait", BIT(TCP_TIME_WAIT) },
+	{ "closed", BIT(TCP_CLOSE) },
+	{ "close-wait", BIT(TCP_CLOSE_WAIT) },
+	{ "last-ack", BIT(TCP_LAST_ACK) },
+	{ "listening", BIT(TCP_LISTEN) },
+	{ "closing", BIT(TCP_CLOSING) },
+	{ "all", PSCOPE_DIAG_STATES_ALL },
+	{ "connected", PSCOPE_DIAG_STATES_ALL & ~(BIT(TCP_LISTEN) | BIT(TCP_CLOSE)) },
+	{ "synchronized", PSCOPE_DIAG_STATES_ALL & ~(BIT(TCP_LISTEN) | BIT(TCP_CLOSE) | BIT(TCP_SYN_SENT)) },
+	{ "bucket", BUCKET_BITS },
+	{ "big", PSCOPE_DIAG_STATES_ALL & ~BUCKET_BITS },
+	/* ss's other spellings (scan_state()) */
+	{ "syn-rcv", SYN_RECV_BITS },
+	{ "unconnected", BIT(TCP_CLOSE) },
+	/* portscope's own names, which clash with none of ss's; the kernel's names (FIN_WAIT1) match too */
+	{ "listen", BIT(TCP_LISTEN) },
+	{ "close", BIT(TCP_CLOSE) },
+	{ "unconn", BIT(TCP_CLOSE) },
+};
+
+const char pscope_diag_state_names[] =
+	"established, syn-sent, syn-recv, fin-wait-1, fin-wait-2, time-wait, closed, close-wait, "
+	"last-ack, listening, closing, all, connected, synchronized, bucket, big, syn-rcv, unconnected, "
+	"listen, close, unconn";
+
 uint32_t pscope_diag_state_mask(const char *name)
 {
-	char norm[32];
-	size_t i;
+	for (size_t i = 0; i < sizeof(state_filters) / sizeof(state_filters[0]); i++) {
+		const char *a = state_filters[i].name, *b = name;
 
-	for (i = 0; name[i] && i + 1 < sizeof(norm); i++)
-		norm[i] = name[i] == '-' ? '_' : name[i];
-	norm[i] = '\0';
-	if (name[i])
-		return 0;
-	if (!strcasecmp(norm, "unconn"))
-		return 1u << TCP_CLOSE;
-	if (!strcasecmp(norm, "fin_wait_1"))
-		return 1u << TCP_FIN_WAIT1;
-	if (!strcasecmp(norm, "fin_wait_2"))
-		return 1u << TCP_FIN_WAIT2;
-	if (!strcasecmp(norm, "syn_recv"))
-		return (1u << TCP_SYN_RECV) | (1u << 12);
-	if (!strcasecmp(norm, "connected"))
-		return ~((1u << TCP_LISTEN) | (1u << TCP_CLOSE) | (1u << TCP_SYN_SENT) | (1u << 12)) &
-		       0x1ffe;
-	for (i = 1; i < sizeof(state_names) / sizeof(state_names[0]); i++)
-		if (state_names[i] && !strcasecmp(norm, state_names[i]))
-			return 1u << i;
+		for (; *a; a++, b++) {
+			/* The kernel's FIN_WAIT1 for ss's fin-wait-1: no '-' before the digit. */
+			if (*a == '-' && a[1] >= '0' && a[1] <= '9' && *b == a[1])
+				a++;
+			if (tolower((unsigned char)*b) != *a && !(*a == '-' && *b == '_'))
+				break;
+		}
+		if (!*a && !*b)
+			return state_filters[i].mask;
+	}
+	return 0;
+}
+
+int pscope_diag_proc_filter_ok(const struct pscope_diag_filter *f)
+{
+	if (f->has_addr && f->addr.u.sa.sa_family == AF_INET6 && f->addr.u.sin6.sin6_scope_id)
+		return -PSCOPE_E_PROC_FILTER;
 	return 0;
 }
 
@@ -166,13 +207,14 @@ static int parse_sock(struct session *ss, const uint8_t *p, size_t len)
 	struct inet_diag_msg m;
 	struct pscope_diag_sock s = { 0 };
 	size_t off = NLMSG_ALIGN(sizeof(m));
+	bool full = false;
 
 	if (len < sizeof(m))
 		return -PSCOPE_E_NL_SHORT;
 	memcpy(&m, p, sizeof(m));
 	if (m.idiag_family != ss->family)
 		return -PSCOPE_E_NL_FAMILY;
-	/* No attribute is used, but each must fit: a bad length means a bad reply. */
+	/* Each attribute must fit: a bad length means a bad reply. */
 	while (off < len) {
 		struct rtattr rta;
 
@@ -181,6 +223,8 @@ static int parse_sock(struct session *ss, const uint8_t *p, size_t len)
 		memcpy(&rta, p + off, sizeof(rta));
 		if (rta.rta_len < sizeof(rta) || rta.rta_len > len - off)
 			return -PSCOPE_E_NL_ATTR;
+		/* Only a full socket has it (inet_diag_msg_attrs_fill()); a minisocket has none. */
+		full |= rta.rta_type == INET_DIAG_SHUTDOWN;
 		off += RTA_ALIGN(rta.rta_len);
 	}
 	s.family = m.idiag_family;
@@ -196,6 +240,11 @@ static int parse_sock(struct session *ss, const uint8_t *p, size_t len)
 	s.uid = m.idiag_uid;
 	s.inode = m.idiag_inode;
 	s.cookie = (uint64_t)m.id.idiag_cookie[0] | (uint64_t)m.id.idiag_cookie[1] << 32;
+	/* A TIME_WAIT or request minisocket: the kernel writes 0 for its queues and uid. */
+	if (!full)
+		s.absent |= PSCOPE_DIAG_NO_RQUEUE | PSCOPE_DIAG_NO_WQUEUE | PSCOPE_DIAG_NO_UID;
+	if (!s.inode)
+		s.absent |= PSCOPE_DIAG_NO_INODE;
 	if (!pscope_diag_match(ss->f, &s))
 		return 0;
 	ss->count++;
@@ -302,7 +351,11 @@ static size_t build_request(struct request *q, const struct pscope_diag_filter *
 	memset(q, 0, sizeof(*q));
 	q->r.sdiag_family = (uint8_t)family;
 	q->r.sdiag_protocol = (uint8_t)proto;
-	q->r.idiag_states = f->states ? f->states : ~0u;
+	/*
+	 * Never ~0: since Linux 6.x bit 13 (TCP_BOUND_INACTIVE) asks for TCP sockets
+	 * that are only bound, which neither /proc/net nor ss's "all" lists.
+	 */
+	q->r.idiag_states = (f->states ? f->states : ~0u) & PSCOPE_DIAG_STATES_ALL;
 	if (f->port >= 0) {
 		uint16_t port = (uint16_t)f->port;
 		uint8_t *p = (uint8_t *)q->ops;

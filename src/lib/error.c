@@ -33,6 +33,8 @@ static const char *const messages[] = {
 	MSG(PSCOPE_E_NL_FAMILY, "netlink reply names a socket family that was not asked for"),
 	MSG(PSCOPE_E_NL_REQUEST, "malformed request in a recorded netlink dump"),
 	MSG(PSCOPE_E_PROC_LINE, "malformed /proc/net line (truncated, too long or not hex)"),
+	MSG(PSCOPE_E_PROC_FILTER, "the address names an interface (%scope), which /proc/net does not "
+				  "give: netlink sock_diag can filter on it, /proc/net cannot"),
 };
 
 const char *pscope_strerror(int err)

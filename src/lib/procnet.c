@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -94,11 +95,34 @@ static int address(struct cursor *c, int family, uint8_t *ip, uint16_t *port)
 	return c->p < c->end && *c->p == ' ' ? 0 : -1;
 }
 
+/*
+ * Marks the fields this line does not really give (see diag.h): /proc/net
+ * never gives the cookie or the bound device; a TCP listener's tx_queue is 0,
+ * not its backlog (get_tcp4_sock() in net/ipv4/tcp_ipv4.c, and its IPv6 twin);
+ * a TIME_WAIT minisocket, the only line with timer 3, has 0 for both queues
+ * and the uid (get_timewait4_sock()); a request in a SYN queue, the only line
+ * with reference count 0, has 0 for both queues (get_openreq4()).
+ */
+static void placeholders(struct pscope_diag_sock *s, uint64_t timer, uint64_t ref)
+{
+	s->absent = PSCOPE_DIAG_NO_COOKIE | PSCOPE_DIAG_NO_IFINDEX;
+	if (!s->inode)
+		s->absent |= PSCOPE_DIAG_NO_INODE;
+	if (s->proto != IPPROTO_TCP)
+		return;
+	if (s->state == TCP_LISTEN)
+		s->absent |= PSCOPE_DIAG_NO_WQUEUE;
+	if (timer == 3)
+		s->absent |= PSCOPE_DIAG_NO_RQUEUE | PSCOPE_DIAG_NO_WQUEUE | PSCOPE_DIAG_NO_UID;
+	if (s->state == TCP_SYN_RECV && ref == 0)
+		s->absent |= PSCOPE_DIAG_NO_RQUEUE | PSCOPE_DIAG_NO_WQUEUE;
+}
+
 int pscope_diag_proc_line(const char *line, size_t len, int family, int proto,
 			  struct pscope_diag_sock *s)
 {
 	struct cursor c = { line, line + len };
-	uint64_t v, tx, rx;
+	uint64_t v, tx, rx, timer, ref;
 
 	memset(s, 0, sizeof(*s));
 	if (len > 0 && line[len - 1] == '\n')
@@ -133,7 +157,7 @@ int pscope_diag_proc_line(const char *line, size_t len, int family, int proto,
 	s->wqueue = (uint32_t)tx;
 	s->rqueue = (uint32_t)rx;
 	skip_spaces(&c);
-	if (hex_n(&c, 2, &v) < 0 || expect(&c, ':') < 0 || hex_n(&c, 8, &v) < 0)
+	if (hex_n(&c, 2, &timer) < 0 || expect(&c, ':') < 0 || hex_n(&c, 8, &v) < 0)
 		return -PSCOPE_E_PROC_LINE;
 	skip_spaces(&c);
 	if (hex_n(&c, 8, &v) < 0)
@@ -149,6 +173,11 @@ int pscope_diag_proc_line(const char *line, size_t len, int family, int proto,
 	if (dec(&c, &v) < 0)
 		return -PSCOPE_E_PROC_LINE;
 	s->inode = v;
+	skip_spaces(&c);
+	/* The reference count; a request (get_openreq4()) writes 0 there. */
+	if (c.p == c.end || dec(&c, &ref) < 0)
+		ref = 1;
+	placeholders(s, timer, ref);
 	return 1;
 }
 
@@ -213,12 +242,16 @@ int pscope_diag_proc(const char *root, const struct pscope_diag_filter *f, pscop
 	struct pscope_diag_stats dummy;
 	int count = 0;
 
+	int rc = pscope_diag_proc_filter_ok(f);
+
 	if (!st)
 		st = &dummy;
 	memset(st, 0, sizeof(*st));
+	if (rc < 0)
+		return rc;
 	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
 		char path[4096];
-		int fd, rc;
+		int fd;
 
 		if ((f->protos && !(f->protos & files[i].proto_bit)) ||
 		    (f->families && !(f->families & files[i].family_bit)))
