@@ -388,6 +388,135 @@ static void test_proc_matches_netlink(void **state)
 	}
 }
 
+/*
+ * Lines of tests/data/proc/states/tcp (tests/tools/states.py's sockets): a
+ * listener, a TIME_WAIT and a FIN_WAIT2 minisocket (timer 3), a request in the
+ * SYN queue (SYN_RECV, reference count 0), a connection in the accept queue
+ * (inode 0) and an accepted one.
+ */
+#define ST_LISTEN "   0: 0100007F:9F3B 00000000:0000 0A 00000000:00000003 00:00000000 00000000     0        0 " \
+	"30898990 5 00000000d1a26b98 100 0 0 10 0\n"
+#define ST_TIME_WAIT "   3: 0100007F:9F3B 0100007F:B1CE 06 00000000:00000000 03:00001766 00000000     0        0 " \
+	"0 3 000000006bcf8118\n"
+#define ST_FIN_WAIT2 "  17: 0100007F:9F3B 0100007F:B1C0 05 00000000:00000000 03:00001766 00000000     0        0 " \
+	"0 3 0000000042199ec4\n"
+#define ST_REQUEST "  19: 0100007F:9F3B 0100007F:9059 03 00000000:00000000 01:0000005E 00000000     0        0 " \
+	"0 0 00000000d22db2e8\n"
+#define ST_QUEUED "   6: 0100007F:9F3B 0100007F:B220 08 00000000:00000001 00:00000000 00000000     0        0 " \
+	"0 1 000000006aa49bac 20 4 0 10 -1\n"
+#define ST_ACCEPTED "   7: 0100007F:9F3B 0100007F:B1B8 01 00000000:00000000 00:00000000 00000000     0        0 " \
+	"30898992 1 000000006c24ef49 20 0 0 10 -1\n"
+#define NEVER (PSCOPE_DIAG_NO_COOKIE | PSCOPE_DIAG_NO_IFINDEX)
+#define MINI (PSCOPE_DIAG_NO_RQUEUE | PSCOPE_DIAG_NO_WQUEUE | PSCOPE_DIAG_NO_UID | PSCOPE_DIAG_NO_INODE)
+
+/* A 0 that /proc writes without knowing the value is marked absent, never taken as the value. */
+static void test_line_placeholders(void **state)
+{
+	struct pscope_diag_sock s;
+
+	(void)state;
+	/* A listener's tx_queue is not its backlog; its rx_queue is its accept queue. */
+	assert_rc(parse(ST_LISTEN, AF_INET, IPPROTO_TCP, &s), 1);
+	assert_num_equal(s.absent, NEVER | PSCOPE_DIAG_NO_WQUEUE);
+	assert_num_equal(s.rqueue, 3);
+	assert_rc(parse(ST_TIME_WAIT, AF_INET, IPPROTO_TCP, &s), 1);
+	assert_num_equal(s.absent, NEVER | MINI);
+	assert_rc(parse(ST_FIN_WAIT2, AF_INET, IPPROTO_TCP, &s), 1);
+	assert_num_equal(s.state, TCP_FIN_WAIT2);
+	assert_num_equal(s.absent, NEVER | MINI);
+	/* A request has its listener's uid, but no queues of its own. */
+	assert_rc(parse(ST_REQUEST, AF_INET, IPPROTO_TCP, &s), 1);
+	assert_num_equal(s.absent, NEVER | PSCOPE_DIAG_NO_RQUEUE | PSCOPE_DIAG_NO_WQUEUE |
+			 PSCOPE_DIAG_NO_INODE);
+	assert_rc(parse(ST_QUEUED, AF_INET, IPPROTO_TCP, &s), 1);
+	assert_num_equal(s.absent, NEVER | PSCOPE_DIAG_NO_INODE);
+	assert_num_equal(s.rqueue, 1);
+	assert_rc(parse(ST_ACCEPTED, AF_INET, IPPROTO_TCP, &s), 1);
+	assert_num_equal(s.absent, NEVER);
+	/* A UDP socket has no backlog: its tx_queue is its send queue, even in state 0A. */
+	assert_rc(parse(ST_LISTEN, AF_INET, IPPROTO_UDP, &s), 1);
+	assert_num_equal(s.absent, NEVER);
+	/* A line that ends at its inode has no reference count: nothing is taken for a request. */
+	assert_rc(parse("0: 0100007F:1F90 0100007F:1F91 03 00000000:00000000 00:00000000 00000000 0 0 7\n",
+			AF_INET, IPPROTO_TCP, &s), 1);
+	assert_num_equal(s.absent, NEVER);
+}
+
+/* The recorded states: what each kind of socket leaves unknown, and the same sockets as netlink's. */
+static void test_proc_states(void **state)
+{
+	struct collected p, n;
+	struct stat st;
+	uint8_t *buf;
+	unsigned mini = 0;
+	int fd = open("tests/data/netlink/states.nldump", O_RDONLY | O_CLOEXEC);
+
+	(void)state;
+	assert_rc(proc_root(PROC "states", &any, &p, NULL), 23);
+	for (size_t i = 0; i < p.n; i++) {
+		const struct pscope_diag_sock *s = &p.s[i];
+
+		assert_true((s->absent & NEVER) == NEVER);
+		assert_num_equal(!!(s->absent & PSCOPE_DIAG_NO_INODE), s->inode == 0);
+		mini += (s->absent & MINI) == MINI;
+		if (s->state == TCP_LISTEN)
+			assert_num_equal(s->absent, NEVER | PSCOPE_DIAG_NO_WQUEUE);
+	}
+	/* Two TIME_WAIT, two FIN_WAIT2 after a close: minisockets. */
+	assert_num_equal(mini, 4);
+	assert_true(fd >= 0 && fstat(fd, &st) == 0);
+	buf = malloc((size_t)st.st_size);
+	assert_non_null(buf);
+	assert_num_equal(read(fd, buf, (size_t)st.st_size), st.st_size);
+	close(fd);
+	memset(&n, 0, sizeof(n));
+	assert_rc(pscope_diag_replay(buf, (size_t)st.st_size, &any, replay_cb, &n, NULL), 23);
+	free(buf);
+	/* Each socket, by its 4-tuple (most have no inode): /proc knows less, never more, but a request's uid. */
+	for (size_t i = 0; i < p.n; i++) {
+		const struct pscope_diag_sock *a = &p.s[i];
+		size_t j;
+		uint16_t want;
+
+		for (j = 0; j < n.n && (n.s[j].proto != a->proto || n.s[j].lport != a->lport ||
+				       n.s[j].rport != a->rport); j++)
+			;
+		if (j == n.n)
+			fail_msg("%u -> %u from /proc is not in the netlink dump", a->lport, a->rport);
+		assert_num_equal(a->state, n.s[j].state);
+		assert_num_equal(a->inode, n.s[j].inode);
+		want = n.s[j].absent | NEVER;
+		if (a->state == TCP_LISTEN)
+			want |= PSCOPE_DIAG_NO_WQUEUE;
+		if (a->state == TCP_SYN_RECV && !a->inode)
+			want &= (uint16_t)~PSCOPE_DIAG_NO_UID;
+		assert_num_equal(a->absent, want);
+		if (!(a->absent & PSCOPE_DIAG_NO_RQUEUE))
+			assert_num_equal(a->rqueue, n.s[j].rqueue);
+		if (!(a->absent & PSCOPE_DIAG_NO_WQUEUE))
+			assert_num_equal(a->wqueue, n.s[j].wqueue);
+	}
+}
+
+/* /proc/net has no interface: a filter on an address's scope is refused, not ignored. */
+static void test_proc_scope_filter(void **state)
+{
+	struct collected c;
+	struct pscope_diag_filter f = { .port = -1, .has_addr = true };
+
+	(void)state;
+	addr_or_fail("[fe80::1%1]:0", &f.addr);
+	assert_rc(pscope_diag_proc_filter_ok(&f), -PSCOPE_E_PROC_FILTER);
+	assert_rc(proc_root(PROC "good", &f, &c, NULL), -PSCOPE_E_PROC_FILTER);
+	assert_num_equal(c.n, 0);
+	/* Without a scope it filters on the address alone, which /proc gives. */
+	addr_or_fail("[fe80::1]:0", &f.addr);
+	assert_rc(pscope_diag_proc_filter_ok(&f), 0);
+	assert_rc(proc_root(PROC "good", &f, &c, NULL), 0);
+	addr_or_fail("127.0.0.1:0", &f.addr);
+	assert_rc(pscope_diag_proc_filter_ok(&f), 0);
+}
+
 /* Missing files are skipped and counted: a kernel without IPv6, or a root that lacks them. */
 static void test_proc_missing(void **state)
 {
@@ -485,6 +614,9 @@ int main(void)
 		cmocka_unit_test(test_proc_good),
 		cmocka_unit_test(test_proc_filters),
 		cmocka_unit_test(test_proc_matches_netlink),
+		cmocka_unit_test(test_line_placeholders),
+		cmocka_unit_test(test_proc_states),
+		cmocka_unit_test(test_proc_scope_filter),
 		cmocka_unit_test(test_proc_missing),
 		cmocka_unit_test(test_proc_bad),
 		cmocka_unit_test(test_proc_cancel),
