@@ -20,6 +20,7 @@ What it makes, all through loopback, the port P chosen by the kernel:
   accepted     LAST_ACK: a server socket whose FIN is dropped (nft)
   client       TIME_WAIT: a client that closed first
   bound        a UDP socket bound to P; connected: a UDP socket on P connected to a client
+and, on a port of its own, a TCP socket that is only bound (no state ss or /proc lists).
 """
 import errno
 import socket
@@ -160,6 +161,11 @@ ub.bind((HOST, P))
 ub.connect(uc.getsockname()[:2])
 uc.connect((HOST, P))
 keep += [u, uc, ub]
+
+# Bound, never listening nor connecting: sock_diag lists it only when asked for bit 13.
+b = socket.socket(FAM, socket.SOCK_STREAM)
+b.bind((HOST, 0))
+keep.append(b)
 
 print(P, flush=True)
 print("ready", flush=True)
