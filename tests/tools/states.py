@@ -3,8 +3,8 @@
 
 Run it as root inside a network namespace of its own (its nft rules apply to the
 whole namespace): `ip netns exec NS python3 tests/tools/states.py [-6]`.  It
-prints P, then "ready", and holds everything for 60 seconds or until it is
-killed.  Used by tests/e2e/states.bats, which compares portscope ls
+prints P, then "ready", and holds everything for 10 minutes or until it is
+killed (TIME_WAIT sockets and the orphan in FIN_WAIT2 last 60 seconds).  Used by tests/e2e/states.bats, which compares portscope ls
 with ss on these sockets, and by tests/data/record-states.sh.
 
 What it makes, all through loopback, the port P chosen by the kernel:
@@ -169,4 +169,4 @@ keep.append(b)
 
 print(P, flush=True)
 print("ready", flush=True)
-time.sleep(60)
+time.sleep(600)
