@@ -109,7 +109,9 @@ enum pscope_diag_error {
 
 /*
  * Lists sockets through NETLINK_SOCK_DIAG, the port filter compiled into
- * inet_diag bytecode so the kernel does the filtering.  If DUMP_FD >= 0 every
+ * inet_diag bytecode so the kernel does the filtering.  It asks for F's states
+ * within PSCOPE_DIAG_STATES_ALL, never for bound-only TCP sockets (bit 13,
+ * TCP_BOUND_INACTIVE since Linux 6.6), which /proc/net does not list.  If DUMP_FD >= 0 every
  * request and reply is also written there, raw, for pscope_diag_replay().
  * Returns the number of sockets passed to CB, or a negative error code
  * (-EPROTONOSUPPORT etc. if the kernel has no sock_diag: try /proc).
@@ -126,14 +128,19 @@ int pscope_diag_replay(const void *buf, size_t len, const struct pscope_diag_fil
 
 /*
  * Lists sockets from /proc/net/{tcp,tcp6,udp,udp6} under ROOT ("/proc/net" if
- * NULL).  Returns as pscope_diag_netlink.
+ * NULL).  Returns as pscope_diag_netlink, or -PSCOPE_E_PROC_FILTER (before
+ * reading anything) if F filters on what /proc/net does not give (see
+ * pscope_diag_proc_filter_ok()).
  */
 int pscope_diag_proc(const char *root, const struct pscope_diag_filter *f, pscope_diag_cb cb,
 		     void *ctx, struct pscope_diag_stats *st);
 
 /*
- * Parses one line of a /proc/net/tcp-style file of FAMILY and PROTO into S.
- * Returns 1 for a socket, 0 for the header line, -PSCOPE_E_PROC_LINE otherwise.
+ * Parses one line of a /proc/net/tcp-style file of FAMILY and PROTO into S,
+ * with S->absent marking the fields the line does not really give (see
+ * PSCOPE_DIAG_NO_*; the reference count after the inode, when the line has
+ * it, tells a request).  Returns 1 for a socket, 0 for the header line,
+ * -PSCOPE_E_PROC_LINE otherwise.
  */
 int pscope_diag_proc_line(const char *line, size_t len, int family, int proto,
 			  struct pscope_diag_sock *s);
