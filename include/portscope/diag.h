@@ -111,8 +111,9 @@ enum pscope_diag_error {
  * Lists sockets through NETLINK_SOCK_DIAG, the port filter compiled into
  * inet_diag bytecode so the kernel does the filtering.  It asks for F's states
  * within PSCOPE_DIAG_STATES_ALL, never for bound-only TCP sockets (bit 13,
- * TCP_BOUND_INACTIVE since Linux 6.6), which /proc/net does not list.  If DUMP_FD >= 0 every
- * request and reply is also written there, raw, for pscope_diag_replay().
+ * TCP_BOUND_INACTIVE in recent kernels), which /proc/net does not list.  If
+ * DUMP_FD >= 0 every request and reply is also written there, raw, for
+ * pscope_diag_replay().
  * Returns the number of sockets passed to CB, or a negative error code
  * (-EPROTONOSUPPORT etc. if the kernel has no sock_diag: try /proc).
  */

@@ -352,7 +352,7 @@ static size_t build_request(struct request *q, const struct pscope_diag_filter *
 	q->r.sdiag_family = (uint8_t)family;
 	q->r.sdiag_protocol = (uint8_t)proto;
 	/*
-	 * Never ~0: since Linux 6.x bit 13 (TCP_BOUND_INACTIVE) asks for TCP sockets
+	 * Never ~0: in recent kernels bit 13 (TCP_BOUND_INACTIVE) asks for TCP sockets
 	 * that are only bound, which neither /proc/net nor ss's "all" lists.
 	 */
 	q->r.idiag_states = (f->states ? f->states : ~0u) & PSCOPE_DIAG_STATES_ALL;
