@@ -62,6 +62,12 @@ hold() {
 	done
 }
 
+# accepted N: waits until the server started with -f line has reported N
+# connections: until then a connection may still wait in its accept queue.
+accepted() {
+	wait_for_count "$TMP/out" '^conn=' "$1" 5
+}
+
 @test "ls: a TCP listener and held connections, IPv4 and IPv6, exactly as ss shows them" {
 	start_server 127.0.0.1:0 --keep -f line
 	hold 2 "$PORT"
@@ -167,6 +173,7 @@ time.sleep(30)'
 @test "ls: each socket's role: the listener, accepted sockets (local port) and clients (remote port)" {
 	start_server 127.0.0.1:0 --keep -f line
 	hold 2 "$PORT"
+	accepted 2
 	run "$PORTSCOPE" ls "$PORT"
 	[ "$status" -eq 0 ]
 	[ "$(grep -c " listener *\$" <<<"$output")" -eq 1 ]
@@ -215,6 +222,7 @@ for i in range(2):
 @test "ls -p: owners are right: pid, command and fd of every process sharing a socket" {
 	start_server 127.0.0.1:0 --keep -f line
 	hold 1 "$PORT"
+	accepted 1
 	run "$PORTSCOPE" ls -p "$PORT"
 	echo "$output"
 	grep -q "listener .*$SERVER_PID/$COMM/fd=$LFD\$" <<<"$output"
@@ -246,6 +254,7 @@ for i in range(2):
 @test "ls -f json: one document with sockets and a summary" {
 	start_server '[::1]:0' --keep -f line
 	hold 1 "$PORT" ::1
+	accepted 1
 	run "$PORTSCOPE" ls -f json -p -e "$PORT"
 	[ "$status" -eq 0 ]
 	[ "${#lines[@]}" -eq 1 ]
