@@ -13,5 +13,6 @@
 #include "hist.h"
 #include "json.h"
 #include "loop.h"
+#include "proxy.h"
 
 #endif
