@@ -16,6 +16,7 @@ static const struct command commands[] = {
 	{ "bench", cmd_bench, "hold many connections on one port and measure both ends and the kernel" },
 	{ "demo", cmd_demo, "the note's experiment end to end: one port, many sockets" },
 	{ "lab", cmd_lab, "the rules of port sharing: predict, run against this kernel, check" },
+	{ "proxycheck", cmd_proxycheck, "probe a PROXY protocol receiver with a table of headers" },
 };
 
 static void print_usage(FILE *f)
@@ -27,7 +28,7 @@ static void print_usage(FILE *f)
 	      "\n"
 	      "Commands:\n", f);
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
-		fprintf(f, "  %-9s %s\n", commands[i].name, commands[i].summary);
+		fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].summary);
 	fputs("\n"
 	      "Run 'portscope COMMAND --help' for a command's options.\n"
 	      "Options: -h, --help  this help;  -V, --version  the version.\n", f);
