@@ -1,8 +1,9 @@
 #!/bin/sh
 # Makes sure the test-only tools are here: cmocka (unit tests), bats (end-to-end),
 # and what the end-to-end tests use: prlimit, ip (namespaces), nft (firewall rules in them),
-# and python3 and jq (their JSON checks, and python3's own socket calls): none of these
-# may be missing, or the checks that need them would be skipped.
+# python3 and jq (their JSON checks, and python3's own socket calls), and the PROXY
+# protocol peers (haproxy, nginx with its stream module): none of these may be missing,
+# or the checks that need them would be skipped.
 # As root it installs what is missing with apt-get; otherwise it prints the command.
 missing=""
 [ -f /usr/include/cmocka.h ] || missing="$missing libcmocka-dev"
@@ -12,6 +13,9 @@ command -v ip >/dev/null 2>&1 || missing="$missing iproute2"
 command -v nft >/dev/null 2>&1 || missing="$missing nftables"
 command -v python3 >/dev/null 2>&1 || missing="$missing python3"
 command -v jq >/dev/null 2>&1 || missing="$missing jq"
+command -v haproxy >/dev/null 2>&1 || [ -x /usr/sbin/haproxy ] || missing="$missing haproxy"
+command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || missing="$missing nginx"
+[ -f /usr/lib/nginx/modules/ngx_stream_module.so ] || missing="$missing libnginx-mod-stream"
 # Further commands named on the command line (valgrind), each from the package of its name.
 for extra in "$@"; do
 	command -v "$extra" >/dev/null 2>&1 || missing="$missing $extra"
@@ -24,6 +28,15 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 echo "installing test packages:$missing"
 export DEBIAN_FRONTEND=noninteractive
+# haproxy and nginx are servers: their packages start them on install, nginx on port 80.
+# The tests start their own; a policy-rc.d that says 101 (action not allowed) stops
+# invoke-rc.d from starting the packaged ones, unless the machine has a policy already.
+policy=""
+if [ ! -e /usr/sbin/policy-rc.d ]; then
+	printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d && chmod 755 /usr/sbin/policy-rc.d &&
+		policy=/usr/sbin/policy-rc.d
+	trap 'rm -f $policy' EXIT
+fi
 # shellcheck disable=SC2086
 apt-get install -y -q $missing >/dev/null 2>&1 || {
 	apt-get update -q >/dev/null 2>&1
