@@ -6,12 +6,16 @@
  * The parser is incremental and allocates nothing.  The caller keeps every
  * byte it has received from the start of the connection in one buffer of its
  * own and calls pscope_proxy_parse() with that buffer and its length after
- * each read; the parser remembers how far it has looked (so each byte is
- * examined once), looks at no byte past the end of the header, and reports
+ * each read; the parser remembers how far it has looked (a call resumes
+ * there), looks at no byte past the end of the header, and reports
  * "need more", "done: the header was N bytes" or why the input is not a
  * header.  The decoded header points into the caller's buffer (TLV values,
  * AF_UNIX paths), which must therefore stay where it is as long as the
  * decoded header is used.  A header split at any byte gives the same result.
+ * A server that keeps no buffer per connection can instead peek the bytes
+ * (recv(2) with MSG_PEEK, into a buffer of the cap's size on its stack) on
+ * each readable event, parse what it peeked, and once the parser returns N,
+ * read exactly N bytes to take the header off the stream.
  *
  * The builder writes a version 1 line or a version 2 header from the same
  * struct the parser fills, so that a header parsed can be written again.

@@ -834,6 +834,8 @@ static void messages(void **state)
 	assert_string_equal(pscope_proxy_strerror(-EINVAL), strerror(EINVAL));
 	assert_string_equal(pscope_proxy_tlv_name(0x28), "SSL_CLIENT_CERT");
 	assert_null(pscope_proxy_tlv_name(0xE0));
+	/* The README says what a connection's parser costs. */
+	assert_num_equal(sizeof(struct pscope_proxy_parser), 40);
 }
 
 /* The line framing shared with other readers: "\n" or "\r\n" when not CRLF_ONLY. */
