@@ -15,7 +15,11 @@
  * A server that keeps no buffer per connection can instead peek the bytes
  * (recv(2) with MSG_PEEK, into a buffer of the cap's size on its stack) on
  * each readable event, parse what it peeked, and once the parser returns N,
- * read exactly N bytes to take the header off the stream.
+ * read exactly N bytes to take the header off the stream.  Peeked bytes stay
+ * queued, so a level-triggered poll would report the socket readable again
+ * at once: after "need more", set SO_RCVLOWAT (socket(7)) to one byte more
+ * than was peeked, and the socket is readable again only when more bytes,
+ * or the end, arrive (Linux's TCP poll honours it).
  *
  * The builder writes a version 1 line or a version 2 header from the same
  * struct the parser fills, so that a header parsed can be written again.
