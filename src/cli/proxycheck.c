@@ -116,7 +116,7 @@ struct outcome {
 };
 
 struct opts {
-	bool json, list;
+	bool json, list, help;
 	int wait_ms, reply_ms, silent_ms, pause_ms;
 	bool only[NCASES];
 	bool any_only;
@@ -518,8 +518,8 @@ static int parse_args(int argc, char **argv, struct opts *op, int *family)
 			*family = AF_INET6;
 			break;
 		case 'h':
-			fputs(usage, stdout);
-			exit(cli_finish(EXIT_OK));
+			op->help = true;
+			return EXIT_OK;
 		default:
 			return cli_bad_option(argc, argv, ch);
 		}
@@ -545,6 +545,10 @@ int cmd_proxycheck(int argc, char **argv)
 	rc = parse_args(argc, argv, &op, &family);
 	if (rc != EXIT_OK)
 		return rc;
+	if (op.help) {
+		fputs(usage, stdout);
+		return cli_finish(EXIT_OK);
+	}
 	if (op.list) {
 		for (size_t i = 0; i < NCASES; i++)
 			printf("%-15s %-40s %s\n", cases[i].name, cases[i].what,
