@@ -362,7 +362,7 @@ client_pids() {
 	[ "$status" -eq 2 ]
 	run timeout 10 "$PORTSCOPE" connect --hold 5 127.0.0.1:9
 	[ "$status" -eq 2 ]
-	[ "${lines[0]}" = "portscope connect: --source, --procs, --rate and --hold go with -n" ]
+	[ "${lines[0]}" = "portscope connect: '--hold' needs -n (it is about many connections)" ]
 	run timeout 10 "$PORTSCOPE" connect -n 0 127.0.0.1:9
 	[ "$status" -eq 2 ]
 }

@@ -253,7 +253,7 @@ print("replies=%d" % got)' "$host" "$PORT"
 }
 
 @test "-q: no report per connection, a count of open and served connections every --interval" {
-	start_server -q --interval 0.2 -f line 127.0.0.1:0
+	start_server -q --interval 0.2 127.0.0.1:0
 	connect_json "$PORT"
 	connect_json "$PORT"
 	wait_for_line "$TMP/out" '^open 0 served 2$' 5
