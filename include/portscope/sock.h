@@ -41,7 +41,7 @@ int pscope_sock_peer(int fd, struct pscope_addr *a);
  * include/net/tcp_states.h), read with getsockopt(TCP_INFO) (tcp(7)).  A
  * connection's reset is told once, as the error of whichever call comes
  * first; its state stays: a peer's FIN leaves CLOSE_WAIT, a reset CLOSE
- * (the kernel's tcp_reset()).  Returns the state, or -errno: -ENOPROTOOPT
+ * (the kernel's tcp_reset()).  Returns the state, or -errno: -EOPNOTSUPP
  * if FD is not a TCP socket, -ENOTSOCK, -EBADF.
  */
 int pscope_sock_tcp_state(int fd);
