@@ -56,6 +56,7 @@ static const char usage[] =
 	"  -w, --wait SECS    give up connecting after SECS (default 10)\n"
 	"  -r, --reply-wait SECS  wait this long for the server's line (default 2)\n"
 	"  -b, --before       also show getsockname() before connect(): ('0.0.0.0', 0)\n"
+	"                     (not with -n)\n"
 	"  -4, -6             only IPv4, or only IPv6, addresses of ENDPOINT\n"
 	"  -h, --help         show this help\n"
 	"\n"
@@ -72,11 +73,14 @@ static const char usage[] =
 	"  With -n, -f line or seed prints a summary, -f json the same as one object; on a\n"
 	"  terminal a progress line shows established, in flight, failed and the rate.\n"
 	"\n"
+	"A reply is a line only if its \\n comes before the server's FIN (else: bad reply).\n"
+	"\n"
 	"Exit status: 0 once connected, whatever the server replied (with -n: when all N\n"
-	"were established); 2 for a bad command line.  When the connection fails: 3 if\n"
+	"were established, none reset); 2 for a bad command line.  When the connection fails: 3 if\n"
 	"refused (a reset: nothing listens, or a firewall's reset), 4 if unreachable (an\n"
 	"ICMP error: a firewall's reject, no route), 5 if timed out (no answer at all:\n"
-	"dropped), 1 for any other failure and for -n with any failure.\n";
+	"dropped), 1 for any other failure and for -n with any failure.  6 if the server\n"
+	"accepted the connection, then reset it before its line (with -n: 1).\n";
 
 static void addr_text(const struct pscope_addr *a, char *buf, size_t size)
 {
