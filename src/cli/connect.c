@@ -475,6 +475,10 @@ static int run_load(struct client *c, const char *arg, int family)
 
 	if (rc < 0)
 		return rc == -2 ? EXIT_FAIL : EXIT_USAGE;
+	/* -4 and -6 are short options only: their name is known. */
+	if (family != AF_UNSPEC && l->dst.first.u.sa.sa_family != family)
+		return cli_usage_error("'-%c' but the destination '%s' is %s", family == AF_INET ? '4' : '6',
+				       arg, family == AF_INET ? "IPv6" : "IPv4");
 	if (c->source && pscope_range_parse(c->source, strlen(c->source), &l->src) < 0)
 		return cli_usage_error("bad source '%s': %s", c->source,
 				       pscope_strerror(-PSCOPE_E_RANGE));

@@ -167,6 +167,8 @@ refused() {
 	refused "'-4' and '-6' do not go together: give one, or neither for both families" connect -4 -6 127.0.0.1:9
 	refused "'-4' and '-6' do not go together: give one, or neither for both families" connect -n 2 -4 -6 127.0.0.1:9
 	refused "'-4' and '-6' do not go together: give one, or neither for both families" serve -6 -4 127.0.0.1:0
+	# A range is one family: the other one is a contradiction too.
+	refused "'-6' but the destination '127.0.0.1-127.0.0.2:9' is IPv4" connect -n 2 -6 127.0.0.1-127.0.0.2:9
 }
 
 @test "serve: options that mean nothing without another are refused, each named as written" {
@@ -178,7 +180,7 @@ refused() {
 	refused "'--max-conns' needs --keep (without it, no connection stays open)" serve --max-conns 3 127.0.0.1:0
 }
 
-@test "ls and bench: options that mean nothing in the mode given are refused" {
+@test "ls, bench and lab: options that mean nothing in the mode given are refused" {
 	refused "'-H' is about the table: JSON has no header" ls -H -f json 80
 	refused "'-s' and '--no-header' do not go together: a summary has no header" ls -s --no-header 80
 	refused "'--summary' and '-e' do not go together: a summary shows no socket to extend" ls --summary -e 80
@@ -189,6 +191,8 @@ refused() {
 	refused "'--accept-only' and '--workers' do not go together: --accept-only holds nothing, runs one server and draws no chart" bench --accept-only --workers 2
 	refused "'--accept-only' and '--chart' do not go together: --accept-only holds nothing, runs one server and draws no chart" bench --accept-only --chart "$TMP/c.svg"
 	[ ! -e "$TMP/c.svg" ]
+	refused "'-v' shows an experiment's steps in text: name one (or all)" lab -v
+	refused "'--verbose' shows an experiment's steps in text: not with JSON output" lab --verbose -f json no-peer-yet
 }
 
 @test "--help with anything else is refused, on every command" {

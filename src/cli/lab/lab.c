@@ -498,6 +498,13 @@ static int parse_args(int argc, char **argv, struct opts *o, int *status)
 			return -1;
 		}
 	}
+	/* The steps are text, and only an experiment has steps. */
+	if (o->verbose && (o->json || optind >= argc)) {
+		*status = cli_usage_error("'%s' shows an experiment's steps in text: %s",
+					  cli_opt(&opts, 'v'), o->json ? "not with JSON output" :
+					  "name one (or all)");
+		return -1;
+	}
 	return optind;
 }
 
