@@ -145,7 +145,7 @@ int cli_getopt(struct cli_opts *o, int argc, char **argv)
 	else
 		snprintf(o->seen[c], sizeof(o->seen[c]), "-%c", c);
 	/* Help is all a command line with --help asks for: anything else is a mistake. */
-	if (c == 'h' && argc > 2) {
+	if (c == 'h' && (argc > 2 || (index < 0 && strcmp(argv[1], "-h")))) {
 		cli_usage_error("'%s' goes alone: it takes no other option or argument", o->seen[c]);
 		return '?';
 	}

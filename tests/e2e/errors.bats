@@ -201,6 +201,7 @@ refused() {
 		refused "'-h' goes alone: it takes no other option or argument" "$cmd" extra -h
 	done
 	refused "'--help' goes alone: it takes no other option or argument" serve -k --help
+	refused "'-h' goes alone: it takes no other option or argument" serve -kh
 	run timeout 5 "$PORTSCOPE" --help extra
 	[ "$status" -eq 2 ]
 	[ "${lines[0]}" = "portscope: '--help' goes alone: it takes no other option or argument" ]
