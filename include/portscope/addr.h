@@ -103,7 +103,9 @@ int pscope_addr_set_port(struct pscope_addr *a, uint16_t port);
  * (as snprintf) or -ENOSPC if it did not fit, -EAFNOSUPPORT for other families.
  *   host:   "127.0.0.1", "::1", "fe80::1%lo"
  *   format: "127.0.0.1:8080", "[::1]:8080"
- *   py:     Python's tuple, "('127.0.0.1', 8080)", "('::1', 8080, 0, 0)"
+ *   py:     Python's tuple, "('127.0.0.1', 8080)", "('::1', 8080, 0, 0)",
+ *           "('fe80::1', 8080, 0, 1)": as Python 3.7 and later write it
+ *           (bpo-32221), the scope is only the fourth item, as a number
  */
 int pscope_addr_host(const struct pscope_addr *a, char *buf, size_t size);
 int pscope_addr_format(const struct pscope_addr *a, char *buf, size_t size);

@@ -36,6 +36,17 @@ int pscope_sock_local(int fd, struct pscope_addr *a);
 int pscope_sock_peer(int fd, struct pscope_addr *a);
 
 /*
+ * The state the kernel keeps for TCP socket FD: TCP_ESTABLISHED,
+ * TCP_CLOSE_WAIT, TCP_CLOSE, ... (netinet/tcp.h, the kernel's
+ * include/net/tcp_states.h), read with getsockopt(TCP_INFO) (tcp(7)).  A
+ * connection's reset is told once, as the error of whichever call comes
+ * first; its state stays: a peer's FIN leaves CLOSE_WAIT, a reset CLOSE
+ * (the kernel's tcp_reset()).  Returns the state, or -errno: -EOPNOTSUPP
+ * if FD is not a TCP socket, -ENOTSOCK, -EBADF.
+ */
+int pscope_sock_tcp_state(int fd);
+
+/*
  * Python's repr of the socket, as the note's server prints it:
  * "<socket.socket fd=4, family=AddressFamily.AF_INET, type=SocketKind.SOCK_STREAM,
  *  proto=0, laddr=('127.0.0.1', 8080), raddr=('127.0.0.1', 39992)>".

@@ -12,6 +12,7 @@
 #include <getopt.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -50,7 +51,9 @@ struct bench {
 	unsigned workers, procs, srcs;
 	enum format fmt;
 	const char *chart;
+	const char *note;		/* --note: the note's directory (or file) */
 	bool accept_only;
+	char left_out[2][256];		/* --accept-only: why the python, nginx peer was left out */
 	int port;
 	struct child server, client;
 	pid_t wpid[MAX_WORKERS];
@@ -85,6 +88,9 @@ static const char usage[] =
 	"      --accept-only    the note's pattern instead: accept, report, close, as fast\n"
 	"                       as clients come, against the note's Python server and\n"
 	"                       nginx's stream module when they are installed\n"
+	"      --note DIR       with --accept-only: the note's directory (its .txt file);\n"
+	"                       default: ../shared/seed beside the source tree this\n"
+	"                       program was built in (found from the program's own path)\n"
 	"  -h, --help           show this help\n"
 	"\n"
 	"A process may hold at most a limited number of descriptors, so N connections\n"
@@ -670,7 +676,8 @@ static int cmd_bench_accept(struct bench *b);
 
 int cmd_bench(int argc, char **argv)
 {
-	enum { OPT_HOLD = 256, OPT_WORKERS, OPT_PROCS, OPT_CHART, OPT_ACCEPT };
+	enum { OPT_HOLD = 256, OPT_WORKERS, OPT_PROCS, OPT_CHART, OPT_ACCEPT, OPT_NOTE };
+	static const int hold_only[] = { OPT_HOLD, OPT_WORKERS, OPT_CHART };
 	static const struct option longopts[] = {
 		{ "connections", required_argument, NULL, 'n' },
 		{ "hold", required_argument, NULL, OPT_HOLD },
@@ -679,15 +686,17 @@ int cmd_bench(int argc, char **argv)
 		{ "format", required_argument, NULL, 'f' },
 		{ "chart", required_argument, NULL, OPT_CHART },
 		{ "accept-only", no_argument, NULL, OPT_ACCEPT },
+		{ "note", required_argument, NULL, OPT_NOTE },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct bench b = { .n = 0, .hold_s = 5, .fmt = FMT_SEED };
 	unsigned long count;
+	struct cli_opts o;
 	int c, status;
 
-	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":n:f:h", longopts, NULL)) != -1) {
+	cli_opts_init(&o, "n:f:h", longopts);
+	while ((c = cli_getopt(&o, argc, argv)) != -1) {
 		switch (c) {
 		case 'n':
 			if (cli_parse_count("number of connections", optarg, 1, 10000000, &b.n) < 0)
@@ -717,15 +726,26 @@ int cmd_bench(int argc, char **argv)
 		case OPT_ACCEPT:
 			b.accept_only = true;
 			break;
+		case OPT_NOTE:
+			b.note = optarg;
+			break;
 		case 'h':
 			fputs(usage, stdout);
 			return cli_finish(EXIT_OK);
 		default:
-			return cli_bad_option(argc, argv, c);
+			return EXIT_USAGE;
 		}
 	}
 	if (optind < argc)
 		return cli_usage_error("unexpected argument '%s'", argv[optind]);
+	if ((status = cli_opt_needs(&o, OPT_NOTE, b.accept_only,
+				    "--accept-only (only it runs the note's server)")))
+		return status;
+	/* --accept-only runs one server, unheld, and draws nothing. */
+	for (size_t i = 0; i < sizeof(hold_only) / sizeof(hold_only[0]); i++)
+		if ((status = cli_opt_conflict(&o, OPT_ACCEPT, hold_only[i], "--accept-only holds "
+					       "nothing, runs one server and draws no chart")))
+			return status;
 	if (!b.n)
 		b.n = b.accept_only ? 20000 : 100000;
 	if (b.accept_only && !b.procs)
@@ -859,32 +879,79 @@ static pid_t start_peer(char *const argv[])
 	return pid;
 }
 
+/* Opens the first note (a .txt file) in DIR, or DIR itself if it is a file.  Returns it or NULL. */
+static FILE *open_note(const char *dir)
+{
+	struct stat st;
+	FILE *in = NULL;
+	DIR *d;
+	struct dirent *e;
+
+	if (stat(dir, &st) == 0 && S_ISREG(st.st_mode))
+		return fopen(dir, "r");
+	d = opendir(dir);
+	while (d && (e = readdir(d)) && !in) {
+		size_t len = strlen(e->d_name);
+		char path[PATH_MAX];
+
+		if (len > 4 && !strcmp(e->d_name + len - 4, ".txt") &&
+		    snprintf(path, sizeof(path), "%s/%s", dir, e->d_name) < (int)sizeof(path))
+			in = fopen(path, "r");
+	}
+	if (d)
+		closedir(d);
+	return in;
+}
+
+/*
+ * The note's directory when --note does not give it: ../shared/seed beside the
+ * source tree the program was built in.  The program is build/portscope (or
+ * build/sanitize/portscope, ...) in that tree, so each directory above the
+ * program's own is tried, nearest first: the current directory has nothing to do
+ * with it.  Returns the first that has a note, or NULL; *TRIED says where it looked.
+ */
+static const char *find_note_dir(char *tried, size_t size)
+{
+	static char dir[PATH_MAX];
+	char exe[PATH_MAX];
+	FILE *in;
+
+	snprintf(exe, sizeof(exe), "%s", self_path());
+	snprintf(tried, size, "../shared/seed above %s", exe);
+	for (char *slash = strrchr(exe, '/'); slash && slash > exe; slash = strrchr(exe, '/')) {
+		*slash = '\0';
+		if (snprintf(dir, sizeof(dir), "%s/../shared/seed", exe) >= (int)sizeof(dir))
+			break;
+		in = open_note(dir);
+		if (in) {
+			fclose(in);
+			return dir;
+		}
+	}
+	return NULL;
+}
+
 /*
  * The note's Python server, as written, but on PORT: its first python block,
  * with 8080 replaced.  Returns the file's path in DIR, or NULL with a reason.
  */
-static const char *python_server(const char *dir, int port, char *path, size_t size)
+static const char *python_server(const struct bench *b, const char *dir, int port, char *path,
+				 size_t size)
 {
-	static const char *const seeds[] = { "../shared/seed", "../../shared/seed", NULL };
-	char text[16384], *code, *end;
-	FILE *in = NULL, *out;
+	static char why[PATH_MAX + 128];
+	char text[16384], tried[PATH_MAX + 32], *code, *end;
+	const char *note = b->note ? b->note : find_note_dir(tried, sizeof(tried));
+	FILE *in = note ? open_note(note) : NULL, *out;
 	size_t n;
 
-	for (int i = 0; seeds[i] && !in; i++) {
-		char glob_path[512];
-		DIR *d = opendir(seeds[i]);
-		struct dirent *e;
-
-		while (d && (e = readdir(d)) && !in)
-			if (strstr(e->d_name, ".txt")) {
-				snprintf(glob_path, sizeof(glob_path), "%s/%s", seeds[i], e->d_name);
-				in = fopen(glob_path, "r");
-			}
-		if (d)
-			closedir(d);
+	if (!in) {
+		if (b->note)
+			snprintf(why, sizeof(why), "no note (a .txt file) in %s", b->note);
+		else
+			snprintf(why, sizeof(why), "no note (a .txt file) in %s: give its directory "
+				 "with --note DIR", tried);
+		return why;
 	}
-	if (!in)
-		return "the note (../shared/seed/) is not here";
 	n = fread(text, 1, sizeof(text) - 1, in);
 	fclose(in);
 	text[n] = '\0';
@@ -912,21 +979,34 @@ static const char *python_server(const char *dir, int port, char *path, size_t s
 	return NULL;
 }
 
+/* Says that peer I (0 python, 1 nginx) is left out, and why; the JSON output says it too. */
+static void left_out(struct bench *b, int i, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+static void left_out(struct bench *b, int i, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(b->left_out[i], sizeof(b->left_out[i]), fmt, ap);
+	va_end(ap);
+	cli_warn("%s peer left out: %s", i ? "nginx" : "python", b->left_out[i]);
+}
+
 static double run_python(struct bench *b, const char *dir, double *cpu)
 {
 	char path[512], *argv[] = { "python3", path, NULL };
 	int port = free_port();
-	const char *why = python_server(dir, port, path, sizeof(path));
+	const char *why = python_server(b, dir, port, path, sizeof(path));
 	pid_t pid;
 	double rate;
 
 	if (why) {
-		cli_warn("python peer left out: %s", why);
+		left_out(b, 0, "%s", why);
 		return -1;
 	}
 	pid = start_peer(argv);
 	if (pid < 0 || !wait_listening(port)) {
-		cli_warn("python peer left out: python3 did not start the note's server");
+		left_out(b, 0, "python3 did not start the note's server");
 		if (pid > 0)
 			stop_peer(pid);
 		return -1;
@@ -935,6 +1015,8 @@ static double run_python(struct bench *b, const char *dir, double *cpu)
 	 * each dropped SYN is sent again a second later. */
 	rate = client_rate(b, port, 4 / b->procs ? 4 / b->procs : 1, pid, cpu);
 	stop_peer(pid);
+	if (rate <= 0)
+		left_out(b, 0, "its run failed");
 	return rate;
 }
 
@@ -959,13 +1041,15 @@ static double run_nginx(struct bench *b, const char *dir, double *cpu)
 	double rate;
 
 	if (!module) {
-		cli_warn("nginx peer left out: no nginx stream module (apt-get install nginx libnginx-mod-stream)");
+		left_out(b, 1, "no nginx stream module (apt-get install nginx libnginx-mod-stream)");
 		return -1;
 	}
 	snprintf(conf, sizeof(conf), "%s/nginx.conf", dir);
 	f = fopen(conf, "w");
-	if (!f)
+	if (!f) {
+		left_out(b, 1, "%s: %s", conf, strerror(errno));
 		return -1;
+	}
 	fprintf(f, "load_module %s;\ndaemon off;\nmaster_process off;\nworker_processes 1;\n"
 		"pid %s/nginx.pid;\nerror_log %s/error.log;\nevents { worker_connections 4096; }\n"
 		"stream { server { listen 127.0.0.1:%d backlog=4096; return \"portscope/1 "
@@ -974,13 +1058,15 @@ static double run_nginx(struct bench *b, const char *dir, double *cpu)
 	fclose(f);
 	pid = start_peer(argv);
 	if (pid < 0 || !wait_listening(port)) {
-		cli_warn("nginx peer left out: it did not start (see %s/error.log)", dir);
+		left_out(b, 1, "it did not start (see %s/error.log)", dir);
 		if (pid > 0)
 			stop_peer(pid);
 		return -1;
 	}
 	rate = client_rate(b, port, ACCEPT_INFLIGHT, pid, cpu);
 	stop_peer(pid);
+	if (rate <= 0)
+		left_out(b, 1, "its run failed");
 	return rate;
 }
 
@@ -1035,6 +1121,11 @@ static void print_accept_json(const struct bench *b, double ours, double cpu_our
 	pscope_json_double(&j, "server_cpu_us_per_conn", cpu_ours, 2);
 	json_peers(&j, "peers", python, nginx, python, nginx, 0);
 	json_peers(&j, "peers_cpu_us_per_conn", python, nginx, cpu_python, cpu_nginx, 2);
+	pscope_json_object_begin(&j, "left_out");
+	for (int i = 0; i < 2; i++)
+		if (b->left_out[i][0])
+			pscope_json_string(&j, i ? "nginx" : "python", b->left_out[i]);
+	pscope_json_object_end(&j);
 	pscope_json_object_end(&j);
 	putchar('\n');
 }

@@ -2,6 +2,7 @@
 #ifndef PORTSCOPE_CLI_H
 #define PORTSCOPE_CLI_H
 
+#include <getopt.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <sys/types.h>
@@ -11,8 +12,11 @@
 /* Exit statuses. */
 enum { EXIT_OK = 0, EXIT_FAIL = 1, EXIT_USAGE = 2 };
 
-/* connect's exit statuses when the connection itself fails, by how. */
-enum { EXIT_REFUSED = 3, EXIT_UNREACHABLE = 4, EXIT_TIMEOUT = 5 };
+/*
+ * connect's exit statuses when the connection itself fails, by how; and when
+ * the server accepted it, then reset it before its portscope/1 line.
+ */
+enum { EXIT_REFUSED = 3, EXIT_UNREACHABLE = 4, EXIT_TIMEOUT = 5, EXIT_RESET = 6 };
 
 /* Output formats; a command accepts a subset. */
 enum format { FMT_SEED, FMT_LINE, FMT_JSON };
@@ -30,11 +34,41 @@ void cli_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 int cli_usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /*
- * Handles an unknown option or a missing argument from getopt_long (which
- * returned '?' or ':').  A negative number such as "-1" is reported as a bad
- * port, not an option.  Returns EXIT_USAGE.
+ * Option parsing, one way for every command: getopt_long, with each option
+ * named in messages as the user wrote it ("-k", or "--keep" for "--keep",
+ * "--kee" and "--keep=1"), and remembered, so that checks made after the
+ * loop can name it too.
  */
-int cli_bad_option(int argc, char **argv, int optopt_char);
+#define CLI_OPT_MAX 320		/* option values: characters, and long-only ones from 256 */
+
+struct cli_opts {
+	char shortopts[64];
+	const struct option *longopts;
+	char seen[CLI_OPT_MAX][24];	/* each option given, as last written; "" if not */
+};
+
+/* Starts parsing with getopt's SHORTOPTS (no leading ':') and LONGOPTS. */
+void cli_opts_init(struct cli_opts *o, const char *shortopts, const struct option *longopts);
+
+/*
+ * The next option's value (optarg set as by getopt_long), -1 at the end, or
+ * '?' after a usage message: an unknown, ambiguous or misused option, a
+ * missing value ("-1" is reported as a bad port: the user meant one), or
+ * -h/--help with anything else on the line.  On '?', return EXIT_USAGE.
+ */
+int cli_getopt(struct cli_opts *o, int argc, char **argv);
+
+/* Option VAL as the user last wrote it ("-c", "--procs"), or NULL if it was not given. */
+const char *cli_opt(const struct cli_opts *o, int val);
+
+/*
+ * If options A and B were both given, says so (with WHY, if not NULL) and
+ * returns EXIT_USAGE; else returns 0.
+ */
+int cli_opt_conflict(const struct cli_opts *o, int a, int b, const char *why);
+
+/* If option VAL was given without HAVE, says "'-c' needs WHAT" and returns EXIT_USAGE; else 0. */
+int cli_opt_needs(const struct cli_opts *o, int val, bool have, const char *what);
 
 /* Parses "seed", "line" or "json" into *FMT. Returns 0 or -1 (message printed). */
 int cli_parse_format(const char *s, enum format *fmt);

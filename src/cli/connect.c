@@ -1,6 +1,7 @@
 /* portscope connect: the note's client, and a check of what the server saw. */
 #include <errno.h>
 #include <getopt.h>
+#include <netinet/tcp.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -12,8 +13,12 @@
 
 #define MAX_ADDRS 16
 
-enum verdict { V_MATCH, V_MISMATCH, V_NO_REPLY, V_BAD_REPLY };
-static const char *const verdict_names[] = { "match", "mismatch", "no-reply", "bad-reply" };
+enum verdict { V_MATCH, V_MISMATCH, V_NO_REPLY, V_BAD_REPLY, V_RESET };
+static const char *const verdict_names[] = { "match", "mismatch", "no-reply", "bad-reply",
+					     "reset" };
+
+/* How the server's reply ended, when it is not a whole line. */
+enum reply_end { END_FIN, END_TIMEOUT, END_TOO_LONG };
 
 struct client {
 	enum format fmt;
@@ -27,7 +32,10 @@ struct client {
 	bool have_pre;
 	struct pscope_sockinfo si;	/* the connected socket */
 	char reply[PSCOPE_WHOAMI_MAX + 1];
-	bool have_reply;
+	size_t reply_len;		/* bytes read of it, the newline included */
+	enum reply_end end;
+	bool have_reply;		/* a whole line: it ended with \n before the FIN */
+	bool reset;			/* the server reset the connection after the handshake */
 	struct pscope_whoami who;
 	enum verdict verdict;
 	char detail[512];
@@ -48,6 +56,7 @@ static const char usage[] =
 	"  -w, --wait SECS    give up connecting after SECS (default 10)\n"
 	"  -r, --reply-wait SECS  wait this long for the server's line (default 2)\n"
 	"  -b, --before       also show getsockname() before connect(): ('0.0.0.0', 0)\n"
+	"                     (not with -n)\n"
 	"  -4, -6             only IPv4, or only IPv6, addresses of ENDPOINT\n"
 	"  -h, --help         show this help\n"
 	"\n"
@@ -64,11 +73,14 @@ static const char usage[] =
 	"  With -n, -f line or seed prints a summary, -f json the same as one object; on a\n"
 	"  terminal a progress line shows established, in flight, failed and the rate.\n"
 	"\n"
+	"A reply is a line only if its \\n comes before the server's FIN (else: bad reply).\n"
+	"\n"
 	"Exit status: 0 once connected, whatever the server replied (with -n: when all N\n"
-	"were established); 2 for a bad command line.  When the connection fails: 3 if\n"
+	"were established, none reset); 2 for a bad command line.  When the connection fails: 3 if\n"
 	"refused (a reset: nothing listens, or a firewall's reset), 4 if unreachable (an\n"
 	"ICMP error: a firewall's reject, no route), 5 if timed out (no answer at all:\n"
-	"dropped), 1 for any other failure and for -n with any failure.\n";
+	"dropped), 1 for any other failure and for -n with any failure.  6 if the server\n"
+	"accepted the connection, then reset it before its line (with -n: 1).\n";
 
 static void addr_text(const struct pscope_addr *a, char *buf, size_t size)
 {
@@ -84,13 +96,28 @@ static void judge(struct client *c)
 	bool same_you, same_me;
 	size_t used = 0;
 
+	if (!c->have_reply && c->reset) {
+		c->verdict = V_RESET;
+		snprintf(c->detail, sizeof(c->detail),
+			 "reset: the server accepted the connection, then reset it before a whole "
+			 "portscope/1 line%s", c->reply_len ? " (it had sent part of one)" : "");
+		return;
+	}
+	if (!c->have_reply && c->reply_len) {
+		c->verdict = V_BAD_REPLY;
+		snprintf(c->detail, sizeof(c->detail), "bad reply: no end of line (%s)",
+			 c->end == END_FIN ? "the server closed the connection before its \\n" :
+			 c->end == END_TOO_LONG ? "longer than any portscope/1 line" :
+			 "its \\n did not come in time: see -r");
+		return;
+	}
 	if (!c->have_reply) {
 		c->verdict = V_NO_REPLY;
 		snprintf(c->detail, sizeof(c->detail),
 			 "no portscope/1 line from the server (not a portscope server?): nothing to compare");
 		return;
 	}
-	if (pscope_whoami_parse(c->reply, strlen(c->reply), &c->who) < 0) {
+	if (pscope_whoami_parse(c->reply, c->reply_len, &c->who) < 0) {
 		c->verdict = V_BAD_REPLY;
 		snprintf(c->detail, sizeof(c->detail),
 			 "the server's reply is not a portscope/1 line: nothing to compare");
@@ -187,7 +214,11 @@ static void json_server(struct pscope_json *j, const struct client *c)
 	pscope_json_object_begin(j, "server");
 	pscope_json_string(j, "you", you);
 	pscope_json_string(j, "me", me);
-	pscope_json_uint(j, "conn", c->who.conn);
+	/* portscope counts connections from 1: 0 is a line without conn=, and says so. */
+	if (c->who.conn)
+		pscope_json_uint(j, "conn", c->who.conn);
+	else
+		pscope_json_null(j, "conn");
 	pscope_json_object_end(j);
 }
 
@@ -201,7 +232,7 @@ static void print_json(const struct client *c)
 	if (c->have_pre)
 		json_sock(&j, "before", &c->pre);
 	json_server(&j, c);
-	if (c->have_reply)
+	if (c->reply_len)
 		pscope_json_string_n(&j, "reply", c->reply, strcspn(c->reply, "\r\n"));
 	else
 		pscope_json_null(&j, "reply");
@@ -209,6 +240,38 @@ static void print_json(const struct client *c)
 	pscope_json_string(&j, "detail", c->detail);
 	pscope_json_object_end(&j);
 	putchar('\n');
+}
+
+/*
+ * Reads the server's line: a reply only if it ends with \n before the FIN,
+ * as connect -n counts it.  Notes how it ended otherwise, and a reset.
+ */
+static void read_reply(struct client *c, int fd)
+{
+	/* After a reset in connect(), what the server sent before it is still there to read. */
+	ssize_t got = pscope_read_line(fd, c->reply, sizeof(c->reply), c->reply_ms);
+	char byte;
+
+	if (got > 0) {
+		c->reply_len = (size_t)got;
+		if (c->reply[got - 1] == '\n') {
+			c->have_reply = true;
+			return;
+		}
+	}
+	/*
+	 * A reset's error is told once, to whichever call came first (connect(), a
+	 * read above): the state says it for good.  A FIN alone leaves CLOSE-WAIT;
+	 * a reset, CLOSE.
+	 */
+	if (got == -ECONNRESET || got == -EPIPE || pscope_sock_tcp_state(fd) == TCP_CLOSE)
+		c->reset = true;
+	if (got > 0 && recv(fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT) > 0)
+		c->end = END_TOO_LONG;
+	else if (got == -ETIMEDOUT || (got > 0 && pscope_sock_tcp_state(fd) == TCP_ESTABLISHED))
+		c->end = END_TIMEOUT;
+	else
+		c->end = END_FIN;
 }
 
 /* Tries each address in turn, as nc does. Returns the connected descriptor or -errno of the last failure. */
@@ -229,7 +292,15 @@ static int connect_any(struct client *c, const struct pscope_addr *addrs, int n,
 		}
 		*which = (size_t)i;
 		rc = pscope_connect(fd, &addrs[i], c->timeout_ms);
-		if (rc == 0)
+		/*
+		 * A reset in SYN-SENT is ECONNREFUSED; ECONNRESET (EPIPE after the
+		 * server's FIN) only comes once the handshake is done (the kernel's
+		 * tcp_reset()): the server accepted, then reset.  That is the same
+		 * connection as one reset a moment later, while its reply is awaited.
+		 */
+		if (rc == -ECONNRESET || rc == -EPIPE)
+			c->reset = true;
+		if (rc == 0 || c->reset)
 			return fd;
 		close(fd);
 	}
@@ -288,6 +359,23 @@ static int parse_load_opt(struct client *c, int ch, const char *arg)
 	}
 }
 
+/* Options that mean nothing in the mode given, or contradict each other.  Returns 0 or EXIT_USAGE. */
+static int check_options(const struct client *c, const struct cli_opts *o, int args)
+{
+	static const int load_only[] = { 'c', OPT_RATE, OPT_PROCS, OPT_HOLD, OPT_SOURCE };
+	int rc;
+
+	if (args > 1)
+		return cli_usage_error("too many arguments: one ENDPOINT at most");
+	if ((rc = cli_opt_conflict(o, '4', '6', "give one, or neither for both families")))
+		return rc;
+	for (size_t i = 0; i < sizeof(load_only) / sizeof(load_only[0]); i++)
+		if ((rc = cli_opt_needs(o, load_only[i], c->load.n,
+					"-n (it is about many connections)")))
+			return rc;
+	return cli_opt_conflict(o, 'n', 'b', "-n shows no socket before connect()");
+}
+
 static int parse_args(struct client *c, int argc, char **argv, int *family)
 {
 	static const struct option longopts[] = {
@@ -302,11 +390,12 @@ static int parse_args(struct client *c, int argc, char **argv, int *family)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
+	struct cli_opts o;
 	double secs;
 	int ch;
 
-	opterr = 0;
-	while ((ch = getopt_long(argc, argv, ":f:w:r:b46hn:c:", longopts, NULL)) != -1) {
+	cli_opts_init(&o, "f:w:r:b46hn:c:", longopts);
+	while ((ch = cli_getopt(&o, argc, argv)) != -1) {
 		switch (ch) {
 		case 'n':
 		case 'c':
@@ -340,12 +429,10 @@ static int parse_args(struct client *c, int argc, char **argv, int *family)
 			c->help = true;
 			return EXIT_OK;
 		default:
-			return cli_bad_option(argc, argv, ch);
+			return EXIT_USAGE;
 		}
 	}
-	if (argc - optind > 1)
-		return cli_usage_error("too many arguments: one ENDPOINT at most");
-	return EXIT_OK;
+	return check_options(c, &o, argc - optind);
 }
 
 /* Parses the destination of -n: "A-B:PORT" (an IPv4 range) or any numeric ENDPOINT. */
@@ -388,6 +475,10 @@ static int run_load(struct client *c, const char *arg, int family)
 
 	if (rc < 0)
 		return rc == -2 ? EXIT_FAIL : EXIT_USAGE;
+	/* -4 and -6 are short options only: their name is known. */
+	if (family != AF_UNSPEC && l->dst.first.u.sa.sa_family != family)
+		return cli_usage_error("'-%c' but the destination '%s' is %s", family == AF_INET ? '4' : '6',
+				       arg, family == AF_INET ? "IPv6" : "IPv4");
 	if (c->source && pscope_range_parse(c->source, strlen(c->source), &l->src) < 0)
 		return cli_usage_error("bad source '%s': %s", c->source,
 				       pscope_strerror(-PSCOPE_E_RANGE));
@@ -438,7 +529,6 @@ int cmd_connect(int argc, char **argv)
 	char text[PSCOPE_ADDRSTRLEN];
 	int family = AF_UNSPEC, n, fd, rc;
 	size_t which = 0;
-	ssize_t got;
 
 	rc = parse_args(&c, argc, argv, &family);
 	if (rc != EXIT_OK)
@@ -449,8 +539,6 @@ int cmd_connect(int argc, char **argv)
 	}
 	if (c.load.n)
 		return run_load(&c, optind < argc ? argv[optind] : "127.0.0.1:8080", family);
-	if (c.source || c.load.procs != 1 || c.load.rate || c.load.hold_s)
-		return cli_usage_error("--source, --procs, --rate and --hold go with -n");
 	if (cli_parse_endpoint(optind < argc ? argv[optind] : "127.0.0.1:8080", "127.0.0.1",
 			       8080, &ep) < 0)
 		return EXIT_USAGE;
@@ -466,8 +554,7 @@ int cmd_connect(int argc, char **argv)
 		return connect_failed(&c, text, fd);
 	}
 	pscope_sock_describe(fd, &c.si);
-	got = pscope_read_line(fd, c.reply, sizeof(c.reply), c.reply_ms);
-	c.have_reply = got > 0;
+	read_reply(&c, fd);
 	close(fd);
 	judge(&c);
 	if (c.fmt == FMT_SEED)
@@ -476,5 +563,5 @@ int cmd_connect(int argc, char **argv)
 		print_line(&c);
 	else
 		print_json(&c);
-	return cli_finish(EXIT_OK);
+	return cli_finish(c.verdict == V_RESET ? EXIT_RESET : EXIT_OK);
 }

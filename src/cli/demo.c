@@ -354,13 +354,14 @@ int cmd_demo(int argc, char **argv)
 	};
 	struct demo d = { .lfd = -1 };
 	struct pscope_endpoint ep;
+	struct cli_opts o;
 	const char *arg;
 	int c;
 
-	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
+	cli_opts_init(&o, "h", longopts);
+	while ((c = cli_getopt(&o, argc, argv)) != -1) {
 		if (c != 'h')
-			return cli_bad_option(argc, argv, c);
+			return EXIT_USAGE;
 		fputs(usage, stdout);
 		return cli_finish(EXIT_OK);
 	}

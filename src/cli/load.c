@@ -23,6 +23,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -74,6 +75,8 @@ static void set_state(slot_t *s, enum slot_state st)
 
 struct stats {
 	uint64_t attempted, established, failed, replies, matched, mismatched, no_reply;
+	uint64_t bad_reply;		/* a line that is not portscope/1, or has no \n before the FIN */
+	uint64_t reset;			/* accepted, then reset before a whole line */
 	uint64_t closed_by_peer;
 	uint32_t fail_errno[MAX_ERRNO];
 	double ramp_s;
@@ -180,13 +183,24 @@ static int local_end(struct engine *e, int fd, struct pscope_addr *a)
 	return 0;
 }
 
-/* The reply never came: still count the port this connection used. */
+/*
+ * No whole line came (the FIN, a reset or -r ended the wait), as connect
+ * judges one connection: a reset (the kernel's state says it, once its error
+ * has been read), part of a line (bad: no end of line), or nothing.  The port
+ * this connection used is still counted.
+ */
 static void no_reply(struct engine *e, int fd)
 {
 	struct pscope_addr a;
+	char byte;
 
 	e->waiting--;
-	e->st.no_reply++;
+	if (pscope_sock_tcp_state(fd) == TCP_CLOSE)
+		e->st.reset++;
+	else if (recv(fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT) > 0)
+		e->st.bad_reply++;
+	else
+		e->st.no_reply++;
 	set_state(&e->slots[fd], S_HOLDING);
 	local_end(e, fd, &a);
 }
@@ -208,8 +222,15 @@ static void read_reply(struct engine *e, int fd)
 	if (!nl && (size_t)n < sizeof(line) - 1)
 		return; /* the rest is on its way; the edge-triggered watch tells when */
 	n = recv(fd, line, nl ? (size_t)(nl - line + 1) : (size_t)n, MSG_DONTWAIT);
-	if (n <= 0 || pscope_whoami_parse(line, (size_t)n, &w) < 0) {
+	if (n <= 0) {
 		no_reply(e, fd);
+		return;
+	}
+	if (!nl || pscope_whoami_parse(line, (size_t)n, &w) < 0) {
+		e->waiting--;
+		e->st.bad_reply++;
+		set_state(&e->slots[fd], S_HOLDING);
+		local_end(e, fd, &local);
 		return;
 	}
 	e->waiting--;
@@ -236,6 +257,16 @@ static bool connect_done(struct engine *e, int fd, uint32_t events)
 		err = errno;
 	if (bad && !err)
 		err = ECONNRESET;
+	/*
+	 * ECONNRESET (EPIPE after a FIN) comes only once the handshake is done (a
+	 * reset in SYN-SENT is ECONNREFUSED: the kernel's tcp_reset()): the server
+	 * accepted, then reset.  Established, as connect counts it; the hang-up
+	 * that follows counts the reset.
+	 */
+	if (err == ECONNRESET || err == EPIPE) {
+		established(e, fd);
+		return true;
+	}
 	if (err) {
 		fail(e, err);
 		release(e, fd);
@@ -543,6 +574,8 @@ static void merge(struct stats *into, const struct stats *from)
 	into->matched += from->matched;
 	into->mismatched += from->mismatched;
 	into->no_reply += from->no_reply;
+	into->bad_reply += from->bad_reply;
+	into->reset += from->reset;
 	into->closed_by_peer += from->closed_by_peer;
 	for (int i = 0; i < MAX_ERRNO; i++)
 		into->fail_errno[i] += from->fail_errno[i];
@@ -593,8 +626,14 @@ static void print_text(const struct load_opts *o, const struct stats *st)
 	print_ms("max", st->lat_us.max);
 	putchar('\n');
 	printf("  replies     %llu portscope/1 lines: %llu matched this end's view, %llu differed, "
-	       "%llu missing\n", (unsigned long long)st->replies, (unsigned long long)st->matched,
+	       "%llu missing", (unsigned long long)st->replies, (unsigned long long)st->matched,
 	       (unsigned long long)st->mismatched, (unsigned long long)st->no_reply);
+	if (st->bad_reply)
+		printf(", %llu bad (not portscope/1, or no end of line)",
+		       (unsigned long long)st->bad_reply);
+	if (st->reset)
+		printf(", %llu reset by the server before one", (unsigned long long)st->reset);
+	putchar('\n');
 	printf("  distinct    %u source ports, %u source address%s\n", popcount(st->ports),
 	       popcount(st->srcs), popcount(st->srcs) == 1 ? "" : "es");
 	if (o->hold_s != 0)
@@ -638,6 +677,8 @@ static void print_json(const struct load_opts *o, const struct stats *st)
 	pscope_json_uint(&j, "matched", st->matched);
 	pscope_json_uint(&j, "mismatched", st->mismatched);
 	pscope_json_uint(&j, "no_reply", st->no_reply);
+	pscope_json_uint(&j, "bad_reply", st->bad_reply);
+	pscope_json_uint(&j, "reset", st->reset);
 	pscope_json_uint(&j, "closed_by_server", st->closed_by_peer);
 	pscope_json_uint(&j, "source_ports", popcount(st->ports));
 	pscope_json_uint(&j, "source_addresses", popcount(st->srcs));
@@ -656,7 +697,7 @@ static int finish(const struct load_opts *o, const struct stats *st)
 		print_json(o, st);
 	else
 		print_text(o, st);
-	return cli_finish(st->established == o->n && !st->failed ? EXIT_OK : EXIT_FAIL);
+	return cli_finish(st->established == o->n && !st->failed && !st->reset ? EXIT_OK : EXIT_FAIL);
 }
 
 static unsigned long share(const struct load_opts *o, unsigned i)

@@ -871,10 +871,11 @@ static int parse_args(struct ls_opts *o, int argc, char **argv, bool *help)
 		{ "replay", required_argument, NULL, OPT_REPLAY }, { "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
+	struct cli_opts opts;
 	int c;
 
-	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":tu46lpeof:sHh", longopts, NULL)) != -1) {
+	cli_opts_init(&opts, "tu46lpeof:sHh", longopts);
+	while ((c = cli_getopt(&opts, argc, argv)) != -1) {
 		switch (c) {
 		case 't': o->f.protos |= PSCOPE_DIAG_TCP; break;
 		case 'u': o->f.protos |= PSCOPE_DIAG_UDP; break;
@@ -903,11 +904,16 @@ static int parse_args(struct ls_opts *o, int argc, char **argv, bool *help)
 				return cli_usage_error("bad format '%s': use table or json", optarg);
 			break;
 		default:
-			return cli_bad_option(argc, argv, c);
+			return EXIT_USAGE;
 		}
 	}
 	if (argc - optind > 1)
 		return cli_usage_error("too many arguments: one PORT or ADDR:PORT at most");
+	if (o->fmt == OUT_JSON && cli_opt(&opts, 'H'))
+		return cli_usage_error("'%s' is about the table: JSON has no header", cli_opt(&opts, 'H'));
+	if ((c = cli_opt_conflict(&opts, 's', 'H', "a summary has no header")) ||
+	    (c = cli_opt_conflict(&opts, 's', 'e', "a summary shows no socket to extend")))
+		return c;
 	if (o->replay && (o->dump || o->proc))
 		return cli_usage_error("--replay reads a saved dump: it goes with neither --dump nor --proc");
 	if (o->dump && o->proc)
@@ -915,7 +921,7 @@ static int parse_args(struct ls_opts *o, int argc, char **argv, bool *help)
 	if (optind < argc && parse_target(argv[optind], &o->f) < 0)
 		return EXIT_USAGE;
 	if (o->f.local_only && o->f.port < 0)
-		return cli_usage_error("--local-only needs a PORT");
+		return cli_usage_error("'%s' needs a PORT", cli_opt(&opts, 'l'));
 	if (o->proc && pscope_diag_proc_filter_ok(&o->f) < 0)
 		return cli_usage_error("--proc cannot apply '%s': %s", argv[optind],
 				       pscope_strerror(pscope_diag_proc_filter_ok(&o->f)));

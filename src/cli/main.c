@@ -43,7 +43,7 @@ int main(int argc, char **argv)
 		return EXIT_USAGE;
 	}
 	if (!strcmp(name, "-h") || !strcmp(name, "--help") || !strcmp(name, "help")) {
-		if (!strcmp(name, "help") && argc > 2) {
+		if (!strcmp(name, "help") && argc == 3) {
 			char *help_argv[] = { argv[2], "--help", NULL };
 
 			for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
@@ -53,10 +53,18 @@ int main(int argc, char **argv)
 				}
 			return cli_usage_error("unknown command '%s'", argv[2]);
 		}
+		if (argc > 2)
+			return cli_usage_error(!strcmp(name, "help") ?
+					       "'help' takes one COMMAND at most" :
+					       "'%s' goes alone: it takes no other option or argument",
+					       name);
 		print_usage(stdout);
 		return cli_finish(EXIT_OK);
 	}
 	if (!strcmp(name, "-V") || !strcmp(name, "--version")) {
+		if (argc > 2)
+			return cli_usage_error("'%s' goes alone: it takes no other option or argument",
+					       name);
 		puts("portscope " PORTSCOPE_VERSION);
 		return cli_finish(EXIT_OK);
 	}

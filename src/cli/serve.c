@@ -85,8 +85,8 @@ static const char usage[] =
 	"                     on the same port; one that nears its descriptor limit stops\n"
 	"                     listening until it has room, so the others take new clients;\n"
 	"                     one killed by a signal is replaced (at most 10 a minute)\n"
-	"  -q, --quiet        no report per connection: each worker prints its count of\n"
-	"                     open and served connections every --interval seconds\n"
+	"  -q, --quiet        no report per connection (so no -f): each worker prints its\n"
+	"                     count of open and served connections every --interval seconds\n"
 	"      --interval S   seconds between counts with -q (default 1)\n"
 	"  -4, -6             only IPv4, or only IPv6, addresses of ENDPOINT\n"
 	"      --user USER    once listening, run as USER (name or uid): its groups, no\n"
@@ -1061,16 +1061,25 @@ static int parse_limit(struct server *s, int opt, const char *arg)
 }
 
 /* Options that go together, or not.  Returns -1 if all is well, or EXIT_USAGE after saying why. */
-static int check_options(const struct server *s, bool keep_opt, int args)
+static int check_options(const struct server *s, const struct cli_opts *o, int args)
 {
+	static const int keep_only[] = { OPT_IDLE, OPT_LINE_TIMEOUT, OPT_MAX_LINE, OPT_SEND_TIMEOUT };
+	int rc;
+
 	if (args > 1)
 		return cli_usage_error("too many arguments: one ENDPOINT at most");
-	if (keep_opt && !s->keep)
-		return cli_usage_error("--idle-timeout, --line-timeout, --max-line and --send-timeout "
-				       "go with --keep");
-	if (s->max_conns && !s->keep)
-		return cli_usage_error("--max-conns goes with --keep (without it, no connection "
-				       "stays open)");
+	if ((rc = cli_opt_conflict(o, '4', '6', "give one, or neither for both families")))
+		return rc;
+	for (size_t i = 0; i < sizeof(keep_only) / sizeof(keep_only[0]); i++)
+		if ((rc = cli_opt_needs(o, keep_only[i], s->keep, "--keep (it limits held connections)")))
+			return rc;
+	if ((rc = cli_opt_needs(o, OPT_MAX_CONNS, s->keep,
+				"--keep (without it, no connection stays open)")))
+		return rc;
+	if ((rc = cli_opt_needs(o, OPT_INTERVAL, s->quiet, "-q (it times -q's counts)")))
+		return rc;
+	if ((rc = cli_opt_conflict(o, 'q', 'f', "-q prints no report, in any format")))
+		return rc;
 	return -1;
 }
 
@@ -1139,22 +1148,21 @@ static int parse_options(int argc, char **argv, struct server *s, struct cli_use
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	bool keep_opt = false;
+	struct cli_opts o;
 	int c, rc;
 
-	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":f:kw:q46h", longopts, NULL)) != -1) {
+	cli_opts_init(&o, "f:kw:q46h", longopts);
+	while ((c = cli_getopt(&o, argc, argv)) != -1) {
+		if (c == '?')
+			return EXIT_USAGE;
 		if (c == 'h') {
 			fputs(usage, stdout);
 			return cli_finish(EXIT_OK);
 		}
-		if (!(c >= OPT_INTERVAL && c <= OPT_USER) && !(c > 0 && c < 128 && strchr("fkwq46", c)))
-			return cli_bad_option(argc, argv, c);
-		keep_opt |= c >= OPT_IDLE && c <= OPT_SEND_TIMEOUT;
 		if ((rc = take_option(s, c, user, family)) >= 0)
 			return rc;
 	}
-	return check_options(s, keep_opt, argc - optind);
+	return check_options(s, &o, argc - optind);
 }
 
 /* One process serves alone.  Returns the exit status. */

@@ -49,21 +49,127 @@ static bool is_negative_number(const char *s)
 	return true;
 }
 
-int cli_bad_option(int argc, char **argv, int rc)
+void cli_opts_init(struct cli_opts *o, const char *shortopts, const struct option *longopts)
 {
-	const char *word = optind > 0 && optind <= argc ? argv[optind - 1] : "?";
+	memset(o, 0, sizeof(*o));
+	o->longopts = longopts;
+	/* ':' first: a missing value is told apart from an unknown option. */
+	snprintf(o->shortopts, sizeof(o->shortopts), ":%s", shortopts);
+}
 
-	if (rc == ':')
-		return cli_usage_error("option '%s' needs a value", word);
+/* The long option WORD ("--name" or "--name=value") names: its length without "--" and "=...". */
+static size_t long_name_len(const char *word)
+{
+	return strcspn(word + 2, "=");
+}
+
+/*
+ * Says what was wrong with the option getopt_long just refused (RC is '?' or
+ * ':'), naming it as the user wrote it.  getopt_long leaves optind past the
+ * word it refused, except inside a cluster of short options ("-qz"), where
+ * only optopt tells which one.
+ */
+static void bad_option(const struct cli_opts *o, int argc, char **argv, int rc)
+{
+	const char *word = optind > 0 && optind <= argc ? argv[optind - 1] : "";
+	bool is_long = !strncmp(word, "--", 2) && word[2];
+	size_t len = is_long ? long_name_len(word) : 0;
+	const char *name = word + 2;	/* the long option's full name, once known */
+	char matches[256] = "";
+	int n = 0;
+
+	/* A long word there may be an earlier, good option if a short one was refused. */
+	if (is_long && optopt) {
+		const struct option *lo = o->longopts;
+
+		while (lo && lo->name && !(lo->val == optopt && !strncmp(lo->name, word + 2, len)))
+			lo++;
+		is_long = lo && lo->name && (rc == ':' || word[2 + len] == '=');
+		if (is_long) {
+			name = lo->name;
+			len = strlen(name);
+		}
+	}
+	if (rc == ':') {
+		if (is_long)
+			cli_usage_error("option '--%.*s' needs a value", (int)len, name);
+		else
+			cli_usage_error("option '-%c' needs a value", optopt);
+		return;
+	}
 	/* "-1" reads as an option to getopt, but the user meant a port. */
-	if (isdigit(optopt))
+	if (!is_long && isdigit(optopt))
 		for (int i = 1; i < argc; i++)
-			if (is_negative_number(argv[i]))
-				return cli_usage_error("bad endpoint '%s': %s", argv[i],
-						       pscope_strerror(-PSCOPE_E_PORT));
-	if (optopt == 0 || optopt == '?')
-		return cli_usage_error("unknown option '%s'", word);
-	return cli_usage_error("unknown option '-%c'", optopt);
+			if (is_negative_number(argv[i])) {
+				cli_usage_error("bad endpoint '%s': %s", argv[i],
+						pscope_strerror(-PSCOPE_E_PORT));
+				return;
+			}
+	if (!is_long) {
+		cli_usage_error("unknown option '-%c'", isprint(optopt) ? optopt : '?');
+		return;
+	}
+	if (optopt) {
+		cli_usage_error("option '--%.*s' takes no value", (int)len, name);
+		return;
+	}
+	for (const struct option *lo = o->longopts; lo && lo->name; lo++)
+		if (!strncmp(lo->name, word + 2, len) && strlen(matches) + strlen(lo->name) + 8 <
+							       sizeof(matches)) {
+			snprintf(matches + strlen(matches), sizeof(matches) - strlen(matches), "%s--%s",
+				 n ? ", " : "", lo->name);
+			n++;
+		}
+	if (n > 1)
+		cli_usage_error("option '--%.*s' is ambiguous: %s", (int)len, word + 2, matches);
+	else
+		cli_usage_error("unknown option '--%.*s'", (int)len, word + 2);
+}
+
+int cli_getopt(struct cli_opts *o, int argc, char **argv)
+{
+	int index = -1, c;
+
+	opterr = 0;
+	c = getopt_long(argc, argv, o->shortopts, o->longopts, &index);
+	if (c == -1)
+		return -1;
+	if (c == '?' || c == ':') {
+		bad_option(o, argc, argv, c);
+		return '?';
+	}
+	if (c < 0 || c >= CLI_OPT_MAX)
+		return c;
+	if (index >= 0)
+		snprintf(o->seen[c], sizeof(o->seen[c]), "--%s", o->longopts[index].name);
+	else
+		snprintf(o->seen[c], sizeof(o->seen[c]), "-%c", c);
+	/* Help is all a command line with --help asks for: anything else is a mistake. */
+	if (c == 'h' && (argc > 2 || (index < 0 && strcmp(argv[1], "-h")))) {
+		cli_usage_error("'%s' goes alone: it takes no other option or argument", o->seen[c]);
+		return '?';
+	}
+	return c;
+}
+
+const char *cli_opt(const struct cli_opts *o, int val)
+{
+	return val >= 0 && val < CLI_OPT_MAX && o->seen[val][0] ? o->seen[val] : NULL;
+}
+
+int cli_opt_conflict(const struct cli_opts *o, int a, int b, const char *why)
+{
+	if (!cli_opt(o, a) || !cli_opt(o, b))
+		return 0;
+	return cli_usage_error("'%s' and '%s' do not go together%s%s", cli_opt(o, a), cli_opt(o, b),
+			       why ? ": " : "", why ? why : "");
+}
+
+int cli_opt_needs(const struct cli_opts *o, int val, bool have, const char *what)
+{
+	if (!cli_opt(o, val) || have)
+		return 0;
+	return cli_usage_error("'%s' needs %s", cli_opt(o, val), what);
 }
 
 int cli_parse_format(const char *s, enum format *fmt)

@@ -360,18 +360,27 @@ int pscope_addr_format(const struct pscope_addr *a, char *buf, size_t size)
 	return n;
 }
 
+/*
+ * Python 3.7 and later (bpo-32221, socketmodule.c's makesockaddr()) write an
+ * IPv6 host with inet_ntop(): the scope is only the fourth item, never
+ * "%lo" in the host, and the flow label is in host byte order.
+ */
 int pscope_addr_py(const struct pscope_addr *a, char *buf, size_t size)
 {
-	char host[NI_MAXHOST];
-	int rc = pscope_addr_host(a, host, sizeof(host));
+	char host[INET6_ADDRSTRLEN];
+	int rc;
 
-	if (rc < 0)
-		return rc;
-	if (a->u.sa.sa_family == AF_INET6)
-		return fit(snprintf(buf, size, "('%s', %d, %u, %u)", host, pscope_addr_port(a),
-				    (unsigned)ntohl(a->u.sin6.sin6_flowinfo),
-				    (unsigned)a->u.sin6.sin6_scope_id), size);
-	return fit(snprintf(buf, size, "('%s', %d)", host, pscope_addr_port(a)), size);
+	if (a->u.sa.sa_family != AF_INET6) {
+		rc = pscope_addr_host(a, host, sizeof(host));
+		if (rc < 0)
+			return rc;
+		return fit(snprintf(buf, size, "('%s', %d)", host, pscope_addr_port(a)), size);
+	}
+	if (!inet_ntop(AF_INET6, &a->u.sin6.sin6_addr, host, sizeof(host)))
+		return -errno;
+	return fit(snprintf(buf, size, "('%s', %d, %u, %u)", host, pscope_addr_port(a),
+			    (unsigned)ntohl(a->u.sin6.sin6_flowinfo),
+			    (unsigned)a->u.sin6.sin6_scope_id), size);
 }
 
 bool pscope_addr_is_v4mapped(const struct pscope_addr *a)

@@ -1,6 +1,7 @@
 /* Describing a socket: the kernel's view, rendered as Python's repr or JSON. */
 #include <errno.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -56,6 +57,17 @@ int pscope_sock_describe(int fd, struct pscope_sockinfo *si)
 	si->local_err = pscope_sock_local(fd, &si->local);
 	si->peer_err = pscope_sock_peer(fd, &si->peer);
 	return 0;
+}
+
+int pscope_sock_tcp_state(int fd)
+{
+	struct tcp_info ti;
+	socklen_t len = sizeof(ti);
+
+	memset(&ti, 0, sizeof(ti));
+	if (getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &len) < 0)
+		return -errno;
+	return ti.tcpi_state;
 }
 
 const char *pscope_family_name(int family)

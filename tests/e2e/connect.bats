@@ -239,3 +239,129 @@ time.sleep(60)'
 	[ -n "${PORTSCOPE_VALGRIND:-}" ] && max=10000
 	[ "$ms" -ge 450 ] && [ "$ms" -lt "$max" ]
 }
+
+# python_peer MODE: a server of python3's own on 127.0.0.1, port 0 (printed first), that
+# serves its clients one after another:
+#   reset       accepts, then resets at once (SO_LINGER {1, 0}, then close)
+#   late-reset  accepts, waits 0.3 s (well within -r), then resets
+#   no-newline  sends a whole portscope/1 line but its \n, then closes (a FIN)
+#   no-conn     sends a portscope/1 line without conn=, then closes
+# Sets PORT; the peer is stopped by pid at teardown.
+python_peer() {
+	spawn "$TMP/peer" python3 -c '
+import socket, struct, sys, time
+mode = sys.argv[1]
+l = socket.socket()
+l.bind(("127.0.0.1", 0))
+l.listen(64)
+print(l.getsockname()[1], flush=True)
+while True:
+    c, (host, port) = l.accept()
+    line = "portscope/1 you=%s:%d me=%s:%d proto=tcp" % ((host, port) + c.getsockname())
+    if mode == "late-reset":
+        time.sleep(0.3)
+    if mode == "no-newline":
+        c.sendall(line.encode())
+    if mode == "no-conn":
+        c.sendall((line + "\n").encode())
+    if mode.endswith("reset"):
+        c.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    c.close()' "$1"
+	wait_for_line "$TMP/peer" '^[0-9]' 5
+	PORT=$(head -1 "$TMP/peer")
+}
+
+@test "a server that accepts, then resets at once: reset, exit 6, every time (not a connect failure, not no-reply)" {
+	python_peer reset
+	# The reset comes while connect() still waits, or just after: the same answer either way.
+	for i in $(seq 10); do
+		run timeout 10 "$PORTSCOPE" connect -f line "$PORT"
+		echo "$i: $status $output"
+		[ "$status" -eq 6 ]
+		[[ $output =~ ^local=127\.0\.0\.1:[0-9]+\ .*\ verdict=reset$ ]]
+	done
+	run timeout 10 "$PORTSCOPE" connect "$PORT"
+	[ "$status" -eq 6 ]
+	[ "${lines[0]}" = "client socket address is " ]
+	[[ ${lines[1]} =~ ^\(\'127\.0\.0\.1\',\ [0-9]+\)$ ]]
+	[ "${lines[2]}" = "reset: the server accepted the connection, then reset it before a whole portscope/1 line" ]
+}
+
+@test "a server that accepts, then resets 0.3 s later: the same reset, exit 6" {
+	python_peer late-reset
+	run timeout 10 "$PORTSCOPE" connect -f json "$PORT"
+	echo "$output"
+	[ "$status" -eq 6 ]
+	[ "$(jq -r '.verdict + " " + (.server | tostring) + " " + (.reply | tostring)' <<<"$output")" = "reset null null" ]
+}
+
+@test "connect -n counts a reset after the handshake as connect does: established, then reset; exit 1" {
+	python_peer reset
+	run timeout 30 "$PORTSCOPE" connect -n 10 -c 2 -f json "$PORT"
+	echo "$output"
+	[ "$status" -eq 1 ]
+	[ "$(jq -c '[.established, .failed, .replies, .no_reply, .bad_reply, .reset]' <<<"$output")" = "[10,0,0,0,0,10]" ]
+	run timeout 30 "$PORTSCOPE" connect -n 10 -c 2 "$PORT"
+	[[ $output == *"  replies     0 portscope/1 lines: 0 matched this end's view, 0 differed, 0 missing, 10 reset by the server before one"* ]]
+}
+
+@test "a line is a reply only if its \\n comes before the FIN: bad reply, in connect and connect -n alike" {
+	python_peer no-newline
+	run timeout 10 "$PORTSCOPE" connect "$PORT"
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[ "${lines[2]}" = 'bad reply: no end of line (the server closed the connection before its \n)' ]
+	run timeout 10 "$PORTSCOPE" connect -f json "$PORT"
+	[ "$(jq -r '.verdict + " " + (.server | tostring)' <<<"$output")" = "bad-reply null" ]
+	[[ $(jq -r .reply <<<"$output") == "portscope/1 you=127.0.0.1:"* ]]
+	run timeout 30 "$PORTSCOPE" connect -n 5 -c 1 -f json "$PORT"
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[ "$(jq -c '[.established, .replies, .no_reply, .bad_reply, .reset]' <<<"$output")" = "[5,0,0,5,0]" ]
+}
+
+@test "json: a server line without conn= gives \"conn\":null, as every absent value" {
+	python_peer no-conn
+	run timeout 10 "$PORTSCOPE" connect -f json "$PORT"
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[ "$(jq -c '.server.conn, .verdict' <<<"$output" | tr '\n' ' ')" = "null \"match\" " ]
+	[[ $output == *'"conn":null'* ]]
+	# From portscope's own server, its count.
+	start_server 127.0.0.1:0
+	run timeout 10 "$PORTSCOPE" connect -f json "$PORT"
+	[ "$(jq -c .server.conn <<<"$output")" = 1 ]
+}
+
+@test "link-local: every tuple connect prints is the one python3 prints for the same connection" {
+	netns_linklocal
+	# python3's own server in the namespace: a fresh socket's address, its port, then
+	# for its client the accepted address, getpeername() and getsockname(); it tells
+	# the client what it saw in a portscope/1 line.
+	spawn "$TMP/py" ip netns exec "$NETNS" python3 -c '
+import socket
+lo = socket.if_nametoindex("lo")
+print(socket.socket(socket.AF_INET6).getsockname())
+l = socket.socket(socket.AF_INET6)
+l.bind(("fe80::1", 0, 0, lo))
+l.listen(1)
+print(l.getsockname()[1], flush=True)
+c, address = l.accept()
+you, me = c.getpeername(), c.getsockname()
+c.sendall(("portscope/1 you=[%s%%lo]:%d me=[%s%%lo]:%d\n" % (you[0], you[1], me[0], me[1])).encode())
+print(address)
+print(you)
+print(me, flush=True)
+c.close()'
+	wait_for_line "$TMP/py" '^[0-9]' 5
+	port=$(sed -n 2p "$TMP/py")
+	run timeout 10 ip netns exec "$NETNS" "$PORTSCOPE" connect -b "[fe80::1%lo]:$port"
+	echo "$output"
+	[ "$status" -eq 0 ]
+	wait_for_count "$TMP/py" . 5 5
+	cat "$TMP/py"
+	[ "${lines[1]}" = "$(sed -n 1p "$TMP/py")" ]
+	[ "${lines[3]}" = "$(sed -n 3p "$TMP/py")" ]
+	[ "${lines[4]}" = "server saw this client as $(sed -n 4p "$TMP/py") and itself as $(sed -n 5p "$TMP/py")" ]
+	[[ ${lines[5]} == "match: "* ]]
+}

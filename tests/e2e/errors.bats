@@ -135,3 +135,97 @@ bad_endpoint() {
 	[ "$status" -eq 1 ]
 	[[ ${lines[0]} == "portscope serve: nonexistent.invalid: "* ]]
 }
+
+# refused MESSAGE CMD ARGS...: `portscope CMD ARGS` must fail with exit 2 and the one-line
+# MESSAGE (after "portscope CMD: "), then the pointer to --help; it must not run.
+refused() {
+	local msg=$1
+	shift
+	run timeout 5 "$PORTSCOPE" "$@"
+	echo "\$ portscope $*: $status"
+	echo "$output"
+	[ "$status" -eq 2 ]
+	[ "${lines[0]}" = "portscope $1: $msg" ]
+	[ "${lines[1]}" = "Try 'portscope $1 --help' for more information." ]
+	[ "${#lines[@]}" -eq 2 ]
+}
+
+@test "connect: the options of many connections need -n, and -b does not go with it, each named as written" {
+	# 127.0.0.1:9: were the line run, it would fail otherwise (refused), not with exit 2.
+	refused "'-c' needs -n (it is about many connections)" connect -c 5 127.0.0.1:9
+	refused "'--procs' needs -n (it is about many connections)" connect --procs 2 127.0.0.1:9
+	refused "'--procs' needs -n (it is about many connections)" connect --procs 1 127.0.0.1:9
+	refused "'--hold' needs -n (it is about many connections)" connect --hold 0 127.0.0.1:9
+	refused "'--hold' needs -n (it is about many connections)" connect --hold forever 127.0.0.1:9
+	refused "'--rate' needs -n (it is about many connections)" connect --rate 10 127.0.0.1:9
+	refused "'--source' needs -n (it is about many connections)" connect --source 127.0.0.2 127.0.0.1:9
+	refused "'-n' and '-b' do not go together: -n shows no socket before connect()" connect -n 5 -b 127.0.0.1:9
+	refused "'-n' and '--before' do not go together: -n shows no socket before connect()" connect -n 5 --before 127.0.0.1:9
+}
+
+@test "-4 and -6 together are refused by the commands that take one family" {
+	refused "'-4' and '-6' do not go together: give one, or neither for both families" connect -4 -6 127.0.0.1:9
+	refused "'-4' and '-6' do not go together: give one, or neither for both families" connect -n 2 -4 -6 127.0.0.1:9
+	refused "'-4' and '-6' do not go together: give one, or neither for both families" serve -6 -4 127.0.0.1:0
+	# A range is one family: the other one is a contradiction too.
+	refused "'-6' but the destination '127.0.0.1-127.0.0.2:9' is IPv4" connect -n 2 -6 127.0.0.1-127.0.0.2:9
+}
+
+@test "serve: options that mean nothing without another are refused, each named as written" {
+	refused "'--interval' needs -q (it times -q's counts)" serve --interval 1 127.0.0.1:0
+	refused "'-q' and '-f' do not go together: -q prints no report, in any format" serve -q -f json 127.0.0.1:0
+	refused "'--quiet' and '--format' do not go together: -q prints no report, in any format" serve --quiet --format=line 127.0.0.1:0
+	refused "'--idle-timeout' needs --keep (it limits held connections)" serve --idle-timeout 5 127.0.0.1:0
+	refused "'--max-line' needs --keep (it limits held connections)" serve --max-line=80 127.0.0.1:0
+	refused "'--max-conns' needs --keep (without it, no connection stays open)" serve --max-conns 3 127.0.0.1:0
+}
+
+@test "ls, bench and lab: options that mean nothing in the mode given are refused" {
+	refused "'-H' is about the table: JSON has no header" ls -H -f json 80
+	refused "'-s' and '--no-header' do not go together: a summary has no header" ls -s --no-header 80
+	refused "'--summary' and '-e' do not go together: a summary shows no socket to extend" ls --summary -e 80
+	refused "'-l' needs a PORT" ls -l
+	refused "'--local-only' needs a PORT" ls --local-only
+	refused "'--note' needs --accept-only (only it runs the note's server)" bench --note /tmp
+	refused "'--accept-only' and '--hold' do not go together: --accept-only holds nothing, runs one server and draws no chart" bench --accept-only --hold 1
+	refused "'--accept-only' and '--workers' do not go together: --accept-only holds nothing, runs one server and draws no chart" bench --accept-only --workers 2
+	refused "'--accept-only' and '--chart' do not go together: --accept-only holds nothing, runs one server and draws no chart" bench --accept-only --chart "$TMP/c.svg"
+	[ ! -e "$TMP/c.svg" ]
+	refused "'-v' shows an experiment's steps in text: name one (or all)" lab -v
+	refused "'--verbose' shows an experiment's steps in text: not with JSON output" lab --verbose -f json no-peer-yet
+}
+
+@test "--help with anything else is refused, on every command" {
+	for cmd in serve connect ls demo bench lab; do
+		refused "'--help' goes alone: it takes no other option or argument" "$cmd" --help extra
+		refused "'-h' goes alone: it takes no other option or argument" "$cmd" extra -h
+	done
+	refused "'--help' goes alone: it takes no other option or argument" serve -k --help
+	refused "'-h' goes alone: it takes no other option or argument" serve -kh
+	run timeout 5 "$PORTSCOPE" --help extra
+	[ "$status" -eq 2 ]
+	[ "${lines[0]}" = "portscope: '--help' goes alone: it takes no other option or argument" ]
+	run timeout 5 "$PORTSCOPE" --version extra
+	[ "$status" -eq 2 ]
+	[ "${lines[0]}" = "portscope: '--version' goes alone: it takes no other option or argument" ]
+	run timeout 5 "$PORTSCOPE" help serve extra
+	[ "$status" -eq 2 ]
+	[ "${lines[0]}" = "portscope: 'help' takes one COMMAND at most" ]
+}
+
+@test "every command names an option as the user wrote it: the long name for a long option" {
+	refused "option '--keep' takes no value" serve --keep=1
+	refused "option '--keep' takes no value" serve --kee=1
+	refused "option '--before' takes no value" connect --before=yes
+	refused "option '--local-only' takes no value" ls --local-only=80
+	refused "option '--accept-only' takes no value" bench --accept-only=1
+	refused "option '--verbose' takes no value" lab --verbose=1
+	refused "option '--help' takes no value" demo --help=1
+	refused "option '--format' needs a value" serve --format
+	refused "option '--format' needs a value" ls --form
+	refused "option '-f' needs a value" serve -qf
+	refused "option '--reply-wait' needs a value" connect --reply-wait
+	refused "option '--r' is ambiguous: --reply-wait, --rate" connect --r 1
+	refused "unknown option '-z'" connect -bz
+	refused "unknown option '--bogus'" bench --bogus=1
+}

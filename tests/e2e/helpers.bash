@@ -140,3 +140,15 @@ $4
 ************************************************
 BLOCK
 }
+
+# netns_linklocal: a network namespace of its own whose lo, up, also has the link-local
+# address fe80::1/64 (lo does no duplicate address detection: usable at once); sets
+# NETNS, removed at teardown.
+netns_linklocal() {
+	[ "$(id -u)" -eq 0 ] || skip "needs root for network namespaces"
+	command -v ip >/dev/null || skip "needs ip"
+	NETNS=portscope-ll-$$
+	ip netns add "$NETNS"
+	ip -n "$NETNS" link set lo up
+	ip -n "$NETNS" addr add fe80::1/64 dev lo nodad
+}

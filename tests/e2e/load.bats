@@ -362,7 +362,7 @@ client_pids() {
 	[ "$status" -eq 2 ]
 	run timeout 10 "$PORTSCOPE" connect --hold 5 127.0.0.1:9
 	[ "$status" -eq 2 ]
-	[ "${lines[0]}" = "portscope connect: --source, --procs, --rate and --hold go with -n" ]
+	[ "${lines[0]}" = "portscope connect: '--hold' needs -n (it is about many connections)" ]
 	run timeout 10 "$PORTSCOPE" connect -n 0 127.0.0.1:9
 	[ "$status" -eq 2 ]
 }
@@ -395,4 +395,38 @@ client_pids() {
 	[[ ${lines[6]} =~ ^\ \ listing\ +portscope\ ls\ [0-9.]+\ s,\ ss\ [0-9.]+\ s\ \(ss\ takes\ [0-9.]+x\ as\ long\)$ ]]
 	[ "${lines[7]}" = "  chart           $TMP/ramp.svg" ]
 	grep -q '^<svg ' "$TMP/ramp.svg"
+}
+
+# fake_note DIR: a note of the seed's shape in DIR/note.txt: a python block whose server
+# listens on localhost:8080 (the bench puts its own port there), accepts and closes.
+fake_note() {
+	mkdir -p "$1"
+	printf '%s\n' '# a note' '``` python' 'import socket' '' 's = socket.socket()' \
+		"s.bind(('localhost', 8080))" 's.listen(5)' 'while True:' '    conn, address = s.accept()' \
+		"    print('client address is\\n' + str(address))" '    conn.close()' '```' >"$1/note.txt"
+}
+
+@test "bench --accept-only finds the note from the program's own path, not the current directory; --note DIR; a peer left out is said" {
+	# The project's layout, elsewhere: TREE/repo/build/portscope and the note in TREE/shared/seed.
+	# (Under valgrind, the program the wrapper runs: the copy runs without valgrind.)
+	bin=$PORTSCOPE
+	[ -n "${PORTSCOPE_VALGRIND:-}" ] && bin=$(sed -n 's/^exec .* "\([^"]*\)" "\$@"$/\1/p' "$PORTSCOPE")
+	mkdir -p "$TMP/tree/repo/build" "$TMP/cwd"
+	cp "$bin" "$TMP/tree/repo/build/portscope"
+	fake_note "$TMP/tree/shared/seed"
+	cd "$TMP/cwd"
+	"$TMP/tree/repo/build/portscope" bench --accept-only -n 200 --procs 1 -f json >"$TMP/json" 2>"$TMP/err"
+	cat "$TMP/json" "$TMP/err"
+	! grep -q 'python peer left out' "$TMP/err" || false
+	[ "$(jq '.peers.python > 0 and .left_out.python == null' "$TMP/json")" = true ]
+	# --note DIR, from anywhere.
+	run timeout 120 "$PORTSCOPE" bench --accept-only -n 200 --procs 1 -f json --note "$TMP/tree/shared/seed"
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[ "$(jq '.peers.python > 0' <<<"${lines[-1]}")" = true ]
+	# No note where it is said to be: the peer is left out, and both stderr and the JSON say why.
+	timeout 120 "$PORTSCOPE" bench --accept-only -n 200 --procs 1 -f json --note "$TMP/cwd" >"$TMP/json" 2>"$TMP/err"
+	cat "$TMP/json" "$TMP/err"
+	grep -qx "portscope bench: python peer left out: no note (a .txt file) in $TMP/cwd" "$TMP/err"
+	[ "$(jq -r '.left_out.python + " " + (.peers.python | tostring)' "$TMP/json")" = "no note (a .txt file) in $TMP/cwd null" ]
 }

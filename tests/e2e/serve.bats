@@ -253,7 +253,7 @@ print("replies=%d" % got)' "$host" "$PORT"
 }
 
 @test "-q: no report per connection, a count of open and served connections every --interval" {
-	start_server -q --interval 0.2 -f line 127.0.0.1:0
+	start_server -q --interval 0.2 127.0.0.1:0
 	connect_json "$PORT"
 	connect_json "$PORT"
 	wait_for_line "$TMP/out" '^open 0 served 2$' 5
@@ -471,4 +471,29 @@ sockets() {
 	[ "$status" -eq 0 ]
 	[ "$(grep -Ec '^portscope: worker [123] \(pid [0-9]+\): served [0-9]+$' "$TMP/err")" -eq 3 ]
 	[ "$(tail -1 "$TMP/err")" = "portscope: served 30 connections" ]
+}
+
+@test "seed format, link-local server: every tuple is the one python3 prints for the same connection (the scope only as the 4th item)" {
+	netns_linklocal
+	ip netns exec "$NETNS" "$PORTSCOPE" serve '[fe80::1%lo]:0' >"$TMP/out" 2>"$TMP/err" &
+	SERVER_PID=$!
+	server_listening
+	# python3's own client in the namespace prints its address, then its peer's.
+	run timeout 10 ip netns exec "$NETNS" python3 -c '
+import socket, sys
+s = socket.socket(socket.AF_INET6)
+s.connect(("fe80::1", int(sys.argv[1]), 0, socket.if_nametoindex("lo")))
+print(s.getsockname())
+print(s.getpeername())
+s.recv(1024)' "$PORT"
+	echo "$output"
+	[ "$status" -eq 0 ]
+	client=${lines[0]} server=${lines[1]}
+	[[ $client == "('fe80::1', "* ]]
+	wait_for_line "$TMP/out" '^\*\*\*' 5
+	cat "$TMP/out"
+	cfd=$(sed -n '3s/^<socket.socket fd=\([0-9]*\),.*/\1/p' "$TMP/out")
+	# The socket repr keeps the note's text (Python 3.7 to 3.10); its laddr and raddr are
+	# the same tuples, and so are the listener's (bound to the server's address).
+	diff <(seed_block "$cfd" "$LFD" "$server" "$client" AF_INET6) "$TMP/out"
 }

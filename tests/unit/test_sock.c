@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <netinet/tcp.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -381,6 +382,50 @@ static void local_and_peer(void **state)
 	close(lfd);
 }
 
+/*
+ * The TCP state as the kernel keeps it: a peer's FIN leaves CLOSE_WAIT, its
+ * reset CLOSE, after the reset's error has been read (tcp_reset(), tcp(7)).
+ */
+static void tcp_state_fin_and_reset(void **state)
+{
+	struct linger reset = { .l_onoff = 1, .l_linger = 0 };
+	struct pscope_addr bound;
+	char byte;
+	int lfd, cfd, afd, ufd, p[2];
+
+	(void)state;
+	lfd = listen_or_skip("127.0.0.1:0", 0, &bound);
+	assert_num_equal(pscope_sock_tcp_state(lfd), TCP_LISTEN);
+	cfd = connect_or_fail(&bound);
+	afd = accept_or_fail(lfd);
+	assert_num_equal(pscope_sock_tcp_state(cfd), TCP_ESTABLISHED);
+	close(afd);
+	assert_num_equal(recv(cfd, &byte, 1, 0), 0);
+	assert_num_equal(pscope_sock_tcp_state(cfd), TCP_CLOSE_WAIT);
+	close(cfd);
+
+	cfd = connect_or_fail(&bound);
+	afd = accept_or_fail(lfd);
+	assert_num_equal(setsockopt(afd, SOL_SOCKET, SO_LINGER, &reset, sizeof(reset)), 0);
+	close(afd);
+	/* The error is told once; the state stays. */
+	assert_num_equal(recv(cfd, &byte, 1, 0), -1);
+	assert_num_equal(errno, ECONNRESET);
+	assert_num_equal(recv(cfd, &byte, 1, 0), 0);
+	assert_num_equal(pscope_sock_tcp_state(cfd), TCP_CLOSE);
+	close(cfd);
+	close(lfd);
+
+	ufd = socket(AF_INET, SOCK_DGRAM, 0);
+	assert_num_equal(pscope_sock_tcp_state(ufd), -EOPNOTSUPP);
+	close(ufd);
+	assert_num_equal(pipe(p), 0);
+	assert_num_equal(pscope_sock_tcp_state(p[0]), -ENOTSOCK);
+	close(p[0]);
+	close(p[1]);
+	assert_num_equal(pscope_sock_tcp_state(-1), -EBADF);
+}
+
 static void describe_not_a_socket(void **state)
 {
 	struct pscope_sockinfo si;
@@ -416,6 +461,7 @@ int main(void)
 		cmocka_unit_test(describe_unbound),
 		cmocka_unit_test(describe_accepted_pair),
 		cmocka_unit_test(describe_not_a_socket),
+		cmocka_unit_test(tcp_state_fin_and_reset),
 		cmocka_unit_test(local_and_peer),
 	};
 

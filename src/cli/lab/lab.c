@@ -473,10 +473,11 @@ static int parse_args(int argc, char **argv, struct opts *o, int *status)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
+	struct cli_opts opts;
 	int c;
 
-	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":vf:h", longopts, NULL)) != -1) {
+	cli_opts_init(&opts, "vf:h", longopts);
+	while ((c = cli_getopt(&opts, argc, argv)) != -1) {
 		switch (c) {
 		case 'v':
 			o->verbose = true;
@@ -493,9 +494,16 @@ static int parse_args(int argc, char **argv, struct opts *o, int *status)
 			*status = cli_finish(EXIT_OK);
 			return -1;
 		default:
-			*status = cli_bad_option(argc, argv, c);
+			*status = EXIT_USAGE;
 			return -1;
 		}
+	}
+	/* The steps are text, and only an experiment has steps. */
+	if (o->verbose && (o->json || optind >= argc)) {
+		*status = cli_usage_error("'%s' shows an experiment's steps in text: %s",
+					  cli_opt(&opts, 'v'), o->json ? "not with JSON output" :
+					  "name one (or all)");
+		return -1;
 	}
 	return optind;
 }
