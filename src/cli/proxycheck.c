@@ -478,11 +478,12 @@ static int parse_args(int argc, char **argv, struct opts *op, int *family)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
+	struct cli_opts opts;
 	double secs;
 	int ch, k;
 
-	opterr = 0;
-	while ((ch = getopt_long(argc, argv, ":f:w:r:c:l46h", longopts, NULL)) != -1) {
+	cli_opts_init(&opts, "f:w:r:c:l46h", longopts);
+	while ((ch = cli_getopt(&opts, argc, argv)) != -1) {
 		switch (ch) {
 		case 'f':
 			if (strcmp(optarg, "text") && strcmp(optarg, "json"))
@@ -521,9 +522,11 @@ static int parse_args(int argc, char **argv, struct opts *op, int *family)
 			op->help = true;
 			return EXIT_OK;
 		default:
-			return cli_bad_option(argc, argv, ch);
+			return EXIT_USAGE;
 		}
 	}
+	if ((ch = cli_opt_conflict(&opts, '4', '6', "give one, or neither for both families")))
+		return ch;
 	if (op->list)
 		return argc - optind > 0 ? cli_usage_error("--list takes no ENDPOINT") : EXIT_OK;
 	if (argc - optind != 1)
