@@ -5,9 +5,29 @@
 
 #include "portscope/whoami.h"
 
+/* " pp=2 pp_cmd=proxy pp_proto=tcp4 src=A dst=B", or "" when W has no header. */
+static int format_pp(const struct pscope_whoami *w, char *buf, size_t size)
+{
+	char src[PSCOPE_ADDRSTRLEN] = "", dst[PSCOPE_ADDRSTRLEN] = "";
+	int n;
+
+	buf[0] = '\0';
+	if (w->pp != 1 && w->pp != 2)
+		return 0;
+	if (w->src.len && pscope_addr_format(&w->src, src, sizeof(src)) < 0)
+		return -EINVAL;
+	if (w->dst.len && pscope_addr_format(&w->dst, dst, sizeof(dst)) < 0)
+		return -EINVAL;
+	n = snprintf(buf, size, " pp=%u pp_cmd=%s%s%.15s%s%s%s%s", w->pp,
+		     w->pp_command ? "proxy" : "local", w->pp_proto[0] ? " pp_proto=" : "",
+		     w->pp_proto, src[0] ? " src=" : "", src, dst[0] ? " dst=" : "", dst);
+	return n < 0 || (size_t)n >= size ? -ENOSPC : 0;
+}
+
 int pscope_whoami_format(const struct pscope_whoami *w, char *buf, size_t size)
 {
 	char you[PSCOPE_ADDRSTRLEN], me[PSCOPE_ADDRSTRLEN], extra[64] = "";
+	char pp[2 * PSCOPE_ADDRSTRLEN + 64];
 	size_t used = 0;
 	int rc, n;
 
@@ -24,7 +44,10 @@ int pscope_whoami_format(const struct pscope_whoami *w, char *buf, size_t size)
 					 (unsigned long long)w->conn);
 	if (w->fd >= 0)
 		snprintf(extra + used, sizeof(extra) - used, " fd=%d", w->fd);
-	n = snprintf(buf, size, PSCOPE_WHOAMI_PREFIX "you=%s me=%s%s\n", you, me, extra);
+	rc = format_pp(w, pp, sizeof(pp));
+	if (rc < 0)
+		return rc;
+	n = snprintf(buf, size, PSCOPE_WHOAMI_PREFIX "you=%s me=%s%s%s\n", you, me, extra, pp);
 	return n < 0 || (size_t)n >= size ? -ENOSPC : n;
 }
 
@@ -45,6 +68,42 @@ static int parse_u64(const char *s, size_t len, uint64_t *v)
 		*v = *v * 10 + (uint64_t)(s[i] - '0');
 	}
 	return 0;
+}
+
+static bool key_is(const char *key, size_t klen, const char *name)
+{
+	return klen == strlen(name) && !memcmp(key, name, klen);
+}
+
+/* The PROXY protocol keys.  Returns 0 (a key not known is ignored), or -1 for a bad value. */
+static int apply_pp(struct pscope_whoami *w, const char *key, size_t klen, const char *val,
+		    size_t vlen)
+{
+	if (key_is(key, klen, "pp")) {
+		if (vlen != 1 || (val[0] != '1' && val[0] != '2'))
+			return -1;
+		w->pp = (uint8_t)(val[0] - '0');
+		return 0;
+	}
+	if (key_is(key, klen, "pp_cmd")) {
+		if (key_is(val, vlen, "proxy") || key_is(val, vlen, "local")) {
+			w->pp_command = val[0] == 'p';
+			return 0;
+		}
+		return -1;
+	}
+	if (key_is(key, klen, "pp_proto")) {
+		if (vlen >= sizeof(w->pp_proto))
+			return -1;
+		memcpy(w->pp_proto, val, vlen);
+		w->pp_proto[vlen] = '\0';
+		return 0;
+	}
+	if (key_is(key, klen, "src"))
+		return pscope_addr_parse(val, vlen, &w->src) < 0 ? -1 : 0;
+	if (key_is(key, klen, "dst"))
+		return pscope_addr_parse(val, vlen, &w->dst) < 0 ? -1 : 0;
+	return 0; /* a key from a later version: ignored */
 }
 
 /* Applies one key=value pair. Returns 0, or -1 if a known key has a bad value. */
@@ -76,7 +135,7 @@ static int apply(struct pscope_whoami *w, const char *key, size_t klen,
 		w->fd = (int)v;
 		return 0;
 	}
-	return 0; /* a key from a later version: ignored */
+	return apply_pp(w, key, klen, val, vlen);
 }
 
 int pscope_whoami_parse(const char *line, size_t len, struct pscope_whoami *w)

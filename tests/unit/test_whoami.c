@@ -70,6 +70,61 @@ static void format_full(void **state)
 	check_format(&w, "portscope/1 you=127.0.0.1:49400 me=127.0.0.1:8080 proto=tcp conn=1 fd=5\n");
 }
 
+/* The PROXY protocol keys: written after the others, read back the same. */
+static void pp_keys_round_trip(void **state)
+{
+	struct pscope_whoami w, r;
+	char buf[PSCOPE_WHOAMI_MAX];
+
+	(void)state;
+	make_whoami(&w, "127.0.0.1:49400", "127.0.0.1:8080", "tcp", 1, 5);
+	w.pp = 2;
+	w.pp_command = 1;
+	snprintf(w.pp_proto, sizeof(w.pp_proto), "tcp6");
+	addr_or_fail("[2001:db8::1]:50001", &w.src);
+	addr_or_fail("[2001:db8::2]:443", &w.dst);
+	check_format(&w, "portscope/1 you=127.0.0.1:49400 me=127.0.0.1:8080 proto=tcp conn=1 fd=5 "
+			 "pp=2 pp_cmd=proxy pp_proto=tcp6 src=[2001:db8::1]:50001 dst=[2001:db8::2]:443\n");
+	assert_true(pscope_whoami_format(&w, buf, sizeof(buf)) > 0);
+	assert_num_equal(pscope_whoami_parse(buf, strlen(buf), &r), 0);
+	assert_num_equal(r.pp, 2);
+	assert_num_equal(r.pp_command, 1);
+	assert_string_equal(r.pp_proto, "tcp6");
+	assert_true(pscope_addr_same(&r.src, &w.src));
+	assert_true(pscope_addr_same(&r.dst, &w.dst));
+	/* LOCAL: no addresses. */
+	memset(&w.src, 0, sizeof(w.src));
+	memset(&w.dst, 0, sizeof(w.dst));
+	w.pp_command = 0;
+	snprintf(w.pp_proto, sizeof(w.pp_proto), "unspec");
+	check_format(&w, "portscope/1 you=127.0.0.1:49400 me=127.0.0.1:8080 proto=tcp conn=1 fd=5 "
+			 "pp=2 pp_cmd=local pp_proto=unspec\n");
+}
+
+static void pp_keys_rejected(void **state)
+{
+	static const char *const bad[] = {
+		"portscope/1 " YOU " " ME " pp=3",
+		"portscope/1 " YOU " " ME " pp=",
+		"portscope/1 " YOU " " ME " pp=22",
+		"portscope/1 " YOU " " ME " pp=2 pp_cmd=maybe",
+		"portscope/1 " YOU " " ME " pp=2 src=192.0.2.1",
+		"portscope/1 " YOU " " ME " pp=2 dst=nowhere:1",
+		"portscope/1 " YOU " " ME " pp=2 pp_proto=abcdefghijklmnopq",
+	};
+	struct pscope_whoami w;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		show(bad[i], strlen(bad[i]));
+		assert_num_equal(pscope_whoami_parse(bad[i], strlen(bad[i]), &w), -PSCOPE_E_PROTO);
+	}
+	/* Without pp: none of the keys, pp 0. */
+	assert_num_equal(pscope_whoami_parse("portscope/1 " YOU " " ME, strlen("portscope/1 " YOU " " ME), &w), 0);
+	assert_num_equal(w.pp, 0);
+	assert_num_equal(w.src.len, 0);
+}
+
 /* The optional fields are left out when not known. */
 static void format_optional_fields(void **state)
 {
@@ -325,6 +380,8 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(format_full),
+		cmocka_unit_test(pp_keys_round_trip),
+		cmocka_unit_test(pp_keys_rejected),
 		cmocka_unit_test(format_optional_fields),
 		cmocka_unit_test(format_bad_address),
 		cmocka_unit_test(round_trip),
