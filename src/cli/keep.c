@@ -159,7 +159,7 @@ static int watch(struct keep_table *t, int fd, const struct keep_conn *c)
 }
 
 /* The answer to a line: what the server sees of this connection now. */
-static int answer(int fd, uint64_t seq, char *buf, size_t size)
+static int answer(const struct keep_table *t, int fd, uint64_t seq, char *buf, size_t size)
 {
 	struct pscope_whoami w = { .conn = seq, .fd = fd };
 	int rc;
@@ -167,6 +167,8 @@ static int answer(int fd, uint64_t seq, char *buf, size_t size)
 	memcpy(w.proto, "tcp", 4);
 	if ((rc = pscope_sock_peer(fd, &w.you)) < 0 || (rc = pscope_sock_local(fd, &w.me)) < 0)
 		return rc;
+	if (t->whoami_fn)
+		t->whoami_fn(t->whoami_arg, fd, &w);
 	return pscope_whoami_format(&w, buf, size);
 }
 
@@ -197,7 +199,7 @@ static int send_owed(struct keep_table *t, int fd, struct keep_conn *c)
 		setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &size, sizeof(size));
 		c->capped = 1;
 	}
-	len = answer(fd, c->seq, line, sizeof(line));
+	len = answer(t, fd, c->seq, line, sizeof(line));
 	if (len < 0)
 		return len;
 	while (c->pending) {

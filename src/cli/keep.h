@@ -43,11 +43,17 @@ struct pscope_loop;
 /* Closes FD, which must end for reason END, and calls keep_forget() (the server's part). */
 typedef void keep_end_fn(void *arg, int fd, enum keep_end end);
 
+struct pscope_whoami;
+/* Adds what the server knows of FD besides its sockets (serve --proxy-protocol: the header) to W. */
+typedef void keep_whoami_fn(void *arg, int fd, struct pscope_whoami *w);
+
 struct keep_table {
 	struct keep_opts o;
 	struct pscope_loop *loop;
 	keep_end_fn *end_fn;
 	void *end_arg;
+	keep_whoami_fn *whoami_fn;	/* NULL: nothing to add */
+	void *whoami_arg;
 	struct keep_conn *c;	/* indexed by descriptor */
 	size_t size;
 	int max_fd;		/* highest descriptor in use, or -1 */

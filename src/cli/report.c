@@ -1,6 +1,7 @@
 /* Rendering an accepted connection: the note's block, a line, or JSON. */
 #include <string.h>
 
+#include "pp.h"
 #include "report.h"
 
 #define STARS "************************************************"
@@ -34,6 +35,9 @@ static void print_seed(const char *prefix, const struct conn_report *r)
 	report_py_addr(&r->conn.peer, r->conn.peer_err, buf, sizeof(buf));
 	cli_line(prefix, buf);
 	cli_line(prefix, STARS);
+	/* The note's block stays as it is; what the header said comes after it. */
+	if (r->pp)
+		pp_print_seed(prefix, r->pp);
 }
 
 static void format_addr(const struct pscope_addr *a, int err, char *buf, size_t size)
@@ -50,8 +54,11 @@ static void print_line(const char *prefix, const struct conn_report *r)
 	format_addr(&r->conn.local, r->conn.local_err, local, sizeof(local));
 	format_addr(&r->conn.peer, r->conn.peer_err, peer, sizeof(peer));
 	format_addr(&r->listener->local, r->listener->local_err, lst, sizeof(lst));
-	printf("%sconn=%llu %s fd=%d local=%s peer=%s listener_fd=%d listener=%s\n", prefix,
+	printf("%sconn=%llu %s fd=%d local=%s peer=%s listener_fd=%d listener=%s", prefix,
 	       r->seq, proto ? proto : "?", r->conn.fd, local, peer, r->listener->fd, lst);
+	if (r->pp)
+		pp_print_line(r->pp);
+	putchar('\n');
 }
 
 static void print_json(const char *prefix, const struct conn_report *r)
@@ -66,6 +73,8 @@ static void print_json(const char *prefix, const struct conn_report *r)
 	pscope_json_object_begin(&j, "listener");
 	pscope_sock_json_members(&j, r->listener);
 	pscope_json_object_end(&j);
+	if (r->pp)
+		pp_json(&j, r->pp);
 	pscope_json_object_end(&j);
 	putchar('\n');
 }
@@ -93,5 +102,7 @@ int report_whoami(const struct conn_report *r, char *buf, size_t size)
 	w.you = r->conn.peer_err ? r->from : r->conn.peer;
 	w.me = r->conn.local;
 	snprintf(w.proto, sizeof(w.proto), "%s", proto ? proto : "");
+	if (r->pp)
+		pp_whoami(r->pp, &w);
 	return pscope_whoami_format(&w, buf, size);
 }

@@ -3,12 +3,14 @@
 #define PORTSCOPE_REPORT_H
 
 #include "cli.h"
+#include "portscope/proxy.h"
 
 struct conn_report {
 	unsigned long long seq;		/* 1 for the first connection served */
 	struct pscope_addr from;	/* the address accept() returned */
 	struct pscope_sockinfo conn;	/* the connected socket */
 	const struct pscope_sockinfo *listener;
+	const struct pscope_proxy_hdr *pp;	/* serve --proxy-protocol: the header; else NULL */
 };
 
 /* Writes R to stdout in FMT, each line after PREFIX. */

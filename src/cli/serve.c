@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "keep.h"
+#include "ppserve.h"
 #include "portscope/loop.h"
 #include "report.h"
 #include "supervise.h"
@@ -61,6 +62,8 @@ struct server {
 	unsigned long long over_max;	/* connections closed at once for --max-conns */
 	struct keep_opts kopts;
 	struct keep_table kept;		/* with --keep */
+	struct pp_opts ppo;		/* --proxy-protocol and its limits */
+	struct pp_table pp;		/* connections waiting for their header */
 	struct cli_user *user;		/* --user: whom to run as once bound; NULL: stay */
 	bool dropped;			/* already running as USER (a worker started after the drop) */
 };
@@ -92,6 +95,19 @@ static const char usage[] =
 	"      --user USER    once listening, run as USER (name or uid): its groups, no\n"
 	"                     capabilities, no way back to root; serve 80 as root, then drop\n"
 	"  -h, --help         show this help\n"
+	"\n"
+	"Behind a proxy (HAProxy's send-proxy, nginx's proxy_protocol on, a load balancer):\n"
+	"      --proxy-protocol v1|v2|any\n"
+	"                     every connection must start with a PROXY protocol header of\n"
+	"                     that version; each report then also says what it said\n"
+	"                     (the client's address, TLVs) and the portscope/1 line gains\n"
+	"                     pp= src= dst=.  A bad header: one line on stderr, closed\n"
+	"      --proxy-from CIDR[,CIDR...]\n"
+	"                     take headers only from these sources; others are closed\n"
+	"                     (default: loopback only, 127.0.0.0/8,::1/128)\n"
+	"      --proxy-timeout S  the header must be whole S seconds after the accept\n"
+	"                     (default 3)\n"
+	"      --proxy-max BYTES  longest header (default 4096, as nginx; 16 to 65551)\n"
 	"\n"
 	"Limits of --keep (a client that breaks one is closed, and counted in the summary):\n"
 	"      --max-conns N      at most N open connections (per worker): one more is\n"
@@ -167,6 +183,8 @@ static void send_whoami(const struct conn_report *r, bool closing)
 
 static void close_conn(struct server *s, int fd)
 {
+	/* Watched while its PROXY header came (no system call; -ENOENT otherwise). */
+	pscope_loop_forget(s->loop, fd);
 	close(fd);
 	if (s->open)
 		s->open--;
@@ -205,20 +223,14 @@ static int describe_quick(int fd, const struct pscope_addr *from, const struct p
 	return pscope_sock_local(fd, &si->local);
 }
 
-static void serve_conn(struct server *s, size_t li, int fd, const struct pscope_addr *from)
+/* Reports the connection on FD and answers it (PP: the PROXY header it sent, or NULL). */
+static void report_conn(struct server *s, size_t li, int fd, const struct pscope_addr *from,
+			const struct pscope_proxy_hdr *pp)
 {
-	struct conn_report r = { .from = *from, .listener = &s->linfo[li] };
+	struct conn_report r = { .from = *from, .listener = &s->linfo[li], .pp = pp };
 	int rc;
 
-	if (s->max_conns && s->open >= s->max_conns) {
-		/* Closed at once, unserved: the client sees EOF now, not a wait. */
-		close(fd);
-		s->over_max++;
-		warn_limited(s, "--max-conns reached: new connections are closed at once", 0);
-		return;
-	}
 	r.seq = ++s->served;
-	s->open++;
 	rc = describe_quick(fd, from, r.listener, s->quiet, &r.conn);
 	if (rc < 0) {
 		close_conn(s, fd);
@@ -242,6 +254,62 @@ static void serve_conn(struct server *s, size_t li, int fd, const struct pscope_
 		warn_limited(s, "cannot keep a connection", -rc);
 		close_conn(s, fd);
 	}
+}
+
+static void serve_conn(struct server *s, size_t li, int fd, const struct pscope_addr *from)
+{
+	int rc;
+
+	if (s->max_conns && s->open >= s->max_conns) {
+		/* Closed at once, unserved: the client sees EOF now, not a wait. */
+		close(fd);
+		s->over_max++;
+		warn_limited(s, "--max-conns reached: new connections are closed at once", 0);
+		return;
+	}
+	s->open++;
+	if (!s->ppo.accept) {
+		report_conn(s, li, fd, from, NULL);
+		return;
+	}
+	/* Served once its PROXY header is whole (pp_done), or refused (pp_refused). */
+	rc = pp_add(&s->pp, fd, (unsigned)li, from);
+	if (rc < 0) {
+		if (rc != -EACCES)
+			warn_limited(s, "cannot wait for a PROXY header", -rc);
+		close_conn(s, fd);
+	}
+}
+
+/* The PROXY header of FD is whole: the connection is reported and answered as any other. */
+static void pp_done(void *arg, int fd, unsigned li, const struct pscope_proxy_hdr *h)
+{
+	struct server *s = arg;
+	struct pscope_addr from;
+
+	/* The report's "client address is" is accept()'s; the same as getpeername's. */
+	if (pscope_sock_peer(fd, &from) < 0) {
+		close_conn(s, fd);
+		return;
+	}
+	report_conn(s, li, fd, &from, h);
+}
+
+static void after_close(struct server *s);
+
+/* FD's header was refused, late or never came (said on stderr already). */
+static void pp_refused(void *arg, int fd)
+{
+	struct server *s = arg;
+
+	close_conn(s, fd);
+	after_close(s);
+}
+
+/* --keep's answers carry what the header said, as the first one did. */
+static void pp_keep_whoami(void *arg, int fd, struct pscope_whoami *w)
+{
+	pp_whoami_of(arg, fd, w);
 }
 
 /* --- accepting, and pausing near the descriptor limit --- */
@@ -611,6 +679,14 @@ static int setup_loop(struct server *s)
 	}
 	pscope_loop_before_sleep(s->loop, before_sleep, s);
 	keep_init(&s->kept, s->loop, &s->kopts, end_conn, s);
+	if (s->ppo.accept) {
+		if (pp_init(&s->pp, s->loop, &s->ppo, pp_done, pp_refused, s) < 0) {
+			cli_warn("cannot set up the event loop: %s", strerror(ENOMEM));
+			return -1;
+		}
+		s->kept.whoami_fn = pp_keep_whoami;
+		s->kept.whoami_arg = &s->pp;
+	}
 	rc = pscope_spare_open();
 	s->spare = rc < 0 ? -1 : rc;
 	s->status = EXIT_OK;
@@ -624,6 +700,7 @@ static int setup_loop(struct server *s)
 static void teardown(struct server *s)
 {
 	keep_free(&s->kept);
+	pp_free(&s->pp);
 	pscope_loop_free(s->loop);
 	s->loop = NULL;
 }
@@ -656,14 +733,18 @@ static int run(struct server *s)
 	return s->flush_at_end ? final_flush() : s->status;
 }
 
-/* ", closed N (why)" for each reason a kept connection ended, and for --max-conns. */
-static void print_ends(const unsigned long long *ended, unsigned long long over_max)
+/* ", closed N (why)" for each reason a kept connection ended, for --max-conns, and for PROXY headers. */
+static void print_ends(const unsigned long long *ended, unsigned long long over_max,
+		       const unsigned long long *pp_ended)
 {
 	for (int e = KEEP_RESET; e < KEEP_STOPPED; e++)
 		if (ended[e])
 			fprintf(stderr, ", %llu %s", ended[e], keep_end_name((enum keep_end)e));
 	if (over_max)
 		fprintf(stderr, ", %llu refused over --max-conns", over_max);
+	for (int e = 0; e < PP_NENDS; e++)
+		if (pp_ended[e])
+			fprintf(stderr, ", %llu %s", pp_ended[e], pp_end_name((enum pp_end)e));
 }
 
 static void print_summary(const struct server *s)
@@ -671,7 +752,7 @@ static void print_summary(const struct server *s)
 	fprintf(stderr, "portscope: served %llu connection%s", s->served, s->served == 1 ? "" : "s");
 	if (s->keep)
 		fprintf(stderr, " (%llu still open, now closed)", s->open);
-	print_ends(s->kept.ended, s->over_max);
+	print_ends(s->kept.ended, s->over_max, s->pp.ended);
 	fputc('\n', stderr);
 }
 
@@ -685,6 +766,7 @@ struct worker_end {
 	int reader_gone;
 	unsigned long long served, open, over_max;
 	unsigned long long ended[KEEP_NENDS];
+	unsigned long long pp_ended[PP_NENDS];
 };
 
 /* A worker that ended, for the summary. */
@@ -767,6 +849,7 @@ static int worker_run(struct sup *sup, int index, int out, void *arg)
 	m = (struct worker_end){ .status = status, .reader_gone = s->reader_gone, .served = s->served,
 				 .open = s->open, .over_max = s->over_max };
 	memcpy(m.ended, s->kept.ended, sizeof(m.ended));
+	memcpy(m.pp_ended, s->pp.ended, sizeof(m.pp_ended));
 	if (sup_send(out, MSG_END, &m, sizeof(m)) < 0)
 		status = EXIT_FAIL;
 	teardown(s);
@@ -941,13 +1024,15 @@ static bool print_worker(struct server *s, const struct record *r)
 		r->end.served);
 	if (s->keep)
 		fprintf(stderr, " (%llu still open, now closed)", r->end.open);
-	print_ends(r->end.ended, r->end.over_max);
+	print_ends(r->end.ended, r->end.over_max, r->end.pp_ended);
 	fputc('\n', stderr);
 	s->served += r->end.served;
 	s->open += r->end.open;
 	s->over_max += r->end.over_max;
 	for (int e = 0; e < KEEP_NENDS; e++)
 		s->kept.ended[e] += r->end.ended[e];
+	for (int e = 0; e < PP_NENDS; e++)
+		s->pp.ended[e] += r->end.pp_ended[e];
 	return r->end.status != EXIT_OK;
 }
 
@@ -1029,8 +1114,35 @@ static int serve_workers(struct server *s)
 
 enum {
 	OPT_INTERVAL = 256, OPT_MAX_CONNS, OPT_IDLE, OPT_LINE_TIMEOUT, OPT_MAX_LINE, OPT_SEND_TIMEOUT,
-	OPT_USER
+	OPT_USER, OPT_PP, OPT_PP_FROM, OPT_PP_TIMEOUT, OPT_PP_MAX
 };
+
+/* One of the --proxy-* options.  Returns -1 to go on, or EXIT_USAGE after saying why. */
+static int take_pp_option(struct server *s, int c, const char *arg)
+{
+	unsigned long n;
+	double secs;
+
+	switch (c) {
+	case OPT_PP:
+		return pp_parse_versions(&s->ppo, arg) < 0 ? EXIT_USAGE : -1;
+	case OPT_PP_FROM:
+		return pp_parse_from(&s->ppo, arg) < 0 ? EXIT_USAGE : -1;
+	case OPT_PP_TIMEOUT:
+		if (cli_parse_seconds("PROXY header timeout", arg, &secs) < 0)
+			return EXIT_USAGE;
+		if (secs > 3600)
+			return cli_usage_error("bad --proxy-timeout '%s': at most 3600 seconds", arg);
+		s->ppo.timeout_ms = secs < 0.001 ? 1 : (int)(secs * 1000 + 0.5);
+		return -1;
+	default:
+		if (cli_parse_count("PROXY header cap", arg, PSCOPE_PROXY_V2_FIXED, PSCOPE_PROXY_V2_MAX,
+				    &n) < 0)
+			return EXIT_USAGE;
+		s->ppo.max = n;
+		return -1;
+	}
+}
 
 /* Parses a limit of the kept connections: seconds (0: none) or bytes. Returns 0 or -1. */
 static int parse_limit(struct server *s, int opt, const char *arg)
@@ -1080,6 +1192,9 @@ static int check_options(const struct server *s, const struct cli_opts *o, int a
 		return rc;
 	if ((rc = cli_opt_conflict(o, 'q', 'f', "-q prints no report, in any format")))
 		return rc;
+	for (int pp = OPT_PP_FROM; pp <= OPT_PP_MAX; pp++)
+		if ((rc = cli_opt_needs(o, pp, s->ppo.accept, "--proxy-protocol")))
+			return rc;
 	return -1;
 }
 
@@ -1100,6 +1215,11 @@ static int take_option(struct server *s, int c, struct cli_user *user, int *fami
 	case OPT_MAX_LINE:
 	case OPT_SEND_TIMEOUT:
 		return parse_limit(s, c, optarg) < 0 ? EXIT_USAGE : -1;
+	case OPT_PP:
+	case OPT_PP_FROM:
+	case OPT_PP_TIMEOUT:
+	case OPT_PP_MAX:
+		return take_pp_option(s, c, optarg);
 	case OPT_USER:
 		if (cli_user_lookup(optarg, user) < 0)
 			return EXIT_USAGE;
@@ -1145,6 +1265,10 @@ static int parse_options(int argc, char **argv, struct server *s, struct cli_use
 		{ "max-line", required_argument, NULL, OPT_MAX_LINE },
 		{ "send-timeout", required_argument, NULL, OPT_SEND_TIMEOUT },
 		{ "user", required_argument, NULL, OPT_USER },
+		{ "proxy-protocol", required_argument, NULL, OPT_PP },
+		{ "proxy-from", required_argument, NULL, OPT_PP_FROM },
+		{ "proxy-timeout", required_argument, NULL, OPT_PP_TIMEOUT },
+		{ "proxy-max", required_argument, NULL, OPT_PP_MAX },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -1195,6 +1319,7 @@ int cmd_serve(int argc, char **argv)
 	struct cli_user user;
 	int family = AF_UNSPEC, rc;
 
+	pp_opts_init(&s.ppo);
 	rc = parse_options(argc, argv, &s, &user, &family);
 	if (rc >= 0)
 		return rc;

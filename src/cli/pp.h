@@ -1,0 +1,56 @@
+/*
+ * The PROXY protocol in the command layer, shared by serve, connect and
+ * proxycheck: a decoded header rendered for a report (the note's style, a
+ * line, JSON) and as portscope/1 keys, a header sent in pieces with pauses,
+ * and the options that describe what to send.
+ */
+#ifndef PORTSCOPE_PP_H
+#define PORTSCOPE_PP_H
+
+#include "cli.h"
+#include "portscope/json.h"
+#include "portscope/proxy.h"
+
+/* The most pieces a header is sent in (--pp-split: up to 15 cuts). */
+#define PP_MAX_CUTS 15
+
+/* "tcp4", "tcp6", "udp4", "udp6", "unix_stream", "unix_dgram", "unspec", or v1's "unknown". */
+const char *pp_proto_name(const struct pscope_proxy_hdr *h);
+
+/* Fills W's PROXY keys (pp, pp_cmd, pp_proto, src, dst) from H. */
+void pp_whoami(const struct pscope_proxy_hdr *h, struct pscope_whoami *w);
+
+/* The note's style: a few lines, each after PREFIX, saying what H said. */
+void pp_print_seed(const char *prefix, const struct pscope_proxy_hdr *h);
+
+/* " pp=2 pp_cmd=proxy pp_proto=tcp4 pp_src=A pp_dst=B pp_len=N pp_tlvs=..." to stdout. */
+void pp_print_line(const struct pscope_proxy_hdr *h);
+
+/* The member "proxy": {version, command, proto, src, dst, length, tlvs, ...}. */
+void pp_json(struct pscope_json *j, const struct pscope_proxy_hdr *h);
+
+/*
+ * Called between two pieces: waits up to MS milliseconds, and returns true
+ * if the receiver did something (answered, closed) and no more is to be sent.
+ */
+typedef bool pp_pause_fn(int fd, int ms, void *arg);
+
+/*
+ * Sends BUF[0..LEN) on FD (blocking) in pieces that end at CUT[0..NCUT) and
+ * at LEN, calling PAUSE(fd, PAUSE_MS, ARG) between pieces.  Returns 0 when all
+ * was sent, 1 when PAUSE said to stop, or -errno of send(2).
+ */
+int pp_send_pieces(int fd, const uint8_t *buf, size_t len, const size_t *cut, int ncut,
+		   int pause_ms, pp_pause_fn *pause, void *arg);
+
+/* Parses "1,12,16" (increasing byte offsets above 0) into CUT.  Returns 0, or -1 after a usage message. */
+int pp_parse_split(const char *arg, size_t *cut, int *ncut);
+
+/*
+ * Parses "TYPE=HEX" (TYPE a number, 0x.. or decimal, or a name of the
+ * spec's: ALPN, AUTHORITY, NOOP, UNIQUE_ID, NETNS, ...) into *TYPE and the
+ * bytes VAL (at most SIZE).  Returns the value's length, or -1 after a usage message.
+ */
+int pp_parse_tlv(const char *arg, uint8_t *type, uint8_t *val, size_t size);
+
+#endif
