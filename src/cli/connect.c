@@ -8,14 +8,15 @@
 #include <stdlib.h>
 
 #include "load.h"
+#include "pp.h"
 #include "portscope/json.h"
 #include "report.h"
 
 #define MAX_ADDRS 16
 
-enum verdict { V_MATCH, V_MISMATCH, V_NO_REPLY, V_BAD_REPLY, V_RESET };
+enum verdict { V_MATCH, V_MISMATCH, V_NO_REPLY, V_BAD_REPLY, V_RESET, V_PROXIED, V_PROXY_MISMATCH };
 static const char *const verdict_names[] = { "match", "mismatch", "no-reply", "bad-reply",
-					     "reset" };
+					     "reset", "proxied", "proxy-mismatch" };
 
 /* How the server's reply ended, when it is not a whole line. */
 enum reply_end { END_FIN, END_TIMEOUT, END_TOO_LONG };
@@ -38,8 +39,16 @@ struct client {
 	bool reset;			/* the server reset the connection after the handshake */
 	struct pscope_whoami who;
 	enum verdict verdict;
-	char detail[512];
+	char detail[1024];
+	struct pp_send pp;		/* --send-proxy */
+	bool pp_opt;			/* a --pp-* option was given */
 };
+
+/* The server's line was read and parsed: its view can be shown. */
+static bool have_server(const struct client *c)
+{
+	return c->verdict != V_NO_REPLY && c->verdict != V_BAD_REPLY && c->verdict != V_RESET;
+}
 
 static const char usage[] =
 	"usage: portscope connect [OPTIONS] [ENDPOINT]\n"
@@ -59,6 +68,17 @@ static const char usage[] =
 	"                     (not with -n)\n"
 	"  -4, -6             only IPv4, or only IPv6, addresses of ENDPOINT\n"
 	"  -h, --help         show this help\n"
+	"\n"
+	"Through a proxy (a server's portscope/1 line with pp= src= dst= is explained:\n"
+	"the proxy you reached, what the server's socket saw, whom the header named):\n"
+	"      --send-proxy v1|v2  send a PROXY protocol header first, as a proxy does;\n"
+	"                     it names this connection's own 4-tuple unless told otherwise\n"
+	"      --pp-src ADDR:PORT, --pp-dst ADDR:PORT  the addresses the header names\n"
+	"      --pp-tlv TYPE=HEX  add a TLV (v2; repeatable): 0xe0=0102, AUTHORITY=6578\n"
+	"      --pp-crc32c    add a CRC32C TLV (v2)\n"
+	"      --pp-local     a LOCAL header (v2): the proxy's own connection\n"
+	"      --pp-split 1,12,16  send the header in pieces cut after these bytes, each\n"
+	"                     its own segment, --pp-pause apart (default 0.2 s)\n"
 	"\n"
 	"Many connections (ENDPOINT may then be a range, 127.0.0.1-127.0.0.80:8080):\n"
 	"  -n N               make N connections, non-blocking, and check every server line\n"
@@ -123,6 +143,17 @@ static void judge(struct client *c)
 			 "the server's reply is not a portscope/1 line: nothing to compare");
 		return;
 	}
+	if (c->who.pp) {
+		/* Reached directly (the server's socket saw this client), the usual verdict. */
+		bool named = pp_explain(&c->pp, &c->si, &c->who, c->detail, sizeof(c->detail));
+		bool direct = pscope_addr_same(&c->who.you, &c->si.local);
+
+		if (direct)
+			c->verdict = named && pscope_addr_same(&c->who.me, &c->si.peer) ? V_MATCH : V_MISMATCH;
+		else
+			c->verdict = named ? V_PROXIED : V_PROXY_MISMATCH;
+		return;
+	}
 	addr_text(&c->who.you, you, sizeof(you));
 	addr_text(&c->who.me, me, sizeof(me));
 	addr_text(&c->si.local, local, sizeof(local));
@@ -162,7 +193,7 @@ static void print_seed(const struct client *c)
 	cli_line("", "client socket address is ");
 	report_py_addr(&c->si.local, c->si.local_err, buf, sizeof(buf));
 	cli_line("", buf);
-	if (c->verdict == V_MATCH || c->verdict == V_MISMATCH) {
+	if (have_server(c)) {
 		report_py_addr(&c->who.you, 0, you, sizeof(you));
 		report_py_addr(&c->who.me, 0, me, sizeof(me));
 		printf("server saw this client as %s and itself as %s\n", you, me);
@@ -177,7 +208,7 @@ static void print_line(const struct client *c)
 
 	addr_text(&c->si.local, local, sizeof(local));
 	addr_text(&c->si.peer, peer, sizeof(peer));
-	if (c->verdict == V_MATCH || c->verdict == V_MISMATCH) {
+	if (have_server(c)) {
 		addr_text(&c->who.you, you, sizeof(you));
 		addr_text(&c->who.me, me, sizeof(me));
 	}
@@ -185,8 +216,14 @@ static void print_line(const struct client *c)
 		addr_text(&c->pre.local, pre, sizeof(pre));
 		printf("before=%s ", pre);
 	}
-	printf("local=%s peer=%s server_you=%s server_me=%s verdict=%s\n", local, peer, you, me,
-	       verdict_names[c->verdict]);
+	printf("local=%s peer=%s server_you=%s server_me=%s", local, peer, you, me);
+	if (c->who.pp) {
+		addr_text(&c->who.src, you, sizeof(you));
+		addr_text(&c->who.dst, me, sizeof(me));
+		printf(" server_pp=%u server_src=%s server_dst=%s", c->who.pp,
+		       c->who.src.len ? you : "-", c->who.dst.len ? me : "-");
+	}
+	printf(" verdict=%s\n", verdict_names[c->verdict]);
 }
 
 /* A socket's description as the value of KEY (null if it could not be written). */
@@ -205,7 +242,7 @@ static void json_server(struct pscope_json *j, const struct client *c)
 {
 	char you[PSCOPE_ADDRSTRLEN], me[PSCOPE_ADDRSTRLEN];
 
-	if (c->verdict != V_MATCH && c->verdict != V_MISMATCH) {
+	if (!have_server(c)) {
 		pscope_json_null(j, "server");
 		return;
 	}
@@ -219,6 +256,23 @@ static void json_server(struct pscope_json *j, const struct client *c)
 		pscope_json_uint(j, "conn", c->who.conn);
 	else
 		pscope_json_null(j, "conn");
+	if (c->who.pp) {
+		pscope_json_object_begin(j, "proxy");
+		pscope_json_uint(j, "version", c->who.pp);
+		pscope_json_string(j, "command", c->who.pp_command ? "PROXY" : "LOCAL");
+		pscope_json_string(j, "proto", c->who.pp_proto);
+		addr_text(&c->who.src, you, sizeof(you));
+		addr_text(&c->who.dst, me, sizeof(me));
+		if (c->who.src.len)
+			pscope_json_string(j, "src", you);
+		else
+			pscope_json_null(j, "src");
+		if (c->who.dst.len)
+			pscope_json_string(j, "dst", me);
+		else
+			pscope_json_null(j, "dst");
+		pscope_json_object_end(j);
+	}
 	pscope_json_object_end(j);
 }
 
@@ -232,6 +286,19 @@ static void print_json(const struct client *c)
 	if (c->have_pre)
 		json_sock(&j, "before", &c->pre);
 	json_server(&j, c);
+	if (c->pp.version) {
+		char src[PSCOPE_ADDRSTRLEN], dst[PSCOPE_ADDRSTRLEN];
+
+		addr_text(&c->pp.hdr.src, src, sizeof(src));
+		addr_text(&c->pp.hdr.dst, dst, sizeof(dst));
+		pscope_json_object_begin(&j, "sent_proxy");
+		pscope_json_uint(&j, "version", c->pp.version);
+		pscope_json_string(&j, "command", c->pp.local ? "LOCAL" : "PROXY");
+		pscope_json_string(&j, "src", src);
+		pscope_json_string(&j, "dst", dst);
+		pscope_json_uint(&j, "length", c->pp.len);
+		pscope_json_object_end(&j);
+	}
 	if (c->reply_len)
 		pscope_json_string_n(&j, "reply", c->reply, strcspn(c->reply, "\r\n"));
 	else
@@ -387,12 +454,13 @@ static int parse_args(struct client *c, int argc, char **argv, int *family)
 		{ "procs", required_argument, NULL, OPT_PROCS },
 		{ "hold", required_argument, NULL, OPT_HOLD },
 		{ "source", required_argument, NULL, OPT_SOURCE },
+		PP_SEND_LONGOPTS,
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct cli_opts o;
 	double secs;
-	int ch;
+	int ch, rc;
 
 	cli_opts_init(&o, "f:w:r:b46hn:c:", longopts);
 	while ((ch = cli_getopt(&o, argc, argv)) != -1) {
@@ -428,11 +496,19 @@ static int parse_args(struct client *c, int argc, char **argv, int *family)
 		case 'h':
 			c->help = true;
 			return EXIT_OK;
+		case PP_OPT_SEND ... PP_OPT_LAST:
+			if (pp_send_option(&c->pp, ch, optarg) < 0)
+				return EXIT_USAGE;
+			c->pp_opt |= ch != PP_OPT_SEND;
+			break;
 		default:
 			return EXIT_USAGE;
 		}
 	}
-	return check_options(c, &o, argc - optind);
+	rc = check_options(c, &o, argc - optind);
+	if (rc != EXIT_OK)
+		return rc;
+	return pp_send_check(&c->pp, c->pp_opt);
 }
 
 /* Parses the destination of -n: "A-B:PORT" (an IPv4 range) or any numeric ENDPOINT. */
@@ -522,7 +598,7 @@ static int connect_failed(const struct client *c, const char *text, int err)
 
 int cmd_connect(int argc, char **argv)
 {
-	struct client c = { .fmt = FMT_SEED, .timeout_ms = 10000, .reply_ms = 2000,
+	struct client c = { .fmt = FMT_SEED, .timeout_ms = 10000, .reply_ms = 2000, .pp = { .pause_ms = 200 },
 			    .load = { .inflight = 1000, .procs = 1 } };
 	struct pscope_addr addrs[MAX_ADDRS];
 	struct pscope_endpoint ep;
@@ -537,6 +613,8 @@ int cmd_connect(int argc, char **argv)
 		fputs(usage, stdout);
 		return cli_finish(EXIT_OK);
 	}
+	if (c.load.n && c.pp.version)
+		return cli_usage_error("--send-proxy goes with one connection, not -n");
 	if (c.load.n)
 		return run_load(&c, optind < argc ? argv[optind] : "127.0.0.1:8080", family);
 	if (cli_parse_endpoint(optind < argc ? argv[optind] : "127.0.0.1:8080", "127.0.0.1",
@@ -554,6 +632,10 @@ int cmd_connect(int argc, char **argv)
 		return connect_failed(&c, text, fd);
 	}
 	pscope_sock_describe(fd, &c.si);
+	if (c.pp.version && (rc = pp_send_header(fd, &c.pp, &c.si)) < 0) {
+		addr_text(&c.si.peer, text, sizeof(text));
+		cli_warn("sending the PROXY header to %s: %s", text, strerror(-rc));
+	}
 	read_reply(&c, fd);
 	close(fd);
 	judge(&c);

@@ -2,6 +2,9 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
 #include <sys/socket.h>
 
 #include "pp.h"
@@ -319,4 +322,184 @@ int pp_parse_tlv(const char *arg, uint8_t *type, uint8_t *val, size_t size)
 	}
 	*type = (uint8_t)t;
 	return (int)n;
+}
+
+/* --- connect --send-proxy --- */
+
+int pp_send_option(struct pp_send *p, int opt, const char *arg)
+{
+	double secs;
+	int n;
+
+	switch (opt) {
+	case PP_OPT_SEND:
+		if (strcmp(arg, "v1") && strcmp(arg, "v2"))
+			return cli_usage_error("bad --send-proxy '%s': use v1 or v2", arg), -1;
+		p->version = (uint8_t)(arg[1] - '0');
+		return 0;
+	case PP_OPT_TLV:
+		if (p->ntlv == PP_SEND_TLV_MAX)
+			return cli_usage_error("too many --pp-tlv: at most %d", PP_SEND_TLV_MAX), -1;
+		n = pp_parse_tlv(arg, &p->tlv[p->ntlv].type, p->tlv[p->ntlv].value, PP_SEND_TLV_LEN);
+		if (n < 0)
+			return -1;
+		p->tlv[p->ntlv++].len = (uint16_t)n;
+		return 0;
+	case PP_OPT_CRC:
+		p->crc32c = true;
+		return 0;
+	case PP_OPT_LOCAL:
+		p->local = true;
+		return 0;
+	case PP_OPT_SPLIT:
+		return pp_parse_split(arg, p->cut, &p->ncut);
+	case PP_OPT_PAUSE:
+		if (cli_parse_seconds("pause", arg, &secs) < 0)
+			return -1;
+		if (secs > 60)
+			return cli_usage_error("bad --pp-pause '%s': at most 60 seconds", arg), -1;
+		p->pause_ms = (int)(secs * 1000 + 0.5);
+		return 0;
+	default:
+		/* A numeric address and port: the header says what the user wrote, nothing is resolved. */
+		if (pscope_addr_parse(arg, strlen(arg), opt == PP_OPT_SRC ? &p->src : &p->dst) < 0)
+			return cli_usage_error("bad %s '%s': give a numeric ADDRESS:PORT, [IPv6]:PORT",
+					       opt == PP_OPT_SRC ? "--pp-src" : "--pp-dst", arg), -1;
+		return 0;
+	}
+}
+
+int pp_send_check(const struct pp_send *p, bool any_pp_opt)
+{
+	if (!p->version)
+		return any_pp_opt ? cli_usage_error("the --pp-* options go with --send-proxy v1|v2") : 0;
+	if (p->version == 1 && (p->ntlv || p->crc32c || p->local))
+		return cli_usage_error("--pp-tlv, --pp-crc32c and --pp-local need --send-proxy v2 "
+				       "(a v1 line has no TLVs and no LOCAL command)");
+	if (p->src.len && p->dst.len && p->src.u.sa.sa_family != p->dst.u.sa.sa_family)
+		return cli_usage_error("--pp-src and --pp-dst are of different families");
+	return 0;
+}
+
+/* Between pieces: the server's answer or close ends the sending. */
+static bool pause_readable(int fd, int ms, void *arg)
+{
+	struct pollfd pfd = { .fd = fd, .events = POLLIN };
+	long long end = pscope_now_ms() + ms;
+
+	(void)arg;
+	for (;;) {
+		long long left = end - pscope_now_ms();
+		int rc;
+
+		if (left <= 0)
+			return false;
+		rc = poll(&pfd, 1, (int)left);
+		if (rc > 0)
+			return true;
+		if (rc < 0 && errno != EINTR)
+			return false;
+	}
+}
+
+/* A's family in the header's terms; an IPv4-mapped pair is sent as IPv4, as a proxy would. */
+static void unmapped(const struct pscope_addr *a, struct pscope_addr *out)
+{
+	*out = *a;
+	if (!pscope_addr_is_v4mapped(a))
+		return;
+	memset(out, 0, sizeof(*out));
+	out->len = sizeof(struct sockaddr_in);
+	out->u.sin.sin_family = AF_INET;
+	out->u.sin.sin_port = a->u.sin6.sin6_port;
+	memcpy(&out->u.sin.sin_addr, &a->u.sin6.sin6_addr.s6_addr[12], 4);
+}
+
+int pp_send_header(int fd, struct pp_send *p, const struct pscope_sockinfo *si)
+{
+	struct pscope_proxy_hdr *h = &p->hdr;
+	uint8_t buf[PSCOPE_PROXY_V2_MAX];
+	ssize_t n;
+	int one = 1;
+
+	pscope_proxy_hdr_init(h);
+	h->version = p->version;
+	h->command = p->local ? PSCOPE_PROXY_LOCAL : PSCOPE_PROXY_PROXY;
+	unmapped(p->src.len ? &p->src : &si->local, &h->src);
+	unmapped(p->dst.len ? &p->dst : &si->peer, &h->dst);
+	if (h->src.u.sa.sa_family != h->dst.u.sa.sa_family) {
+		/* --pp-src of one family over a connection of the other: both IPv6, mapped. */
+		cli_warn("--pp-src/--pp-dst and the connection are of different families");
+		return -EINVAL;
+	}
+	h->family = h->src.u.sa.sa_family == AF_INET ? PSCOPE_PROXY_AF_INET : PSCOPE_PROXY_AF_INET6;
+	h->transport = PSCOPE_PROXY_STREAM;
+	for (int i = 0; i < p->ntlv; i++)
+		pscope_proxy_add_tlv(h, p->tlv[i].type, p->tlv[i].value, p->tlv[i].len);
+	n = pscope_proxy_build(h, p->crc32c, buf, sizeof(buf));
+	if (n < 0) {
+		cli_warn("cannot build the PROXY header: %s", pscope_proxy_strerror((int)n));
+		return (int)n;
+	}
+	p->len = (size_t)n;
+	/* Each piece its own segment. */
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	return pp_send_pieces(fd, buf, (size_t)n, p->cut, p->ncut, p->pause_ms, pause_readable, NULL);
+}
+
+static void text_of(const struct pscope_addr *a, char *buf, size_t size)
+{
+	if (!a->len || pscope_addr_format(a, buf, size) < 0)
+		snprintf(buf, size, "?");
+}
+
+bool pp_explain(const struct pp_send *p, const struct pscope_sockinfo *si,
+		const struct pscope_whoami *w, char *detail, size_t size)
+{
+	char reached[PSCOPE_ADDRSTRLEN], saw[PSCOPE_ADDRSTRLEN], told[PSCOPE_ADDRSTRLEN],
+		self[PSCOPE_ADDRSTRLEN], want[PSCOPE_ADDRSTRLEN];
+	bool direct = pscope_addr_same(&w->you, &si->local);
+	const struct pscope_addr *expect = p->version ? &p->hdr.src : &si->local;
+	bool same;
+	size_t used;
+
+	text_of(&si->peer, reached, sizeof(reached));
+	text_of(&w->you, saw, sizeof(saw));
+	text_of(&w->src, told, sizeof(told));
+	text_of(&si->local, self, sizeof(self));
+	text_of(expect, want, sizeof(want));
+	if (direct)
+		used = (size_t)snprintf(detail, size, "no proxy in between: the server's socket saw "
+					"this client itself (%s), and took the PROXY header", self);
+	else
+		used = (size_t)snprintf(detail, size, "you reached a proxy at %s; the server's socket "
+					"saw the proxy at %s", reached, saw);
+	if (used >= size)
+		return false;
+	detail += used, size -= used;
+	if (!w->pp_command || !w->src.len) {
+		snprintf(detail, size, "; the %s v%u header (%s%s) told the server nothing of you: "
+			 "it knows no client address", direct ? "" : "proxy's", w->pp,
+			 w->pp_command ? "PROXY " : "LOCAL", w->pp_command ? w->pp_proto : "");
+		return p->version && (p->local || !p->hdr.src.len);
+	}
+	same = pscope_addr_same(&w->src, expect);
+	if (direct && p->version)
+		snprintf(detail, size, " this client sent, which names the client %s (%s)%s", told,
+			 same ? (p->src.len ? "as --pp-src said" : "this client's own address")
+			      : "not what this client sent: ",
+			 same ? "" : want);
+	else if (direct)
+		snprintf(detail, size, " that names the client %s, though this client sent none", told);
+	else if (same && p->version)
+		snprintf(detail, size, "; the proxy told the server you are %s, what this client's own "
+			 "PROXY header said: the proxy passed it on", told);
+	else if (same)
+		snprintf(detail, size, "; the proxy told the server you are %s, this client's own "
+			 "address: the server knows who you are", told);
+	else
+		snprintf(detail, size, "; the proxy told the server you are %s, but this client %s %s: "
+			 "a NAT between you and the proxy, or a proxy that rewrote the address", told,
+			 p->version ? "sent" : "sees itself as", want);
+	return same && !(direct && !p->version);
 }

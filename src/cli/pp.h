@@ -54,3 +54,61 @@ int pp_parse_split(const char *arg, size_t *cut, int *ncut);
 int pp_parse_tlv(const char *arg, uint8_t *type, uint8_t *val, size_t size);
 
 #endif
+
+/* --- connect --send-proxy --- */
+
+#define PP_SEND_TLV_MAX 16
+#define PP_SEND_TLV_LEN 1024
+
+struct pp_send {
+	uint8_t version;		/* 0: no header; 1 or 2 */
+	bool local, crc32c;
+	size_t cut[PP_MAX_CUTS];
+	int ncut;
+	int pause_ms;
+	struct {
+		uint8_t type;
+		uint16_t len;
+		uint8_t value[PP_SEND_TLV_LEN];
+	} tlv[PP_SEND_TLV_MAX];
+	int ntlv;
+	struct pscope_addr src, dst;	/* --pp-src, --pp-dst; len 0: the connection's own */
+	struct pscope_proxy_hdr hdr;	/* what was sent */
+	size_t len;
+};
+
+/* Options of connect: the --send-proxy family. */
+enum { PP_OPT_SEND = 300, PP_OPT_TLV, PP_OPT_CRC, PP_OPT_LOCAL, PP_OPT_SPLIT, PP_OPT_PAUSE,
+       PP_OPT_SRC, PP_OPT_DST, PP_OPT_LAST = PP_OPT_DST };
+#define PP_SEND_LONGOPTS \
+	{ "send-proxy", required_argument, NULL, PP_OPT_SEND }, \
+	{ "pp-tlv", required_argument, NULL, PP_OPT_TLV }, \
+	{ "pp-crc32c", no_argument, NULL, PP_OPT_CRC }, \
+	{ "pp-local", no_argument, NULL, PP_OPT_LOCAL }, \
+	{ "pp-split", required_argument, NULL, PP_OPT_SPLIT }, \
+	{ "pp-pause", required_argument, NULL, PP_OPT_PAUSE }, \
+	{ "pp-src", required_argument, NULL, PP_OPT_SRC }, \
+	{ "pp-dst", required_argument, NULL, PP_OPT_DST }
+
+/* One --send-proxy option (OPT one of PP_OPT_*) into P.  Returns 0, or -1 after a usage message. */
+int pp_send_option(struct pp_send *p, int opt, const char *arg);
+
+/* Options that go together, or not.  ANY_PP_OPT: a --pp-* option was given.  Returns 0, or EXIT_USAGE after saying why. */
+int pp_send_check(const struct pp_send *p, bool any_pp_opt);
+
+/*
+ * Builds the header for the connection SI (its own 4-tuple, unless --pp-src,
+ * --pp-dst) and sends it on FD in P's pieces.  Returns 0 when all was sent,
+ * 1 when the server answered or closed before the last piece, or -errno.
+ */
+int pp_send_header(int fd, struct pp_send *p, const struct pscope_sockinfo *si);
+
+/*
+ * Explains the chain when the server's portscope/1 line W carries PROXY
+ * keys: who this client reached (SI's peer), whom the server's socket saw,
+ * whom the header named, and whether that is this client.  Writes one or two
+ * sentences to DETAIL and returns true if the header named this client (or
+ * what P sent), false if not.
+ */
+bool pp_explain(const struct pp_send *p, const struct pscope_sockinfo *si,
+		const struct pscope_whoami *w, char *detail, size_t size);
