@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "pp.h"
 
 static const char usage[] =
 	"usage: portscope proxycheck [OPTIONS] ENDPOINT\n"
@@ -321,24 +322,27 @@ static bool read_outcome(int fd, long long deadline, struct outcome *o)
 	return o->result == R_SERVED;
 }
 
+struct pause_arg {
+	struct outcome *o;
+};
+
+/* Between pieces: what the receiver did meanwhile, if anything (it did not wait for the rest). */
+static bool pause_watch(int fd, int ms, void *arg)
+{
+	return read_outcome(fd, pscope_now_ms() + ms, ((struct pause_arg *)arg)->o);
+}
+
 /* Sends the pieces with pauses, watching for the receiver closing in between. */
 static bool send_pieces(int fd, const struct sent *s, const struct opts *op, struct outcome *o)
 {
-	size_t from = 0;
+	struct pause_arg pa = { .o = o };
+	int rc = pp_send_pieces(fd, s->bytes, s->len, s->cut, s->ncut, op->pause_ms, pause_watch, &pa);
 
-	for (int k = 0; k <= s->ncut; k++) {
-		size_t to = k < s->ncut ? s->cut[k] : s->len;
-
-		if (to > from && send(fd, s->bytes + from, to - from, MSG_NOSIGNAL) != (ssize_t)(to - from)) {
-			o->result = errno == ECONNRESET || errno == EPIPE ? R_RESET : R_CLOSED;
-			o->err = errno;
-			return true;
-		}
-		from = to;
-		if (k < s->ncut && read_outcome(fd, pscope_now_ms() + op->pause_ms, o))
-			return true;	/* it did not wait for the rest */
+	if (rc < 0) {
+		o->result = rc == -ECONNRESET || rc == -EPIPE ? R_RESET : R_CLOSED;
+		o->err = -rc;
 	}
-	return false;
+	return rc != 0;
 }
 
 /* The answer's first line, for the table: printable ASCII, at most MAX characters. */
@@ -432,11 +436,34 @@ static void print_text_head(const char *endpoint, const struct pscope_addr *a, c
 	       "after", "verdict", "answer");
 }
 
+/*
+ * A portscope server's answer, shortened to what it took from the header:
+ * "pp=2 src=192.0.2.1:50003", or "pp=2 local, you=127.0.0.1:41234" when the
+ * header named no client.  Returns false for another answer.
+ */
+static bool portscope_answer(const struct outcome *o, char *out, size_t size)
+{
+	struct pscope_whoami w;
+	char a[PSCOPE_ADDRSTRLEN];
+	const char *nl = memchr(o->reply, '\n', o->reply_len);
+
+	if (!nl || pscope_whoami_parse(o->reply, (size_t)(nl - o->reply), &w) < 0 || !w.pp)
+		return false;
+	if (w.src.len && pscope_addr_format(&w.src, a, sizeof(a)) == 0) {
+		snprintf(out, size, "pp=%u src=%s", w.pp, a);
+	} else {
+		pscope_addr_format(&w.you, a, sizeof(a));
+		snprintf(out, size, "pp=%u %s, you=%s", w.pp, w.pp_command ? w.pp_proto : "local", a);
+	}
+	return true;
+}
+
 static void print_text_row(size_t i, const struct outcome *o)
 {
-	char first[61];
+	char first[2 * PSCOPE_ADDRSTRLEN];
 
-	reply_text(o, first, sizeof(first));
+	if (!portscope_answer(o, first, sizeof(first)))
+		reply_text(o, first, 61);
 	printf("%-15s %-40s %-6s %-9s %6.2f s %-7s %s%s\n", cases[i].name, cases[i].what,
 	       expect_name[cases[i].expect], result_name[o->result], o->after_s, o->ok ? "ok" : "differs", first,
 	       o->names_src ? "  (the header's source)" : "");
