@@ -134,8 +134,8 @@ void pp_print_line(const struct pscope_proxy_hdr *h)
 
 	printf(" pp=%u pp_cmd=%s pp_proto=%s", h->version,
 	       h->command == PSCOPE_PROXY_LOCAL ? "local" : "proxy", pp_proto_name(h));
-	if (names_client(h) && pscope_addr_format(&h->src, src, sizeof(src)) == 0 &&
-	    pscope_addr_format(&h->dst, dst, sizeof(dst)) == 0)
+	if (names_client(h) && pscope_addr_format(&h->src, src, sizeof(src)) >= 0 &&
+	    pscope_addr_format(&h->dst, dst, sizeof(dst)) >= 0)
 		printf(" pp_src=%s pp_dst=%s", src, dst);
 	printf(" pp_len=%zu", h->len);
 	if (h->tlv_count) {
@@ -148,7 +148,7 @@ static void json_addr(struct pscope_json *j, const char *key, const struct pscop
 {
 	char text[PSCOPE_ADDRSTRLEN];
 
-	if (a->len && pscope_addr_format(a, text, sizeof(text)) == 0)
+	if (a->len && pscope_addr_format(a, text, sizeof(text)) >= 0)
 		pscope_json_string(j, key, text);
 	else
 		pscope_json_null(j, key);

@@ -449,7 +449,7 @@ static bool portscope_answer(const struct outcome *o, char *out, size_t size)
 
 	if (!nl || pscope_whoami_parse(o->reply, (size_t)(nl - o->reply), &w) < 0 || !w.pp)
 		return false;
-	if (w.src.len && pscope_addr_format(&w.src, a, sizeof(a)) == 0) {
+	if (w.src.len && pscope_addr_format(&w.src, a, sizeof(a)) >= 0) {
 		snprintf(out, size, "pp=%u src=%s", w.pp, a);
 	} else {
 		pscope_addr_format(&w.you, a, sizeof(a));
