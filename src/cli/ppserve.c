@@ -466,3 +466,6 @@ const char *pp_end_name(enum pp_end end)
 
 	return (unsigned)end < PP_NENDS ? names[end] : "?";
 }
+
+/* The README says so. */
+_Static_assert(sizeof(struct pp_conn) == 56, "56 bytes per connection with --proxy-protocol");
