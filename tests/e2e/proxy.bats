@@ -450,3 +450,24 @@ PY
 	run "$PORTSCOPE" connect --send-proxy v2 -n 2 127.0.0.1:1
 	[ "$status" -eq 2 ]
 }
+
+@test "proxy: over IPv6 (::1 is in the default --proxy-from): a TCP6 header of this client's own 4-tuple, and 127.0.0.1 refused by a v6-only list" {
+	start_server --proxy-protocol v2 -f json '[::1]:0'
+	run timeout 10 "$PORTSCOPE" connect -f json --send-proxy v2 "[::1]:$PORT"
+	echo "$output"
+	[ "$status" -eq 0 ]
+	python3 - "$output" "$TMP/out" <<'PY'
+import json, sys
+c = json.loads(sys.argv[1])
+r = json.loads(open(sys.argv[2]).readline())
+assert c["verdict"] == "match", c
+assert c["server"]["proxy"] == {"version": 2, "command": "PROXY", "proto": "tcp6",
+                                "src": c["socket"]["laddr"], "dst": c["socket"]["raddr"]}, c
+assert r["proxy"]["src"] == c["socket"]["laddr"] and r["raddr"] == c["socket"]["laddr"], r
+PY
+	stop_server INT
+	start_server --proxy-protocol v1 --proxy-from ::1 -f line 127.0.0.1:0
+	run timeout 10 "$PORTSCOPE" connect --send-proxy v1 "127.0.0.1:$PORT"
+	stop_server INT
+	grep -q "not in --proxy-from ::1: no PROXY header is taken from it: closed$" "$TMP/err"
+}
