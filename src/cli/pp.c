@@ -478,8 +478,8 @@ bool pp_explain(const struct pp_send *p, const struct pscope_sockinfo *si,
 		return false;
 	detail += used, size -= used;
 	if (!w->pp_command || !w->src.len) {
-		snprintf(detail, size, "; the %s v%u header (%s%s) told the server nothing of you: "
-			 "it knows no client address", direct ? "" : "proxy's", w->pp,
+		snprintf(detail, size, "; the %sv%u header (%s%s) told the server nothing of you: "
+			 "it knows no client address", direct ? "" : "proxy's ", w->pp,
 			 w->pp_command ? "PROXY " : "LOCAL", w->pp_command ? w->pp_proto : "");
 		return p->version && (p->local || !p->hdr.src.len);
 	}
