@@ -836,6 +836,10 @@ static int parse_states(const char *list, uint32_t *mask)
 	}
 }
 
+/*
+ * PORT, ADDR:PORT or *:PORT.  '*' is any address, as in ss: the port alone
+ * filters, on both families.  A name is refused: a filter names one address.
+ */
 static int parse_target(const char *arg, struct pscope_diag_filter *f)
 {
 	struct pscope_endpoint ep;
@@ -848,11 +852,14 @@ static int parse_target(const char *arg, struct pscope_diag_filter *f)
 	if (ep.port == 0)
 		return cli_usage_error("bad port '%s': no socket is on port 0; give 1 to 65535", arg), -1;
 	f->port = ep.port;
-	if (!ep.host_given)
+	if (ep.kind == PSCOPE_HOST_NONE || ep.kind == PSCOPE_HOST_ANY)
 		return 0;
-	rc = pscope_endpoint_resolve(&ep, AF_UNSPEC, SOCK_STREAM, PSCOPE_RESOLVE_NUMERIC, &f->addr, 1);
+	if (ep.kind == PSCOPE_HOST_NAME)
+		return cli_usage_error("bad address '%s': '%s' is a host name; ls filters on a "
+				       "numeric address (or * for any)", arg, ep.host), -1;
+	rc = cli_resolve_endpoint(arg, &ep, AF_UNSPEC, PSCOPE_RESOLVE_NUMERIC, &f->addr, 1);
 	if (rc < 0)
-		return cli_usage_error("bad address '%s': ls takes a numeric address", arg), -1;
+		return -1;
 	f->has_addr = true;
 	return 0;
 }
