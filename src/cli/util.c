@@ -101,8 +101,9 @@ static void bad_option(const struct cli_opts *o, int argc, char **argv, int rc)
 	if (!is_long && isdigit(optopt))
 		for (int i = 1; i < argc; i++)
 			if (is_negative_number(argv[i])) {
-				cli_usage_error("bad endpoint '%s': %s", argv[i],
-						pscope_strerror(-PSCOPE_E_PORT));
+				struct pscope_endpoint ep;
+
+				cli_parse_endpoint(argv[i], NULL, 0, &ep);
 				return;
 			}
 	if (!is_long) {
