@@ -839,6 +839,7 @@ static int parse_states(const char *list, uint32_t *mask)
 /*
  * PORT, ADDR:PORT or *:PORT.  '*' is any address, as in ss: the port alone
  * filters, on both families.  A name is refused: a filter names one address.
+ * Returns 0 or the exit status, negated.
  */
 static int parse_target(const char *arg, struct pscope_diag_filter *f)
 {
@@ -846,20 +847,20 @@ static int parse_target(const char *arg, struct pscope_diag_filter *f)
 	int rc;
 
 	if (cli_parse_endpoint(arg, NULL, 0, &ep) < 0)
-		return -1;
+		return -EXIT_USAGE;
 	if (!ep.port_given)
-		return cli_usage_error("bad port '%s': ls takes PORT or ADDR:PORT", arg), -1;
+		return -cli_usage_error("bad port '%s': ls takes PORT or ADDR:PORT", arg);
 	if (ep.port == 0)
-		return cli_usage_error("bad port '%s': no socket is on port 0; give 1 to 65535", arg), -1;
+		return -cli_usage_error("bad port '%s': no socket is on port 0; give 1 to 65535", arg);
 	f->port = ep.port;
 	if (ep.kind == PSCOPE_HOST_NONE || ep.kind == PSCOPE_HOST_ANY)
 		return 0;
 	if (ep.kind == PSCOPE_HOST_NAME)
-		return cli_usage_error("bad address '%s': '%s' is a host name; ls filters on a "
-				       "numeric address (or * for any)", arg, ep.host), -1;
+		return -cli_usage_error("bad address '%s': '%s' is a host name; ls filters on a "
+					"numeric address (or * for any)", arg, ep.host);
 	rc = cli_resolve_endpoint(arg, &ep, AF_UNSPEC, PSCOPE_RESOLVE_NUMERIC, &f->addr, 1);
 	if (rc < 0)
-		return -1;
+		return rc;
 	f->has_addr = true;
 	return 0;
 }
@@ -925,8 +926,8 @@ static int parse_args(struct ls_opts *o, int argc, char **argv, bool *help)
 		return cli_usage_error("--replay reads a saved dump: it goes with neither --dump nor --proc");
 	if (o->dump && o->proc)
 		return cli_usage_error("--dump saves netlink replies: it does not go with --proc");
-	if (optind < argc && parse_target(argv[optind], &o->f) < 0)
-		return EXIT_USAGE;
+	if (optind < argc && (c = parse_target(argv[optind], &o->f)) < 0)
+		return -c;
 	if (o->f.local_only && o->f.port < 0)
 		return cli_usage_error("'%s' needs a PORT", cli_opt(&opts, 'l'));
 	if (o->proc && pscope_diag_proc_filter_ok(&o->f) < 0)
