@@ -61,13 +61,14 @@ struct ls_opts {
 };
 
 static const char usage[] =
-	"usage: portscope ls [OPTIONS] [PORT | ADDR:PORT]\n"
+	"usage: portscope ls [OPTIONS] [PORT | ADDR:PORT | *:PORT]\n"
 	"\n"
 	"List every TCP and UDP socket on PORT as the kernel sees it: those whose local\n"
 	"port is PORT (the listener and the connections it accepted) and those whose\n"
 	"remote port is PORT (clients on this machine), then say in one sentence how\n"
 	"many sockets share the port.  Without PORT, list every TCP and UDP socket.\n"
-	"ADDR:PORT also requires that address at the matching end.\n"
+	"ADDR:PORT also requires that address (IPv4, [IPv6] or [IPv6%ZONE]) at the\n"
+	"matching end; *:PORT is PORT on any address, as in ss.  Names are refused.\n"
 	"\n"
 	"Options:\n"
 	"  -t, --tcp            TCP only            -u, --udp    UDP only\n"
