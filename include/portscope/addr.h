@@ -15,8 +15,15 @@
 #include <netinet/in.h>
 #include <sys/socket.h>
 
-/* Longest endpoint text accepted, in bytes. */
-#define PSCOPE_ENDPOINT_MAX 255
+/*
+ * Limits apply per part of an endpoint, not to its whole text: a host name has
+ * at most 253 characters (a trailing dot not counted) in labels of at most 63
+ * (RFC 1035 section 2.3.4, RFC 1123 section 2.1); the port is separate.
+ */
+#define PSCOPE_HOST_MAX 253
+#define PSCOPE_LABEL_MAX 63
+/* Longest endpoint text the grammar can accept: a 253-character name, ':', 5 digits. */
+#define PSCOPE_ENDPOINT_MAX (PSCOPE_HOST_MAX + 6)
 
 /* Room for any formatted address: "[v6%scope]:65535" or Python's 4-tuple. */
 #define PSCOPE_ADDRSTRLEN 96
@@ -25,7 +32,7 @@
 #define PSCOPE_ERR_BASE 4096
 enum pscope_error {
 	PSCOPE_E_EMPTY = PSCOPE_ERR_BASE + 1, /* endpoint is empty */
-	PSCOPE_E_TOOLONG,	/* longer than PSCOPE_ENDPOINT_MAX */
+	PSCOPE_E_TOOLONG,	/* host name longer than PSCOPE_HOST_MAX */
 	PSCOPE_E_NUL,		/* contains a NUL byte */
 	PSCOPE_E_PORT,		/* port not a number from 0 to 65535 */
 	PSCOPE_E_NOPORT,	/* a port was required and is missing */
@@ -37,6 +44,22 @@ enum pscope_error {
 	PSCOPE_E_NOT_NUMERIC,	/* a numeric address was required */
 	PSCOPE_E_PROTO,		/* a malformed portscope/1 line */
 	PSCOPE_E_RANGE,		/* a malformed address range */
+	PSCOPE_E_PORT_RANGE,	/* port digits with a value above 65535 */
+	PSCOPE_E_SPACE,		/* white space before, after or inside */
+	PSCOPE_E_CONTROL,	/* a control character */
+	PSCOPE_E_NOT_QUAD,	/* numeric host that is not a dotted quad (127.1, 0x7f.0.0.1) */
+	PSCOPE_E_NAME_CHAR,	/* host name with a character other than letter, digit, '-', '.' */
+	PSCOPE_E_LABEL,		/* empty label, or one that starts or ends with '-' */
+	PSCOPE_E_LABEL_LONG,	/* a label longer than PSCOPE_LABEL_MAX */
+	PSCOPE_E_SCOPE_BAD,	/* %scope that is no interface name or index */
+	PSCOPE_E_SCOPE_NOT_LL,	/* %scope on an address that is not link-local */
+	PSCOPE_E_SCOPE_NEEDED,	/* link-local address without its %scope */
+	PSCOPE_E_SCOPE_UNKNOWN,	/* %scope names no interface of this machine */
+	PSCOPE_E_ANY_NOT_DEST,	/* '*', 0.0.0.0 or :: as a destination */
+	PSCOPE_E_NOT_UNICAST,	/* multicast or broadcast address for TCP */
+	PSCOPE_E_V4COMPAT,	/* deprecated IPv4-compatible IPv6 address (::127.0.0.1) */
+	PSCOPE_E_FAMILY,	/* address of another family than the one asked for */
+	PSCOPE_E_NAME_UNUSABLE,	/* a name resolves only to addresses that cannot serve */
 	PSCOPE_E_LAST
 };
 
@@ -54,38 +77,113 @@ struct pscope_addr {
 	} u;
 };
 
-/* An endpoint as written by a user, split but not yet resolved. */
+/* What the host part of an endpoint is. */
+enum pscope_host_kind {
+	PSCOPE_HOST_NONE,	/* no host: a bare port without a default host */
+	PSCOPE_HOST_ANY,	/* '*': any address */
+	PSCOPE_HOST_IPV4,	/* a dotted quad, as inet_pton(AF_INET) reads it */
+	PSCOPE_HOST_IPV6,	/* an IPv6 literal, as inet_pton(AF_INET6) reads it, with %scope */
+	PSCOPE_HOST_NAME,	/* a host name, syntactically a DNS name (RFC 1123) */
+};
+
+/* An endpoint as written by a user, split and checked but not yet resolved. */
 struct pscope_endpoint {
-	char host[PSCOPE_ENDPOINT_MAX + 1]; /* without brackets; "" if none */
+	char host[PSCOPE_HOST_MAX + 2]; /* without brackets; "" if none */
 	uint16_t port;
 	bool host_given;
 	bool port_given;
+	enum pscope_host_kind kind;
+	/* After a failed parse: the part of the text at fault (offset, length). */
+	size_t err_at, err_len;
 };
 
 /*
- * Parses LEN bytes of S as PORT, HOST, HOST:PORT, IPv4:PORT, [IPv6]:PORT,
- * [IPv6] or a bare IPv6 address.  A bare number is a port; the missing part
- * takes DEFAULT_HOST or DEFAULT_PORT (DEFAULT_HOST may be NULL: then a bare
- * port leaves host empty).  Returns 0 or a PSCOPE_E_* code, negated.
+ * Parses LEN bytes of S, portscope's endpoint grammar, the same for every
+ * command:
+ *
+ *   ENDPOINT = PORT | HOST | HOST ":" PORT | "[" IPV6 "]" [":" PORT] | IPV6
+ *   HOST     = IPV4 | NAME | "*"
+ *   PORT     = 1*5DIGIT, 0 to 65535 (no sign, no space)
+ *   IPV4     = a dotted quad as inet_pton(AF_INET) reads it (no 127.1,
+ *              0x7f.0.0.1, 017.0.0.1, 2130706433: inet_aton's forms)
+ *   IPV6     = an address as inet_pton(AF_INET6) reads it, then an optional
+ *              "%" ZONE (RFC 4007 section 11.2: an interface name of at most
+ *              15 characters, or an index), on a link-local address only
+ *   NAME     = labels of 1 to 63 letters, digits and hyphens (not first or
+ *              last), joined by dots, at most 253 characters, an optional
+ *              final dot, the last label not all digits (RFC 1123 section
+ *              2.1, RFC 3696 section 2)
+ *
+ * A bare number is a port; the missing part takes DEFAULT_HOST or
+ * DEFAULT_PORT (DEFAULT_HOST may be NULL: then a bare port leaves host empty,
+ * kind PSCOPE_HOST_NONE).  DEFAULT_HOST is trusted, not parsed; its kind is
+ * found as for a written host.  No system call, no resolver.  Returns 0 or a
+ * negated PSCOPE_E_* code; then EP->err_at and err_len mark the part at fault:
+ *   -PSCOPE_E_EMPTY, -PSCOPE_E_NUL, -PSCOPE_E_SPACE, -PSCOPE_E_CONTROL  the text
+ *   -PSCOPE_E_PORT, -PSCOPE_E_PORT_RANGE  the port
+ *   -PSCOPE_E_HOST_EMPTY, -PSCOPE_E_BRACKET, -PSCOPE_E_BAD_IPV6,
+ *   -PSCOPE_E_AMBIGUOUS, -PSCOPE_E_NEED_BRACKETS  the shape
+ *   -PSCOPE_E_NOT_QUAD  a host inet_aton or a resolver would read as a number
+ *   -PSCOPE_E_NAME_CHAR, -PSCOPE_E_LABEL, -PSCOPE_E_LABEL_LONG,
+ *   -PSCOPE_E_TOOLONG  a host name outside RFC 1123
+ *   -PSCOPE_E_SCOPE_BAD, -PSCOPE_E_SCOPE_NOT_LL  the %scope
  */
 int pscope_endpoint_parse(const char *s, size_t len, const char *default_host,
 			  uint16_t default_port, struct pscope_endpoint *ep);
 
 enum {
-	PSCOPE_RESOLVE_PASSIVE = 1,	/* addresses to bind, not to connect to */
+	PSCOPE_RESOLVE_PASSIVE = 1,	/* addresses to bind (serve) */
 	PSCOPE_RESOLVE_NUMERIC = 2,	/* never ask a resolver */
+	PSCOPE_RESOLVE_CONNECT = 4,	/* addresses to connect to (connect) */
 };
 
 /*
  * Resolves EP into at most MAX addresses of FAMILY (AF_UNSPEC for any) for
- * sockets of SOCKTYPE, in getaddrinfo's order with duplicates removed.
- * Returns how many (at least 1) or a negative error code.
+ * sockets of SOCKTYPE, duplicates removed.  Numeric hosts are converted here
+ * with inet_pton (a zone through if_nametoindex), never by getaddrinfo; only
+ * a NAME goes to getaddrinfo (AI_NUMERICSERV), in its order.  What a host
+ * means depends on the use, one meaning each:
+ *
+ *   PSCOPE_RESOLVE_PASSIVE (to bind): '*' is 0.0.0.0 then :: (of FAMILY);
+ *     no host is the wildcard too; multicast, broadcast and IPv4-compatible
+ *     addresses and link-local ones without a zone are refused.
+ *   PSCOPE_RESOLVE_CONNECT (to connect to): as PASSIVE, and '*' and the
+ *     unspecified addresses (0.0.0.0, ::, ::ffff:0.0.0.0) are refused; no
+ *     host is the loopback address.
+ *   neither (an address to compare, or to print): any address as written;
+ *     '*' and no host are refused with -PSCOPE_E_NOT_NUMERIC.
+ *
+ * A name's addresses go through the same checks; those that fail are left
+ * out.  Returns how many addresses (at least 1), or:
+ *   -PSCOPE_E_NOT_NUMERIC  a name with PSCOPE_RESOLVE_NUMERIC
+ *   -PSCOPE_E_FAMILY       a literal of the other family than FAMILY
+ *   -PSCOPE_E_SCOPE_UNKNOWN  a zone that names no interface
+ *   -PSCOPE_E_SCOPE_NEEDED, -PSCOPE_E_NOT_UNICAST, -PSCOPE_E_V4COMPAT,
+ *   -PSCOPE_E_ANY_NOT_DEST  a literal its use refuses (above)
+ *   -PSCOPE_E_NAME_UNUSABLE  a name whose every address was refused
+ *   getaddrinfo's errors, mapped (PSCOPE_EAI_BASE), or -errno
  */
 int pscope_endpoint_resolve(const struct pscope_endpoint *ep, int family,
 			    int socktype, int flags, struct pscope_addr *out,
 			    size_t max);
 
-/* Parses a numeric "ADDR:PORT" or "[ADDR]:PORT" into A. Returns 0 or -error. */
+/*
+ * Writes into BUF (SIZE bytes) one sentence that says what is wrong with the
+ * endpoint text S (LEN bytes), given the error ERR that pscope_endpoint_parse
+ * or pscope_endpoint_resolve returned for it and the EP they filled, naming
+ * the part at fault: "'127.1' is not a dotted quad (inet_aton would read it
+ * as 127.0.0.1); write the address in full".  For a code of no endpoint,
+ * pscope_strerror's text.  Returns the length written (truncated to fit).
+ */
+int pscope_endpoint_explain(const struct pscope_endpoint *ep, const char *s, size_t len,
+			    int err, char *buf, size_t size);
+
+/*
+ * Parses a numeric "IPV4:PORT" or "[IPV6]:PORT" (the endpoint grammar, both
+ * parts required) into A, taking the address as written (no use checks).
+ * Returns 0, -PSCOPE_E_NOPORT, -PSCOPE_E_NOT_NUMERIC (a name, '*'), or a
+ * code of pscope_endpoint_parse or of the zone's lookup.
+ */
 int pscope_addr_parse(const char *s, size_t len, struct pscope_addr *a);
 
 /* Copies a kernel address into A. Returns 0 or -EINVAL if LEN is too large. */

@@ -17,8 +17,10 @@ enum {
 
 /*
  * Makes a TCP socket bound to A (SO_REUSEADDR on; IPv6 sockets are IPv6-only
- * unless PSCOPE_LISTEN_DUALSTACK) and listening with BACKLOG.  Returns the
- * descriptor, or -errno from the step that failed.
+ * unless PSCOPE_LISTEN_DUALSTACK, or A is IPv4-mapped: ::ffff:127.0.0.1 is an
+ * IPv4 address through an IPv6 socket, which the kernel binds only with
+ * IPV6_V6ONLY off, __inet6_bind; Python's socket does the same) and listening
+ * with BACKLOG.  Returns the descriptor, or -errno from the step that failed.
  */
 int pscope_listen(const struct pscope_addr *a, int backlog, int flags);
 
@@ -46,6 +48,8 @@ int pscope_socket(int family, int type);
 
 /*
  * Connects socket FD to A, waiting at most TIMEOUT_MS (negative: no limit).
+ * An IPv4-mapped A turns IPV6_V6ONLY off on FD first (net.ipv6.bindv6only=1
+ * would otherwise make the connect fail with ENETUNREACH).
  * Returns 0, -ETIMEDOUT, or -errno of the failure (-ECONNREFUSED, ...).
  */
 int pscope_connect(int fd, const struct pscope_addr *a, int timeout_ms);

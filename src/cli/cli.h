@@ -89,6 +89,17 @@ int cli_parse_endpoint(const char *arg, const char *default_host, uint16_t defau
 		       struct pscope_endpoint *ep);
 
 /*
+ * Resolves EP, parsed from ARG, into at most MAX addresses (TCP) of FAMILY
+ * for the use FLAGS names (PSCOPE_RESOLVE_PASSIVE for serve,
+ * PSCOPE_RESOLVE_CONNECT for connect).  On error prints one line and returns
+ * -EXIT_USAGE (the text's own fault: "bad endpoint 'ARG': why") or
+ * -EXIT_FAIL (what this machine said: a name that does not resolve, an
+ * interface that does not exist).  Returns how many addresses otherwise.
+ */
+int cli_resolve_endpoint(const char *arg, const struct pscope_endpoint *ep, int family,
+			 int flags, struct pscope_addr *out, size_t max);
+
+/*
  * Flushes stdout.  Returns 0 if all was written; 1 if the reader has gone
  * (EPIPE: stop quietly); 2 if a signal interrupted a write that could not
  * proceed; -1 on another write error, after saying so.

@@ -58,7 +58,8 @@ static const char usage[] =
 	"one, and say whether the server saw the same 4-tuple as this end, or how it\n"
 	"differs (a NAT or proxy in between).\n"
 	"\n"
-	"ENDPOINT is PORT (on 127.0.0.1), HOST, HOST:PORT, IPv4:PORT or [IPv6]:PORT.\n"
+	"ENDPOINT is PORT (on 127.0.0.1), HOST, HOST:PORT, IPv4:PORT or [IPv6]:PORT\n"
+	"(a dotted quad, an IPv6 literal, a name); '*', 0.0.0.0 and :: are no destination.\n"
 	"\n"
 	"Options:\n"
 	"  -f, --format FMT   seed (the note's lines, default), line, or json\n"
@@ -531,11 +532,9 @@ static int parse_dest(const char *arg, int family, struct load_opts *l)
 	} else {
 		if (cli_parse_endpoint(arg, "127.0.0.1", 8080, &ep) < 0)
 			return -1;
-		rc = pscope_endpoint_resolve(&ep, family, SOCK_STREAM, 0, &a, 1);
-		if (rc < 0) {
-			cli_warn("%s: %s", ep.host, pscope_strerror(rc));
-			return -2;
-		}
+		rc = cli_resolve_endpoint(arg, &ep, family, PSCOPE_RESOLVE_CONNECT, &a, 1);
+		if (rc < 0)
+			return rc == -EXIT_FAIL ? -2 : -1;
 		l->dst = (struct pscope_range){ .first = a, .count = 1 };
 		l->port = ep.port;
 	}
@@ -621,11 +620,10 @@ int cmd_connect(int argc, char **argv)
 			       8080, &ep) < 0)
 		return EXIT_USAGE;
 	cli_ignore_sigpipe();
-	n = pscope_endpoint_resolve(&ep, family, SOCK_STREAM, 0, addrs, MAX_ADDRS);
-	if (n < 0) {
-		cli_warn("%s: %s", ep.host, pscope_strerror(n));
-		return EXIT_FAIL;
-	}
+	n = cli_resolve_endpoint(optind < argc ? argv[optind] : "127.0.0.1:8080", &ep, family,
+				 PSCOPE_RESOLVE_CONNECT, addrs, MAX_ADDRS);
+	if (n < 0)
+		return -n;
 	fd = connect_any(&c, addrs, n, &which);
 	if (fd < 0) {
 		addr_text(&addrs[which], text, sizeof(text));

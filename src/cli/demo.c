@@ -52,24 +52,19 @@ static void unexpected(struct demo *d, const char *what)
 	d->failures++;
 }
 
-/* Listens on EP; the default endpoint falls back to a kernel-chosen port if 8080 is taken. */
-static int open_listener(struct demo *d, const struct pscope_endpoint *ep, bool is_default)
+/* Listens on A; the default endpoint falls back to a kernel-chosen port if 8080 is taken. */
+static int open_listener(struct demo *d, struct pscope_addr a, bool is_default)
 {
-	struct pscope_addr a;
 	char text[PSCOPE_ADDRSTRLEN];
-	int n = pscope_endpoint_resolve(ep, AF_UNSPEC, SOCK_STREAM, PSCOPE_RESOLVE_PASSIVE, &a, 1);
+	int wanted = pscope_addr_port(&a);
 
-	if (n < 0) {
-		cli_warn("%s: %s", ep->host, pscope_strerror(n));
-		return -1;
-	}
 	d->lfd = pscope_listen(&a, 16, 0);
 	if (d->lfd == -EADDRINUSE && is_default) {
 		pscope_addr_set_port(&a, 0);
 		d->lfd = pscope_listen(&a, 16, 0);
 		if (d->lfd >= 0)
 			say("", "(port %u is taken on this machine, so the kernel chose another port)",
-			    (unsigned)ep->port);
+			    (unsigned)wanted);
 	}
 	if (d->lfd < 0) {
 		pscope_addr_format(&a, text, sizeof(text));
@@ -355,8 +350,9 @@ int cmd_demo(int argc, char **argv)
 	struct demo d = { .lfd = -1 };
 	struct pscope_endpoint ep;
 	struct cli_opts o;
+	struct pscope_addr a;
 	const char *arg;
-	int c;
+	int c, rc;
 
 	cli_opts_init(&o, "h", longopts);
 	while ((c = cli_getopt(&o, argc, argv)) != -1) {
@@ -370,10 +366,17 @@ int cmd_demo(int argc, char **argv)
 	arg = optind < argc ? argv[optind] : "127.0.0.1:8080";
 	if (cli_parse_endpoint(arg, "127.0.0.1", 8080, &ep) < 0)
 		return EXIT_USAGE;
+	/* The demo connects to its own listener: one address, so not '*' (0.0.0.0 and [::]). */
+	if (ep.kind == PSCOPE_HOST_ANY)
+		return cli_usage_error("bad endpoint '%s': the demo listens on one address; write "
+				       "0.0.0.0 or [::] for every interface of one family", arg);
+	rc = cli_resolve_endpoint(arg, &ep, AF_UNSPEC, PSCOPE_RESOLVE_PASSIVE, &a, 1);
+	if (rc < 0)
+		return -rc;
 	cli_ignore_sigpipe();
 
 	say("", "portscope demo: the note's experiment. One server, two clients, one port.\n");
-	if (open_listener(&d, &ep, optind >= argc) < 0)
+	if (open_listener(&d, a, optind >= argc) < 0)
 		return cli_finish(EXIT_FAIL);
 	for (int i = 0; i < CLIENTS; i++) {
 		putchar('\n');

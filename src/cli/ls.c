@@ -61,13 +61,14 @@ struct ls_opts {
 };
 
 static const char usage[] =
-	"usage: portscope ls [OPTIONS] [PORT | ADDR:PORT]\n"
+	"usage: portscope ls [OPTIONS] [PORT | ADDR:PORT | *:PORT]\n"
 	"\n"
 	"List every TCP and UDP socket on PORT as the kernel sees it: those whose local\n"
 	"port is PORT (the listener and the connections it accepted) and those whose\n"
 	"remote port is PORT (clients on this machine), then say in one sentence how\n"
 	"many sockets share the port.  Without PORT, list every TCP and UDP socket.\n"
-	"ADDR:PORT also requires that address at the matching end.\n"
+	"ADDR:PORT also requires that address (IPv4, [IPv6] or [IPv6%ZONE]) at the\n"
+	"matching end; *:PORT is PORT on any address, as in ss.  Names are refused.\n"
 	"\n"
 	"Options:\n"
 	"  -t, --tcp            TCP only            -u, --udp    UDP only\n"
@@ -836,23 +837,31 @@ static int parse_states(const char *list, uint32_t *mask)
 	}
 }
 
+/*
+ * PORT, ADDR:PORT or *:PORT.  '*' is any address, as in ss: the port alone
+ * filters, on both families.  A name is refused: a filter names one address.
+ * Returns 0 or the exit status, negated.
+ */
 static int parse_target(const char *arg, struct pscope_diag_filter *f)
 {
 	struct pscope_endpoint ep;
 	int rc;
 
 	if (cli_parse_endpoint(arg, NULL, 0, &ep) < 0)
-		return -1;
+		return -EXIT_USAGE;
 	if (!ep.port_given)
-		return cli_usage_error("bad port '%s': ls takes PORT or ADDR:PORT", arg), -1;
+		return -cli_usage_error("bad port '%s': ls takes PORT or ADDR:PORT", arg);
 	if (ep.port == 0)
-		return cli_usage_error("bad port '%s': no socket is on port 0; give 1 to 65535", arg), -1;
+		return -cli_usage_error("bad port '%s': no socket is on port 0; give 1 to 65535", arg);
 	f->port = ep.port;
-	if (!ep.host_given)
+	if (ep.kind == PSCOPE_HOST_NONE || ep.kind == PSCOPE_HOST_ANY)
 		return 0;
-	rc = pscope_endpoint_resolve(&ep, AF_UNSPEC, SOCK_STREAM, PSCOPE_RESOLVE_NUMERIC, &f->addr, 1);
+	if (ep.kind == PSCOPE_HOST_NAME)
+		return -cli_usage_error("bad address '%s': '%s' is a host name; ls filters on a "
+					"numeric address (or * for any)", arg, ep.host);
+	rc = cli_resolve_endpoint(arg, &ep, AF_UNSPEC, PSCOPE_RESOLVE_NUMERIC, &f->addr, 1);
 	if (rc < 0)
-		return cli_usage_error("bad address '%s': ls takes a numeric address", arg), -1;
+		return rc;
 	f->has_addr = true;
 	return 0;
 }
@@ -918,8 +927,8 @@ static int parse_args(struct ls_opts *o, int argc, char **argv, bool *help)
 		return cli_usage_error("--replay reads a saved dump: it goes with neither --dump nor --proc");
 	if (o->dump && o->proc)
 		return cli_usage_error("--dump saves netlink replies: it does not go with --proc");
-	if (optind < argc && parse_target(argv[optind], &o->f) < 0)
-		return EXIT_USAGE;
+	if (optind < argc && (c = parse_target(argv[optind], &o->f)) < 0)
+		return -c;
 	if (o->f.local_only && o->f.port < 0)
 		return cli_usage_error("'%s' needs a PORT", cli_opt(&opts, 'l'));
 	if (o->proc && pscope_diag_proc_filter_ok(&o->f) < 0)

@@ -587,11 +587,9 @@ int cmd_proxycheck(int argc, char **argv)
 	}
 	if (cli_parse_endpoint(argv[optind], "127.0.0.1", 8080, &ep) < 0)
 		return EXIT_USAGE;
-	rc = pscope_endpoint_resolve(&ep, family, SOCK_STREAM, 0, &a, 1);
-	if (rc < 0) {
-		cli_warn("%s: %s", ep.host, pscope_strerror(rc));
-		return EXIT_FAIL;
-	}
+	rc = cli_resolve_endpoint(argv[optind], &ep, family, PSCOPE_RESOLVE_CONNECT, &a, 1);
+	if (rc < 0)
+		return -rc;
 	if (pscope_addr_port(&a) == 0)
 		return cli_usage_error("bad endpoint '%s': port 0 cannot be connected to", argv[optind]);
 	cli_ignore_sigpipe();

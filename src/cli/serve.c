@@ -76,8 +76,9 @@ static const char usage[] =
 	"socket, and their addresses.  Then tell the client, in one portscope/1 line, what\n"
 	"the server saw, and close.\n"
 	"\n"
-	"ENDPOINT is PORT (on 127.0.0.1), HOST, HOST:PORT, IPv4:PORT or [IPv6]:PORT.\n"
-	"Listening on every interface must be asked for: 0.0.0.0:PORT or [::]:PORT.\n"
+	"ENDPOINT is PORT (on 127.0.0.1), HOST, HOST:PORT, IPv4:PORT or [IPv6]:PORT\n"
+	"(a dotted quad, an IPv6 literal, a name).  Listening on every interface must be\n"
+	"asked for: *:PORT (0.0.0.0 and [::]), 0.0.0.0:PORT or [::]:PORT.\n"
 	"Port 0 lets the kernel choose.  A name listens on every address it resolves to.\n"
 	"\n"
 	"Options:\n"
@@ -535,20 +536,18 @@ static int try_listen_all(struct server *s, struct pscope_addr *addrs, size_t n,
 	return s->nlisten ? 0 : -EADDRNOTAVAIL;
 }
 
-/* Resolves EP and opens its listeners (bound only, with PSCOPE_LISTEN_BIND_ONLY). */
-static int open_listeners(struct server *s, const struct pscope_endpoint *ep, int family, int flags)
+/* Resolves EP (parsed from ARG) and opens its listeners (bound only, with PSCOPE_LISTEN_BIND_ONLY). */
+static int open_listeners(struct server *s, const char *arg, const struct pscope_endpoint *ep,
+			  int family, int flags)
 {
 	struct pscope_addr addrs[MAX_LISTENERS];
 	bool any_port = ep->port == 0;
 	size_t failed = 0;
 	int n, rc = 0;
 
-	n = pscope_endpoint_resolve(ep, family, SOCK_STREAM, PSCOPE_RESOLVE_PASSIVE, addrs,
-				    MAX_LISTENERS);
-	if (n < 0) {
-		cli_warn("%s: %s", ep->host, pscope_strerror(n));
-		return EXIT_FAIL;
-	}
+	n = cli_resolve_endpoint(arg, ep, family, PSCOPE_RESOLVE_PASSIVE, addrs, MAX_LISTENERS);
+	if (n < 0)
+		return -n;
 	for (int attempt = 0; attempt < 10; attempt++) {
 		if (any_port)
 			for (int i = 0; i < n; i++)
@@ -1290,9 +1289,10 @@ static int parse_options(int argc, char **argv, struct server *s, struct cli_use
 }
 
 /* One process serves alone.  Returns the exit status. */
-static int serve_alone(struct server *s, const struct pscope_endpoint *ep, int family)
+static int serve_alone(struct server *s, const char *arg, const struct pscope_endpoint *ep,
+		       int family)
 {
-	int rc = open_listeners(s, ep, family, 0);
+	int rc = open_listeners(s, arg, ep, family, 0);
 
 	if (rc != EXIT_OK)
 		return rc;
@@ -1318,11 +1318,13 @@ int cmd_serve(int argc, char **argv)
 	struct pscope_endpoint ep;
 	struct cli_user user;
 	int family = AF_UNSPEC, rc;
+	const char *arg;
 
 	pp_opts_init(&s.ppo);
 	rc = parse_options(argc, argv, &s, &user, &family);
 	if (rc >= 0)
 		return rc;
+	arg = optind < argc ? argv[optind] : "127.0.0.1:8080";
 	if (cli_parse_endpoint(optind < argc ? argv[optind] : "127.0.0.1:8080", "127.0.0.1",
 			       8080, &ep) < 0)
 		return EXIT_USAGE;
@@ -1331,7 +1333,7 @@ int cmd_serve(int argc, char **argv)
 
 	cli_ignore_sigpipe();
 	if (!s.workers)
-		return serve_alone(&s, &ep, family);
+		return serve_alone(&s, arg, &ep, family);
 	/*
 	 * A SO_REUSEPORT group takes only sockets of one owner, the creator's
 	 * fsuid: made as USER from the start, a worker's listener can join the
@@ -1341,6 +1343,6 @@ int cmd_serve(int argc, char **argv)
 		setfsuid(s.user->uid);
 	/* The parent only reserves the port: bound, not listening, so it gets no clients. */
 	s.listen_flags = PSCOPE_LISTEN_REUSEPORT;
-	rc = open_listeners(&s, &ep, family, PSCOPE_LISTEN_REUSEPORT | PSCOPE_LISTEN_BIND_ONLY);
+	rc = open_listeners(&s, arg, &ep, family, PSCOPE_LISTEN_REUSEPORT | PSCOPE_LISTEN_BIND_ONLY);
 	return rc != EXIT_OK ? rc : serve_workers(&s);
 }

@@ -101,8 +101,9 @@ static void bad_option(const struct cli_opts *o, int argc, char **argv, int rc)
 	if (!is_long && isdigit(optopt))
 		for (int i = 1; i < argc; i++)
 			if (is_negative_number(argv[i])) {
-				cli_usage_error("bad endpoint '%s': %s", argv[i],
-						pscope_strerror(-PSCOPE_E_PORT));
+				struct pscope_endpoint ep;
+
+				cli_parse_endpoint(argv[i], NULL, 0, &ep);
 				return;
 			}
 	if (!is_long) {
@@ -209,24 +210,67 @@ int cli_parse_seconds(const char *what, const char *s, double *secs)
 	return 0;
 }
 
+/* ARG as it is quoted in a message: cut after 60 bytes. */
+#define ARG_SHOWN 60
+
+/* ARG for a one-line message: control characters as \xNN, cut after ARG_SHOWN bytes. */
+static void shown_arg(const char *arg, char *out, size_t size)
+{
+	size_t n = 0, i;
+
+	for (i = 0; arg[i] && i < ARG_SHOWN && n + 5 < size; i++) {
+		unsigned char c = (unsigned char)arg[i];
+
+		if (c < 0x20 || c == 0x7f)
+			n += (size_t)snprintf(out + n, size - n, "\\x%02x", c);
+		else
+			out[n++] = (char)c;
+	}
+	strcpy(out + n, arg[i] ? "..." : "");
+}
+
+static void endpoint_error(const char *arg, const struct pscope_endpoint *ep, int rc)
+{
+	char why[512], shown[ARG_SHOWN * 4 + 8];
+	const char *colon = strrchr(arg, ':');
+
+	pscope_endpoint_explain(ep, arg, strlen(arg), rc, why, sizeof(why));
+	shown_arg(arg, shown, sizeof(shown));
+	if ((rc == -PSCOPE_E_AMBIGUOUS || rc == -PSCOPE_E_NEED_BRACKETS) && colon)
+		cli_usage_error("bad endpoint '%s': %s (did you mean [%.*s]:%s?)", shown, why,
+				(int)(colon - arg), arg, colon + 1);
+	else
+		cli_usage_error("bad endpoint '%s': %s", shown, why);
+}
+
 int cli_parse_endpoint(const char *arg, const char *default_host, uint16_t default_port,
 		       struct pscope_endpoint *ep)
 {
-	size_t len = strlen(arg);
-	int rc = pscope_endpoint_parse(arg, len, default_host, default_port, ep);
-	const char *colon;
+	int rc = pscope_endpoint_parse(arg, strlen(arg), default_host, default_port, ep);
 
 	if (rc == 0)
 		return 0;
-	colon = strrchr(arg, ':');
-	if ((rc == -PSCOPE_E_AMBIGUOUS || rc == -PSCOPE_E_NEED_BRACKETS) && colon)
-		cli_usage_error("bad endpoint '%s': %s (did you mean [%.*s]:%s?)", arg,
-				pscope_strerror(rc), (int)(colon - arg), arg, colon + 1);
-	else if (rc == -PSCOPE_E_TOOLONG)
-		cli_usage_error("bad endpoint '%.40s...': %s", arg, pscope_strerror(rc));
-	else
-		cli_usage_error("bad endpoint '%s': %s", arg, pscope_strerror(rc));
+	endpoint_error(arg, ep, rc);
 	return -1;
+}
+
+int cli_resolve_endpoint(const char *arg, const struct pscope_endpoint *ep, int family,
+			 int flags, struct pscope_addr *out, size_t max)
+{
+	int n = pscope_endpoint_resolve(ep, family, SOCK_STREAM, flags, out, max);
+	char why[512];
+
+	if (n > 0)
+		return n;
+	/* What this machine says (a name, an interface) is a runtime failure; the text's own fault is a usage error. */
+	if (n == -PSCOPE_E_SCOPE_UNKNOWN || n == -PSCOPE_E_NAME_UNUSABLE || n > -PSCOPE_ERR_BASE ||
+	    n < -PSCOPE_EAI_BASE) {
+		pscope_endpoint_explain(ep, arg, strlen(arg), n, why, sizeof(why));
+		cli_warn("%s: %s", ep->host[0] ? ep->host : arg, why);
+		return -EXIT_FAIL;
+	}
+	endpoint_error(arg, ep, n);
+	return -EXIT_USAGE;
 }
 
 /* The errno of the first failed write to stdout, caught before later calls change errno. */

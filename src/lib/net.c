@@ -81,7 +81,7 @@ int pscope_accept(int lfd, struct pscope_addr *peer, int *spare)
 
 int pscope_listen(const struct pscope_addr *a, int backlog, int flags)
 {
-	int one = 1, v6only = !(flags & PSCOPE_LISTEN_DUALSTACK);
+	int one = 1, v6only = !(flags & PSCOPE_LISTEN_DUALSTACK) && !pscope_addr_is_v4mapped(a);
 	int fd = pscope_socket(a->u.sa.sa_family, SOCK_STREAM);
 
 	if (fd < 0)
@@ -124,8 +124,12 @@ int pscope_connect(int fd, const struct pscope_addr *a, int timeout_ms)
 {
 	long long deadline = timeout_ms < 0 ? -1 : pscope_now_ms() + timeout_ms;
 	socklen_t len = sizeof(int);
-	int err = 0, rc;
+	int err = 0, rc, off = 0;
 
+	/* An IPv4-mapped destination is IPv4 through this socket: it must not be IPv6-only. */
+	if (pscope_addr_is_v4mapped(a) &&
+	    setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &off, sizeof(off)) < 0)
+		return -errno;
 	if (connect(fd, &a->u.sa, a->len) == 0)
 		return 0;
 	if (errno != EINPROGRESS && errno != EINTR)

@@ -90,9 +90,10 @@ needs_private_hosts() {
 	echo "$output"
 	[ "$status" -eq 1 ]
 	[[ $output == "portscope connect: pshost4.test: "* ]]
-	# A literal of the other family too.
+	# A literal of the other family is a contradiction on the command line.
 	run timeout 10 "$PORTSCOPE" connect -6 -f line "127.0.0.1:$PORT"
-	[ "$status" -eq 1 ]
+	[ "$status" -eq 2 ]
+	[ "${lines[0]}" = "portscope connect: bad endpoint '127.0.0.1:$PORT': '127.0.0.1' is an IPv4 address, and only IPv6 was asked for (-6)" ]
 }
 
 @test "a server that sends no portscope/1 line is fine: it says so and exits 0" {

@@ -377,7 +377,7 @@ assert d["summary"]["owners"][0]["comm"] == "q\"\\\x01\x7f\ufffd\u00e9z", d["sum
 @test "ls: bad arguments are named, exit 2" {
 	run "$PORTSCOPE" ls 70000
 	[ "$status" -eq 2 ]
-	[ "${lines[0]}" = "portscope ls: bad endpoint '70000': port must be a number from 0 to 65535" ]
+	[ "${lines[0]}" = "portscope ls: bad endpoint '70000': port 70000 is larger than 65535" ]
 	run "$PORTSCOPE" ls localhost
 	[ "$status" -eq 2 ]
 	[ "${lines[0]}" = "portscope ls: bad port 'localhost': ls takes PORT or ADDR:PORT" ]

@@ -1,7 +1,8 @@
 /*
  * Fuzz target: pscope_endpoint_parse on arbitrary bytes.  An endpoint whose
  * host is a numeric address must survive resolve -> format -> parse as the
- * same address and port; anything else is a bug, and abort() says so.
+ * same address and port, and a refused one must be explained in a sentence
+ * that fits; anything else is a bug, and abort() says so.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -37,6 +38,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	rc = pscope_endpoint_parse((const char *)data, size, NULL, 0, &ep);
 	if (rc > 0)
 		abort();
+	/* The sentence for a refusal names a part inside the text, and fits its buffer. */
+	if (rc < 0) {
+		char why[160];
+		int n;
+
+		if (ep.err_at > size || ep.err_len > size - ep.err_at)
+			abort();
+		n = pscope_endpoint_explain(&ep, (const char *)data, size, rc, why, sizeof(why));
+		if (n < 0 || (size_t)n >= sizeof(why) || strlen(why) != (size_t)n)
+			abort();
+	}
 	if (rc == 0) {
 		if (strlen(ep.host) > PSCOPE_ENDPOINT_MAX || (ep.host[0] && !ep.host_given))
 			abort();
