@@ -30,7 +30,7 @@ struct pscope_diag_sock {
 	uint8_t side;		/* enum pscope_side */
 	uint16_t lport, rport;	/* host byte order */
 	uint8_t laddr[16], raddr[16]; /* IPv4 in the first 4 bytes */
-	uint32_t ifindex;	/* bound device, or 0 */
+	uint32_t ifindex;	/* bound device (sk_bound_dev_if, SO_BINDTODEVICE), or 0 */
 	uint32_t rqueue, wqueue;/* receive and send queue; for a listener, its accept queue and backlog */
 	uint32_t uid;
 	uint64_t inode;		/* 0: no socket file (not accepted yet, or closed by its owner) */

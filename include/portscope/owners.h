@@ -45,7 +45,9 @@ struct pscope_sockopts {
 	bool reuseaddr;
 	bool reuseport;
 	int v6only;		/* -1 for an IPv4 socket */
-	int bind_no_port;	/* IP_BIND_ADDRESS_NO_PORT; -1 if the kernel cannot tell */
+	int bind_address_no_port; /* IP_BIND_ADDRESS_NO_PORT; -1 if the kernel cannot tell */
+	long bound_dev_if;	/* SO_BINDTOIFINDEX: the bound device, 0 for none; -1 if the
+				   kernel cannot tell (before Linux 5.7) */
 };
 
 /*

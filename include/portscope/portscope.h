@@ -10,6 +10,7 @@
 #include "net.h"
 #include "diag.h"
 #include "owners.h"
+#include "reuseport.h"
 #include "hist.h"
 #include "json.h"
 #include "loop.h"

@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <net/if.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <stdlib.h>
@@ -208,22 +209,22 @@ static int find_owners(struct listing *l)
 	return 0;
 }
 
-static bool same_local(const struct pscope_diag_sock *a, const struct pscope_diag_sock *b)
+/* The options of socket I, or NULL if they could not be read. */
+static const struct pscope_sockopts *opts_of(const struct listing *l, size_t i)
 {
-	return a->family == b->family && a->proto == b->proto && a->lport == b->lport &&
-	       !memcmp(a->laddr, b->laddr, 16);
+	return l->extra && l->extra[i].opts_known ? &l->extra[i].opts : NULL;
 }
 
-/* True if listener J has SO_REUSEPORT on the same address as listener I. */
+/* True if the kernel put listeners I and J in one SO_REUSEPORT group (its rule: reuseport.h). */
 static bool shares_port(const struct listing *l, size_t i, size_t j)
 {
-	const struct extra *x = &l->extra[j];
-
-	return x->opts_known && x->opts.reuseport && is_listener(&l->socks[j]) &&
-	       same_local(&l->socks[i], &l->socks[j]);
+	return pscope_reuseport_same_group(&l->socks[i], opts_of(l, i), &l->socks[j], opts_of(l, j));
 }
 
-/* Reads each owned socket's options; listeners on one address with SO_REUSEPORT form a group. */
+/*
+ * Reads each owned socket's options, then numbers the SO_REUSEPORT groups of two or
+ * more listeners, as the kernel forms them (pscope_reuseport_same_group()).
+ */
 static void read_options(struct listing *l)
 {
 	int pidfd = -1;
@@ -256,11 +257,45 @@ static void read_options(struct listing *l)
 	}
 }
 
-static void format_end(const struct pscope_diag_sock *s, bool local, char *buf, size_t size)
+/*
+ * The name of interface IFINDEX into BUF (IF_NAMESIZE bytes), or its number if it has
+ * none here.  The last answer is kept: the sockets bound to a device are usually few
+ * and bound to the same one.
+ */
+static const char *dev_name(unsigned ifindex, char *buf)
+{
+	static unsigned last;
+	static char last_name[IF_NAMESIZE];
+
+	if (ifindex != last || !last_name[0]) {
+		if (!if_indextoname(ifindex, last_name))
+			snprintf(last_name, sizeof(last_name), "%u", ifindex);
+		last = ifindex;
+	}
+	memcpy(buf, last_name, IF_NAMESIZE);
+	return buf;
+}
+
+/* Socket I's bound device (sk_bound_dev_if): 0 for none, -ENODATA if the listing does not say. */
+static long dev_of(const struct listing *l, size_t i)
+{
+	return pscope_bound_dev_if(&l->socks[i], opts_of(l, i));
+}
+
+/*
+ * Socket S's local (LOCAL) or peer end as text.  The local end carries the bound
+ * device DEV as ss writes it, "0.0.0.0%lo:80", "[::]%eth0:80", and "%-" where the
+ * listing cannot know it (/proc); a link-local address already names it as its scope.
+ */
+static void format_end(const struct pscope_diag_sock *s, bool local, long dev, char *buf,
+		       size_t size)
 {
 	struct pscope_addr a;
 	const uint8_t *ip = local ? s->laddr : s->raddr;
 	static const uint8_t zero[16];
+	char name[IF_NAMESIZE], *colon;
+	const char *dev_text;
+	size_t n, len;
 
 	if (local)
 		pscope_diag_local(s, &a);
@@ -270,8 +305,23 @@ static void format_end(const struct pscope_diag_sock *s, bool local, char *buf, 
 		snprintf(buf, size, s->family == AF_INET6 ? "[::]:*" : "0.0.0.0:*");
 		return;
 	}
-	if (pscope_addr_format(&a, buf, size) < 0)
+	if (pscope_addr_format(&a, buf, size) < 0) {
 		snprintf(buf, size, "?");
+		return;
+	}
+	if (!local || dev == 0 || (a.u.sa.sa_family == AF_INET6 && a.u.sin6.sin6_scope_id == dev))
+		return;
+	colon = strrchr(buf, ':');
+	n = strlen(buf);
+	if (!colon)
+		return;
+	dev_text = dev < 0 ? "-" : dev_name((unsigned)dev, name);
+	len = strlen(dev_text);
+	if (n + 1 + len >= size)
+		return;
+	memmove(colon + 1 + len, colon, strlen(colon) + 1);
+	colon[0] = '%';
+	memcpy(colon + 1, dev_text, len);
 }
 
 /*
@@ -327,8 +377,8 @@ static void print_options(const struct extra *x)
 	printf(" reuseaddr=%d reuseport=%d", x->opts.reuseaddr, x->opts.reuseport);
 	if (x->opts.v6only >= 0)
 		printf(" v6only=%d", x->opts.v6only);
-	if (x->opts.bind_no_port >= 0)
-		printf(" bind_no_port=%d", x->opts.bind_no_port);
+	if (x->opts.bind_address_no_port >= 0)
+		printf(" bind_address_no_port=%d", x->opts.bind_address_no_port);
 	if (x->group)
 		printf(" reuseport_group=%u", x->group);
 }
@@ -403,8 +453,8 @@ static void print_row(const struct ls_opts *o, const struct listing *l, size_t i
 	char local[PSCOPE_ADDRSTRLEN], peer[PSCOPE_ADDRSTRLEN];
 	struct linebuf b = { .len = 0 };
 
-	format_end(s, true, local, sizeof(local));
-	format_end(s, false, peer, sizeof(peer));
+	format_end(s, true, dev_of(l, i), local, sizeof(local));
+	format_end(s, false, 0, peer, sizeof(peer));
 	lb_pad(&b, s->proto == IPPROTO_UDP ? "udp" : "tcp", 5);
 	lb_pad(&b, pscope_diag_state_name(s), 11);
 	lb_queue(&b, s->rqueue, s->absent & PSCOPE_DIAG_NO_RQUEUE, 6);
@@ -513,7 +563,7 @@ static void print_accept_queues(const struct listing *l)
 			fputs(", ...", stdout);
 			break;
 		}
-		format_end(s, true, local, sizeof(local));
+		format_end(s, true, dev_of(l, i), local, sizeof(local));
 		printf("%s %u waiting in the accept queue of %s", shown == 1 ? ";" : ",", s->rqueue, local);
 		if (!(s->absent & PSCOPE_DIAG_NO_WQUEUE))
 			printf(" (backlog %u)", s->wqueue);
@@ -571,8 +621,8 @@ static void print_sentence(const struct ls_opts *o, const struct listing *l, con
 		       "<client ip, client port, server ip, server port>%s.\n", port,
 		       sum->role[R_LISTENER] ? "; a listener has no peer" : "");
 	if (l->reuseport_groups)
-		printf("Listeners in a SO_REUSEPORT group share one address and port; the kernel "
-		       "spreads new connections among them.\n");
+		printf("Listeners in a SO_REUSEPORT group share one address, port, device, "
+		       "IPV6_V6ONLY and owner uid; the kernel spreads new connections among them.\n");
 	else if (port >= 0 && sum->role[R_LISTENER] > 1 && !o->options)
 		printf("%u listeners on one port: -o shows whether SO_REUSEPORT lets them share it.\n",
 		       sum->role[R_LISTENER]);
@@ -587,6 +637,18 @@ static void json_known(struct pscope_json *j, const char *key, uint64_t v, bool 
 		pscope_json_uint(j, key, v);
 }
 
+/* The bound device DEV as "ifindex" (0: none; null: unknown) and "dev" (its name, or null). */
+static void json_dev(struct pscope_json *j, long dev)
+{
+	char name[IF_NAMESIZE];
+
+	if (dev < 0)
+		pscope_json_null(j, "ifindex");
+	else
+		pscope_json_uint(j, "ifindex", (uint64_t)dev);
+	pscope_json_string(j, "dev", dev > 0 ? dev_name((unsigned)dev, name) : NULL);
+}
+
 static void json_socket(struct pscope_json *j, const struct ls_opts *o, const struct listing *l,
 			size_t i)
 {
@@ -594,14 +656,16 @@ static void json_socket(struct pscope_json *j, const struct ls_opts *o, const st
 	const struct extra *x = &l->extra[i];
 	char local[PSCOPE_ADDRSTRLEN], peer[PSCOPE_ADDRSTRLEN];
 
-	format_end(s, true, local, sizeof(local));
-	format_end(s, false, peer, sizeof(peer));
+	/* The device is a member of its own, "local" stays an address that ls -s takes back. */
+	format_end(s, true, 0, local, sizeof(local));
+	format_end(s, false, 0, peer, sizeof(peer));
 	pscope_json_object_begin(j, NULL);
 	pscope_json_string(j, "proto", s->proto == IPPROTO_UDP ? "udp" : "tcp");
 	pscope_json_string(j, "state", pscope_diag_state_name(s));
 	json_known(j, "recv_q", s->rqueue, s->absent & PSCOPE_DIAG_NO_RQUEUE);
 	json_known(j, "send_q", s->wqueue, s->absent & PSCOPE_DIAG_NO_WQUEUE);
 	pscope_json_string(j, "local", local);
+	json_dev(j, dev_of(l, i));
 	pscope_json_string(j, "peer", strchr(peer, '*') ? NULL : peer);
 	if (o->f.port >= 0) {
 		pscope_json_string(j, "side", s->side == PSCOPE_SIDE_REMOTE ? "remote" : "local");
@@ -634,8 +698,9 @@ static void json_socket(struct pscope_json *j, const struct ls_opts *o, const st
 			pscope_json_bool(j, "reuseport", x->opts.reuseport);
 			if (x->opts.v6only >= 0)
 				pscope_json_bool(j, "v6only", x->opts.v6only);
-			if (x->opts.bind_no_port >= 0)
-				pscope_json_bool(j, "bind_address_no_port", x->opts.bind_no_port);
+			if (x->opts.bind_address_no_port >= 0)
+				pscope_json_bool(j, "bind_address_no_port",
+						 x->opts.bind_address_no_port);
 			if (x->group)
 				pscope_json_uint(j, "reuseport_group", x->group);
 			pscope_json_object_end(j);
@@ -655,9 +720,10 @@ static void json_accept_queues(struct pscope_json *j, const struct listing *l)
 
 		if (!is_listener(s) || s->side != PSCOPE_SIDE_LOCAL)
 			continue;
-		format_end(s, true, local, sizeof(local));
+		format_end(s, true, 0, local, sizeof(local));
 		pscope_json_object_begin(j, NULL);
 		pscope_json_string(j, "local", local);
+		json_dev(j, dev_of(l, i));
 		json_known(j, "waiting", s->rqueue, s->absent & PSCOPE_DIAG_NO_RQUEUE);
 		json_known(j, "backlog", s->wqueue, s->absent & PSCOPE_DIAG_NO_WQUEUE);
 		pscope_json_object_end(j);

@@ -12,6 +12,10 @@
 
 #include "portscope/owners.h"
 
+#ifndef SO_BINDTOIFINDEX
+#define SO_BINDTOIFINDEX 62	/* Linux 5.7's getsockopt of the bound device's index */
+#endif
+
 #define EMPTY UINT32_MAX
 
 size_t pscope_owner_hash_size(size_t n)
@@ -202,7 +206,7 @@ int pscope_sockopts_get(pid_t pid, int fd, int *pidfd_cache, pid_t *pid_cache,
 			struct pscope_sockopts *o)
 {
 	int pidfd = pidfd_cache && *pid_cache == pid ? *pidfd_cache : -1;
-	int dup, family = 0;
+	int dup, family = 0, ifindex = 0;
 	socklen_t len = sizeof(family);
 
 	memset(o, 0, sizeof(*o));
@@ -231,7 +235,9 @@ int pscope_sockopts_get(pid_t pid, int fd, int *pidfd_cache, pid_t *pid_cache,
 	o->reuseport = int_opt(dup, SOL_SOCKET, SO_REUSEPORT) == 1;
 	getsockopt(dup, SOL_SOCKET, SO_DOMAIN, &family, &len);
 	o->v6only = family == AF_INET6 ? int_opt(dup, IPPROTO_IPV6, IPV6_V6ONLY) : -1;
-	o->bind_no_port = int_opt(dup, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT);
+	o->bind_address_no_port = int_opt(dup, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT);
+	len = sizeof(ifindex);
+	o->bound_dev_if = getsockopt(dup, SOL_SOCKET, SO_BINDTOIFINDEX, &ifindex, &len) < 0 ? -1 : ifindex;
 	close(dup);
 	return 0;
 }
