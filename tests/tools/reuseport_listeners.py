@@ -29,8 +29,10 @@ def parse(spec):
     return opts
 
 
-def make_listener(family, addr, port, opts):
+def make_listener(addr, port, opts):
     """A listening socket with OPTS on ADDR:PORT; uid= makes it as that user."""
+    addr = opts.get("addr", addr)
+    family = socket.AF_INET6 if ":" in addr else socket.AF_INET
     uid = int(opts["uid"]) if "uid" in opts else None
     if uid is not None:
         os.seteuid(uid)
@@ -44,7 +46,7 @@ def make_listener(family, addr, port, opts):
         s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, int(opts["v6only"]))
     if "dev" in opts:
         s.setsockopt(socket.SOL_SOCKET, socket.SO_BINDTODEVICE, opts["dev"].encode())
-    s.bind((opts.get("addr", addr), port))
+    s.bind((addr, port))
     s.listen(128)
     s.setblocking(False)
     return s
@@ -52,12 +54,11 @@ def make_listener(family, addr, port, opts):
 
 def main():
     addr, target, n = sys.argv[1], sys.argv[2], int(sys.argv[3])
-    family = socket.AF_INET6 if ":" in addr else socket.AF_INET
     port = 0
     listeners = []
     for i, spec in enumerate(sys.argv[4:], 1):
         try:
-            s = make_listener(family, addr, port, parse(spec))
+            s = make_listener(addr, port, parse(spec))
         except OSError as e:
             print("refused", i, errno.errorcode.get(e.errno, e.errno), flush=True)
             continue
@@ -67,10 +68,9 @@ def main():
         listeners.append((i, s))
         print("listener", i, "pid", os.getpid(), "fd", s.fileno(), flush=True)
     counts = {i: 0 for i, _ in listeners}
-    tfamily = socket.AF_INET6 if ":" in target else socket.AF_INET
     deadline = time.monotonic() + 20
     for _ in range(n):
-        c = socket.create_connection((target, port), timeout=5) if tfamily else None
+        c = socket.create_connection((target, port), timeout=5)
         # The connection waits in one listener's queue: find which.
         got = False
         while not got and time.monotonic() < deadline:
