@@ -260,7 +260,7 @@ for i in range(2):
 	run "$PORTSCOPE" ls -f json -p -e "$PORT"
 	[ "$status" -eq 0 ]
 	[ "${#lines[@]}" -eq 1 ]
-	[[ $output == '{"sockets":[{"proto":"tcp","state":"LISTEN","recv_q":0,"send_q":4096,"local":"[::1]:'$PORT'","peer":null,"side":"local","role":"listener","inode":'* ]]
+	[[ $output == '{"sockets":[{"proto":"tcp","state":"LISTEN","recv_q":0,"send_q":4096,"local":"[::1]:'$PORT'","ifindex":0,"dev":null,"peer":null,"side":"local","role":"listener","inode":'* ]]
 	[[ $output == *'"processes":[{"pid":'$SERVER_PID',"comm":"'$COMM'","fd":'$LFD'}]'* ]]
 	[[ $output == *'"summary":{"port":'$PORT',"sockets":3,"tcp":3,"udp":0,"time_wait":0,"listening":1,"accepted":1,"bound":0,"connected":0,"clients":1,'* ]]
 	[[ $output == *'"source":"netlink"}}' ]]
