@@ -27,12 +27,13 @@ in_ns() {
 
 # listeners ADDR CONNECT-TO SPEC...: makes one listener per SPEC on ADDR and one port
 # (see reuseport_listeners.py), connects 60 times to CONNECT-TO and waits for the counts.
-# Sets PORT, FD[i] (listener i's descriptor), GOT[i] (connections it accepted) and LPID
-# (Python's pid: the spawned pid is the subshell's).
+# Sets PORT, FD[i] (listener i's descriptor), GOT[i] (connections it accepted) and LPID.
 listeners() {
 	local addr=$1 target=$2 i
 	shift 2
-	spawn "$TMP/rp" in_ns python3 "$LISTENERS" "$addr" "$target" 60 "$@"
+	# ip itself, not the in_ns function: ip netns exec execs Python, so the pid that
+	# teardown kills is Python's (a subshell's death would leave it holding bats's output).
+	spawn "$TMP/rp" ip netns exec "$NETNS" python3 "$LISTENERS" "$addr" "$target" 60 "$@"
 	wait_for_line "$TMP/rp" '^done' 30 || { cat "$TMP/rp" "$TMP/spawn.err" >&2; return 1; }
 	cat "$TMP/rp"
 	LPID=$(awk '$1 == "listener" {print $4; exit}' "$TMP/rp")
