@@ -209,7 +209,11 @@ print(" ".join(sorted("%s/%s/%s" % (s["local"], s["ifindex"], s["dev"]) for s in
 	echo "$output"
 	[ "$(grep -c "^tcp .* 0\.0\.0\.0%-:$PORT " <<<"$output")" -eq 2 ]
 	run in_ns "$PORTSCOPE" ls --proc -f json --state listen "$PORT"
-	[ "$(grep -o '"ifindex":null,"dev":null' <<<"$output" | wc -l)" -eq 2 ]
+	python3 -c '
+import json, sys
+d = json.loads(sys.argv[1])
+ends = d["sockets"] + d["summary"]["accept_queues"]
+assert len(d["sockets"]) == 2 and all(e["ifindex"] is None and e["dev"] is None for e in ends), ends' "$output"
 	no_pidfd && return 0
 	run in_ns "$PORTSCOPE" ls --proc -o -H --state listen "$PORT"
 	echo "$output"
