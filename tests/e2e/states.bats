@@ -14,8 +14,10 @@ in_ns() {
 }
 
 # ls_rows ARGS...: portscope ls's socket rows (no header, no summary), in the namespace.
+# /proc has no bound device: ls writes the local address's "%-" (unknown, checked in
+# reuseport.bats); it is taken off here, as no socket of these tests is bound to one.
 ls_rows() {
-	in_ns "$PORTSCOPE" ls -H "$@" | awk '/^(tcp|udp) /'
+	in_ns "$PORTSCOPE" ls -H "$@" | awk '/^(tcp|udp) /' | sed 's/%-:/:/'
 }
 
 # make_states: a namespace with states.py's sockets, IPv4 then IPv6; sets P4 and P6.
@@ -120,7 +122,7 @@ ss_roles() {
 ls_roles() {
 	local port=$1
 	shift
-	in_ns "$PORTSCOPE" ls -H "$@" "$port" | awk '/^(tcp|udp) / {print $1, $2, $5, $6, $7}' | sort
+	in_ns "$PORTSCOPE" ls -H "$@" "$port" | awk '/^(tcp|udp) / {print $1, $2, $5, $6, $7}' | sed 's/%-:/:/' | sort
 }
 
 @test "ls: a connection in the accept queue is queued, not accepted; each role from the kernel's facts, counted apart" {
@@ -149,12 +151,13 @@ ls_roles() {
 		run in_ns "$PORTSCOPE" ls -s "$port"
 		[ "${lines[0]}" = "$text (backlog $lb); 2 in TIME_WAIT" ]
 		run in_ns "$PORTSCOPE" ls --proc -s "$port"
-		[ "${lines[0]}" = "$text; 2 in TIME_WAIT" ]
+		# /proc has no bound device: the listener's address carries "%-" (unknown).
+		[ "${lines[0]}" = "${text%:*}%-:${text##*:}; 2 in TIME_WAIT" ]
 		run in_ns "$PORTSCOPE" ls -f json -s "$port"
 		[ "$(jq -c '.summary | [.accepted, .queued, .handshake, .orphaned, .clients, .accept_queues]' <<<"$output")" = \
-			"[$(count accepted),$(count queued),$(count handshake),$(count orphaned),$(count client),[{\"local\":\"$lport\",\"waiting\":$lq,\"backlog\":$lb}]]" ]
+			"[$(count accepted),$(count queued),$(count handshake),$(count orphaned),$(count client),[{\"local\":\"$lport\",\"ifindex\":0,\"dev\":null,\"waiting\":$lq,\"backlog\":$lb}]]" ]
 		run in_ns "$PORTSCOPE" ls --proc -f json -s "$port"
-		[ "$(jq -c '.summary.accept_queues' <<<"$output")" = "[{\"local\":\"$lport\",\"waiting\":$lq,\"backlog\":null}]" ]
+		[ "$(jq -c '.summary.accept_queues' <<<"$output")" = "[{\"local\":\"$lport\",\"ifindex\":null,\"dev\":null,\"waiting\":$lq,\"backlog\":null}]" ]
 	done
 }
 
@@ -252,8 +255,9 @@ time.sleep(30)'
 		"--state closed" "-l --state established $P6" "-4 --state time-wait $P4")
 	for f in "${filters[@]}"; do
 		# Once more if they differ: a TIME_WAIT socket may end (after 60 s) between the two.
-		# The summaries must agree too, but for what only netlink knows (the backlog) and the source.
-		summary='.summary | del(.source) | if .accept_queues then .accept_queues |= map(.backlog = null) else . end'
+		# The summaries must agree too, but for what only netlink knows (the backlog, the
+		# bound device) and the source.
+		summary='.summary | del(.source) | if .accept_queues then .accept_queues |= map(.backlog = null | .ifindex = null) else . end'
 		for try in 1 2; do
 			# shellcheck disable=SC2086
 			nl=$(ls_rows $f | awk '{print $1, $2, $5, $6, $7}' | sort)
