@@ -22,8 +22,9 @@ long pscope_bound_dev_if(const struct pscope_diag_sock *s, const struct pscope_s
 /*
  * True if the kernel puts TCP listeners A and B (with their options AO and BO,
  * read from their owners) in one SO_REUSEPORT group.  This is the whole test of
- * inet_reuseport_add_sock() in net/ipv4/inet_hashtables.c (the same from Linux
- * 4.6 to 6.18), which a listener passes at listen() to join another's group:
+ * inet_reuseport_add_sock() in net/ipv4/inet_hashtables.c (the same in Linux 6.1,
+ * Debian 12's, and 6.18, which reads the uid as sk_uid()), which a listener passes
+ * at listen() to join another's group:
  *   both in TCP_LISTEN (only listeners are in the listening hash it walks);
  *   the same family (sk_family);
  *   the same IPV6_V6ONLY (ipv6_only_sock());
