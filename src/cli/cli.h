@@ -143,5 +143,6 @@ int cmd_ls(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
 int cmd_lab(int argc, char **argv);
 int cmd_proxycheck(int argc, char **argv);
+int cmd_watch(int argc, char **argv);
 
 #endif
