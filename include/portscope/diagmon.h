@@ -7,9 +7,11 @@
  * and SKNLGRP_INET6_UDP_DESTROY when it frees a TCP or UDP socket
  * (sock_diag_broadcast_destroy(), net/core/sock_diag.c, called from
  * __sk_free()); `ss -E` listens to the same groups.  Joining them needs
- * CAP_NET_ADMIN.  A TCP socket that goes to TIME_WAIT is freed too: its
- * TIME_WAIT stand-in keeps the 4-tuple and the cookie, which
- * pscope_diag_lookup() finds.
+ * CAP_NET_ADMIN.  A TCP socket that goes to TIME_WAIT (or FIN_WAIT2, orphaned)
+ * is freed too: its stand-in, a timewait socket, keeps the 4-tuple, which
+ * pscope_diag_lookup() finds; it keeps the cookie only if one had been
+ * given out before (the kernel makes cookies when first asked,
+ * sock_gen_cookie(), and inet_twsk_alloc() copies what there is).
  *
  * Sockets are handed over as struct pscope_diag_sock (diag.h); uid and inode
  * are 0 in a notification (the socket has no file any more).  Returns are as
@@ -70,7 +72,7 @@ int pscope_diag_lookup_open(void);
 
 /*
  * Asks the kernel for the socket with KEY's protocol, family, 4-tuple,
- * bound device and cookie (an exact inet_diag request, without NLM_F_DUMP:
+ * bound device and cookie (0: any cookie) (an exact inet_diag request, without NLM_F_DUMP:
  * inet_diag_find_one_icsk() in net/ipv4/inet_diag.c, which finds TIME_WAIT
  * sockets too) on FD from pscope_diag_lookup_open().  Returns 1 and fills
  * *OUT (its side copied from KEY) if it exists; 0 if it does not (the

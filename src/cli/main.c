@@ -13,7 +13,6 @@ static const struct command commands[] = {
 	{ "serve", cmd_serve, "listen and report each accepted connection as the note does" },
 	{ "connect", cmd_connect, "connect, show this end, compare with what the server saw" },
 	{ "ls", cmd_ls, "list every socket on a port as the kernel sees it, with owners" },
-	{ "watch", cmd_watch, "a stream of events: the sockets of a port appearing, changing, going away" },
 	{ "watch", cmd_watch, "a stream of events: sockets of a port appearing, changing, going away" },
 	{ "bench", cmd_bench, "hold many connections on one port and measure both ends and the kernel" },
 	{ "demo", cmd_demo, "the note's experiment end to end: one port, many sockets" },

@@ -431,22 +431,35 @@ static bool no_time_wait_after(uint8_t state)
 	       state == TCP_SYN_SENT;
 }
 
+/* A timewait socket (TIME_WAIT, or FIN_WAIT2 orphaned) left behind by a closing TCP socket. */
+static bool stand_in(const struct pscope_diag_sock *s)
+{
+	return s->state == TCP_TIME_WAIT || s->state == TCP_FIN_WAIT2;
+}
+
 static int on_destroy(const struct pscope_diag_sock *s, void *ctx)
 {
 	struct watch *w = ctx;
 	struct entry *e = find(w, s->cookie);
-	struct pscope_diag_sock now;
+	struct pscope_diag_sock now, key = *s;
 	int found = 0;
 
 	if (e && e->gone)
 		return 0;
-	/* A TCP socket that went to TIME_WAIT was freed, but its stand-in keeps the cookie. */
+	/*
+	 * A TCP socket that went to TIME_WAIT was freed, but its stand-in holds the
+	 * 4-tuple on: ask for it by the 4-tuple alone, as it has the socket's cookie
+	 * only if the socket had been given one before (listed by a dump).
+	 */
 	if (s->proto == IPPROTO_TCP && w->lookup >= 0 && !(e && no_time_wait_after(e->s.state))) {
-		found = pscope_diag_lookup(w->lookup, s, &now);
-		if (found < 0)
-			found = 0;
+		key.cookie = 0;
+		found = pscope_diag_lookup(w->lookup, &key, &now) > 0 && stand_in(&now);
 	}
 	if (found) {
+		struct entry *t = find(w, now.cookie);
+
+		if (t && t != e)
+			return 0; /* a dump listed the stand-in already */
 		if (!e) {
 			e = insert(w, &now);
 			if (!e)

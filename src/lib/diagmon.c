@@ -240,8 +240,8 @@ int pscope_diag_lookup(int fd, const struct pscope_diag_sock *key, struct pscope
 	memcpy(q.r.id.idiag_src, key->laddr, alen);
 	memcpy(q.r.id.idiag_dst, key->raddr, alen);
 	q.r.id.idiag_if = key->ifindex;
-	q.r.id.idiag_cookie[0] = (uint32_t)key->cookie;
-	q.r.id.idiag_cookie[1] = (uint32_t)(key->cookie >> 32);
+	q.r.id.idiag_cookie[0] = key->cookie ? (uint32_t)key->cookie : INET_DIAG_NOCOOKIE;
+	q.r.id.idiag_cookie[1] = key->cookie ? (uint32_t)(key->cookie >> 32) : INET_DIAG_NOCOOKIE;
 	if (sendto(fd, &q, sizeof(q), 0, (struct sockaddr *)&kernel, sizeof(kernel)) < 0)
 		return -errno;
 	for (;;) {
