@@ -40,6 +40,9 @@ FUZZ_REPLAY := $(FUZZ_SRC:tests/fuzz/%.c=$(BUILD)/tests/%_replay)
 FUZZ_BIN := $(FUZZ_SRC:tests/fuzz/%.c=build/fuzz/%)
 FUZZ_SECONDS ?= 60
 
+# Only the program links these (exporter: HTTP; top: the terminal); the library needs libc alone.
+CLI_LDLIBS := -lmicrohttpd -lncurses
+
 LIBA := $(BUILD)/libportscope.a
 BIN  := $(BUILD)/portscope
 
@@ -58,7 +61,7 @@ $(LIBA): $(LIB_OBJ)
 
 $(BIN): $(CLI_OBJ) $(LIBA)
 	@$(if $(Q),echo "  LD      $@")
-	$(Q)$(CC) $(LDFLAGS) -o $@ $(CLI_OBJ) $(LIBA)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $(CLI_OBJ) $(LIBA) $(CLI_LDLIBS)
 
 $(BUILD)/tests/test_%: tests/unit/test_%.c $(LIBA)
 	@mkdir -p $(@D)

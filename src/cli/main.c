@@ -14,6 +14,7 @@ static const struct command commands[] = {
 	{ "connect", cmd_connect, "connect, show this end, compare with what the server saw" },
 	{ "ls", cmd_ls, "list every socket on a port as the kernel sees it, with owners" },
 	{ "watch", cmd_watch, "a stream of events: sockets of a port appearing, changing, going away" },
+	{ "exporter", cmd_exporter, "Prometheus metrics: sockets by port, accept queues, SO_REUSEPORT groups" },
 	{ "bench", cmd_bench, "hold many connections on one port and measure both ends and the kernel" },
 	{ "demo", cmd_demo, "the note's experiment end to end: one port, many sockets" },
 	{ "lab", cmd_lab, "the rules of port sharing: predict, run against this kernel, check" },
