@@ -369,10 +369,10 @@ static int serve_http(struct exporter *e)
 	if (rc != EXIT_OK)
 		return rc;
 	e->httpd = MHD_start_daemon(MHD_USE_EPOLL | MHD_USE_ERROR_LOG, 0, NULL, NULL, on_request, e,
+				    MHD_OPTION_EXTERNAL_LOGGER, log_mhd, NULL,
 				    MHD_OPTION_LISTEN_SOCKET, fd,
 				    MHD_OPTION_CONNECTION_LIMIT, (unsigned int)64,
-				    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)10,
-				    MHD_OPTION_EXTERNAL_LOGGER, log_mhd, NULL, MHD_OPTION_END);
+				    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)10, MHD_OPTION_END);
 	if (!e->httpd) {
 		cli_warn("libmicrohttpd would not start");
 		close(fd);
