@@ -46,9 +46,15 @@ CLI_LDLIBS := -lmicrohttpd -lncurses
 LIBA := $(BUILD)/libportscope.a
 BIN  := $(BUILD)/portscope
 
-.PHONY: all demo check valgrind mutants unit e2e test-deps tools fuzz bench install uninstall clean
+.PHONY: all build-deps demo check valgrind mutants unit e2e test-deps tools fuzz bench install uninstall clean
 
 all: $(BIN) $(LIBA)
+
+# The program's two libraries (libmicrohttpd, ncurses): installed as root when missing, or the command printed.
+build-deps:
+	$(Q)sh tests/deps.sh build
+
+$(CLI_OBJ): | build-deps
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(@D)
