@@ -145,5 +145,6 @@ int cmd_lab(int argc, char **argv);
 int cmd_proxycheck(int argc, char **argv);
 int cmd_watch(int argc, char **argv);
 int cmd_exporter(int argc, char **argv);
+int cmd_top(int argc, char **argv);
 
 #endif

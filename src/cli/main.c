@@ -15,6 +15,7 @@ static const struct command commands[] = {
 	{ "ls", cmd_ls, "list every socket on a port as the kernel sees it, with owners" },
 	{ "watch", cmd_watch, "a stream of events: sockets of a port appearing, changing, going away" },
 	{ "exporter", cmd_exporter, "Prometheus metrics: sockets by port, accept queues, SO_REUSEPORT groups" },
+	{ "top", cmd_top, "a live full-screen view: one row per listening port, refreshed each second" },
 	{ "bench", cmd_bench, "hold many connections on one port and measure both ends and the kernel" },
 	{ "demo", cmd_demo, "the note's experiment end to end: one port, many sockets" },
 	{ "lab", cmd_lab, "the rules of port sharing: predict, run against this kernel, check" },

@@ -1,0 +1,150 @@
+#!/usr/bin/env bats
+# portscope top: --once against ss and python3's sockets; the full screen under tmux
+# (a real terminal): the port's row, keys, and the terminal given back on q, SIGTERM
+# and a crash.
+
+load helpers
+
+# hold_python OUT: python3 listens on 127.0.0.1:0 with backlog 7, holds 3
+# accepted connections and 2 it never accepts; prints "PORT PID" then sleeps.
+hold_python() {
+	spawn "$1" python3 -c '
+import os, socket, time
+l = socket.socket(); l.bind(("127.0.0.1", 0)); l.listen(7)
+port = l.getsockname()[1]
+cs = [socket.create_connection(("127.0.0.1", port)) for i in range(5)]
+acc = [l.accept() for i in range(3)]
+print(port, os.getpid(), flush=True)
+time.sleep(60)'
+	wait_for_line "$1" '^[0-9]' 5
+}
+
+# A tmux server of this test's own (its socket name), killed by its pid at teardown.
+TMUX_SOCK=
+tmux_start() {
+	TMUX_SOCK="ps-top-$$-$BATS_TEST_NUMBER"
+	tmux -L "$TMUX_SOCK" -f /dev/null new-session -d -x 160 -y 40 "bash --norc --noprofile"
+	tmux -L "$TMUX_SOCK" set-option -g remain-on-exit on
+	BG_PIDS+=("$(tmux -L "$TMUX_SOCK" display-message -p '#{pid}')")
+}
+tmux_keys() { tmux -L "$TMUX_SOCK" send-keys "$@"; }
+tmux_screen() { tmux -L "$TMUX_SOCK" capture-pane -p; }
+tmux_alt() { tmux -L "$TMUX_SOCK" display-message -p '#{alternate_on}'; }
+
+# wait_screen PATTERN SECS: waits until the pane shows PATTERN.
+wait_screen() {
+	local i
+	for ((i = 0; i < $2 * 20; i++)); do
+		tmux_screen | grep -Eq -- "$1" && return 0
+		sleep 0.05
+	done
+	echo "no '$1' on the screen after $2 s:" >&2
+	tmux_screen >&2
+	return 1
+}
+
+# top_pid: the pid of the portscope top running in the pane's shell.
+top_pid() {
+	local shell
+	shell=$(tmux -L "$TMUX_SOCK" display-message -p '#{pane_pid}')
+	pgrep -P "$shell" -x portscope || pgrep -P "$shell" memcheck-amd64-
+}
+
+@test "top --once: the port's row as ss and python3 see it (listeners, queue/backlog, established, clients, owner)" {
+	hold_python "$TMP/py"
+	read -r port pid <"$TMP/py"
+	run "$PORTSCOPE" top --once
+	echo "$output"
+	[ "$status" -eq 0 ]
+	grep -q '^PORT  *LSN  *GRP  *QUEUE  *FILL  *ESTAB  *SYNR  *TW  *CLI  *NEW/s  *CLS/s  *OWNERS$' <<<"$output"
+	row=$(grep "^$port/tcp " <<<"$output")
+	read -r rq sq < <(ss -Htln "( sport = :$port )" | awk '{print $2, $3}')
+	estab=$(ss -Htn state established "( sport = :$port )" | wc -l)
+	clients=$(ss -Htn state established "( dport = :$port )" | wc -l)
+	[ "$rq/$sq" = 2/7 ] && [ "$estab" -eq 5 ] && [ "$clients" -eq 5 ]
+	read -r f_port f_lsn f_grp f_queue f_fill f_estab f_synr f_tw f_cli f_new f_cls f_owner <<<"$row"
+	[ "$f_lsn $f_grp $f_queue $f_fill" = "1 1 $rq/$sq 28%" ]
+	[ "$f_estab $f_synr $f_tw $f_cli" = "$estab 0 0 $clients" ]
+	[ "$f_new $f_cls" = "- -" ]
+	[ "$f_owner" = "$pid/python3" ]
+}
+
+@test "top on a terminal (tmux): the row appears, keys sort, q gives the terminal back" {
+	hold_python "$TMP/py"
+	read -r port pid <"$TMP/py"
+	tmux_start
+	tmux_keys "stty -a > $TMP/stty.before; $PORTSCOPE top -d 0.2; echo EXIT=\$?; stty -a > $TMP/stty.after" Enter
+	wait_screen "^$port/tcp +1 +1 +2/7 +28% +5 +0 +0 +5 " 5
+	[ "$(tmux_alt)" = 1 ]
+	wait_screen 'sorted by established' 2
+	tmux_keys p
+	wait_screen 'sorted by port' 2
+	tmux_keys r
+	wait_screen 'sorted by port, reversed' 2
+	tmux_keys q
+	wait_screen '^EXIT=0$' 5
+	# Back on the normal screen, with the line discipline as before (echo, icanon).
+	[ "$(tmux_alt)" = 0 ]
+	for ((i = 0; i < 40; i++)); do [ -s "$TMP/stty.after" ] && break; sleep 0.05; done
+	diff "$TMP/stty.before" "$TMP/stty.after"
+}
+
+@test "top: SIGTERM and a crash (SIGSEGV) give the terminal back too" {
+	tmux_start
+	tmux_keys "stty -a > $TMP/stty.before; $PORTSCOPE top -d 0.2; echo EXIT=\$?; stty -a > $TMP/stty.after" Enter
+	wait_screen 'PORT +LSN' 5
+	kill -TERM "$(top_pid)"
+	wait_screen '^EXIT=0$' 5
+	[ "$(tmux_alt)" = 0 ]
+	for ((i = 0; i < 40; i++)); do [ -s "$TMP/stty.after" ] && break; sleep 0.05; done
+	diff "$TMP/stty.before" "$TMP/stty.after"
+	rm "$TMP/stty.after"
+	tmux_keys clear Enter
+	tmux_keys "$PORTSCOPE top -d 0.2; echo EXIT=\$?; stty -a > $TMP/stty.after" Enter
+	wait_screen 'PORT +LSN' 5
+	[ "$(tmux_alt)" = 1 ]
+	kill -SEGV "$(top_pid)"
+	wait_screen '^EXIT=139$' 5
+	[ "$(tmux_alt)" = 0 ]
+	for ((i = 0; i < 40; i++)); do [ -s "$TMP/stty.after" ] && break; sleep 0.05; done
+	diff "$TMP/stty.before" "$TMP/stty.after"
+}
+
+@test "top: new and closed connections per second, from short connections python3 makes" {
+	start_server 127.0.0.1:0 -f line
+	tmux_start
+	tmux_keys "$PORTSCOPE top -d 1 -s p" Enter
+	wait_screen "^$PORT/tcp " 5
+	# 20 connections a second for 4 s; each is accepted, answered and closed.
+	python3 -c '
+import socket, sys, time
+end = time.time() + 4
+while time.time() < end:
+    c = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+    while c.recv(512):
+        pass
+    c.close()
+    time.sleep(0.05)' "$PORT"
+	row=$(tmux_screen | grep "^$PORT/tcp ")
+	echo "$row"
+	read -r f_port f_lsn f_grp f_queue f_fill f_estab f_synr f_tw f_cli f_new f_cls f_owner <<<"$row"
+	# About 17 a second (each takes 0.05 s and a round trip); the frame may straddle the end.
+	awk -v n="$f_new" -v c="$f_cls" 'BEGIN { exit !(n >= 5 && n <= 25 && c >= 5 && c <= 25) }'
+	# TIME_WAIT: as many as ss counts (the server closes first), give or take one frame's worth.
+	tw=$(ss -Htan state time-wait "( sport = :$PORT )" | wc -l)
+	[ "$tw" -ge 50 ]
+	[ "$f_tw" -le "$tw" ] && [ "$f_tw" -ge $((tw - 25)) ]
+	tmux_keys q
+}
+
+@test "top: without a terminal it says so (exit 1); bad options exit 2" {
+	run "$PORTSCOPE" top </dev/null
+	[ "$status" -eq 1 ]
+	grep -q 'top needs a terminal' <<<"$output"
+	for args in "-d 0" "-s z" "--sort pp" "extra"; do
+		# shellcheck disable=SC2086
+		run "$PORTSCOPE" top $args
+		[ "$status" -eq 2 ]
+		grep -q '^portscope top: ' <<<"${lines[0]}"
+	done
+}
