@@ -27,6 +27,16 @@ const char *ps_state_label(uint8_t proto, uint8_t state)
 	return state < PS_STATES && names[state] ? names[state] : "unknown";
 }
 
+uint64_t ps_tuple_key(uint16_t lport, uint16_t rport, const uint8_t raddr[16])
+{
+	uint64_t h = 1469598103934665603ull; /* FNV-1a */
+
+	for (int i = 0; i < 16; i++)
+		h = (h ^ raddr[i]) * 1099511628211ull;
+	h ^= (uint64_t)lport << 32 | (uint64_t)rport << 16;
+	return h ? h : 1;
+}
+
 static int add_sock(const struct pscope_diag_sock *s, void *ctx)
 {
 	struct portstats *ps = ctx;
@@ -44,8 +54,8 @@ static int add_sock(const struct pscope_diag_sock *s, void *ctx)
 		ps->socks = p;
 		ps->socks_cap = cap;
 	}
-	ps->socks[ps->nsocks++] = (struct ps_sock){ s->cookie, s->lport, s->rport, s->proto,
-						    s->state };
+	ps->socks[ps->nsocks++] = (struct ps_sock){ s->cookie, ps_tuple_key(s->lport, s->rport, s->raddr),
+						    s->lport, s->rport, s->proto, s->state };
 	if (s->proto == IPPROTO_TCP && s->state == TCP_LISTEN) {
 		if (ps->nlisteners == ps->listeners_cap) {
 			size_t cap = ps->listeners_cap ? ps->listeners_cap * 2 : 64;

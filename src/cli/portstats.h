@@ -42,6 +42,7 @@ struct ps_listener {
 
 struct ps_sock {
 	uint64_t cookie;
+	uint64_t tuple;		/* ps_tuple_key() of its ports and remote address */
 	uint16_t lport, rport;
 	uint8_t proto, state;
 };
@@ -72,6 +73,9 @@ static inline uint16_t portstats_port_of(const struct portstats *ps, size_t i)
 {
 	return ps->port_of[i];
 }
+
+/* A key (never 0) for a TCP connection's ports and remote address. */
+uint64_t ps_tuple_key(uint16_t lport, uint16_t rport, const uint8_t raddr[16]);
 
 /* The state's name in lower case with underscores ("time_wait"), as node_exporter's labels. */
 const char *ps_state_label(uint8_t proto, uint8_t state);

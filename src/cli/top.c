@@ -18,9 +18,12 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "portscope/diagmon.h"
 #include "portstats.h"
 
 #define MAX_OWNERS_TEXT 48
+/* Connections closed in the last two frames, by 4-tuple (so that a TIME_WAIT stand-in is not news). */
+#define CLOSED_SET 65536
 
 enum col { C_PORT, C_LISTENERS, C_QUEUE, C_ESTAB, C_SYNRECV, C_TIMEWAIT, C_CLIENTS, C_NEW,
 	   C_CLOSED, C_COLS };
@@ -34,6 +37,7 @@ struct seen {
 	uint64_t cookie;
 	uint16_t port;
 	bool open;
+	uint64_t tuple;		/* tuple_key() of its 4-tuple */
 };
 
 struct row {
@@ -55,7 +59,11 @@ struct top {
 	uint32_t *new_count, *closed_count;	/* per port, this frame */
 	double prev_time;
 	bool have_prev;
+	bool lost;			/* notifications were lost since the last frame */
 	struct pscope_loop *loop;
+	int mon;			/* destroy notifications, or -1: dumps only */
+	uint8_t *serving;		/* TCP ports with a listener in the last frame */
+	uint64_t *closed_set[2];	/* 4-tuple keys: this frame's and the last one's */
 	bool curses;
 	int status;
 	char error[160];
@@ -141,39 +149,106 @@ static bool is_open(uint8_t state)
 	return state == TCP_ESTABLISHED || state == TCP_SYN_RECV || state == 12;
 }
 
+static bool closed_has(const struct top *t, uint64_t key)
+{
+	for (int g = 0; g < 2; g++)
+		for (size_t i = key % CLOSED_SET, n = 0; n < CLOSED_SET && t->closed_set[g][i];
+		     i = (i + 1) % CLOSED_SET, n++)
+			if (t->closed_set[g][i] == key)
+				return true;
+	return false;
+}
+
+static void closed_add(struct top *t, uint64_t key)
+{
+	for (size_t i = key % CLOSED_SET, n = 0; n < CLOSED_SET / 2; i = (i + 1) % CLOSED_SET, n++)
+		if (!t->closed_set[0][i] || t->closed_set[0][i] == key) {
+			t->closed_set[0][i] = key;
+			return;
+		}
+}
+
+static bool seen_before(const struct top *t, uint64_t cookie)
+{
+	struct seen k = { .cookie = cookie };
+
+	return t->have_prev && bsearch(&k, t->prev, t->nprev, sizeof(k), cmp_seen);
+}
+
+/*
+ * A connection of a listening port freed (the kernel's notification): closed;
+ * and new too if the last frame did not have it (born and gone in between).
+ */
+static int on_destroy(const struct pscope_diag_sock *s, void *ctx)
+{
+	struct top *t = ctx;
+
+	if (s->proto != IPPROTO_TCP || s->state == TCP_LISTEN || !t->serving[s->lport])
+		return 0;
+	t->closed_count[s->lport]++;
+	if (!seen_before(t, s->cookie))
+		t->new_count[s->lport]++;
+	closed_add(t, ps_tuple_key(s->lport, s->rport, s->raddr));
+	return 0;
+}
+
+static void read_notifications(struct top *t)
+{
+	int rc = pscope_diagmon_read(t->mon, NULL, on_destroy, t, 0);
+
+	/* Notifications lost: this frame's counts fall back to what the dumps show. */
+	if (rc == -ENOBUFS)
+		t->lost = true;
+}
+
+static void on_notify(struct pscope_loop *l, int fd, uint32_t events, void *arg)
+{
+	(void)l;
+	(void)fd;
+	(void)events;
+	read_notifications(arg);
+}
+
 /*
  * New and closed connections per port since the last frame, by cookie: new
- * if not seen before; closed if open then and not now, or born and closed in
- * between (first seen closed).
+ * if not seen before.  With the kernel's notifications, each freed connection
+ * was counted closed as it went (and new, if no frame had it): the dumps add
+ * only the connections that opened, and a TIME_WAIT stand-in whose closing was
+ * counted is not counted again.  Without them (or when some were lost), a
+ * connection is closed if it was open and is not now, or was born and closed
+ * in between (first seen closed); one that leaves no stand-in is missed.
  */
 static void count_changes(struct top *t)
 {
 	const struct portstats *ps = &t->ps;
+	bool live = t->mon >= 0 && !t->lost;
 	size_t i, j;
 
-	memset(t->new_count, 0, 65536 * sizeof(*t->new_count));
-	memset(t->closed_count, 0, 65536 * sizeof(*t->closed_count));
 	t->ncur = 0;
 	for (i = 0; i < ps->nsocks; i++) {
 		const struct ps_sock *s = &ps->socks[i];
 
 		if (s->proto != IPPROTO_TCP || s->state == TCP_LISTEN || s->lport != ps->port_of[i])
 			continue;
-		t->cur[t->ncur++] = (struct seen){ s->cookie, s->lport, is_open(s->state) };
+		t->cur[t->ncur++] = (struct seen){ s->cookie, s->lport, is_open(s->state), s->tuple };
 	}
 	qsort(t->cur, t->ncur, sizeof(*t->cur), cmp_seen);
 	if (!t->have_prev)
 		return;
 	for (i = 0, j = 0; i < t->ncur || j < t->nprev;) {
 		if (j == t->nprev || (i < t->ncur && t->cur[i].cookie < t->prev[j].cookie)) {
-			t->new_count[t->cur[i].port]++;
-			t->closed_count[t->cur[i].port] += !t->cur[i].open;
+			const struct seen *c = &t->cur[i];
+
+			if (c->open || !live || !closed_has(t, c->tuple)) {
+				t->new_count[c->port]++;
+				t->closed_count[c->port] += !c->open;
+			}
 			i++;
 		} else if (i == t->ncur || t->prev[j].cookie < t->cur[i].cookie) {
-			t->closed_count[t->prev[j].port] += t->prev[j].open;
+			t->closed_count[t->prev[j].port] += !live && t->prev[j].open;
 			j++;
 		} else {
-			t->closed_count[t->cur[i].port] += t->prev[j].open && !t->cur[i].open;
+			t->closed_count[t->cur[i].port] += !live && t->prev[j].open && !t->cur[i].open;
 			i++;
 			j++;
 		}
@@ -291,8 +366,12 @@ static double now_s(void)
 static int sample(struct top *t)
 {
 	double now;
-	int rc = portstats_collect(&t->ps);
+	int rc;
 
+	/* What the kernel said before this dump belongs to this frame. */
+	if (t->mon >= 0)
+		read_notifications(t);
+	rc = portstats_collect(&t->ps);
 	if (rc < 0)
 		return rc;
 	now = now_s();
@@ -330,6 +409,20 @@ static int sample(struct top *t)
 		}
 	}
 	find_owners(t);
+	/* The next frame starts counting afresh, knowing this frame's listening ports. */
+	memset(t->new_count, 0, 65536 * sizeof(*t->new_count));
+	memset(t->closed_count, 0, 65536 * sizeof(*t->closed_count));
+	memset(t->serving, 0, 65536);
+	for (size_t i = 0; i < t->ps.nlisteners; i++)
+		t->serving[t->ps.listeners[i].s.lport] = 1;
+	{
+		uint64_t *old = t->closed_set[1];
+
+		t->closed_set[1] = t->closed_set[0];
+		t->closed_set[0] = old;
+		memset(old, 0, CLOSED_SET * sizeof(*old));
+	}
+	t->lost = false;
 	sorting = t;
 	qsort(t->rows, t->nrows, sizeof(*t->rows), cmp_rows);
 	/* This frame becomes the one the next is compared with. */
@@ -368,8 +461,9 @@ static void render(const struct top *t, void (*line)(void *, int, const char *),
 	strftime(clock, sizeof(clock), "%H:%M:%S", &tm);
 	for (size_t i = 0; i < t->nrows; i++)
 		ports++;
-	snprintf(buf, sizeof(buf), "portscope top - %s - %u listening ports, %u sockets - sorted by %s%s (p l q e s t c n x, r, q quits)",
-		 clock, ports, sockets, col_names[t->sort], t->reverse ? ", reversed" : "");
+	snprintf(buf, sizeof(buf), "portscope top - %s - %u listening ports, %u sockets - sorted by %s%s (p l q e s t c n x, r, q quits)%s",
+		 clock, ports, sockets, col_names[t->sort], t->reverse ? ", reversed" : "",
+		 t->mon < 0 && !t->once ? " - rates from dumps only" : "");
 	line(arg, n++, buf);
 	line(arg, n++, "");
 	snprintf(buf, sizeof(buf), "%-11s %4s %4s %15s %5s %7s %5s %6s %5s %7s %7s  %s", "PORT", "LSN",
@@ -505,6 +599,10 @@ static int run_screen(struct top *t)
 	keypad(stdscr, TRUE);
 	nodelay(stdscr, TRUE);
 	pscope_loop_watch(t->loop, STDIN_FILENO, PSCOPE_EV_READ, on_key, t);
+	/* Connections born and gone between two frames are seen through the kernel's notifications. */
+	t->mon = pscope_diagmon_open(PSCOPE_DIAG_TCP, 0, -1, 0, NULL);
+	if (t->mon >= 0)
+		pscope_loop_watch(t->loop, t->mon, PSCOPE_EV_READ, on_notify, t);
 	pscope_loop_signal(t->loop, SIGINT, on_signal, t);
 	pscope_loop_signal(t->loop, SIGTERM, on_signal, t);
 	pscope_loop_signal(t->loop, SIGHUP, on_signal, t);
@@ -512,6 +610,8 @@ static int run_screen(struct top *t)
 	rc = pscope_loop_run(t->loop);
 	end_curses(t);
 	pscope_loop_free(t->loop);
+	if (t->mon >= 0)
+		close(t->mon);
 	if (rc < 0) {
 		cli_warn("event loop: %s", pscope_strerror(rc));
 		return EXIT_FAIL;
@@ -526,7 +626,7 @@ int cmd_top(int argc, char **argv)
 		{ "once", no_argument, NULL, 'o' },	   { "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct top t = { .delay = 1, .sort = C_ESTAB };
+	struct top t = { .delay = 1, .sort = C_ESTAB, .mon = -1 };
 	int c, rc;
 
 	opterr = 0;
@@ -555,7 +655,10 @@ int cmd_top(int argc, char **argv)
 		return cli_usage_error("unexpected argument '%s'", argv[optind]);
 	t.new_count = calloc(65536, sizeof(*t.new_count));
 	t.closed_count = calloc(65536, sizeof(*t.closed_count));
-	if (!t.new_count || !t.closed_count) {
+	t.serving = calloc(65536, 1);
+	t.closed_set[0] = calloc(CLOSED_SET, sizeof(uint64_t));
+	t.closed_set[1] = calloc(CLOSED_SET, sizeof(uint64_t));
+	if (!t.new_count || !t.closed_count || !t.serving || !t.closed_set[0] || !t.closed_set[1]) {
 		cli_warn("%s", strerror(ENOMEM));
 		return EXIT_FAIL;
 	}
@@ -578,5 +681,8 @@ int cmd_top(int argc, char **argv)
 	free(t.cur);
 	free(t.new_count);
 	free(t.closed_count);
+	free(t.serving);
+	free(t.closed_set[0]);
+	free(t.closed_set[1]);
 	return cli_finish(rc);
 }
