@@ -9,6 +9,7 @@
 #include "whoami.h"
 #include "net.h"
 #include "diag.h"
+#include "diagmon.h"
 #include "owners.h"
 #include "reuseport.h"
 #include "hist.h"
