@@ -477,15 +477,21 @@ static int on_destroy(const struct pscope_diag_sock *s, void *ctx)
 		return 0;
 	}
 	if (!e) {
-		/* Born and gone between two dumps: only the notification saw it. */
-		e = insert(w, s);
+		/*
+		 * Born and gone between two dumps: only the notification saw it.  Its
+		 * queues are read from a socket being freed (a UDP socket's send
+		 * queue has already dropped below zero): not worth reporting.
+		 */
+		struct pscope_diag_sock g = *s;
+
+		g.rqueue = g.wqueue = 0;
+		e = insert(w, &g);
 		if (!e)
 			return -1;
-		emit(w, EV_APPEARED, s, -1, "destroy", false, e);
-		emit(w, EV_GONE, s, -1, "destroy", false, e);
+		emit(w, EV_APPEARED, &g, -1, "destroy", false, e);
+		emit(w, EV_GONE, &g, -1, "destroy", false, e);
 	} else {
-		e->s.rqueue = s->rqueue;
-		e->s.wqueue = s->wqueue;
+		/* Gone: as it was last seen. */
 		emit(w, EV_GONE, &e->s, -1, "destroy", false, e);
 	}
 	e->gone = w->epoch + 1;

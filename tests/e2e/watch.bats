@@ -36,7 +36,8 @@ ss_cookies() {
 	exec {c1}<>"/dev/tcp/127.0.0.1/$PORT"
 	exec {c2}<>"/dev/tcp/127.0.0.1/$PORT"
 	wait_for_count "$TMP/out" '^conn=' 2 5
-	start_watch -f json -i 10 "$PORT"
+	# TCP only (-t): a UDP socket of another test may have the same port number.
+	start_watch -f json -t -i 10 "$PORT"
 	wait_for_count "$TMP/events" '"event"' 5 5
 	stop_watch
 	cat "$TMP/events"
@@ -52,7 +53,7 @@ ss_cookies() {
 	[ "$(jq -r 'select(.role == "accepted") | .local' "$TMP/events" | sort -u)" = "127.0.0.1:$PORT" ]
 	[ "$(jq -r 'select(.role == "client") | .peer' "$TMP/events" | sort -u)" = "127.0.0.1:$PORT" ]
 	# -n: the same start, not reported.
-	start_watch -f json -n -i 10 "$PORT"
+	start_watch -f json -t -n -i 10 "$PORT"
 	sleep 0.3
 	stop_watch
 	[ ! -s "$TMP/events" ]
