@@ -63,7 +63,7 @@ ss_cookies() {
 @test "watch: 1000 connections born and gone within one dump interval, each reported via the kernel's notifications" {
 	start_server 127.0.0.1:0 -f line
 	# A 30 s interval: after the first dump, only destroy notifications can tell.
-	start_watch -f json -i 30 "$PORT"
+	start_watch -f json -t -i 30 "$PORT"
 	# Each client connects, reads the server's line and closes: the server closed
 	# first, so its end waits in TIME_WAIT; the client's end is freed.
 	python3 -c '
@@ -111,7 +111,7 @@ import time; time.sleep(20)' "$PORT" "$TMP/go"
 	wait_for_line "$TMP/client" '^[0-9]' 5
 	cport=$(head -1 "$TMP/client")
 	wait_for_count "$TMP/out" '^conn=' 1 5
-	start_watch -f json -i 30 "$PORT"
+	start_watch -f json -t -i 30 "$PORT"
 	cookie=$(ss_cookies "$PORT" | awk -v p="127.0.0.1:$cport" '$3 == p {print $1}')
 	[ -n "$cookie" ]
 	echo go >"$TMP/go"
@@ -180,7 +180,7 @@ import time; time.sleep(20)' "$PORT" "$TMP/go"
 
 @test "watch: lost notifications (a tiny queue, the watcher stopped) give a 'lost' event and a fresh dump" {
 	start_server 127.0.0.1:0 -f line
-	start_watch -f json -i 30 --rcvbuf 1024 "$PORT"
+	start_watch -f json -t -i 30 --rcvbuf 1024 "$PORT"
 	kill -STOP "$WATCH_PID"
 	python3 -c '
 import socket, sys
