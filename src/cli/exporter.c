@@ -459,9 +459,12 @@ static int run_textfile(struct exporter *e)
 	struct stat st;
 	int rc;
 
-	if (stat(e->textfile, &st) < 0 || !S_ISDIR(st.st_mode)) {
-		cli_warn("--textfile %s: %s", e->textfile, errno && !S_ISDIR(st.st_mode) ?
-			 strerror(errno) : "not a directory");
+	if (stat(e->textfile, &st) < 0) {
+		cli_warn("--textfile %s: %s", e->textfile, strerror(errno));
+		return EXIT_FAIL;
+	}
+	if (!S_ISDIR(st.st_mode)) {
+		cli_warn("--textfile %s: not a directory", e->textfile);
 		return EXIT_FAIL;
 	}
 	if (write_textfile(e) < 0)

@@ -165,7 +165,11 @@ EOF
 	# A directory that is not there: one line, exit 1.
 	run "$PORTSCOPE" exporter --textfile "$TMP/none"
 	[ "$status" -eq 1 ]
-	grep -q "^portscope exporter: --textfile $TMP/none: " <<<"$output"
+	grep -q "^portscope exporter: --textfile $TMP/none: No such file or directory" <<<"$output"
+	# A file, not a directory: the same.
+	run "$PORTSCOPE" exporter --textfile "$TMP/tf/portscope.prom"
+	[ "$status" -eq 1 ]
+	grep -q "^portscope exporter: --textfile $TMP/tf/portscope.prom: not a directory" <<<"$output"
 }
 
 @test "exporter: bad command lines are refused with one line and exit 2; a port in use is exit 1" {
