@@ -13,8 +13,10 @@
  * given out before (the kernel makes cookies when first asked,
  * sock_gen_cookie(), and inet_twsk_alloc() copies what there is).
  *
- * Sockets are handed over as struct pscope_diag_sock (diag.h); uid and inode
- * are 0 in a notification (the socket has no file any more).  Returns are as
+ * Sockets are handed over as struct pscope_diag_sock (diag.h), with absent
+ * set as a dump sets it: a notification has no queues, uid or inode (the
+ * kernel leaves them out; the socket has no file any more), nor has a
+ * TIME_WAIT socket's queues or uid.  Returns are as
  * in addr.h: a value >= 0, or a negative error code.
  */
 #ifndef PORTSCOPE_DIAGMON_H

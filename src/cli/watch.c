@@ -48,8 +48,11 @@ struct until {
 	unsigned long n;
 };
 
-enum role { R_LISTENER, R_ACCEPTED, R_BOUND, R_CONNECTED, R_CLIENT, R_NONE, R_ANY };
-static const char *const role_names[] = { "listener", "accepted", "bound", "connected", "client" };
+/* ls's roles, from the same facts (see ls.c). */
+enum role { R_LISTENER, R_ACCEPTED, R_QUEUED, R_HANDSHAKE, R_ORPHANED, R_BOUND, R_CONNECTED,
+	    R_CLIENT, R_NONE, R_ANY };
+static const char *const role_names[] = { "listener", "accepted", "queued", "handshake", "orphaned",
+					  "bound", "connected", "client" };
 
 struct watch {
 	struct pscope_diag_filter f;
@@ -96,7 +99,8 @@ static const char usage[] =
 	"  -q, --quiet          no events (with --until: only the exit status)\n"
 	"      --until COND     exit 0 as soon as COND holds: NAME OP N, NAME a state\n"
 	"                       (listen, established, time-wait, syn-recv, ...), a role\n"
-	"                       (listener, accepted, bound, connected, client) or\n"
+	"                       (listener, accepted, queued, handshake, orphaned, bound,\n"
+	"                       connected, client: as ls) or\n"
 	"                       sockets; OP one of >= <= == != > <.  'listen>=1' waits\n"
 	"                       for a server on PORT.  Repeated: all must hold\n"
 	"      --timeout S      stop after S seconds: exit 5 if an --until condition\n"
@@ -194,6 +198,13 @@ static void erase(struct watch *w, struct entry *e)
 
 /* ---- events ---- */
 
+/*
+ * The role of a socket, as ls gives it: a TCP socket on the port's side has a
+ * socket file (an inode) once accept() took it and until its owner closes it;
+ * without one it waits in an accept queue (ESTABLISHED, CLOSE_WAIT), is in its
+ * handshake (SYN_RECV) or was closed by its owner (orphaned: any other state,
+ * TIME_WAIT included).
+ */
 static enum role role_of(const struct watch *w, const struct pscope_diag_sock *s)
 {
 	if (w->f.port < 0)
@@ -202,7 +213,33 @@ static enum role role_of(const struct watch *w, const struct pscope_diag_sock *s
 		return R_CLIENT;
 	if (s->proto == IPPROTO_UDP)
 		return s->state == TCP_CLOSE ? R_BOUND : R_CONNECTED;
-	return s->state == TCP_LISTEN ? R_LISTENER : R_ACCEPTED;
+	if (s->state == TCP_LISTEN)
+		return R_LISTENER;
+	if (s->state == TCP_SYN_RECV || s->state == 12)
+		return s->inode ? R_ACCEPTED : R_HANDSHAKE;
+	if (s->inode)
+		return R_ACCEPTED;
+	if (s->state == TCP_ESTABLISHED || s->state == TCP_CLOSE_WAIT)
+		return R_QUEUED;
+	return R_ORPHANED;
+}
+
+/* A number the kernel gave, or null where it gave none (a minisocket's queues, a freed socket's inode). */
+static void json_known(struct pscope_json *j, const char *key, uint64_t v, bool absent)
+{
+	if (absent)
+		pscope_json_null(j, key);
+	else
+		pscope_json_uint(j, key, v);
+}
+
+static const char *text_known(char *buf, size_t size, uint64_t v, bool absent)
+{
+	if (absent)
+		snprintf(buf, size, "-");
+	else
+		snprintf(buf, size, "%llu", (unsigned long long)v);
+	return buf;
 }
 
 static void format_end(const struct pscope_diag_sock *s, bool local, char *buf, size_t size)
@@ -312,24 +349,26 @@ static void emit(struct watch *w, int kind, const struct pscope_diag_sock *s, in
 			pscope_json_null(&j, "role");
 		else
 			pscope_json_string(&j, "role", role_names[r]);
-		pscope_json_uint(&j, "recv_q", s->rqueue);
-		pscope_json_uint(&j, "send_q", s->wqueue);
-		pscope_json_uint(&j, "inode", s->inode);
+		json_known(&j, "recv_q", s->rqueue, s->absent & PSCOPE_DIAG_NO_RQUEUE);
+		json_known(&j, "send_q", s->wqueue, s->absent & PSCOPE_DIAG_NO_WQUEUE);
+		json_known(&j, "inode", s->inode, s->absent & PSCOPE_DIAG_NO_INODE);
 		if (w->processes)
 			json_owners(&j, e);
 		pscope_json_object_end(&j);
 		putchar('\n');
 	} else {
-		char state[48];
+		char state[48], rq[24], sq[24];
 
 		if (prev >= 0 && kind == EV_CHANGED)
 			snprintf(state, sizeof(state), "%s->%s", pscope_diag_state_name(&p),
 				 pscope_diag_state_name(s));
 		else
 			snprintf(state, sizeof(state), "%s", pscope_diag_state_name(s));
-		printf("%s %-8s %s %-23s %-22s %-22s %-9s rq=%u sq=%u cookie=%llu %s%s", t,
+		printf("%s %-8s %s %-23s %-22s %-22s %-9s rq=%s sq=%s cookie=%llu %s%s", t,
 		       event_names[kind], s->proto == IPPROTO_UDP ? "udp" : "tcp", state, local, peer,
-		       r == R_NONE ? "-" : role_names[r], s->rqueue, s->wqueue,
+		       r == R_NONE ? "-" : role_names[r],
+		       text_known(rq, sizeof(rq), s->rqueue, s->absent & PSCOPE_DIAG_NO_RQUEUE),
+		       text_known(sq, sizeof(sq), s->wqueue, s->absent & PSCOPE_DIAG_NO_WQUEUE),
 		       (unsigned long long)s->cookie, via, initial ? " initial" : "");
 		if (w->processes)
 			text_owners(e);
@@ -485,6 +524,7 @@ static int on_destroy(const struct pscope_diag_sock *s, void *ctx)
 		struct pscope_diag_sock g = *s;
 
 		g.rqueue = g.wqueue = 0;
+		g.absent |= PSCOPE_DIAG_NO_RQUEUE | PSCOPE_DIAG_NO_WQUEUE;
 		e = insert(w, &g);
 		if (!e)
 			return -1;

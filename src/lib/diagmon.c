@@ -101,6 +101,7 @@ int pscope_diagmon_parse(const void *msg, size_t len, int proto, struct pscope_d
 	struct nlmsghdr h;
 	struct inet_diag_msg m;
 	size_t off, end;
+	bool full = false;
 
 	if (len < sizeof(h))
 		return -PSCOPE_E_NL_TRUNC;
@@ -128,6 +129,8 @@ int pscope_diagmon_parse(const void *msg, size_t len, int proto, struct pscope_d
 				return -PSCOPE_E_NL_ATTR;
 			proto = p[off + RTA_LENGTH(0)];
 		}
+		/* Only a full socket has it (inet_diag_msg_attrs_fill()), as in diag.c. */
+		full |= rta.rta_type == INET_DIAG_SHUTDOWN;
 		off += RTA_ALIGN(rta.rta_len);
 	}
 	if (proto != IPPROTO_TCP && proto != IPPROTO_UDP)
@@ -146,6 +149,15 @@ int pscope_diagmon_parse(const void *msg, size_t len, int proto, struct pscope_d
 	s->uid = m.idiag_uid;
 	s->inode = m.idiag_inode;
 	s->cookie = (uint64_t)m.id.idiag_cookie[0] | (uint64_t)m.id.idiag_cookie[1] << 32;
+	/*
+	 * A minisocket (TIME_WAIT, a request) has 0 for its queues and uid, and so
+	 * has a notification, which the kernel fills without them
+	 * (inet_diag_handler_get_info()): placeholders, not values.
+	 */
+	if (!full)
+		s->absent |= PSCOPE_DIAG_NO_RQUEUE | PSCOPE_DIAG_NO_WQUEUE | PSCOPE_DIAG_NO_UID;
+	if (!s->inode)
+		s->absent |= PSCOPE_DIAG_NO_INODE;
 	return 0;
 }
 

@@ -75,7 +75,7 @@ for i in range(1000):
         pass
     c.close()' "$PORT" | sort -n >"$TMP/ports"
 	[ "$(wc -l <"$TMP/ports")" -eq 1000 ]
-	wait_for_count "$TMP/events" '"role":"client","recv_q":[0-9]*,"send_q":[0-9]*,"inode":0}$' 2000 20 || true
+	wait_for_count "$TMP/events" '"role":"client"' 2000 20 || true
 	wait_for_count "$TMP/events" '"state":"TIME_WAIT"' 1000 20 || true
 	stop_watch
 	# No dump ran after the first: everything below came from notifications.
@@ -85,8 +85,9 @@ for i in range(1000):
 	jq -r 'select(.role == "client" and .event == "gone") | .local' "$TMP/events" | sed 's/.*://' | sort -n >"$TMP/gone"
 	diff "$TMP/ports" "$TMP/appeared"
 	diff "$TMP/ports" "$TMP/gone"
-	# Every server end appeared in TIME_WAIT (its stand-in, found by a lookup of the 4-tuple).
-	jq -r 'select(.role == "accepted" and .event == "appeared" and .state == "TIME_WAIT") | .peer' "$TMP/events" |
+	# Every server end appeared in TIME_WAIT (its stand-in, found by a lookup of the 4-tuple),
+	# closed by its owner: orphaned, as ls says.
+	jq -r 'select(.role == "orphaned" and .event == "appeared" and .state == "TIME_WAIT" and .recv_q == null) | .peer' "$TMP/events" |
 		sed 's/.*://' | sort -n >"$TMP/tw"
 	diff "$TMP/ports" "$TMP/tw"
 	# The kernel agrees: 1000 TIME_WAIT sockets on the port now.
