@@ -112,6 +112,7 @@ bench: $(BIN)
 	$(BIN) bench -n $(BENCH_N) --chart build/bench-ramp.svg
 	$(BIN) bench --accept-only
 	bash bench/ls.sh $(BENCH_N) $(BIN)
+	bash bench/observe.sh $(BENCH_N) $(BIN)
 
 # Installs cmocka and bats when missing (as root), or says how.
 test-deps:
