@@ -68,7 +68,7 @@ port2=$(sed -n 's/^portscope: listening on .*:\([0-9]*\)$/\1/p' "$tmp/serve2.err
 wpid=$!
 sleep 0.5
 t0=$(date +%s.%N)
-timeout 300 "$PS" connect -n 100000 -c 500 --procs 2 --source 127.0.0.2-127.0.0.9 --hold 0 -f json "$port2" >"$tmp/c.json" 2>/dev/null
+timeout 300 "$PS" connect -n 60000 -c 500 --procs 4 --source 127.0.0.100-127.0.0.129 --hold 0 -f json "$port2" >"$tmp/c.json" 2>"$tmp/c.err" || cat "$tmp/c.err" >&2
 t1=$(date +%s.%N)
 sleep 1
 cpu=$(awk '{print ($14 + $15) / 100}' "/proc/$wpid/stat")
