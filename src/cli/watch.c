@@ -507,10 +507,7 @@ static int on_destroy(const struct pscope_diag_sock *s, void *ctx)
 		} else if (e->s.state != now.state) {
 			int prev = e->s.state;
 
-			e->s.state = now.state;
-			e->s.rqueue = now.rqueue;
-			e->s.wqueue = now.wqueue;
-			e->s.inode = now.inode;
+			e->s = now;
 			emit(w, EV_CHANGED, &e->s, prev, "lookup", false, e);
 		}
 		return 0;

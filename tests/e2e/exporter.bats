@@ -39,15 +39,15 @@ time.sleep(60)'
 	done
 	! grep -q '_total' "$TMP/metrics"
 	# ss: 1 listener, 5 established on the server's side (3 accepted, 2 waiting), 5 clients.
-	[ "$(ss -Htn state established "( sport = :$port )" | wc -l)" -eq 5 ]
-	[ "$(ss -Htn state established "( dport = :$port )" | wc -l)" -eq 5 ]
+	[ "$(ss -Htn state established "( src 127.0.0.1:$port )" | wc -l)" -eq 5 ]
+	[ "$(ss -Htn state established "( dst 127.0.0.1:$port )" | wc -l)" -eq 5 ]
 	[ "$(metric "$TMP/metrics" "portscope_sockets{port=\"$port\",proto=\"tcp\",role=\"listener\",state=\"listen\"}")" = 1 ]
 	[ "$(metric "$TMP/metrics" "portscope_sockets{port=\"$port\",proto=\"tcp\",role=\"accepted\",state=\"established\"}")" = 5 ]
 	[ "$(metric "$TMP/metrics" "portscope_sockets{port=\"$port\",proto=\"tcp\",role=\"client\",state=\"established\"}")" = 5 ]
 	# The accept queue: 2 waiting, of a backlog of 7, as ss shows the listener (Recv-Q, Send-Q).
-	read -r rq sq < <(ss -Htln "( sport = :$port )" | awk '{print $2, $3}')
+	read -r rq sq < <(ss -Htln "( src 127.0.0.1:$port )" | awk '{print $2, $3}')
 	[ "$rq" -eq 2 ] && [ "$sq" -eq 7 ]
-	cookie=$(ss -Htlne "( sport = :$port )" | grep -o 'sk:[0-9a-f]*' | cut -d: -f2)
+	cookie=$(ss -Htlne "( src 127.0.0.1:$port )" | grep -o 'sk:[0-9a-f]*' | cut -d: -f2)
 	[ "$(metric "$TMP/metrics" "portscope_listener_accept_queue_length{address=\"127.0.0.1\",port=\"$port\",cookie=\"$((16#$cookie))\"}")" = "$rq" ]
 	[ "$(metric "$TMP/metrics" "portscope_listener_accept_queue_limit{address=\"127.0.0.1\",port=\"$port\",cookie=\"$((16#$cookie))\"}")" = "$sq" ]
 	[ "$(metric "$TMP/metrics" "portscope_reuseport_group_listeners{address=\"127.0.0.1\",port=\"$port\"}")" = 1 ]
@@ -65,7 +65,7 @@ time.sleep(60)' "$PORT"
 	wait_for_count "$TMP/out" '^conn=' 200 10
 	"$PORTSCOPE" exporter --once >"$TMP/metrics"
 	# The 200 clients' ports, from ss: none is a label.
-	ss -Htn state established "( dport = :$PORT )" | awk '{print $3}' | sed 's/.*://' >"$TMP/cports"
+	ss -Htn state established "( dst 127.0.0.1:$PORT )" | awk '{print $3}' | sed 's/.*://' >"$TMP/cports"
 	[ "$(wc -l <"$TMP/cports")" -eq 200 ]
 	while read -r p; do
 		! grep -q "port=\"$p\"" "$TMP/metrics" || { echo "a series for client port $p"; false; }
@@ -78,7 +78,7 @@ time.sleep(60)' "$PORT"
 	spawn "$TMP/rp" "$PSTEST" reuseport
 	wait_for_line "$TMP/rp" '^[0-9]' 5
 	port=$(head -1 "$TMP/rp")
-	[ "$(ss -Htln "( sport = :$port )" | wc -l)" -eq 2 ]
+	[ "$(ss -Htln "( src 127.0.0.1:$port )" | wc -l)" -eq 2 ]
 	"$PORTSCOPE" exporter --once >"$TMP/metrics"
 	[ "$(metric "$TMP/metrics" "portscope_reuseport_group_listeners{address=\"127.0.0.1\",port=\"$port\"}")" = 2 ]
 	[ "$(grep -c "^portscope_listener_accept_queue_limit{address=\"127.0.0.1\",port=\"$port\"," "$TMP/metrics")" -eq 2 ]
@@ -137,7 +137,7 @@ EOF
 	wait_pid "$ppid" 10 || true
 	echo "prometheus says: $got"
 	[ "$got" = 5 ]
-	[ "$(ss -Htn state established "( sport = :$port )" | wc -l)" -eq 5 ]
+	[ "$(ss -Htn state established "( src 127.0.0.1:$port )" | wc -l)" -eq 5 ]
 }
 
 @test "exporter --textfile DIR: written whole (temporary file, rename), promtool accepts it; --interval rewrites it" {

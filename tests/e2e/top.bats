@@ -58,9 +58,9 @@ top_pid() {
 	[ "$status" -eq 0 ]
 	grep -q '^PORT  *LSN  *GRP  *QUEUE  *FILL  *ESTAB  *SYNR  *TW  *CLI  *NEW/s  *CLS/s  *OWNERS$' <<<"$output"
 	row=$(grep "^$port/tcp " <<<"$output")
-	read -r rq sq < <(ss -Htln "( sport = :$port )" | awk '{print $2, $3}')
-	estab=$(ss -Htn state established "( sport = :$port )" | wc -l)
-	clients=$(ss -Htn state established "( dport = :$port )" | wc -l)
+	read -r rq sq < <(ss -Htln "( src 127.0.0.1:$port )" | awk '{print $2, $3}')
+	estab=$(ss -Htn state established "( src 127.0.0.1:$port )" | wc -l)
+	clients=$(ss -Htn state established "( dst 127.0.0.1:$port )" | wc -l)
 	[ "$rq/$sq" = 2/7 ] && [ "$estab" -eq 5 ] && [ "$clients" -eq 5 ]
 	read -r f_port f_lsn f_grp f_queue f_fill f_estab f_synr f_tw f_cli f_new f_cls f_owner <<<"$row"
 	[ "$f_lsn $f_grp $f_queue $f_fill" = "1 1 $rq/$sq 28%" ]
@@ -145,7 +145,7 @@ while time.time() < end:
 		# About 17 a second (each takes 0.05 s and a round trip); a frame may straddle the end.
 		awk -v n="$f_new" -v c="$f_cls" 'BEGIN { exit !(n >= 5 && n <= 25 && c >= 5 && c <= 25) }'
 		# TIME_WAIT on the server's side as ss counts it, give or take one frame's worth.
-		tw=$(ss -Htan state time-wait "( sport = :$PORT )" | wc -l)
+		tw=$(ss -Htan state time-wait "( src 127.0.0.1:$PORT )" | wc -l)
 		[ "$f_tw" -le "$tw" ] && [ "$f_tw" -ge $((tw - 25)) ]
 		if [ -z "$keep" ]; then [ "$tw" -ge 50 ]; else [ "$tw" -eq 0 ]; fi
 		tmux_keys q

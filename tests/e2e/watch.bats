@@ -22,7 +22,7 @@ stop_watch() {
 # ss_cookies PORT: "cookie state local peer" of the TCP sockets on PORT, from ss -e (sk:HEX).
 ss_cookies() {
 	local ck st l p
-	ss -Htanoe "( sport = :$1 or dport = :$1 )" | awk '{
+	ss -Htanoe "( src 127.0.0.1:$1 or dst 127.0.0.1:$1 )" | awk '{
 		ck = ""; for (i = 1; i <= NF; i++) if ($i ~ /^sk:/) ck = substr($i, 4)
 		st = $1; gsub("-", "_", st); if (st == "ESTAB") st = "ESTABLISHED"
 		print ck, st, $4, $5 }' | while read -r ck st l p; do
@@ -37,7 +37,7 @@ ss_cookies() {
 	exec {c2}<>"/dev/tcp/127.0.0.1/$PORT"
 	wait_for_count "$TMP/out" '^conn=' 2 5
 	# TCP only (-t): a UDP socket of another test may have the same port number.
-	start_watch -f json -t -i 10 "$PORT"
+	start_watch -f json -t -i 10 "127.0.0.1:$PORT"
 	wait_for_count "$TMP/events" '"event"' 5 5
 	stop_watch
 	cat "$TMP/events"
@@ -53,7 +53,7 @@ ss_cookies() {
 	[ "$(jq -r 'select(.role == "accepted") | .local' "$TMP/events" | sort -u)" = "127.0.0.1:$PORT" ]
 	[ "$(jq -r 'select(.role == "client") | .peer' "$TMP/events" | sort -u)" = "127.0.0.1:$PORT" ]
 	# -n: the same start, not reported.
-	start_watch -f json -t -n -i 10 "$PORT"
+	start_watch -f json -t -n -i 10 "127.0.0.1:$PORT"
 	sleep 0.3
 	stop_watch
 	[ ! -s "$TMP/events" ]
@@ -63,7 +63,7 @@ ss_cookies() {
 @test "watch: 1000 connections born and gone within one dump interval, each reported via the kernel's notifications" {
 	start_server 127.0.0.1:0 -f line
 	# A 30 s interval: after the first dump, only destroy notifications can tell.
-	start_watch -f json -t -i 30 "$PORT"
+	start_watch -f json -t -i 30 "127.0.0.1:$PORT"
 	# Each client connects, reads the server's line and closes: the server closed
 	# first, so its end waits in TIME_WAIT; the client's end is freed.
 	python3 -c '
@@ -91,7 +91,7 @@ for i in range(1000):
 		sed 's/.*://' | sort -n >"$TMP/tw"
 	diff "$TMP/ports" "$TMP/tw"
 	# The kernel agrees: 1000 TIME_WAIT sockets on the port now.
-	[ "$(ss -Htan state time-wait "( sport = :$PORT )" | wc -l)" -eq 1000 ]
+	[ "$(ss -Htan state time-wait "( src 127.0.0.1:$PORT )" | wc -l)" -eq 1000 ]
 	[ "$(grep -c '"event":"lost"' "$TMP/events")" -eq 0 ]
 }
 
@@ -112,19 +112,19 @@ import time; time.sleep(20)' "$PORT" "$TMP/go"
 	wait_for_line "$TMP/client" '^[0-9]' 5
 	cport=$(head -1 "$TMP/client")
 	wait_for_count "$TMP/out" '^conn=' 1 5
-	start_watch -f json -t -i 30 "$PORT"
+	start_watch -f json -t -i 30 "127.0.0.1:$PORT"
 	cookie=$(ss_cookies "$PORT" | awk -v p="127.0.0.1:$cport" '$3 == p {print $1}')
 	[ -n "$cookie" ]
 	echo go >"$TMP/go"
 	wait_for_line "$TMP/client" closed 5
-	wait_for_line "$TMP/events" '"event":"changed"' 5 || { cat "$TMP/events" "$TMP/client"; ss -tanoe "( sport = :$PORT or dport = :$PORT )"; false; }
+	wait_for_line "$TMP/events" '"event":"changed"' 5 || { cat "$TMP/events" "$TMP/client"; ss -tanoe "( src 127.0.0.1:$PORT or dst 127.0.0.1:$PORT )"; false; }
 	wait_for_line "$TMP/events" '"event":"gone"' 5
 	stop_watch
 	cat "$TMP/events"
 	# The client closed first: its end went to TIME_WAIT, with the cookie it had.
 	run jq -r 'select(.event == "changed") | "\(.cookie) \(.prev_state) \(.state) \(.local) \(.via)"' "$TMP/events"
 	[ "$output" = "$cookie ESTABLISHED TIME_WAIT 127.0.0.1:$cport lookup" ]
-	[ "$(ss -Htan state time-wait "( sport = :$cport )" | awk '{print $3}')" = "127.0.0.1:$cport" ]
+	[ "$(ss -Htan state time-wait "( src 127.0.0.1:$cport and dst 127.0.0.1:$PORT )" | awk '{print $3}')" = "127.0.0.1:$cport" ]
 	# The server's end closed second (LAST_ACK) and was freed: gone, seen by a notification.
 	run jq -r 'select(.event == "gone") | "\(.role) \(.peer) \(.via)"' "$TMP/events"
 	[ "$output" = "accepted 127.0.0.1:$cport destroy" ]
@@ -161,7 +161,7 @@ import time; time.sleep(20)' "$PORT" "$TMP/go"
 	wait_pid "$wpid" 5 || status=$?
 	[ "$status" -eq 0 ]
 	# The kernel agrees: 2 established sockets on the port, one of them the client's.
-	[ "$(ss -Htan state established "( sport = :$PORT or dport = :$PORT )" | wc -l)" -eq 2 ]
+	[ "$(ss -Htan state established "( src 127.0.0.1:$PORT or dst 127.0.0.1:$PORT )" | wc -l)" -eq 2 ]
 	exec {c1}>&-
 }
 
@@ -181,7 +181,7 @@ import time; time.sleep(20)' "$PORT" "$TMP/go"
 
 @test "watch: lost notifications (a tiny queue, the watcher stopped) give a 'lost' event and a fresh dump" {
 	start_server 127.0.0.1:0 -f line
-	start_watch -f json -t -i 30 --rcvbuf 1024 "$PORT"
+	start_watch -f json -t -i 30 --rcvbuf 1024 "127.0.0.1:$PORT"
 	kill -STOP "$WATCH_PID"
 	python3 -c '
 import socket, sys
@@ -192,7 +192,7 @@ for i in range(100):
     c.close()' "$PORT"
 	kill -CONT "$WATCH_PID"
 	wait_for_line "$TMP/events" '"event":"lost"' 5
-	want=$(ss -Htan state time-wait "( sport = :$PORT )" | wc -l)
+	want=$(ss -Htan state time-wait "( src 127.0.0.1:$PORT )" | wc -l)
 	wait_for_count "$TMP/events" '"state":"TIME_WAIT"' "$want" 5
 	stop_watch
 	jq -c . "$TMP/events" >/dev/null
