@@ -5,6 +5,8 @@
 
 load helpers
 
+NS=()
+
 # hold_python OUT: python3 listens on 127.0.0.1:0 with backlog 7, holds 3
 # accepted connections and 2 it never accepts; prints "PORT PID" then sleeps.
 hold_python() {
@@ -117,7 +119,7 @@ top_pid() {
 
 # short_clients PORT SECS: python3 connects, reads the server's line, closes, 20 times a second.
 short_clients() {
-	python3 -c '
+	"${NS[@]}" python3 -c '
 import socket, sys, time
 end = time.time() + float(sys.argv[2])
 while time.time() < end:
@@ -133,10 +135,18 @@ while time.time() < end:
 	# Without --keep the server closes first (its end stays in TIME_WAIT); with
 	# --keep the client does, and the server's end is freed at once, seen only
 	# through the kernel's destroy notifications.
+	# In a network namespace of its own: TIME_WAIT sockets are counted, and the host's
+	# table of them (net.ipv4.tcp_max_tw_buckets) may be full of other jobs'.
+	NETNS="ps-top-$$-$BATS_TEST_NUMBER"
+	ip netns add "$NETNS"
+	ip -n "$NETNS" link set lo up
+	NS=(ip netns exec "$NETNS")
 	for keep in "" --keep; do
-		start_server 127.0.0.1:0 -f line $keep
+		"${NS[@]}" "$PORTSCOPE" serve 127.0.0.1:0 -f line $keep >"$TMP/out" 2>"$TMP/err" &
+		SERVER_PID=$!
+		server_listening
 		tmux_start
-		tmux_keys "$PORTSCOPE top -d 1 -s p" Enter
+		tmux_keys "${NS[*]} $PORTSCOPE top -d 1 -s p" Enter
 		wait_screen "^$PORT/tcp " 5
 		short_clients "$PORT" 4
 		row=$(tmux_screen | grep "^$PORT/tcp ")
@@ -145,7 +155,7 @@ while time.time() < end:
 		# About 17 a second (each takes 0.05 s and a round trip); a frame may straddle the end.
 		awk -v n="$f_new" -v c="$f_cls" 'BEGIN { exit !(n >= 5 && n <= 25 && c >= 5 && c <= 25) }'
 		# TIME_WAIT on the server's side as ss counts it, give or take one frame's worth.
-		tw=$(ss -Htan state time-wait "( src 127.0.0.1:$PORT )" | wc -l)
+		tw=$("${NS[@]}" ss -Htan state time-wait "( src 127.0.0.1:$PORT )" | wc -l)
 		[ "$f_tw" -le "$tw" ] && [ "$f_tw" -ge $((tw - 25)) ]
 		if [ -z "$keep" ]; then [ "$tw" -ge 50 ]; else [ "$tw" -eq 0 ]; fi
 		tmux_keys q

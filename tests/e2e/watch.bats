@@ -4,10 +4,28 @@
 
 load helpers
 
+# Tests that need TIME_WAIT sockets run in a network namespace of their own: the
+# kernel keeps at most net.ipv4.tcp_max_tw_buckets of them per namespace, and other
+# jobs on the host may have filled the host's.  NS is the command prefix (empty: the host's).
+NS=()
+own_netns() {
+	NETNS="ps-watch-$$-$BATS_TEST_NUMBER"
+	ip netns add "$NETNS"
+	ip -n "$NETNS" link set lo up
+	NS=(ip netns exec "$NETNS")
+}
+
+# start_server_ns ARGS...: start_server, in NS.
+start_server_ns() {
+	"${NS[@]}" "$PORTSCOPE" serve "$@" >"$TMP/out" 2>"$TMP/err" &
+	SERVER_PID=$!
+	server_listening
+}
+
 # start_watch ARGS...: runs `portscope watch ARGS` in the background (stdout to
 # $TMP/events, stderr to $TMP/watch.err), waits until it says it is watching; sets WATCH_PID.
 start_watch() {
-	"$PORTSCOPE" watch "$@" >"$TMP/events" 2>"$TMP/watch.err" &
+	"${NS[@]}" "$PORTSCOPE" watch "$@" >"$TMP/events" 2>"$TMP/watch.err" &
 	WATCH_PID=$!
 	BG_PIDS+=("$WATCH_PID")
 	wait_for_line "$TMP/watch.err" 'watching' 5 || { cat "$TMP/watch.err" >&2; return 1; }
@@ -22,7 +40,7 @@ stop_watch() {
 # ss_cookies PORT: "cookie state local peer" of the TCP sockets on PORT, from ss -e (sk:HEX).
 ss_cookies() {
 	local ck st l p
-	ss -Htanoe "( src 127.0.0.1:$1 or dst 127.0.0.1:$1 )" | awk '{
+	"${NS[@]}" ss -Htanoe "( src 127.0.0.1:$1 or dst 127.0.0.1:$1 )" | awk '{
 		ck = ""; for (i = 1; i <= NF; i++) if ($i ~ /^sk:/) ck = substr($i, 4)
 		st = $1; gsub("-", "_", st); if (st == "ESTAB") st = "ESTABLISHED"
 		print ck, st, $4, $5 }' | while read -r ck st l p; do
@@ -61,12 +79,13 @@ ss_cookies() {
 }
 
 @test "watch: 1000 connections born and gone within one dump interval, each reported via the kernel's notifications" {
-	start_server 127.0.0.1:0 -f line
+	own_netns
+	start_server_ns 127.0.0.1:0 -f line
 	# A 30 s interval: after the first dump, only destroy notifications can tell.
 	start_watch -f json -t -i 30 "127.0.0.1:$PORT"
 	# Each client connects, reads the server's line and closes: the server closed
 	# first, so its end waits in TIME_WAIT; the client's end is freed.
-	python3 -c '
+	"${NS[@]}" python3 -c '
 import socket, sys
 for i in range(1000):
     c = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
@@ -91,14 +110,15 @@ for i in range(1000):
 		sed 's/.*://' | sort -n >"$TMP/tw"
 	diff "$TMP/ports" "$TMP/tw"
 	# The kernel agrees: 1000 TIME_WAIT sockets on the port now.
-	[ "$(ss -Htan state time-wait "( src 127.0.0.1:$PORT )" | wc -l)" -eq 1000 ]
+	[ "$("${NS[@]}" ss -Htan state time-wait "( src 127.0.0.1:$PORT )" | wc -l)" -eq 1000 ]
 	[ "$(grep -c '"event":"lost"' "$TMP/events")" -eq 0 ]
 }
 
 @test "watch: a closing connection known from a dump changes to TIME_WAIT (same cookie), its peer is gone" {
-	start_server 127.0.0.1:0 --keep -f line
+	own_netns
+	start_server_ns 127.0.0.1:0 --keep -f line
 	mkfifo "$TMP/go"
-	spawn "$TMP/client" python3 -c '
+	spawn "$TMP/client" "${NS[@]}" python3 -c '
 import socket, sys
 c = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
 b = b""
@@ -117,14 +137,14 @@ import time; time.sleep(20)' "$PORT" "$TMP/go"
 	[ -n "$cookie" ]
 	echo go >"$TMP/go"
 	wait_for_line "$TMP/client" closed 5
-	wait_for_line "$TMP/events" '"event":"changed"' 5 || { cat "$TMP/events" "$TMP/client"; ss -tanoe "( src 127.0.0.1:$PORT or dst 127.0.0.1:$PORT )"; false; }
+	wait_for_line "$TMP/events" '"event":"changed"' 5 || { cat "$TMP/events" "$TMP/client"; "${NS[@]}" ss -tanoe "( src 127.0.0.1:$PORT or dst 127.0.0.1:$PORT )"; false; }
 	wait_for_line "$TMP/events" '"event":"gone"' 5
 	stop_watch
 	cat "$TMP/events"
 	# The client closed first: its end went to TIME_WAIT, with the cookie it had.
 	run jq -r 'select(.event == "changed") | "\(.cookie) \(.prev_state) \(.state) \(.local) \(.via)"' "$TMP/events"
 	[ "$output" = "$cookie ESTABLISHED TIME_WAIT 127.0.0.1:$cport lookup" ]
-	[ "$(ss -Htan state time-wait "( src 127.0.0.1:$cport and dst 127.0.0.1:$PORT )" | awk '{print $3}')" = "127.0.0.1:$cport" ]
+	[ "$("${NS[@]}" ss -Htan state time-wait "( src 127.0.0.1:$cport and dst 127.0.0.1:$PORT )" | awk '{print $3}')" = "127.0.0.1:$cport" ]
 	# The server's end closed second (LAST_ACK) and was freed: gone, seen by a notification.
 	run jq -r 'select(.event == "gone") | "\(.role) \(.peer) \(.via)"' "$TMP/events"
 	[ "$output" = "accepted 127.0.0.1:$cport destroy" ]
@@ -180,10 +200,11 @@ import time; time.sleep(20)' "$PORT" "$TMP/go"
 }
 
 @test "watch: lost notifications (a tiny queue, the watcher stopped) give a 'lost' event and a fresh dump" {
-	start_server 127.0.0.1:0 -f line
+	own_netns
+	start_server_ns 127.0.0.1:0 -f line
 	start_watch -f json -t -i 30 --rcvbuf 1024 "127.0.0.1:$PORT"
 	kill -STOP "$WATCH_PID"
-	python3 -c '
+	"${NS[@]}" python3 -c '
 import socket, sys
 for i in range(100):
     c = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
@@ -192,7 +213,7 @@ for i in range(100):
     c.close()' "$PORT"
 	kill -CONT "$WATCH_PID"
 	wait_for_line "$TMP/events" '"event":"lost"' 5
-	want=$(ss -Htan state time-wait "( src 127.0.0.1:$PORT )" | wc -l)
+	want=$("${NS[@]}" ss -Htan state time-wait "( src 127.0.0.1:$PORT )" | wc -l)
 	wait_for_count "$TMP/events" '"state":"TIME_WAIT"' "$want" 5
 	stop_watch
 	jq -c . "$TMP/events" >/dev/null
