@@ -496,13 +496,13 @@ int cmd_exporter(int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	struct exporter e = { .listen = DEFAULT_LISTEN };
-	bool listen_given = false;
+	struct cli_opts opts;
 	int c, rc;
 
-	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":l:h", longopts, NULL)) != -1) {
+	cli_opts_init(&opts, "l:h", longopts);
+	while ((c = cli_getopt(&opts, argc, argv)) != -1) {
 		switch (c) {
-		case 'l': e.listen = optarg; listen_given = true; break;
+		case 'l': e.listen = optarg; break;
 		case OPT_TEXTFILE: e.textfile = optarg; break;
 		case OPT_ONCE: e.once = true; break;
 		case OPT_INTERVAL:
@@ -513,17 +513,17 @@ int cmd_exporter(int argc, char **argv)
 			fputs(usage, stdout);
 			return cli_finish(EXIT_OK);
 		default:
-			return cli_bad_option(argc, argv, c);
+			return EXIT_USAGE;
 		}
 	}
 	if (optind < argc)
 		return cli_usage_error("unexpected argument '%s'", argv[optind]);
-	if (e.textfile && (listen_given || e.once))
-		return cli_usage_error("--textfile writes a file: it goes with neither --listen nor --once");
-	if (e.once && listen_given)
-		return cli_usage_error("--once prints the metrics: it does not go with --listen");
-	if (e.interval > 0 && !e.textfile)
-		return cli_usage_error("--interval goes with --textfile (Prometheus decides when to scrape)");
+	if ((rc = cli_opt_conflict(&opts, OPT_TEXTFILE, 'l', "--textfile writes a file")) ||
+	    (rc = cli_opt_conflict(&opts, OPT_TEXTFILE, OPT_ONCE, "--textfile writes a file")) ||
+	    (rc = cli_opt_conflict(&opts, OPT_ONCE, 'l', "--once prints the metrics")) ||
+	    (rc = cli_opt_needs(&opts, OPT_INTERVAL, e.textfile != NULL,
+				"--textfile (Prometheus decides when to scrape)")))
+		return rc;
 	cli_ignore_sigpipe();
 	if (e.once) {
 		struct text t = { 0 };

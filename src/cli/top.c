@@ -627,10 +627,11 @@ int cmd_top(int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	struct top t = { .delay = 1, .sort = C_ESTAB, .mon = -1 };
+	struct cli_opts opts;
 	int c, rc;
 
-	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":d:s:h", longopts, NULL)) != -1) {
+	cli_opts_init(&opts, "d:s:h", longopts);
+	while ((c = cli_getopt(&opts, argc, argv)) != -1) {
 		switch (c) {
 		case 'd':
 			if (cli_parse_seconds("--delay", optarg, &t.delay) < 0)
@@ -648,7 +649,7 @@ int cmd_top(int argc, char **argv)
 			fputs(usage, stdout);
 			return cli_finish(EXIT_OK);
 		default:
-			return cli_bad_option(argc, argv, c);
+			return EXIT_USAGE;
 		}
 	}
 	if (optind < argc)

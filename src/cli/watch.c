@@ -853,12 +853,13 @@ static int parse_args(struct watch *w, int argc, char **argv, bool *help)
 		{ "local-only", no_argument, NULL, 'l' },   { "rcvbuf", required_argument, NULL, OPT_RCVBUF },
 		{ "help", no_argument, NULL, 'h' },	    { NULL, 0, NULL, 0 },
 	};
+	struct cli_opts opts;
 	bool fmt_given = false;
 	unsigned long v;
 	int c;
 
-	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":f:i:pnqtu46lh", longopts, NULL)) != -1) {
+	cli_opts_init(&opts, "f:i:pnqtu46lh", longopts);
+	while ((c = cli_getopt(&opts, argc, argv)) != -1) {
 		switch (c) {
 		case 'f':
 			if (!strcmp(optarg, "json"))
@@ -898,7 +899,7 @@ static int parse_args(struct watch *w, int argc, char **argv, bool *help)
 			w->rcvbuf = (int)v;
 			break;
 		default:
-			return cli_bad_option(argc, argv, c);
+			return EXIT_USAGE;
 		}
 	}
 	if (argc - optind > 1)
@@ -906,7 +907,10 @@ static int parse_args(struct watch *w, int argc, char **argv, bool *help)
 	if (optind < argc && parse_target(argv[optind], &w->f) < 0)
 		return EXIT_USAGE;
 	if (w->f.local_only && w->f.port < 0)
-		return cli_usage_error("--local-only needs a PORT");
+		return cli_usage_error("'%s' needs a PORT", cli_opt(&opts, 'l'));
+	if (w->quiet && fmt_given)
+		return cli_usage_error("'%s' prints no events: '%s' has nothing to format",
+				       cli_opt(&opts, 'q'), cli_opt(&opts, 'f'));
 	if (!fmt_given)
 		w->json = !isatty(STDOUT_FILENO);
 	return EXIT_OK;
