@@ -232,12 +232,14 @@ print(l.getsockname()[1], os.getpid(), l.fileno(), flush=True)
 time.sleep(30)'
 	wait_for_line "$TMP/srv" '^[0-9]' 5
 	read -r port pid fd <"$TMP/srv"
-	run bash -c "timeout 5 $PORTSCOPE watch -p --timeout 0.3 $port 2>/dev/null"
+	run bash -c "timeout 30 $PORTSCOPE watch -p --timeout 0.3 127.0.0.1:$port 2>$TMP/watch.err"
+	cat "$TMP/watch.err"
 	[ "$status" -eq 0 ]
 	echo "$output"
 	[ "$(jq -r '"\(.role) \(.processes[0].pid) \(.processes[0].comm) \(.processes[0].fd)"' <<<"$output")" = "listener $pid python3 $fd" ]
-	# On a terminal (script gives one): text.
-	run script -qec "timeout 5 $PORTSCOPE watch -p --timeout 0.3 $port" /dev/null
+	# On a terminal (script gives one): text.  (30 s: -p reads every process's descriptors,
+	# which takes long on a host where other jobs hold many connections.)
+	run script -qec "timeout 30 $PORTSCOPE watch -p --timeout 0.3 127.0.0.1:$port" /dev/null
 	echo "$output"
 	grep -Eq "appeared tcp LISTEN +127.0.0.1:$port +0.0.0.0:\* +listener .* dump initial $pid/python3/fd=$fd" <<<"$output"
 }
