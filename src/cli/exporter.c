@@ -343,11 +343,9 @@ static int open_listener(const char *arg, int *fd)
 
 	if (cli_parse_endpoint(arg, "127.0.0.1", 29100, &ep) < 0)
 		return EXIT_USAGE;
-	rc = pscope_endpoint_resolve(&ep, AF_UNSPEC, SOCK_STREAM, 0, &a, 1);
-	if (rc < 0) {
-		cli_warn("%s: %s", arg, pscope_strerror(rc));
-		return EXIT_FAIL;
-	}
+	rc = cli_resolve_endpoint(arg, &ep, AF_UNSPEC, PSCOPE_RESOLVE_PASSIVE, &a, 1);
+	if (rc < 0)
+		return -rc;
 	*fd = pscope_listen(&a, 64, 0);
 	if (*fd < 0) {
 		cli_warn("cannot listen on %s: %s", arg, pscope_strerror(*fd));

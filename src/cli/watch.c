@@ -821,6 +821,7 @@ static int parse_until(struct watch *w, const char *arg)
 	return 0;
 }
 
+/* PORT or ADDR:PORT as ls reads it ('*' for any address).  Returns 0, or -1 after a message. */
 static int parse_target(const char *arg, struct pscope_diag_filter *f)
 {
 	struct pscope_endpoint ep;
@@ -832,10 +833,13 @@ static int parse_target(const char *arg, struct pscope_diag_filter *f)
 	if (ep.port == 0)
 		return cli_usage_error("bad port '%s': no socket is on port 0; give 1 to 65535", arg), -1;
 	f->port = ep.port;
-	if (!ep.host_given)
+	if (ep.kind == PSCOPE_HOST_NONE || ep.kind == PSCOPE_HOST_ANY)
 		return 0;
-	if (pscope_endpoint_resolve(&ep, AF_UNSPEC, SOCK_STREAM, PSCOPE_RESOLVE_NUMERIC, &f->addr, 1) < 0)
-		return cli_usage_error("bad address '%s': watch takes a numeric address", arg), -1;
+	if (ep.kind == PSCOPE_HOST_NAME)
+		return cli_usage_error("bad address '%s': '%s' is a host name; watch filters on a "
+				       "numeric address (or * for any)", arg, ep.host), -1;
+	if (cli_resolve_endpoint(arg, &ep, AF_UNSPEC, PSCOPE_RESOLVE_NUMERIC, &f->addr, 1) < 0)
+		return -1;
 	f->has_addr = true;
 	return 0;
 }
@@ -926,7 +930,7 @@ static void describe_start(const struct watch *w, int rcvbuf)
 	if (w->f.port < 0)
 		snprintf(what, sizeof(what), "every port");
 	else if (w->f.has_addr && pscope_addr_format(&w->f.addr, what, sizeof(what)) >= 0)
-		snprintf(what + strlen(what), sizeof(what) - strlen(what), " port %d", w->f.port);
+		; /* ADDR:PORT */
 	else
 		snprintf(what, sizeof(what), "port %d", w->f.port);
 	if (w->mon >= 0)
