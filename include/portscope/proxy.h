@@ -114,10 +114,12 @@ enum pscope_proxy_error {
 	PSCOPE_PROXY_E_NOT_ACCEPTED,	/* a version the parser was told not to accept */
 	PSCOPE_PROXY_E_VERSION,		/* v2: version nibble not 2 */
 	PSCOPE_PROXY_E_COMMAND,		/* v2: command neither LOCAL nor PROXY */
-	PSCOPE_PROXY_E_FAMILY,		/* v2 PROXY: family above AF_UNIX or transport above DGRAM */
+	PSCOPE_PROXY_E_FAMILY,		/* v2 PROXY: a family/transport byte the spec does not list
+					   (only \x00 \x11 \x12 \x21 \x22 \x31 \x32) */
 	PSCOPE_PROXY_E_ADDR_LEN,	/* v2: length shorter than the family's addresses */
 	PSCOPE_PROXY_E_TOO_BIG,		/* the header is longer than the caller's cap */
-	PSCOPE_PROXY_E_TLV_OVERRUN,	/* a TLV runs past the end of the header */
+	PSCOPE_PROXY_E_TLV_OVERRUN,	/* a TLV runs past the end of the header (PROXY; under
+					   LOCAL the block is skipped whole, spec 2.2) */
 	PSCOPE_PROXY_E_CRC32C_LEN,	/* a CRC32C TLV not 4 bytes long, or a second one */
 	PSCOPE_PROXY_E_CRC32C,		/* the CRC32c does not match the header */
 	PSCOPE_PROXY_E_UNIQUE_ID_LEN,	/* a UNIQUE_ID longer than 128 bytes */

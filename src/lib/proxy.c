@@ -381,6 +381,41 @@ static void v2_addresses(struct pscope_proxy_hdr *h, const uint8_t *a)
 	}
 }
 
+/*
+ * Spec 2.2, the 14th byte: the only combinations it lists are \x00 (UNSPEC),
+ * \x11 \x12 (TCP and UDP over IPv4), \x21 \x22 (IPv6), \x31 \x32 (UNIX).
+ * A known family with an UNSPEC transport (\x10) or the reverse (\x01) is
+ * not one of them.
+ */
+static bool v2_fam_listed(uint8_t b)
+{
+	unsigned fam = b >> 4, transport = b & 0x0F;
+
+	if (b == 0x00)
+		return true;
+	return fam >= PSCOPE_PROXY_AF_INET && fam <= PSCOPE_PROXY_AF_UNIX &&
+	       transport >= PSCOPE_PROXY_STREAM && transport <= PSCOPE_PROXY_DGRAM;
+}
+
+/* A LOCAL header whose block is skipped whole: no addresses, no TLVs (spec 2.2). */
+static int v2_opaque(struct pscope_proxy_hdr *h, size_t alen)
+{
+	uint8_t version = h->version, command = h->command, family = h->family,
+		transport = h->transport;
+	const uint8_t *raw = h->addr_raw;
+	size_t len = h->len;
+
+	pscope_proxy_hdr_init(h);
+	h->version = version;
+	h->command = command;
+	h->family = family;
+	h->transport = transport;
+	h->addr_raw = raw;
+	h->len = len;
+	h->addr_len = (uint16_t)alen;
+	return 0;
+}
+
 /* Decodes a whole v2 header of TOTAL bytes, whose fixed part was checked as it came. */
 static int v2_decode(const uint8_t *buf, size_t total, struct pscope_proxy_hdr *h)
 {
@@ -397,21 +432,26 @@ static int v2_decode(const uint8_t *buf, size_t total, struct pscope_proxy_hdr *
 	ablock = addr_block(h->family);
 	/*
 	 * Spec 2.2: a LOCAL header's family is ignored, but its length must be
-	 * skipped.  When the family is one the spec defines and its addresses
-	 * fit, they are read and TLVs follow them; otherwise the whole length
-	 * is skipped.
+	 * skipped ("discard the protocol block").  When the family byte is one
+	 * the spec lists and its addresses fit, they are read and TLVs follow
+	 * them; otherwise the whole length is skipped.  Under LOCAL, bytes
+	 * after the addresses that are not whole TLVs (padding) are skipped
+	 * too: the header is accepted with the whole length as its address
+	 * block and no TLVs.  A CRC32C TLV before the padding is still checked
+ * (spec 2.2.3: a receiver drops a header whose checksum does not match).
 	 */
-	if (ablock == NO_SIZE || ablock > alen || h->transport > PSCOPE_PROXY_DGRAM) {
-		h->addr_len = (uint16_t)alen;
-		return 0;
-	}
+	if (!v2_fam_listed(buf[13]) || ablock > alen)
+		return v2_opaque(h, alen);
 	h->addr_len = (uint16_t)ablock;
 	v2_addresses(h, h->addr_raw);
 	for (off = PSCOPE_PROXY_V2_FIXED + ablock; off < total;) {
 		struct pscope_proxy_tlv t;
 
-		if (total - off < TLV_HDR || be16(buf + off + 1) > total - off - TLV_HDR)
+		if (total - off < TLV_HDR || be16(buf + off + 1) > total - off - TLV_HDR) {
+			if (h->command == PSCOPE_PROXY_LOCAL)
+				return v2_opaque(h, alen);
 			return -PSCOPE_PROXY_E_TLV_OVERRUN;
+		}
 		t = (struct pscope_proxy_tlv){ .type = buf[off], .len = be16(buf + off + 1),
 					       .off = (uint32_t)(off + TLV_HDR),
 					       .value = buf + off + TLV_HDR };
@@ -449,7 +489,7 @@ static ssize_t parse_v2(struct pscope_proxy_parser *p, const uint8_t *buf, size_
 			return -PSCOPE_PROXY_E_COMMAND;
 	}
 	if (p->seen <= 13 && len > 13 && (buf[12] & 0x0F) == PSCOPE_PROXY_PROXY &&
-	    (addr_block(buf[13] >> 4) == NO_SIZE || (buf[13] & 0x0F) > PSCOPE_PROXY_DGRAM))
+	    !v2_fam_listed(buf[13]))
 		return -PSCOPE_PROXY_E_FAMILY;
 	if (len < PSCOPE_PROXY_V2_FIXED) {
 		p->seen = len;

@@ -429,6 +429,8 @@ static void v2_local(void **state)
 	const uint8_t bare[] = { SIG, 0x20, 0x00, 0x00, 0x00 };
 	uint8_t with[sizeof(v2_tcp4)];
 	const uint8_t odd[] = { SIG, 0x20, 0xF7, 0x00, 0x02, 0xAA, 0xBB };
+	const uint8_t pad[] = { SIG, 0x20, 0x00, 0x00, 0x02, 0xFF, 0xFF };
+	uint8_t stray[sizeof(v2_tcp4) + 2];
 	struct pscope_proxy_hdr h;
 
 	(void)state;
@@ -447,6 +449,36 @@ static void v2_local(void **state)
 	parse_whole(odd, sizeof(odd), &h);
 	assert_num_equal(h.addr_len, 2);
 	assert_num_equal(h.ntlv, 0);
+	/*
+	 * Spec 2.2 ("discard the protocol block"): LOCAL with 2 bytes of padding
+	 * and no family, LOCAL TCP4 with 2 stray bytes after its addresses, and
+	 * LOCAL with a family the spec does not list: accepted, skipped whole.
+	 */
+	check_splits(pad, sizeof(pad), 18);
+	parse_whole(pad, sizeof(pad), &h);
+	assert_num_equal(h.command, PSCOPE_PROXY_LOCAL);
+	assert_num_equal(h.addr_len, 2);
+	assert_num_equal(h.ntlv, 0);
+	memcpy(stray, v2_tcp4, sizeof(v2_tcp4));
+	stray[12] = 0x20;
+	stray[15] = 14;
+	stray[28] = 0xAB;
+	stray[29] = 0xCD;
+	check_splits(stray, sizeof(stray), 30);
+	parse_whole(stray, sizeof(stray), &h);
+	assert_num_equal(h.addr_len, 14);
+	assert_num_equal(h.src.len, 0);
+	assert_num_equal(h.ntlv, 0);
+	memcpy(stray, v2_tcp4, sizeof(v2_tcp4));
+	stray[12] = 0x20;
+	stray[13] = 0x10;
+	check_splits(stray, 28, 28);
+	parse_whole(stray, 28, &h);
+	assert_num_equal(h.addr_len, 12);
+	assert_num_equal(h.src.len, 0);
+	/* The same bytes under PROXY are refused: stray bytes overrun, \x10 is not listed. */
+	stray[12] = 0x21;
+	check_splits(stray, 28, -PSCOPE_PROXY_E_FAMILY);
 }
 
 /* PROXY with AF_UNSPEC (the spec's \x00), AF_UNIX stream and datagram. */
@@ -489,19 +521,25 @@ static void v2_rejects(void **state)
 		{ { SIG, 0x2F, 0x11, 0x00, 0x0C }, 16, PSCOPE_PROXY_E_COMMAND },
 		{ { SIG, 0x21, 0x41, 0x00, 0x0C }, 16, PSCOPE_PROXY_E_FAMILY },
 		{ { SIG, 0x21, 0x13, 0x00, 0x0C }, 16, PSCOPE_PROXY_E_FAMILY },
+		/* Spec 2.2 lists \x00 \x11 \x12 \x21 \x22 \x31 \x32 only: a family with transport UNSPEC, or the reverse. */
+		{ { SIG, 0x21, 0x10, 0x00, 0x0C }, 16, PSCOPE_PROXY_E_FAMILY },
+		{ { SIG, 0x21, 0x20, 0x00, 0x24 }, 16, PSCOPE_PROXY_E_FAMILY },
+		{ { SIG, 0x21, 0x30, 0x00, 0xD8 }, 16, PSCOPE_PROXY_E_FAMILY },
+		{ { SIG, 0x21, 0x01, 0x00, 0x00 }, 16, PSCOPE_PROXY_E_FAMILY },
+		{ { SIG, 0x21, 0x02, 0x00, 0x00 }, 16, PSCOPE_PROXY_E_FAMILY },
 		{ { SIG, 0x21, 0x11, 0x00, 0x0B }, 16, PSCOPE_PROXY_E_ADDR_LEN },
 		{ { SIG, 0x21, 0x21, 0x00, 0x0C }, 16, PSCOPE_PROXY_E_ADDR_LEN },
 		{ { SIG, 0x21, 0x31, 0x00, 0xD7 }, 16, PSCOPE_PROXY_E_ADDR_LEN },
 		/* TLVs: a header cut inside a TLV's type and length, and a value past the end. */
-		{ { SIG, 0x20, 0x00, 0x00, 0x02, 0x04, 0x00 }, 18, PSCOPE_PROXY_E_TLV_OVERRUN },
-		{ { SIG, 0x20, 0x00, 0x00, 0x04, 0x04, 0x00, 0x02, 0xAA }, 20, PSCOPE_PROXY_E_TLV_OVERRUN },
-		{ { SIG, 0x20, 0x00, 0x00, 0x03, 0x04, 0xFF, 0xFF }, 19, PSCOPE_PROXY_E_TLV_OVERRUN },
-		{ { SIG, 0x20, 0x00, 0x00, 0x06, 0x03, 0x00, 0x03, 1, 2, 3 }, 22, PSCOPE_PROXY_E_CRC32C_LEN },
-		{ { SIG, 0x20, 0x00, 0x00, 0x07, 0x03, 0x00, 0x04, 1, 2, 3, 4 }, 23, PSCOPE_PROXY_E_CRC32C },
-		{ { SIG, 0x20, 0x00, 0x00, 0x07, 0x20, 0x00, 0x04, 1, 0, 0, 0 }, 23, PSCOPE_PROXY_E_SSL },
-		{ { SIG, 0x20, 0x00, 0x00, 0x0A, 0x20, 0x00, 0x07, 1, 0, 0, 0, 0, 0x21, 0 }, 26,
+		{ { SIG, 0x21, 0x00, 0x00, 0x02, 0x04, 0x00 }, 18, PSCOPE_PROXY_E_TLV_OVERRUN },
+		{ { SIG, 0x21, 0x00, 0x00, 0x04, 0x04, 0x00, 0x02, 0xAA }, 20, PSCOPE_PROXY_E_TLV_OVERRUN },
+		{ { SIG, 0x21, 0x00, 0x00, 0x03, 0x04, 0xFF, 0xFF }, 19, PSCOPE_PROXY_E_TLV_OVERRUN },
+		{ { SIG, 0x21, 0x00, 0x00, 0x06, 0x03, 0x00, 0x03, 1, 2, 3 }, 22, PSCOPE_PROXY_E_CRC32C_LEN },
+		{ { SIG, 0x21, 0x00, 0x00, 0x07, 0x03, 0x00, 0x04, 1, 2, 3, 4 }, 23, PSCOPE_PROXY_E_CRC32C },
+		{ { SIG, 0x21, 0x00, 0x00, 0x07, 0x20, 0x00, 0x04, 1, 0, 0, 0 }, 23, PSCOPE_PROXY_E_SSL },
+		{ { SIG, 0x21, 0x00, 0x00, 0x0A, 0x20, 0x00, 0x07, 1, 0, 0, 0, 0, 0x21, 0 }, 26,
 		  PSCOPE_PROXY_E_SSL },
-		{ { SIG, 0x20, 0x00, 0x00, 0x0B, 0x20, 0x00, 0x08, 1, 0, 0, 0, 0, 0x21, 0, 1 }, 27,
+		{ { SIG, 0x21, 0x00, 0x00, 0x0B, 0x20, 0x00, 0x08, 1, 0, 0, 0, 0, 0x21, 0, 1 }, 27,
 		  PSCOPE_PROXY_E_SSL },
 	};
 
