@@ -77,7 +77,9 @@ static const char usage[] =
 	"      --pp-src ADDR:PORT, --pp-dst ADDR:PORT  the addresses the header names\n"
 	"      --pp-tlv TYPE=HEX  add a TLV (v2; repeatable): 0xe0=0102, AUTHORITY=6578\n"
 	"      --pp-crc32c    add a CRC32C TLV (v2)\n"
-	"      --pp-local     a LOCAL header (v2): the proxy's own connection\n"
+	"                     (an IPv4 with an IPv6 address: both IPv6, the IPv4 mapped)\n"
+	"      --pp-local     a LOCAL header (v2): the proxy's own connection, family\n"
+	"                     UNSPEC without addresses unless --pp-src/--pp-dst\n"
 	"      --pp-split 1,12,16  send the header in pieces cut after these bytes, each\n"
 	"                     its own segment, --pp-pause apart (default 0.2 s)\n"
 	"\n"
@@ -631,8 +633,12 @@ int cmd_connect(int argc, char **argv)
 	}
 	pscope_sock_describe(fd, &c.si);
 	if (c.pp.version && (rc = pp_send_header(fd, &c.pp, &c.si)) < 0) {
+		if (rc == PP_SEND_REFUSED) {
+			close(fd);
+			return EXIT_USAGE;	/* nothing sent, nothing to judge */
+		}
 		addr_text(&c.si.peer, text, sizeof(text));
-		cli_warn("sending the PROXY header to %s: %s", text, strerror(-rc));
+		cli_warn("sending the PROXY header to %s: %s", text, pscope_proxy_strerror(rc));
 	}
 	read_reply(&c, fd);
 	close(fd);

@@ -359,6 +359,7 @@ int pp_send_option(struct pp_send *p, int opt, const char *arg)
 		if (secs > 60)
 			return cli_usage_error("bad --pp-pause '%s': at most 60 seconds", arg), -1;
 		p->pause_ms = (int)(secs * 1000 + 0.5);
+		p->pause_set = true;
 		return 0;
 	default:
 		/* A numeric address and port: the header says what the user wrote, nothing is resolved. */
@@ -376,8 +377,13 @@ int pp_send_check(const struct pp_send *p, bool any_pp_opt)
 	if (p->version == 1 && (p->ntlv || p->crc32c || p->local))
 		return cli_usage_error("--pp-tlv, --pp-crc32c and --pp-local need --send-proxy v2 "
 				       "(a v1 line has no TLVs and no LOCAL command)");
-	if (p->src.len && p->dst.len && p->src.u.sa.sa_family != p->dst.u.sa.sa_family)
-		return cli_usage_error("--pp-src and --pp-dst are of different families");
+	if (p->pause_set && !p->ncut)
+		return cli_usage_error("--pp-pause goes with --pp-split (the pause is between pieces)");
+	for (int i = 0; i < p->ntlv; i++)
+		if (p->tlv[i].type == PSCOPE_PP2_TYPE_CRC32C && p->tlv[i].len != 4)
+			return cli_usage_error("bad --pp-tlv CRC32C: its value is 4 bytes (spec 2.2.3), "
+					       "not %u; --pp-crc32c adds one with the right value",
+					       p->tlv[i].len);
 	return 0;
 }
 
@@ -415,6 +421,21 @@ static void unmapped(const struct pscope_addr *a, struct pscope_addr *out)
 	memcpy(&out->u.sin.sin_addr, &a->u.sin6.sin6_addr.s6_addr[12], 4);
 }
 
+/* An IPv4 address as IPv4-mapped IPv6 (::ffff:a.b.c.d), in place; IPv6 stays. */
+static void mapped(struct pscope_addr *a)
+{
+	struct pscope_addr v4 = *a;
+
+	if (a->u.sa.sa_family != AF_INET)
+		return;
+	memset(a, 0, sizeof(*a));
+	a->len = sizeof(struct sockaddr_in6);
+	a->u.sin6.sin6_family = AF_INET6;
+	a->u.sin6.sin6_port = v4.u.sin.sin_port;
+	a->u.sin6.sin6_addr.s6_addr[10] = a->u.sin6.sin6_addr.s6_addr[11] = 0xff;
+	memcpy(&a->u.sin6.sin6_addr.s6_addr[12], &v4.u.sin.sin_addr, 4);
+}
+
 int pp_send_header(int fd, struct pp_send *p, const struct pscope_sockinfo *si)
 {
 	struct pscope_proxy_hdr *h = &p->hdr;
@@ -425,22 +446,31 @@ int pp_send_header(int fd, struct pp_send *p, const struct pscope_sockinfo *si)
 	pscope_proxy_hdr_init(h);
 	h->version = p->version;
 	h->command = p->local ? PSCOPE_PROXY_LOCAL : PSCOPE_PROXY_PROXY;
-	unmapped(p->src.len ? &p->src : &si->local, &h->src);
-	unmapped(p->dst.len ? &p->dst : &si->peer, &h->dst);
-	if (h->src.u.sa.sa_family != h->dst.u.sa.sa_family) {
-		/* --pp-src of one family over a connection of the other: both IPv6, mapped. */
-		cli_warn("--pp-src/--pp-dst and the connection are of different families");
-		return -EINVAL;
-	}
-	h->family = h->src.u.sa.sa_family == AF_INET ? PSCOPE_PROXY_AF_INET : PSCOPE_PROXY_AF_INET6;
 	h->transport = PSCOPE_PROXY_STREAM;
+	if (p->local && !p->src.len && !p->dst.len) {
+		/* What HAProxy's and other proxies' health checks send: LOCAL, UNSPEC, no addresses. */
+		h->family = PSCOPE_PROXY_AF_UNSPEC;
+		h->transport = PSCOPE_PROXY_TRANSPORT_UNSPEC;
+	} else {
+		unmapped(p->src.len ? &p->src : &si->local, &h->src);
+		unmapped(p->dst.len ? &p->dst : &si->peer, &h->dst);
+		if (h->src.u.sa.sa_family != h->dst.u.sa.sa_family) {
+			/* --pp-src of one family over a connection of the other: both IPv6, mapped, as HAProxy does. */
+			mapped(&h->src);
+			mapped(&h->dst);
+		}
+		h->family = h->src.u.sa.sa_family == AF_INET ? PSCOPE_PROXY_AF_INET
+							     : PSCOPE_PROXY_AF_INET6;
+	}
 	for (int i = 0; i < p->ntlv; i++)
 		pscope_proxy_add_tlv(h, p->tlv[i].type, p->tlv[i].value, p->tlv[i].len);
 	n = pscope_proxy_build(h, p->crc32c, buf, sizeof(buf));
-	if (n < 0) {
-		cli_warn("cannot build the PROXY header: %s", pscope_proxy_strerror((int)n));
-		return (int)n;
-	}
+	if (n < 0)
+		return cli_usage_error("cannot build the PROXY header the --send-proxy options ask "
+				       "for: %s", pscope_proxy_strerror((int)n)), PP_SEND_REFUSED;
+	if (p->ncut && p->cut[p->ncut - 1] >= (size_t)n)
+		return cli_usage_error("bad --pp-split: a cut after byte %zu, but the header is %zd "
+				       "bytes", p->cut[p->ncut - 1], n), PP_SEND_REFUSED;
 	p->len = (size_t)n;
 	/* Each piece its own segment. */
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));

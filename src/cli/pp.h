@@ -66,6 +66,7 @@ struct pp_send {
 	size_t cut[PP_MAX_CUTS];
 	int ncut;
 	int pause_ms;
+	bool pause_set;			/* --pp-pause was given */
 	struct {
 		uint8_t type;
 		uint16_t len;
@@ -96,10 +97,17 @@ int pp_send_option(struct pp_send *p, int opt, const char *arg);
 /* Options that go together, or not.  ANY_PP_OPT: a --pp-* option was given.  Returns 0, or EXIT_USAGE after saying why. */
 int pp_send_check(const struct pp_send *p, bool any_pp_opt);
 
+/* pp_send_header's "nothing sent: the options ask for a header that cannot be sent" (said already). */
+#define PP_SEND_REFUSED (-10000)
+
 /*
  * Builds the header for the connection SI (its own 4-tuple, unless --pp-src,
- * --pp-dst) and sends it on FD in P's pieces.  Returns 0 when all was sent,
- * 1 when the server answered or closed before the last piece, or -errno.
+ * --pp-dst; an IPv4 address with an IPv6 one: both IPv6, the IPv4 one mapped;
+ * LOCAL without them: family UNSPEC, no addresses) and sends it on FD in P's
+ * pieces.  Returns 0 when all was sent, 1 when the server answered or closed
+ * before the last piece, PP_SEND_REFUSED when nothing was sent because the
+ * header cannot be built or a --pp-split cut is past its end (a usage message
+ * said why), or -errno of send(2).
  */
 int pp_send_header(int fd, struct pp_send *p, const struct pscope_sockinfo *si);
 

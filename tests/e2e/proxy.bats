@@ -471,3 +471,58 @@ PY
 	stop_server INT
 	grep -q "not in --proxy-from ::1: no PROXY header is taken from it: closed$" "$TMP/err"
 }
+
+@test "proxy: connect sends what was asked or nothing: mixed families go as IPv6 with the IPv4 one mapped, a bad CRC32C TLV or a cut past the end is refused before anything is sent" {
+	start_server --proxy-protocol any -f line 127.0.0.1:0
+	# --pp-src IPv6 over an IPv4 connection: both IPv6, the connection's own address mapped (as HAProxy sends it).
+	run timeout 10 "$PORTSCOPE" connect -f line --send-proxy v1 --pp-src '[::1]:5' "127.0.0.1:$PORT"
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[[ $output == *" server_pp=1 server_src=[::1]:5 server_dst=[::ffff:127.0.0.1]:$PORT "* ]]
+	run timeout 10 "$PORTSCOPE" connect -f line --send-proxy v2 --pp-src '[2001:db8::7]:9' "127.0.0.1:$PORT"
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[[ $output == *" server_pp=2 server_src=[2001:db8::7]:9 server_dst=[::ffff:127.0.0.1]:$PORT "* ]]
+	# A CRC32C TLV of 2 bytes: refused on the command line, no connection made.
+	run timeout 10 "$PORTSCOPE" connect --send-proxy v2 --pp-tlv 3=0000 "127.0.0.1:$PORT"
+	echo "$output"
+	[ "$status" -eq 2 ]
+	[[ ${lines[0]} == *"bad --pp-tlv CRC32C: its value is 4 bytes"* ]]
+	# A cut after byte 100 of a 28-byte header: refused once the length is known, nothing sent.
+	run timeout 10 "$PORTSCOPE" connect --send-proxy v2 --pp-split 100 "127.0.0.1:$PORT"
+	echo "$output"
+	[ "$status" -eq 2 ]
+	[[ ${lines[0]} == *"bad --pp-split: a cut after byte 100, but the header is 28 bytes"* ]]
+	run "$PORTSCOPE" connect --send-proxy v2 --pp-pause 1 "127.0.0.1:$PORT"
+	[ "$status" -eq 2 ]
+	[[ $output == *"--pp-pause goes with --pp-split"* ]]
+	stop_server INT
+	cat "$TMP/err"
+	# Two served; the cut past the end connected and sent nothing (a close, not a bad header).
+	grep -q "served 2 connections, 1 closed before a whole PROXY header" "$TMP/err"
+	! grep -q "bad PROXY header" "$TMP/err"
+}
+
+@test "proxy: connect --pp-local sends what proxies' health checks send: LOCAL, UNSPEC, no addresses (python3 reads the bytes)" {
+	run timeout 10 python3 - "$PORTSCOPE" <<'PY'
+import socket, subprocess, sys
+l = socket.socket()
+l.bind(("127.0.0.1", 0))
+l.listen(1)
+p = subprocess.Popen([sys.argv[1], "connect", "-r", "0.2", "--send-proxy", "v2", "--pp-local",
+                      "127.0.0.1:%d" % l.getsockname()[1]], stdout=subprocess.DEVNULL)
+c, _ = l.accept()
+c.settimeout(5)
+got = b""
+while len(got) < 17:
+    b = c.recv(100)
+    if not b:
+        break
+    got += b
+p.wait(5)
+print(got.hex())
+assert got == bytes.fromhex("0d0a0d0a000d0a515549540a") + b"\x20\x00\x00\x00", got
+PY
+	echo "$output"
+	[ "$status" -eq 0 ]
+}
