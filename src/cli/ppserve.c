@@ -23,6 +23,15 @@ struct pp_seen {
 	uint8_t src[16], dst[16];
 };
 
+/*
+ * The bytes of a header read off the stream: for a connection the kernel
+ * woke although fewer bytes than SO_RCVLOWAT were queued (see drain()).
+ */
+struct pp_held {
+	size_t have;
+	uint8_t data[];		/* the cap's size */
+};
+
 /* A connection: waiting for its header (in the list), or past it (SEEN holds what it said). */
 struct pp_conn {
 	int32_t prev, next;	/* the waiting list, by descriptor; -1: none */
@@ -31,6 +40,7 @@ struct pp_conn {
 	uint8_t waiting : 1;
 	uint8_t lowat : 1;	/* SO_RCVLOWAT was raised */
 	struct pp_seen seen;
+	struct pp_held *held;	/* NULL unless the header is being read off (drain()) */
 };
 
 static const char *const proto_names[] = { "tcp4", "tcp6", "udp4", "udp6", "unix_stream",
@@ -169,6 +179,8 @@ int pp_init(struct pp_table *t, struct pscope_loop *loop, const struct pp_opts *
 
 void pp_free(struct pp_table *t)
 {
+	for (size_t fd = 0; fd < t->size; fd++)
+		free(t->c[fd].held);
 	free(t->c);
 	free(t->buf);
 	t->c = NULL;
@@ -212,6 +224,12 @@ static void unlink_fd(struct pp_table *t, int fd)
 	c->waiting = 0;
 }
 
+static void drop_held(struct pp_conn *c)
+{
+	free(c->held);
+	c->held = NULL;
+}
+
 /* "PEER: WHAT: closed" on stderr, at most LOG_PER_SEC lines a second (the rest counted). */
 static void log_refused(struct pp_table *t, int fd, const char *what)
 {
@@ -240,6 +258,7 @@ static void log_refused(struct pp_table *t, int fd, const char *what)
 static void refuse(struct pp_table *t, int fd, enum pp_end end)
 {
 	unlink_fd(t, fd);
+	drop_held(&t->c[fd]);
 	pscope_loop_forget(t->loop, fd);
 	t->ended[end]++;
 	t->fail(t->arg, fd);
@@ -332,6 +351,99 @@ static void header_done(struct pp_table *t, int fd, size_t n, const struct pscop
 	t->done(t->arg, fd, c->li, h);
 }
 
+/* recv(2) of exactly N bytes that a peek showed are queued: true if all came. */
+static bool take(int fd, uint8_t *buf, size_t n)
+{
+	ssize_t got;
+
+	do
+		got = recv(fd, buf, n, MSG_DONTWAIT | MSG_WAITALL);
+	while (got < 0 && errno == EINTR);
+	return got == (ssize_t)n;
+}
+
+/*
+ * The kernel woke the loop although fewer bytes than SO_RCVLOWAT are queued:
+ * Linux's TCP poll (tcp_stream_is_readable, tcp_epollin_ready in
+ * include/net/tcp.h) reports a socket readable below its low-water mark
+ * when its receive queue uses more than 7/8 of its receive buffer
+ * (tcp_rmem_pressure: small segments cost far more memory than their
+ * bytes) or when the receive window is down to less than one MSS.  Peeking
+ * takes nothing off, so the level-triggered loop would be woken again at
+ * once, and a header longer than the queue can hold would never be whole
+ * (the window stays closed).  Such a connection's header is read off the
+ * stream instead, into a buffer of its own of the cap's size: each wake
+ * takes every queued byte that belongs to the header (while the header is
+ * not whole, all of them do), and once it is whole, exactly its rest.
+ */
+static void drain(struct pp_table *t, int fd, uint32_t events)
+{
+	struct pp_conn *c = &t->c[fd];
+	struct pscope_proxy_parser p;
+	struct pscope_proxy_hdr h;
+	char what[256];
+	ssize_t got, rc;
+	int one = 1;
+
+	if (!c->held) {
+		c->held = malloc(sizeof(*c->held) + t->o->max);
+		if (!c->held) {
+			log_refused(t, fd, "no memory for the rest of the PROXY header");
+			refuse(t, fd, PP_BAD);
+			return;
+		}
+		c->held->have = 0;
+		/* The queue is emptied on each wake from now on: readable means a byte. */
+		setsockopt(fd, SOL_SOCKET, SO_RCVLOWAT, &one, sizeof(one));
+		c->lowat = 0;
+	}
+	do
+		got = recv(fd, c->held->data + c->held->have, t->o->max - c->held->have,
+			   MSG_PEEK | MSG_DONTWAIT);
+	while (got < 0 && errno == EINTR);
+	if (got < 0 && errno == EAGAIN)
+		return;
+	if (got <= 0) {
+		snprintf(what, sizeof(what), "%s after %zu bytes, before a whole PROXY header",
+			 got < 0 ? strerror(errno) : "closed by the client", c->held->have);
+		log_refused(t, fd, what);
+		refuse(t, fd, PP_CLOSED);
+		return;
+	}
+	pscope_proxy_parser_init(&p, t->o->accept, t->o->max);
+	rc = pscope_proxy_parse(&p, c->held->data, c->held->have + (size_t)got, &h);
+	if (rc < 0) {
+		snprintf(what, sizeof(what), "bad PROXY header: %s (%zu bytes received)",
+			 pscope_proxy_strerror((int)rc), c->held->have + (size_t)got);
+		log_refused(t, fd, what);
+		refuse(t, fd, PP_BAD);
+		return;
+	}
+	/* Not whole: every byte peeked is the header's.  Whole: its rest only. */
+	got = rc > 0 ? rc - (ssize_t)c->held->have : got;
+	if (!take(fd, c->held->data + c->held->have, (size_t)got)) {
+		refuse(t, fd, PP_CLOSED);
+		return;
+	}
+	c->held->have += (size_t)got;
+	if (rc > 0) {
+		struct pp_held *held = c->held;	/* H points into it */
+
+		c->held = NULL;
+		unlink_fd(t, fd);
+		remember(c, &h);
+		t->done(t->arg, fd, c->li, &h);
+		free(held);
+		return;
+	}
+	if (events & (PSCOPE_EV_RDHUP | PSCOPE_EV_HUP | PSCOPE_EV_ERROR)) {
+		snprintf(what, sizeof(what), "closed by the client after %zu bytes, before a whole "
+			 "PROXY header", c->held->have);
+		log_refused(t, fd, what);
+		refuse(t, fd, PP_CLOSED);
+	}
+}
+
 /* FD is readable (or closed): peek, parse from the start, and decide. */
 static void on_readable(struct pscope_loop *l, int fd, uint32_t events, void *arg)
 {
@@ -341,10 +453,15 @@ static void on_readable(struct pscope_loop *l, int fd, uint32_t events, void *ar
 	char what[256];
 	ssize_t got, rc;
 	int lowat;
+	socklen_t optlen = sizeof(lowat);
 
 	(void)l;
 	if (fd < 0 || (size_t)fd >= t->size || !t->c[fd].waiting)
 		return;
+	if (t->c[fd].held) {
+		drain(t, fd, events);
+		return;
+	}
 	do
 		got = recv(fd, t->buf, t->o->max, MSG_PEEK | MSG_DONTWAIT);
 	while (got < 0 && errno == EINTR);
@@ -378,6 +495,12 @@ static void on_readable(struct pscope_loop *l, int fd, uint32_t events, void *ar
 			 "PROXY header", got);
 		log_refused(t, fd, what);
 		refuse(t, fd, PP_CLOSED);
+		return;
+	}
+	/* Woken below the low-water mark set before: the kernel's pressure, see drain(). */
+	if (t->c[fd].lowat && getsockopt(fd, SOL_SOCKET, SO_RCVLOWAT, &lowat, &optlen) == 0 &&
+	    got < lowat) {
+		drain(t, fd, events);
 		return;
 	}
 	/* Not whole yet: wake again only when more than what was peeked is there. */
@@ -468,4 +591,4 @@ const char *pp_end_name(enum pp_end end)
 }
 
 /* The README says so. */
-_Static_assert(sizeof(struct pp_conn) == 56, "56 bytes per connection with --proxy-protocol");
+_Static_assert(sizeof(struct pp_conn) == 64, "64 bytes per connection with --proxy-protocol");

@@ -8,7 +8,10 @@
  * (recv(2) MSG_PEEK) into one buffer of the cap's size and parsed from the
  * start; after "need more", SO_RCVLOWAT is set one byte past what was peeked
  * (socket(7)), so the level-triggered loop wakes again only when more bytes,
- * or the end, arrive.  Once whole, exactly the header's bytes are read off
+ * or the end, arrive.  A connection the kernel wakes below that mark (its
+ * receive queue under memory pressure: see drain() in ppserve.c) has its
+ * header read off into a buffer of its own instead.  Once whole, exactly the
+ * header's bytes are read off
  * the stream, and what follows is the connection's.  The deadlines are one
  * list in the order of the accepts (every connection has the same timeout)
  * and one timer of the loop at its head.  What the header said is kept (40
