@@ -173,6 +173,7 @@ int pp_init(struct pp_table *t, struct pscope_loop *loop, const struct pp_opts *
 	t->arg = arg;
 	t->head = t->tail = -1;
 	t->timer = -1;
+	t->log_timer = -1;
 	t->buf = malloc(o->max);
 	return t->buf ? 0 : -ENOMEM;
 }
@@ -230,23 +231,44 @@ static void drop_held(struct pp_conn *c)
 	c->held = NULL;
 }
 
+void pp_flush_log(struct pp_table *t)
+{
+	if (t->unlogged)
+		cli_warn("%llu more connection%s refused for %s PROXY header in the last second "
+			 "(not shown)", t->unlogged, t->unlogged == 1 ? "" : "s",
+			 t->unlogged == 1 ? "its" : "their");
+	t->unlogged = 0;
+}
+
+/* The second after lines were left out: says how many, even if no refusal follows. */
+static long long on_log_second(struct pscope_loop *l, long long id, void *arg)
+{
+	struct pp_table *t = arg;
+
+	(void)l;
+	(void)id;
+	t->log_timer = -1;
+	pp_flush_log(t);
+	return -1;
+}
+
 /* "PEER: WHAT: closed" on stderr, at most LOG_PER_SEC lines a second (the rest counted). */
 static void log_refused(struct pp_table *t, int fd, const char *what)
 {
-	long long sec = pscope_now_ms() / 1000;
+	long long now = pscope_now_ms(), sec = now / 1000;
 	char peer[PSCOPE_ADDRSTRLEN] = "?";
 	struct pscope_addr a;
 
 	if (sec != t->log_sec) {
-		if (t->unlogged)
-			cli_warn("%llu more connections refused for their PROXY header in the last "
-				 "second (not shown)", t->unlogged);
+		pp_flush_log(t);
 		t->log_sec = sec;
 		t->log_n = 0;
-		t->unlogged = 0;
 	}
 	if (++t->log_n > LOG_PER_SEC) {
-		t->unlogged++;
+		/* Counted; said when the second is over (a timer), at the next refusal, or at exit. */
+		if (!t->unlogged++ && t->log_timer < 0)
+			t->log_timer = pscope_loop_timer(t->loop, (sec + 1) * 1000 - now + 1,
+							 on_log_second, t);
 		return;
 	}
 	if (pscope_sock_peer(fd, &a) == 0)

@@ -76,6 +76,7 @@ struct pp_table {
 	long long log_sec;	/* the second of the last log lines, and how many then */
 	unsigned log_n;
 	unsigned long long unlogged;
+	long long log_timer;	/* says how many were not logged, or -1 */
 	unsigned long long ended[PP_NENDS];
 };
 
@@ -108,6 +109,9 @@ void pp_whoami_of(const struct pp_table *t, int fd, struct pscope_whoami *w);
 
 /* Words for END, as in "3 refused (no PROXY header in time)". */
 const char *pp_end_name(enum pp_end end);
+
+/* Says on stderr how many refusals were counted and not logged, if any (at exit). */
+void pp_flush_log(struct pp_table *t);
 
 /* Frees T's memory; descriptors still waiting are the caller's to close (pp_each_waiting). */
 void pp_free(struct pp_table *t);

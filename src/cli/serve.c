@@ -699,6 +699,8 @@ static int setup_loop(struct server *s)
 static void teardown(struct server *s)
 {
 	keep_free(&s->kept);
+	if (s->ppo.accept)
+		pp_flush_log(&s->pp);
 	pp_free(&s->pp);
 	pscope_loop_free(s->loop);
 	s->loop = NULL;
@@ -1305,6 +1307,8 @@ static int serve_alone(struct server *s, const char *arg, const struct pscope_en
 		fprintf(stderr, "portscope: running as %s (uid %u, gid %u)\n", s->user->name,
 			(unsigned)s->user->uid, (unsigned)s->user->gid);
 	rc = run(s);
+	if (s->ppo.accept)
+		pp_flush_log(&s->pp);	/* before the summary */
 	if (rc == EXIT_OK && !s->reader_gone)
 		print_summary(s);
 	teardown(s);

@@ -558,3 +558,45 @@ PY
 	stop_server INT
 	grep -q "pp_len=16000" "$TMP/out"
 }
+
+# burst PORT N: N connections that each send a bad header and wait for the close.
+burst() {
+	timeout 20 python3 - "$1" "$2" <<'PY'
+import socket, sys
+socks = []
+for i in range(int(sys.argv[2])):
+    s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+    s.sendall(b"GET / HTTP/1.0\r\n\r\n")
+    socks.append(s)
+for s in socks:
+    s.settimeout(5)
+    try:
+        s.recv(10)
+    except OSError:
+        pass
+PY
+}
+
+# refusals_said FILE: the refusals logged one a line plus those counted in "N more" lines.
+refusals_said() {
+	awk '/: bad PROXY header: / { n++ } / more connections? refused for (its|their) PROXY header/ { n += $3 } END { print n + 0 }' "$1"
+}
+
+@test "proxy: refusals past 20 a second are counted, and the count is said when the second is over and at exit" {
+	start_server --proxy-protocol v1 -f line 0
+	burst "$PORT" 50
+	# No refusal follows the burst: the count comes from a timer within about a second.
+	wait_for_line "$TMP/err" "more connections* refused for" 3
+	cat "$TMP/err"
+	[ "$(refusals_said "$TMP/err")" -eq 50 ]
+	[ "$(grep -c 'bad PROXY header' "$TMP/err")" -le 40 ]
+	stop_server INT
+	# At exit: the server stopped right after a burst says its count before the summary.
+	start_server --proxy-protocol v1 -f line 0
+	burst "$PORT" 50
+	stop_server INT
+	cat "$TMP/err"
+	[ "$(refusals_said "$TMP/err")" -eq 50 ]
+	# ... before the summary, the server's last line.
+	tail -1 "$TMP/err" | grep -q "served 0 connections, 50 refused: bad PROXY header"
+}
