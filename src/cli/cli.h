@@ -34,6 +34,13 @@ void cli_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 int cli_usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /*
+ * "connect TEXT: why (what it means)" on stderr for a connect(2) that failed
+ * with -ERR after up to TIMEOUT_MS; returns the exit status connect uses:
+ * EXIT_REFUSED, EXIT_UNREACHABLE, EXIT_TIMEOUT or EXIT_FAIL (in connect.c).
+ */
+int cli_connect_failed(const char *text, int err, int timeout_ms);
+
+/*
  * Option parsing, one way for every command: getopt_long, with each option
  * named in messages as the user wrote it ("-k", or "--keep" for "--keep",
  * "--kee" and "--keep=1"), and remembered, so that checks made after the

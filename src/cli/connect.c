@@ -572,8 +572,9 @@ static int run_load(struct client *c, const char *arg, int family)
 /*
  * Says why a connection failed, and how it failed in the exit status: a reset
  * (nothing listens), an ICMP error (a firewall's reject, no route), silence.
+ * Shared with proxycheck (cli.h).
  */
-static int connect_failed(const struct client *c, const char *text, int err)
+int cli_connect_failed(const char *text, int err, int timeout_ms)
 {
 	switch (-err) {
 	case ECONNREFUSED:
@@ -589,7 +590,7 @@ static int connect_failed(const struct client *c, const char *text, int err)
 		return EXIT_UNREACHABLE;
 	case ETIMEDOUT:
 		cli_warn("connect %s: timed out after %g s (no answer: dropped by a firewall, or no "
-			 "such host)", text, c->timeout_ms / 1000.0);
+			 "such host)", text, timeout_ms / 1000.0);
 		return EXIT_TIMEOUT;
 	default:
 		cli_warn("connect %s: %s", text, pscope_strerror(err));
@@ -629,7 +630,7 @@ int cmd_connect(int argc, char **argv)
 	fd = connect_any(&c, addrs, n, &which);
 	if (fd < 0) {
 		addr_text(&addrs[which], text, sizeof(text));
-		return connect_failed(&c, text, fd);
+		return cli_connect_failed(text, fd, c.timeout_ms);
 	}
 	pscope_sock_describe(fd, &c.si);
 	if (c.pp.version && (rc = pp_send_header(fd, &c.pp, &c.si)) < 0) {

@@ -47,8 +47,11 @@ static const char usage[] =
 	"\n"
 	"Each case has what the specification expects: accept, refuse (close or reset),\n"
 	"either, or close (a header deadline); the verdict is 'ok' or 'differs'.\n"
-	"Exit status: 0 when every case ran, whatever the receiver did; 1 when a case\n"
-	"could not connect; 2 on a bad command line.\n";
+	"A receiver that answers with a portscope/1 line without pp= took no header\n"
+	"(it read the header's bytes as data, or none): 'differs', whatever was expected.\n"
+	"Exit status: 0 when every case ran, whatever the receiver did; 2 on a bad\n"
+	"command line; when a case cannot connect, the run stops there with connect's\n"
+	"words and status: 3 refused, 4 unreachable, 5 timed out, 1 another failure.\n";
 
 enum expect { EXPECT_ACCEPT, EXPECT_REFUSE, EXPECT_EITHER, EXPECT_CLOSE };
 static const char *const expect_name[] = { "accept", "refuse", "either", "close" };
@@ -113,6 +116,7 @@ struct outcome {
 	size_t reply_len;
 	int err;		/* the errno of a reset or a failed connect */
 	bool names_src;		/* the answer holds the header's source address */
+	bool no_header;		/* the answer is a portscope/1 line without PROXY keys */
 	bool ok;
 };
 
@@ -360,6 +364,25 @@ static void reply_text(const struct outcome *o, char *out, size_t max)
 	out[j] = '\0';
 }
 
+/*
+ * True if the answer's first line is a portscope/1 line without PROXY keys
+ * (a server that took the header's bytes as data, or never read them); *W
+ * (if not NULL) is the line parsed, whatever its keys.
+ */
+static bool portscope_line(const struct outcome *o, struct pscope_whoami *w)
+{
+	struct pscope_whoami tmp;
+	const char *nl = memchr(o->reply, '\n', o->reply_len);
+
+	if (!w)
+		w = &tmp;
+	if (!nl || pscope_whoami_parse(o->reply, (size_t)(nl - o->reply), w) < 0) {
+		w->pp = 1;	/* not a portscope/1 line */
+		return false;
+	}
+	return !w->pp;
+}
+
 static void judge(size_t i, const struct sent *s, struct outcome *o)
 {
 	char first[REPLY_MAX];
@@ -387,6 +410,10 @@ static void judge(size_t i, const struct sent *s, struct outcome *o)
 		o->ok = o->result != R_CONNECT;
 		break;
 	}
+	/* A portscope server that read no header answers without PROXY keys: it took none. */
+	o->no_header = portscope_line(o, NULL);
+	if (o->no_header)
+		o->ok = false;
 }
 
 /* Runs case I against A.  Returns 0, or -errno when it could not connect. */
@@ -432,7 +459,7 @@ static void print_text_head(const char *endpoint, const struct pscope_addr *a, c
 	printf("proxycheck %s (%s): each case one connection; an answer awaited %g s, "
 	       "the silent client %g s\n", endpoint, text, op->reply_ms / 1000.0,
 	       op->silent_ms / 1000.0);
-	printf("%-15s %-40s %-6s %-9s %-8s %-7s %s\n", "case", "sent", "expect", "result",
+	printf("%-15s %-40s %-6s %-13s %-8s %-7s %s\n", "case", "sent", "expect", "result",
 	       "after", "verdict", "answer");
 }
 
@@ -447,9 +474,12 @@ static bool portscope_answer(const struct outcome *o, char *out, size_t size)
 	char a[PSCOPE_ADDRSTRLEN];
 	const char *nl = memchr(o->reply, '\n', o->reply_len);
 
-	if (!nl || pscope_whoami_parse(o->reply, (size_t)(nl - o->reply), &w) < 0 || !w.pp)
+	if (!nl || pscope_whoami_parse(o->reply, (size_t)(nl - o->reply), &w) < 0)
 		return false;
-	if (w.src.len && pscope_addr_format(&w.src, a, sizeof(a)) >= 0) {
+	if (!w.pp) {
+		pscope_addr_format(&w.you, a, sizeof(a));
+		snprintf(out, size, "portscope/1 without pp=, you=%s: took no header", a);
+	} else if (w.src.len && pscope_addr_format(&w.src, a, sizeof(a)) >= 0) {
 		snprintf(out, size, "pp=%u src=%s", w.pp, a);
 	} else {
 		pscope_addr_format(&w.you, a, sizeof(a));
@@ -464,7 +494,7 @@ static void print_text_row(size_t i, const struct outcome *o)
 
 	if (!portscope_answer(o, first, sizeof(first)))
 		reply_text(o, first, 61);
-	printf("%-15s %-40s %-6s %-9s %6.2f s %-7s %s%s\n", cases[i].name, cases[i].what,
+	printf("%-15s %-40s %-6s %-13s %6.2f s %-7s %s%s\n", cases[i].name, cases[i].what,
 	       expect_name[cases[i].expect], result_name[o->result], o->after_s, o->ok ? "ok" : "differs", first,
 	       o->names_src ? "  (the header's source)" : "");
 }
@@ -487,6 +517,7 @@ static void print_json_case(struct pscope_json *j, size_t i, const struct outcom
 	else
 		pscope_json_null(j, "answer");
 	pscope_json_bool(j, "names_header_source", o->names_src);
+	pscope_json_bool(j, "took_no_header", o->no_header);
 	pscope_json_string(j, "verdict", o->ok ? "ok" : "differs");
 	pscope_json_object_end(j);
 }
@@ -579,6 +610,23 @@ int cmd_proxycheck(int argc, char **argv)
 		fputs(usage, stdout);
 		return cli_finish(EXIT_OK);
 	}
+	if (op.list && op.json) {
+		pscope_json_init_file(&j, stdout);
+		pscope_json_object_begin(&j, NULL);
+		pscope_json_array_begin(&j, "cases");
+		for (size_t i = 0; i < NCASES; i++) {
+			pscope_json_object_begin(&j, NULL);
+			pscope_json_string(&j, "case", cases[i].name);
+			pscope_json_string(&j, "sent", cases[i].what);
+			pscope_json_string(&j, "expect", expect_name[cases[i].expect]);
+			pscope_json_object_end(&j);
+		}
+		pscope_json_array_end(&j);
+		pscope_json_object_end(&j);
+		pscope_json_end(&j);
+		putchar('\n');
+		return cli_finish(EXIT_OK);
+	}
 	if (op.list) {
 		for (size_t i = 0; i < NCASES; i++)
 			printf("%-15s %-40s %s\n", cases[i].name, cases[i].what,
@@ -593,16 +641,6 @@ int cmd_proxycheck(int argc, char **argv)
 	if (pscope_addr_port(&a) == 0)
 		return cli_usage_error("bad endpoint '%s': port 0 cannot be connected to", argv[optind]);
 	cli_ignore_sigpipe();
-	if (op.json) {
-		pscope_json_init_file(&j, stdout);
-		pscope_json_object_begin(&j, NULL);
-		pscope_json_string(&j, "endpoint", argv[optind]);
-		pscope_addr_format(&a, text, sizeof(text));
-		pscope_json_string(&j, "address", text);
-		pscope_json_array_begin(&j, "cases");
-	} else {
-		print_text_head(argv[optind], &a, &op);
-	}
 	for (size_t i = 0; i < NCASES; i++) {
 		struct outcome o;
 
@@ -610,9 +648,21 @@ int cmd_proxycheck(int argc, char **argv)
 			continue;
 		rc = run_case(i, &a, &op, &o);
 		if (rc < 0) {
+			/* As connect says it, with its exit status; no case after it can run either. */
 			pscope_addr_format(&a, text, sizeof(text));
-			cli_warn("case %s: connect %s: %s", cases[i].name, text, pscope_strerror(rc));
-			status = EXIT_FAIL;
+			status = cli_connect_failed(text, rc, op.wait_ms);
+			if (!ran)
+				return cli_finish(status);	/* nothing ran: no table */
+		}
+		if (!ran && op.json) {
+			pscope_json_init_file(&j, stdout);
+			pscope_json_object_begin(&j, NULL);
+			pscope_json_string(&j, "endpoint", argv[optind]);
+			pscope_addr_format(&a, text, sizeof(text));
+			pscope_json_string(&j, "address", text);
+			pscope_json_array_begin(&j, "cases");
+		} else if (!ran) {
+			print_text_head(argv[optind], &a, &op);
 		}
 		ran++;
 		differ += !o.ok;
@@ -622,6 +672,8 @@ int cmd_proxycheck(int argc, char **argv)
 			print_text_row(i, &o);
 		if (cli_flush() > 0)
 			return EXIT_OK;
+		if (rc < 0)
+			break;
 	}
 	if (op.json) {
 		pscope_json_array_end(&j);

@@ -211,13 +211,37 @@ PY
 	[ "$status" -eq 2 ]
 	run "$PORTSCOPE" proxycheck --list 127.0.0.1:1
 	[ "$status" -eq 2 ]
-	# A port where nothing listens: each case says it could not connect; exit 1.
+	run "$PORTSCOPE" proxycheck -f json --list
+	[ "$status" -eq 0 ]
+	python3 -c 'import json, sys; d = json.loads(sys.argv[1]); assert d["cases"][0] == {"case": "v1", "sent": "v1 TCP4, whole", "expect": "accept"}, d' "$output"
+	# A port where nothing listens: one attempt, connect's words and exit status (3: refused), no table.
 	port=$(free_port)
-	run timeout 30 "$PORTSCOPE" proxycheck -c v1 -c v2 "127.0.0.1:$port"
+	run timeout 30 "$PORTSCOPE" proxycheck "127.0.0.1:$port"
 	echo "$output"
-	[ "$status" -eq 1 ]
-	[[ $output == *"case v1: connect 127.0.0.1:$port: Connection refused"* ]]
-	[[ $output =~ v2\ .*no\ connection ]]
+	[ "$status" -eq 3 ]
+	[ "${#lines[@]}" -eq 1 ]
+	[ "$output" = "portscope proxycheck: connect 127.0.0.1:$port: Connection refused (nothing listens there, or a firewall answered with a reset)" ]
+	run timeout 30 "$PORTSCOPE" connect "127.0.0.1:$port"
+	[ "$status" -eq 3 ]
+	run timeout 30 "$PORTSCOPE" proxycheck -f json "127.0.0.1:$port"
+	[ "$status" -eq 3 ]
+	[ "${#lines[@]}" -eq 1 ]
+}
+
+@test "proxycheck: a portscope server without --proxy-protocol took no header: every case it answers differs" {
+	start_server -f line 127.0.0.1:0
+	run timeout 60 "$PORTSCOPE" proxycheck -r 0.5 --silent-wait 1 -c v1 -c v2 -c v2-split-12 "127.0.0.1:$PORT"
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[[ ${lines[2]} =~ ^v1\ .*\ served\ .*\ differs\ portscope/1\ without\ pp=,\ you=127\.0\.0\.1:[0-9]+:\ took\ no\ header$ ]]
+	[[ ${lines[3]} =~ ^v2\ .*\ differs\ portscope/1\ without ]]
+	[[ ${lines[4]} =~ ^v2-split-12\ .*\ differs\ portscope/1\ without ]]
+	[ "${lines[5]}" = "3 cases: 0 as the specification expects, 3 differ" ]
+	# The columns line up: "verdict" starts where each row's verdict does.
+	head=${lines[1]%%verdict*}
+	row=${lines[2]%%differs*}
+	[ "${#head}" -eq "${#row}" ]
+	stop_server INT
 }
 
 # start_nginx: nginx's stream module in front of nothing: `listen ... proxy_protocol`
