@@ -483,6 +483,42 @@ static void text_of(const struct pscope_addr *a, char *buf, size_t size)
 		snprintf(buf, size, "?");
 }
 
+/*
+ * Through a proxy, with a header of this client's own: did the proxy pass it
+ * on?  Only the addresses tell: a proxy that takes a header (accept-proxy)
+ * may send it on in the other version, and one that does not sends its own
+ * header naming this client's real address, with this client's after it as
+ * data.  When this client's header named its own address, both look alike.
+ */
+static void proxied_sent(const struct pp_send *p, const struct pscope_sockinfo *si,
+			 const struct pscope_whoami *w, const char *told, const char *sent,
+			 char *detail, size_t size)
+{
+	bool named_sent = pscope_addr_same(&w->src, &p->hdr.src);
+	bool named_self = pscope_addr_same(&w->src, &si->local);
+	char versions[96] = "";
+
+	if (w->pp != p->version)
+		snprintf(versions, sizeof(versions), " (this client sent v%u, the server got v%u)",
+			 p->version, w->pp);
+	if (named_sent && !named_self)
+		snprintf(detail, size, "; the proxy told the server you are %s, what this client's own "
+			 "PROXY header said: the proxy passed it on%s", told, versions);
+	else if (named_sent)
+		snprintf(detail, size, "; the proxy told the server you are %s, this client's own "
+			 "address, which its PROXY header named too%s: the proxy passed it on, or sent "
+			 "a header of its own with this client's after it as data (cannot tell: "
+			 "--pp-src with another address would)", told, versions);
+	else if (named_self)
+		snprintf(detail, size, "; the proxy told the server you are %s, this client's own "
+			 "address, not what its PROXY header said (%s)%s: the proxy sent a header of "
+			 "its own and did not take this client's (a frontend without accept-proxy "
+			 "sends it on as data)", told, sent, versions);
+	else
+		snprintf(detail, size, "; the proxy told the server you are %s, but this client sent "
+			 "%s%s: a proxy that rewrote the address", told, sent, versions);
+}
+
 bool pp_explain(const struct pp_send *p, const struct pscope_sockinfo *si,
 		const struct pscope_whoami *w, char *detail, size_t size)
 {
@@ -521,9 +557,8 @@ bool pp_explain(const struct pp_send *p, const struct pscope_sockinfo *si,
 			 same ? "" : want);
 	else if (direct)
 		snprintf(detail, size, " that names the client %s, though this client sent none", told);
-	else if (same && p->version)
-		snprintf(detail, size, "; the proxy told the server you are %s, what this client's own "
-			 "PROXY header said: the proxy passed it on", told);
+	else if (p->version)
+		proxied_sent(p, si, w, told, want, detail, size);
 	else if (same)
 		snprintf(detail, size, "; the proxy told the server you are %s, this client's own "
 			 "address: the server knows who you are", told);
@@ -531,5 +566,7 @@ bool pp_explain(const struct pp_send *p, const struct pscope_sockinfo *si,
 		snprintf(detail, size, "; the proxy told the server you are %s, but this client %s %s: "
 			 "a NAT between you and the proxy, or a proxy that rewrote the address", told,
 			 p->version ? "sent" : "sees itself as", want);
+	if (!direct && p->version)
+		return same || pscope_addr_same(&w->src, &si->local);
 	return same && !(direct && !p->version);
 }

@@ -217,6 +217,8 @@ EOF
 		echo "$output"
 		[ "$status" -eq 0 ]
 		[[ $output == *"the proxy told the server you are 192.0.2.7:4000, what this client's own PROXY header said: the proxy passed it on"* ]]
+		# HAProxy took the v1 line and sent it on as v2: passed on, re-encoded.
+		[ "$v" = v2 ] || [[ $output == *"passed it on (this client sent v1, the server got v2)"* ]]
 	done
 	# v2 split in pieces: HAProxy 2.6 refuses what does not come whole.
 	run timeout 10 "$PORTSCOPE" connect -f json --send-proxy v2 --pp-src 192.0.2.9:4001 --pp-split 1,12,16 "127.0.0.1:$HPORT"
@@ -228,6 +230,26 @@ EOF
 	[ "$(grep -c '^192\.0\.2\.7:4000 ' "$TMP/haproxy.log")" -eq 2 ]
 	grep -q "Truncated PROXY protocol header received" "$TMP/haproxy.log"
 	[ "$(grep -c 'pp_src=192.0.2.7:4000 pp_dst=192.0.2.8:443' "$TMP/out")" -eq 2 ]
+}
+
+@test "proxy: connect --send-proxy v1 to HAProxy without accept-proxy: its own v2 header is told apart from what this client sent" {
+	start_server --proxy-protocol any -f line 0
+	start_haproxy "" "send-proxy-v2"
+	run timeout 10 "$PORTSCOPE" connect --send-proxy v1 --pp-src 192.0.2.7:4000 "127.0.0.1:$HPORT"
+	echo "$output"
+	[ "$status" -eq 0 ]
+	me=$(sed -n 2p <<<"$output" | tr -d "()' " | tr , :)
+	[[ $output == *"the proxy told the server you are $me, this client's own address, not what its PROXY header said (192.0.2.7:4000) (this client sent v1, the server got v2): the proxy sent a header of its own and did not take this client's"* ]]
+	[[ $output != *"passed it on:"* ]]
+	# Without --pp-src both name this client: it cannot tell, and says so.
+	run timeout 10 "$PORTSCOPE" connect --send-proxy v1 "127.0.0.1:$HPORT"
+	echo "$output"
+	[[ $output == *"which its PROXY header named too (this client sent v1, the server got v2): the proxy passed it on, or sent a header of its own"*"(cannot tell"* ]]
+	kill -TERM "$HAPROXY_PID"
+	wait_pid "$HAPROXY_PID" 5 || true
+	stop_server INT
+	# The server heard HAProxy's v2 header, the client's v1 line after it as data.
+	[ "$(grep -c ' pp=2 ' "$TMP/out")" -eq 2 ]
 }
 
 @test "proxy: connect --send-proxy v1 and v2 to nginx listen ... proxy_protocol: its log and answer show the address sent" {
