@@ -91,6 +91,9 @@ static int parse_cidr(const char *s, size_t len, struct pp_cidr *c)
 		return -1;
 	bits = c->family == AF_INET ? 32 : 128;
 	if (slash) {
+		/* Decimal digits only: strtoul would take " 8", "+8" and "-0". */
+		if (strspn(slash + 1, "0123456789") != strlen(slash + 1) || strlen(slash + 1) > 3)
+			return -1;
 		errno = 0;
 		bits = strtoul(slash + 1, &end, 10);
 		if (errno || end == slash + 1 || *end || bits > (c->family == AF_INET ? 32u : 128u))
@@ -131,23 +134,34 @@ static bool prefix_match(const uint8_t *a, const uint8_t *net, unsigned bits)
 	return !rest || ((a[whole] ^ net[whole]) & (0xff << (8 - rest)) & 0xff) == 0;
 }
 
+/*
+ * One rule for both families: an IPv4 address is the IPv6 address
+ * ::ffff:a.b.c.d (RFC 4291 2.5.5.2), and an IPv4 network a.b.c.d/N the
+ * network ::ffff:a.b.c.d/(96+N).  So 127.0.0.0/8 takes ::ffff:127.0.0.1 (a
+ * peer of a dual-stack listener), and ::ffff:127.0.0.1 or ::/0 take
+ * 127.0.0.1 (a peer of an IPv4 listener).
+ */
 bool pp_from_allowed(const struct pp_opts *o, const struct pscope_addr *a)
 {
-	const uint8_t *v4 = NULL, *v6 = NULL;
+	uint8_t v6[16] = { [10] = 0xff, [11] = 0xff };
 
-	if (a->u.sa.sa_family == AF_INET) {
-		v4 = (const uint8_t *)&a->u.sin.sin_addr;
-	} else if (a->u.sa.sa_family == AF_INET6) {
-		v6 = a->u.sin6.sin6_addr.s6_addr;
-		if (pscope_addr_is_v4mapped(a))
-			v4 = v6 + 12;
-	}
+	if (a->u.sa.sa_family == AF_INET)
+		memcpy(v6 + 12, &a->u.sin.sin_addr, 4);
+	else if (a->u.sa.sa_family == AF_INET6)
+		memcpy(v6, a->u.sin6.sin6_addr.s6_addr, 16);
+	else
+		return false;
 	for (size_t i = 0; i < o->nfrom; i++) {
 		const struct pp_cidr *c = &o->from[i];
+		uint8_t net[16] = { [10] = 0xff, [11] = 0xff };
 
-		if ((c->family == AF_INET && v4 && prefix_match(v4, c->addr, c->bits)) ||
-		    (c->family == AF_INET6 && v6 && prefix_match(v6, c->addr, c->bits)))
+		if (c->family == AF_INET) {
+			memcpy(net + 12, c->addr, 4);
+			if (prefix_match(v6, net, 96 + c->bits))
+				return true;
+		} else if (prefix_match(v6, c->addr, c->bits)) {
 			return true;
+		}
 	}
 	return false;
 }

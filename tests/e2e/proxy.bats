@@ -456,6 +456,12 @@ PY
 	[[ $output == *"'10.0.0.0/33' is not ADDRESS or ADDRESS/BITS"* ]]
 	run "$PORTSCOPE" serve --proxy-protocol v1 --proxy-max 15 0
 	[ "$status" -eq 2 ]
+	for bad in '10.0.0.0/ 8' '10.0.0.0/-0' '10.0.0.0/+8' '10.0.0.0/' '::1/0128'; do
+		run timeout 5 "$PORTSCOPE" serve --proxy-protocol v1 --proxy-from "$bad" 127.0.0.1:0
+		echo "$bad: $output"
+		[ "$status" -eq 2 ]
+		[[ $output == *"'$bad' is not ADDRESS or ADDRESS/BITS"* ]]
+	done
 	run "$PORTSCOPE" connect --send-proxy v1 --pp-tlv 0xe0=01 127.0.0.1:1
 	[ "$status" -eq 2 ]
 	[[ $output == *"need --send-proxy v2"* ]]
@@ -621,4 +627,28 @@ refusals_said() {
 	[ "$(refusals_said "$TMP/err")" -eq 50 ]
 	# ... before the summary, the server's last line.
 	tail -1 "$TMP/err" | grep -q "served 0 connections, 50 refused: bad PROXY header"
+}
+
+@test "proxy: --proxy-from is one rule for both families: ::ffff:127.0.0.1 and ::/0 take 127.0.0.1 (RFC 4291's mapped form)" {
+	start_server --proxy-protocol v1 --proxy-from ::ffff:127.0.0.1 -f line 127.0.0.1:0
+	run timeout 10 "$PORTSCOPE" connect -f line --send-proxy v1 --pp-src 192.0.2.5:5 "127.0.0.1:$PORT"
+	echo "$output"
+	[[ $output == *" server_src=192.0.2.5:5 "* ]]
+	stop_server INT
+	start_server --proxy-protocol v1 --proxy-from ::/0 -f line 127.0.0.1:0
+	run timeout 10 "$PORTSCOPE" connect -f line --send-proxy v1 --pp-src 192.0.2.6:6 "127.0.0.1:$PORT"
+	echo "$output"
+	[[ $output == *" server_src=192.0.2.6:6 "* ]]
+	stop_server INT
+	start_server --proxy-protocol v1 --proxy-from ::ffff:127.0.0.0/104 -f line 127.0.0.1:0
+	run timeout 10 "$PORTSCOPE" connect -f line --send-proxy v1 --pp-src 192.0.2.6:6 "127.0.0.1:$PORT"
+	echo "$output"
+	[[ $output == *" server_src=192.0.2.6:6 "* ]]
+	stop_server INT
+	start_server --proxy-protocol v1 --proxy-from ::ffff:127.0.0.0/104,127.0.0.0/8 -f line '[::1]:0'
+	run timeout 10 "$PORTSCOPE" connect -f line --send-proxy v1 --pp-src '[::2]:7' "[::1]:$PORT"
+	stop_server INT
+	cat "$TMP/err"
+	# ... and neither takes ::1, which is no IPv4 address.
+	grep -q "^portscope serve: \[::1\]:[0-9]*: not in --proxy-from ::ffff:127.0.0.0/104,127.0.0.0/8" "$TMP/err"
 }
