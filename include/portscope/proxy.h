@@ -125,7 +125,7 @@ enum pscope_proxy_error {
 	PSCOPE_PROXY_E_UNIQUE_ID_LEN,	/* a UNIQUE_ID longer than 128 bytes */
 	PSCOPE_PROXY_E_SSL,		/* an SSL TLV under 5 bytes, or a sub-TLV that overruns it */
 	PSCOPE_PROXY_E_V1_CRLF,		/* v1: a CR without LF, or an LF without CR */
-	PSCOPE_PROXY_E_V1_TOO_LONG,	/* v1: no CRLF within 107 bytes (or the cap) */
+	PSCOPE_PROXY_E_V1_TOO_LONG,	/* v1: no CRLF within 107 bytes (within a smaller cap: E_TOO_BIG) */
 	PSCOPE_PROXY_E_V1_PROTO,	/* v1: protocol not TCP4, TCP6 or UNKNOWN */
 	PSCOPE_PROXY_E_V1_SYNTAX,	/* v1: fields missing or extra, not one space apart */
 	PSCOPE_PROXY_E_V1_ADDR,		/* v1: an address not in the protocol's family's form */

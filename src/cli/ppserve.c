@@ -387,6 +387,22 @@ static void header_done(struct pp_table *t, int fd, size_t n, const struct pscop
 	t->done(t->arg, fd, c->li, h);
 }
 
+/* Refuses FD for the parser's ERR on BUF[0..LEN): the reason, with the option it comes from. */
+static void refuse_bad(struct pp_table *t, int fd, int err, const uint8_t *buf, size_t len)
+{
+	char what[256], why[96] = "";
+
+	if (err == -PSCOPE_PROXY_E_TOO_BIG)
+		snprintf(why, sizeof(why), ": --proxy-max %zu", t->o->max);
+	else if (err == -PSCOPE_PROXY_E_NOT_ACCEPTED)
+		snprintf(why, sizeof(why), ": version %c sent, --proxy-protocol v%u",
+			 buf[0] == 'P' ? '1' : '2', t->o->accept == PSCOPE_PROXY_V1 ? 1u : 2u);
+	snprintf(what, sizeof(what), "bad PROXY header: %s%s (%zu bytes received)",
+		 pscope_proxy_strerror(err), why, len);
+	log_refused(t, fd, what);
+	refuse(t, fd, PP_BAD);
+}
+
 /* recv(2) of exactly N bytes that a peek showed are queued: true if all came. */
 static bool take(int fd, uint8_t *buf, size_t n)
 {
@@ -449,10 +465,7 @@ static void drain(struct pp_table *t, int fd, uint32_t events)
 	pscope_proxy_parser_init(&p, t->o->accept, t->o->max);
 	rc = pscope_proxy_parse(&p, c->held->data, c->held->have + (size_t)got, &h);
 	if (rc < 0) {
-		snprintf(what, sizeof(what), "bad PROXY header: %s (%zu bytes received)",
-			 pscope_proxy_strerror((int)rc), c->held->have + (size_t)got);
-		log_refused(t, fd, what);
-		refuse(t, fd, PP_BAD);
+		refuse_bad(t, fd, (int)rc, c->held->data, c->held->have + (size_t)got);
 		return;
 	}
 	/* Not whole: every byte peeked is the header's.  Whole: its rest only. */
@@ -519,10 +532,7 @@ static void on_readable(struct pscope_loop *l, int fd, uint32_t events, void *ar
 		return;
 	}
 	if (rc < 0) {
-		snprintf(what, sizeof(what), "bad PROXY header: %s (%zd bytes received)",
-			 pscope_proxy_strerror((int)rc), got);
-		log_refused(t, fd, what);
-		refuse(t, fd, PP_BAD);
+		refuse_bad(t, fd, (int)rc, t->buf, (size_t)got);
 		return;
 	}
 	if (events & (PSCOPE_EV_RDHUP | PSCOPE_EV_HUP | PSCOPE_EV_ERROR)) {

@@ -255,6 +255,9 @@ static ssize_t parse_v1(struct pscope_proxy_parser *p, const uint8_t *buf, size_
 	if (!(p->accept & PSCOPE_PROXY_V1))
 		return -PSCOPE_PROXY_E_NOT_ACCEPTED;
 	n = pscope_proxy_line_end(buf, p->seen > V1_SIG_LEN ? p->seen : V1_SIG_LEN, len, max, true);
+	/* Cut by the caller's cap, not by the spec's 107 bytes: say which. */
+	if (n == -PSCOPE_PROXY_E_V1_TOO_LONG && max < PSCOPE_PROXY_V1_MAX)
+		return -PSCOPE_PROXY_E_TOO_BIG;
 	if (n == 0)
 		p->seen = len;
 	if (n <= 0)

@@ -652,3 +652,16 @@ refusals_said() {
 	# ... and neither takes ::1, which is no IPv4 address.
 	grep -q "^portscope serve: \[::1\]:[0-9]*: not in --proxy-from ::ffff:127.0.0.0/104,127.0.0.0/8" "$TMP/err"
 }
+
+@test "proxy: a refusal names the option behind it: --proxy-max for a v1 line over a small cap, the versions for one not accepted" {
+	start_server --proxy-protocol v1 --proxy-max 40 -f line 127.0.0.1:0
+	# 46 bytes (python3 counts them), with its CRLF.
+	line='PROXY TCP4 192.0.2.100 192.0.2.200 50000 443'
+	[ "$(python3 -c 'import sys; print(len(sys.argv[1]) + 2)' "$line")" -eq 46 ]
+	timeout 5 python3 -c 'import socket,sys; s=socket.create_connection(("127.0.0.1",int(sys.argv[1]))); s.sendall(sys.argv[2].encode()+b"\r\n"); s.recv(10)' "$PORT" "$line" || true
+	run timeout 10 "$PORTSCOPE" connect --send-proxy v2 "127.0.0.1:$PORT"
+	stop_server INT
+	cat "$TMP/err"
+	grep -q "bad PROXY header: PROXY protocol header longer than the size limit: --proxy-max 40 (40 bytes received): closed$" "$TMP/err"
+	grep -q "bad PROXY header: a PROXY protocol version this receiver does not accept: version 2 sent, --proxy-protocol v1 (" "$TMP/err"
+}
