@@ -103,7 +103,8 @@ static const char usage[] =
 	"refused (a reset: nothing listens, or a firewall's reset), 4 if unreachable (an\n"
 	"ICMP error: a firewall's reject, no route), 5 if timed out (no answer at all:\n"
 	"dropped), 1 for any other failure and for -n with any failure.  6 if the server\n"
-	"accepted the connection, then reset it before its line (with -n: 1).\n";
+	"accepted the connection, then reset it before its line (with -n: if all N were\n"
+	"established and at least one was reset, and none failed otherwise).\n";
 
 static void addr_text(const struct pscope_addr *a, char *buf, size_t size)
 {

@@ -697,7 +697,10 @@ static int finish(const struct load_opts *o, const struct stats *st)
 		print_json(o, st);
 	else
 		print_text(o, st);
-	return cli_finish(st->established == o->n && !st->failed && !st->reset ? EXIT_OK : EXIT_FAIL);
+	/* As connect: 6 when the only trouble was resets after the handshake; 1 for any other. */
+	if (st->established != o->n || st->failed)
+		return cli_finish(EXIT_FAIL);
+	return cli_finish(st->reset ? EXIT_RESET : EXIT_OK);
 }
 
 static unsigned long share(const struct load_opts *o, unsigned i)
@@ -935,7 +938,8 @@ static int check_limits(const struct load_opts *o)
 /*
  * Runs connect -n as O says, in this process or in O->procs client
  * processes, and prints its summary.  Returns the exit status: EXIT_OK only
- * if all O->n connections were established.
+ * if all O->n connections were established and none reset; EXIT_RESET if all
+ * were established and some reset; EXIT_FAIL otherwise.
  */
 int load_run(const struct load_opts *o)
 {

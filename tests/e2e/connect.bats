@@ -296,11 +296,13 @@ while True:
 	[ "$(jq -r '.verdict + " " + (.server | tostring) + " " + (.reply | tostring)' <<<"$output")" = "reset null null" ]
 }
 
-@test "connect -n counts a reset after the handshake as connect does: established, then reset; exit 1" {
+@test "connect -n counts a reset after the handshake as connect does: established, then reset; exit 6 as connect" {
 	python_peer reset
+	run timeout 10 "$PORTSCOPE" connect "$PORT"
+	[ "$status" -eq 6 ]
 	run timeout 30 "$PORTSCOPE" connect -n 10 -c 2 -f json "$PORT"
 	echo "$output"
-	[ "$status" -eq 1 ]
+	[ "$status" -eq 6 ]
 	[ "$(jq -c '[.established, .failed, .replies, .no_reply, .bad_reply, .reset]' <<<"$output")" = "[10,0,0,0,0,10]" ]
 	run timeout 30 "$PORTSCOPE" connect -n 10 -c 2 "$PORT"
 	[[ $output == *"  replies     0 portscope/1 lines: 0 matched this end's view, 0 differed, 0 missing, 10 reset by the server before one"* ]]
