@@ -14,6 +14,8 @@ const char *pp_proto_name(const struct pscope_proxy_hdr *h)
 {
 	bool dgram = h->transport == PSCOPE_PROXY_DGRAM;
 
+	if (h->version == 2 && (h->transport < PSCOPE_PROXY_STREAM || h->transport > PSCOPE_PROXY_DGRAM))
+		return "unspec";	/* \x10 under LOCAL: no protocol, whatever the family */
 	switch (h->family) {
 	case PSCOPE_PROXY_AF_INET:
 		return dgram ? "udp4" : "tcp4";
@@ -22,9 +24,9 @@ const char *pp_proto_name(const struct pscope_proxy_hdr *h)
 	case PSCOPE_PROXY_AF_UNIX:
 		return dgram ? "unix_dgram" : "unix_stream";
 	case PSCOPE_PROXY_AF_UNSPEC:
-		return h->version == 1 ? "unknown" : "unspec";
 	default:
-		return "other";
+		/* Also a LOCAL header's byte the spec does not list: the receiver ignores it (2.2). */
+		return h->version == 1 ? "unknown" : "unspec";
 	}
 }
 
@@ -97,11 +99,55 @@ static void tlv_list(const struct pscope_proxy_hdr *h, const char *sep, const ch
 		snprintf(buf + o, size - o, "%s(%u more)", between, h->tlv_count - h->ntlv);
 }
 
+/*
+ * An AF_UNIX address of a v2 header (108 bytes, spec 2.2) as text: the path
+ * up to its first NUL, or "@" and the name of an abstract socket (a first
+ * byte NUL, unix(7)) up to its trailing NULs; bytes that are not printable,
+ * spaces and commas as \xNN.
+ */
+static void unix_text(const uint8_t *a, char *buf, size_t size)
+{
+	size_t n = PSCOPE_PROXY_UNIX_LEN, o = 0, i = 0;
+
+	if (a[0]) {
+		n = strnlen((const char *)a, PSCOPE_PROXY_UNIX_LEN);
+	} else {
+		while (n > 1 && !a[n - 1])
+			n--;
+		o = (size_t)snprintf(buf, size, "@");
+		i = 1;
+	}
+	buf[o] = '\0';
+	for (; i < n && o + 5 < size; i++) {
+		if (a[i] > 0x20 && a[i] < 0x7f && a[i] != ',' && a[i] != '\\')
+			buf[o++] = (char)a[i], buf[o] = '\0';
+		else
+			o += (size_t)snprintf(buf + o, size - o, "\\x%02x", a[i]);
+	}
+}
+
+/* The header names AF_UNIX addresses: a PROXY command, family UNIX (spec 2.2). */
+static bool names_unix(const struct pscope_proxy_hdr *h)
+{
+	return h->command == PSCOPE_PROXY_PROXY && h->unix_src && h->unix_dst;
+}
+
 void pp_print_seed(const char *prefix, const struct pscope_proxy_hdr *h)
 {
 	char buf[PSCOPE_PROXY_TLV_MAX * 180];
 
-	if (h->command == PSCOPE_PROXY_LOCAL) {
+	if (names_unix(h)) {
+		char src[4 * PSCOPE_PROXY_UNIX_LEN + 2], dst[sizeof(src)];
+
+		unix_text(h->unix_src, src, sizeof(src));
+		unix_text(h->unix_dst, dst, sizeof(dst));
+		snprintf(buf, sizeof(buf), "PROXY protocol v%u header, %s: the proxy says the "
+			 "client is", h->version, pp_proto_name(h));
+		cli_line(prefix, buf);
+		cli_line(prefix, src);
+		cli_line(prefix, "and that the client connected to");
+		cli_line(prefix, dst);
+	} else if (h->command == PSCOPE_PROXY_LOCAL) {
 		snprintf(buf, sizeof(buf), "PROXY protocol v%u header, LOCAL: the proxy's own "
 			 "connection (a health check), no client address", h->version);
 		cli_line(prefix, buf);
@@ -137,6 +183,13 @@ void pp_print_line(const struct pscope_proxy_hdr *h)
 	if (names_client(h) && pscope_addr_format(&h->src, src, sizeof(src)) >= 0 &&
 	    pscope_addr_format(&h->dst, dst, sizeof(dst)) >= 0)
 		printf(" pp_src=%s pp_dst=%s", src, dst);
+	if (names_unix(h)) {
+		char usrc[4 * PSCOPE_PROXY_UNIX_LEN + 2], udst[sizeof(usrc)];
+
+		unix_text(h->unix_src, usrc, sizeof(usrc));
+		unix_text(h->unix_dst, udst, sizeof(udst));
+		printf(" pp_src=%s pp_dst=%s", usrc, udst);
+	}
 	printf(" pp_len=%zu", h->len);
 	if (h->tlv_count) {
 		tlv_list(h, ":", ",", list, sizeof(list));
@@ -180,8 +233,17 @@ void pp_json(struct pscope_json *j, const struct pscope_proxy_hdr *h)
 	pscope_json_uint(j, "version", h->version);
 	pscope_json_string(j, "command", h->command == PSCOPE_PROXY_LOCAL ? "LOCAL" : "PROXY");
 	pscope_json_string(j, "proto", pp_proto_name(h));
-	json_addr(j, "src", &h->src);
-	json_addr(j, "dst", &h->dst);
+	if (names_unix(h)) {
+		char usrc[4 * PSCOPE_PROXY_UNIX_LEN + 2], udst[sizeof(usrc)];
+
+		unix_text(h->unix_src, usrc, sizeof(usrc));
+		unix_text(h->unix_dst, udst, sizeof(udst));
+		pscope_json_string(j, "src", usrc);
+		pscope_json_string(j, "dst", udst);
+	} else {
+		json_addr(j, "src", &h->src);
+		json_addr(j, "dst", &h->dst);
+	}
 	pscope_json_uint(j, "length", h->len);
 	pscope_json_array_begin(j, "tlvs");
 	for (unsigned i = 0; i < h->ntlv; i++)

@@ -44,7 +44,7 @@ struct pp_conn {
 };
 
 static const char *const proto_names[] = { "tcp4", "tcp6", "udp4", "udp6", "unix_stream",
-					   "unix_dgram", "unspec", "unknown", "other" };
+					   "unix_dgram", "unspec", "unknown" };
 
 void pp_opts_init(struct pp_opts *o)
 {
@@ -307,7 +307,7 @@ static uint8_t proto_index(const struct pscope_proxy_hdr *h)
 	for (uint8_t i = 0; i < sizeof(proto_names) / sizeof(proto_names[0]); i++)
 		if (!strcmp(proto_names[i], name))
 			return i;
-	return (uint8_t)(sizeof(proto_names) / sizeof(proto_names[0]) - 1);
+	return 6;	/* "unspec"; every name pp_proto_name gives is listed */
 }
 
 static void remember(struct pp_conn *c, const struct pscope_proxy_hdr *h)

@@ -665,3 +665,38 @@ refusals_said() {
 	grep -q "bad PROXY header: PROXY protocol header longer than the size limit: --proxy-max 40 (40 bytes received): closed$" "$TMP/err"
 	grep -q "bad PROXY header: a PROXY protocol version this receiver does not accept: version 2 sent, --proxy-protocol v1 (" "$TMP/err"
 }
+
+# send_hex PORT HEX: one connection that sends HEX and prints the answer's first line.
+send_hex() {
+	timeout 10 python3 -c 'import socket,sys; s=socket.create_connection(("127.0.0.1",int(sys.argv[1]))); s.sendall(bytes.fromhex(sys.argv[2])); s.settimeout(5); print(s.makefile().readline().strip())' "$1" "$2"
+}
+
+@test "proxy: an AF_UNIX v2 header shows its two paths (seed, line, json); LOCAL headers with padding or an unlisted family are taken and skipped (spec 2.2)" {
+	sig=0d0a0d0a000d0a515549540a
+	path() { python3 -c 'import sys; print((sys.argv[1].encode() + bytes(108 - len(sys.argv[1]))).hex())' "$1"; }
+	unix_hdr=${sig}2131$(printf '%04x' 216)$(path /run/a.sock)$(path /run/b.sock)
+	start_server --proxy-protocol v2 -f line 127.0.0.1:0
+	run send_hex "$PORT" "$unix_hdr"
+	echo "$output"
+	[[ $output == *" pp=2 pp_cmd=proxy pp_proto=unix_stream" ]]
+	# LOCAL, no family, 2 bytes of padding; LOCAL TCP4 and 2 stray bytes; LOCAL \x10 with 12 address bytes.
+	run send_hex "$PORT" "${sig}20000002ffff"
+	[[ $output == *" pp=2 pp_cmd=local pp_proto=unspec" ]]
+	run send_hex "$PORT" "${sig}2011000ec0000201c000020213880050abcd"
+	[[ $output == *" pp=2 pp_cmd=local pp_proto=tcp4" ]]
+	run send_hex "$PORT" "${sig}2010000cc0000201c000020213880050"
+	[[ $output == *" pp=2 pp_cmd=local pp_proto=unspec" ]]
+	stop_server INT
+	cat "$TMP/out"
+	grep -q " pp=2 pp_cmd=proxy pp_proto=unix_stream pp_src=/run/a.sock pp_dst=/run/b.sock pp_len=232" "$TMP/out"
+	[ "$(grep -c ' pp_cmd=local pp_proto=unspec' "$TMP/out")" -eq 2 ]
+	start_server --proxy-protocol v2 -f json 127.0.0.1:0
+	run send_hex "$PORT" "$unix_hdr"
+	stop_server INT
+	python3 -c 'import json,sys; r=json.loads(open(sys.argv[1]).readline())["proxy"]; assert (r["proto"], r["src"], r["dst"]) == ("unix_stream", "/run/a.sock", "/run/b.sock"), r' "$TMP/out"
+	start_server --proxy-protocol v2 127.0.0.1:0
+	run send_hex "$PORT" "$unix_hdr"
+	stop_server INT
+	cat "$TMP/out"
+	grep -A3 "PROXY protocol v2 header, unix_stream: the proxy says the client is" "$TMP/out" | tr '\n' '|' | grep -q "is|/run/a.sock|and that the client connected to|/run/b.sock|"
+}
