@@ -441,7 +441,7 @@ static int v2_decode(const uint8_t *buf, size_t total, struct pscope_proxy_hdr *
 	 * after the addresses that are not whole TLVs (padding) are skipped
 	 * too: the header is accepted with the whole length as its address
 	 * block and no TLVs.  A CRC32C TLV before the padding is still checked
- * (spec 2.2.3: a receiver drops a header whose checksum does not match).
+	 * (spec 2.2.3: a receiver drops a header whose checksum does not match).
 	 */
 	if (!v2_fam_listed(buf[13]) || ablock > alen)
 		return v2_opaque(h, alen);
