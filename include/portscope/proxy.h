@@ -163,8 +163,9 @@ struct pscope_proxy_hdr {
 	 * v2: the address block as sent (ADDR_LEN bytes after the fixed 16,
 	 * before the TLVs), in the caller's buffer.  The builder copies it
 	 * verbatim when ADDR_RAW is not NULL, and encodes SRC and DST (or the
-	 * UNIX paths) otherwise.  A LOCAL header whose family is not one of the
-	 * spec's has its whole length here, and no TLVs.
+	 * UNIX paths) otherwise.  A LOCAL header whose family/transport byte is
+	 * not one of the spec's, or whose bytes after its addresses are not
+	 * whole TLVs (padding), has its whole length here, and no TLVs.
 	 */
 	const uint8_t *addr_raw;
 	uint16_t addr_len;
