@@ -17,7 +17,9 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <unistd.h>
 #include <netinet/in.h>
 
@@ -26,18 +28,26 @@
 #define PER_PROC 18000		/* connections per client process: under the 20,000 descriptors */
 #define PER_WORKER 15000	/* connections per server worker, on average */
 #define PER_PAIR 14000		/* connections per (source, destination) address pair */
-#define SAMPLE_MS 250
+#define SAMPLE_MS 250		/* the chart's and the live line's period */
+#define COUNT_MS 50		/* the server's count period: the ramp's end is known to so much */
 #define MAX_WORKERS 1024
 #define MAX_SAMPLES 100000
 #define ACCEPT_INFLIGHT 64	/* --accept-only: unanswered connections per client process */
+#define FLOOR_HELD 6000		/* the floor's connections per round, held (two descriptors each) */
+#define FLOOR_CLOSED 10000	/* the same, each closed once accepted (--accept-only) */
+#define FLOOR_ROUNDS 3		/* the floor is the fastest of so many rounds */
+#define STOP_WAIT_S 3		/* once stopped, how long a child may take to end before SIGKILL */
 
 struct child {
 	pid_t pid;
 	int out, err;			/* read ends of its stdout and stderr, or -1 */
 	char buf[8192];			/* partial stdout line */
 	size_t len;
-	char errbuf[4096];		/* the start of its stderr, for messages */
+	char errbuf[4096];		/* the start of its stderr, for messages (progress lines apart) */
 	size_t errlen;
+	char line[512];			/* partial stderr line */
+	size_t linelen;
+	unsigned long established;	/* connect --progress: its latest count */
 };
 
 struct sample {
@@ -66,6 +76,10 @@ struct bench {
 	double cpu_us_per_conn, server_b, client_b, kernel_b, ls_s, ss_s;
 	double held_s;
 	char client_json[4096];
+	double floor;			/* the kernel's floor, connections a second */
+	bool progress;			/* a live line on the terminal */
+	int interrupted;		/* the signal that stopped the run, or 0 */
+	long slab0_kb, rss0_kb;
 };
 
 static const char usage[] =
@@ -95,12 +109,121 @@ static const char usage[] =
 	"\n"
 	"A process may hold at most a limited number of descriptors, so N connections\n"
 	"take about N/15000 server workers, N/18000 client processes and N/14000\n"
-	"source addresses (127.0.0.2 and up).  Exit status: 0 if every connection was held and every\n"
-	"count agreed, 1 if not, 2 for a bad command line.\n";
+	"source addresses (127.0.0.2 and up).\n"
+	"\n"
+	"Before it starts, it measures the kernel's floor: one thread, blocking\n"
+	"connect() then accept() to itself over loopback, the same way every run; each\n"
+	"rate is printed as a ratio to it.  On a terminal a live line shows the ramp and\n"
+	"the hold.  SIGINT (Ctrl-C) or SIGTERM stops the run: every process it started\n"
+	"ends, and what was measured so far is printed, marked interrupted.\n"
+	"\n"
+	"Exit status: 0 if every connection was held and every count agreed, 1 if not,\n"
+	"2 for a bad command line, 128 + the signal's number (130 for SIGINT, 143 for\n"
+	"SIGTERM) when a signal stopped it.\n";
 
 static double now_s(void)
 {
 	return (double)pscope_now_ms() / 1000;
+}
+
+/* The same clock to the nanosecond, for the floor's short rounds. */
+static double fine_now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* The signal that asked the run to stop; the loops look at it between their waits. */
+static volatile sig_atomic_t stop_signal;
+
+static void on_stop_signal(int sig)
+{
+	if (!stop_signal)
+		stop_signal = sig;
+}
+
+/*
+ * SIGINT and SIGTERM stop the run.  Caught, not ignored, even when started
+ * with SIGINT ignored (a shell's background job); without SA_RESTART, so a
+ * wait in poll(), read() or waitpid() returns at once.  A program run with
+ * exec(2) starts with them at their default action again.
+ */
+static void catch_stop_signals(void)
+{
+	struct sigaction sa = { .sa_handler = on_stop_signal };
+
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+}
+
+/* Connections a second of one thread doing COUNT blocking connect() + accept() to LFD's address. */
+static double floor_round(int lfd, const struct sockaddr_in *a, int count, bool close_each)
+{
+	static int fds[2 * FLOOR_HELD];
+	int nfds = 0, made = 0;
+	double t0 = fine_now_s(), t;
+	struct linger lg = { .l_onoff = 1, .l_linger = 0 };
+
+	for (; made < count && !stop_signal; made++) {
+		int c = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), s;
+
+		if (c < 0)
+			break;
+		if (connect(c, (const struct sockaddr *)a, sizeof(*a)) < 0 ||
+		    (s = accept4(lfd, NULL, NULL, SOCK_CLOEXEC)) < 0) {
+			close(c);
+			break;
+		}
+		if (close_each) {
+			close(s);
+			close(c);
+		} else if (nfds + 2 <= (int)(sizeof(fds) / sizeof(fds[0]))) {
+			fds[nfds++] = c;
+			fds[nfds++] = s;
+		}
+	}
+	t = fine_now_s() - t0;
+	/* Not timed: a reset ends both ends at once, and leaves no TIME-WAIT behind. */
+	for (int i = 0; i < nfds; i++) {
+		setsockopt(fds[i], SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+		close(fds[i]);
+	}
+	return made == count && t > 0 ? count / t : -1;
+}
+
+/*
+ * The kernel's floor: one thread, blocking connect() then accept() over
+ * loopback to a listener of its own, no event loop and no other process.
+ * CLOSE_EACH closes both ends once accepted (--accept-only's pattern);
+ * otherwise they are held to the end of the round, as the ramp holds them.
+ * The fastest of FLOOR_ROUNDS rounds, after a short warm-up.  Returns
+ * connections a second, or -1.
+ */
+static double kernel_floor(bool close_each)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t len = sizeof(a);
+	int lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	int count = close_each ? FLOOR_CLOSED : FLOOR_HELD;
+	double best = -1;
+
+	if (lfd < 0 || bind(lfd, (struct sockaddr *)&a, sizeof(a)) < 0 || listen(lfd, 128) < 0 ||
+	    getsockname(lfd, (struct sockaddr *)&a, &len) < 0) {
+		if (lfd >= 0)
+			close(lfd);
+		return -1;
+	}
+	floor_round(lfd, &a, count / 10, close_each);
+	for (int i = 0; i < FLOOR_ROUNDS; i++) {
+		double r = floor_round(lfd, &a, count, close_each);
+
+		best = r > best ? r : best;
+	}
+	close(lfd);
+	return best;
 }
 
 /* Starts this program with ARGV (argv[0] is replaced), its stdout and stderr on pipes. */
@@ -157,20 +280,46 @@ static int spawn(struct child *c, char *const argv[], bool want_out)
 	return 0;
 }
 
+/* One line of a child's stderr: connect --progress's count, or a message kept for later. */
+static void err_line(struct child *c, const char *line, size_t len)
+{
+	unsigned long established;
+	size_t room = sizeof(c->errbuf) - 1 - c->errlen, k = len < room ? len : room;
+
+	if (sscanf(line, "portscope: established %lu, in flight", &established) == 1) {
+		c->established = established;
+		return;
+	}
+	memcpy(c->errbuf + c->errlen, line, k);
+	c->errlen += k;
+	c->errbuf[c->errlen] = '\0';
+}
+
 static void read_err(struct child *c)
 {
-	char tmp[4096];
 	ssize_t n = -1;
 
-	while (c->err >= 0 && (n = read(c->err, tmp, sizeof(tmp))) > 0) {
-		size_t room = sizeof(c->errbuf) - 1 - c->errlen;
-		size_t k = (size_t)n < room ? (size_t)n : room;
+	while (c->err >= 0 &&
+	       (n = read(c->err, c->line + c->linelen, sizeof(c->line) - 1 - c->linelen)) > 0) {
+		char *start = c->line, *nl;
 
-		memcpy(c->errbuf + c->errlen, tmp, k);
-		c->errlen += k;
-		c->errbuf[c->errlen] = '\0';
+		c->linelen += (size_t)n;
+		c->line[c->linelen] = '\0';
+		while ((nl = strchr(start, '\n'))) {
+			err_line(c, start, (size_t)(nl + 1 - start));
+			start = nl + 1;
+		}
+		c->linelen -= (size_t)(start - c->line);
+		memmove(c->line, start, c->linelen);
+		if (c->linelen == sizeof(c->line) - 1) {	/* a line longer than the buffer */
+			err_line(c, c->line, c->linelen);
+			c->linelen = 0;
+		}
 	}
 	if (n == 0 && c->err >= 0) {
+		if (c->linelen)
+			err_line(c, c->line, c->linelen);
+		c->linelen = 0;
 		close(c->err);
 		c->err = -1;
 	}
@@ -191,26 +340,34 @@ static void server_line(struct bench *b, const char *line)
 	b->wserved[w - 1] = served;
 }
 
-/* Reads whatever the server printed; calls server_line for each whole line. */
+/* N new bytes of the server's stdout are at the end of its buffer: calls server_line for each whole line. */
+static void server_text(struct bench *b, size_t n)
+{
+	struct child *c = &b->server;
+	char *start = c->buf, *nl;
+
+	c->len += n;
+	c->buf[c->len] = '\0';
+	while ((nl = strchr(start, '\n'))) {
+		*nl = '\0';
+		server_line(b, start);
+		start = nl + 1;
+	}
+	c->len -= (size_t)(start - c->buf);
+	memmove(c->buf, start, c->len);
+	if (c->len == sizeof(c->buf) - 1)	/* no line is that long: drop it */
+		c->len = 0;
+}
+
+/* Reads whatever the server printed. */
 static void read_server(struct bench *b)
 {
 	struct child *c = &b->server;
 	ssize_t n;
 
 	read_err(c);
-	while (c->out >= 0 && (n = read(c->out, c->buf + c->len, sizeof(c->buf) - 1 - c->len)) > 0) {
-		char *start = c->buf, *nl;
-
-		c->len += (size_t)n;
-		c->buf[c->len] = '\0';
-		while ((nl = strchr(start, '\n'))) {
-			*nl = '\0';
-			server_line(b, start);
-			start = nl + 1;
-		}
-		c->len -= (size_t)(start - c->buf);
-		memmove(c->buf, start, c->len);
-	}
+	while (c->out >= 0 && (n = read(c->out, c->buf + c->len, sizeof(c->buf) - 1 - c->len)) > 0)
+		server_text(b, (size_t)n);
 }
 
 static unsigned long server_open(const struct bench *b)
@@ -230,14 +387,17 @@ static bool all_workers_seen(const struct bench *b)
 	return true;
 }
 
-/* Waits up to MS for the server's output. */
+/* Waits up to MS for the server's output, and the clients' progress once they run. */
 static void wait_server(struct bench *b, int ms)
 {
-	struct pollfd p[2] = { { .fd = b->server.out, .events = POLLIN },
-			       { .fd = b->server.err, .events = POLLIN } };
+	struct pollfd p[3] = { { .fd = b->server.out, .events = POLLIN },
+			       { .fd = b->server.err, .events = POLLIN },
+			       { .fd = b->client.pid > 0 ? b->client.err : -1, .events = POLLIN } };
 
-	poll(p, 2, ms);
+	poll(p, 3, ms);
 	read_server(b);
+	if (b->client.pid > 0)
+		read_err(&b->client);
 }
 
 static long read_meminfo_kb(const char *key)
@@ -354,7 +514,16 @@ static double time_command(char *const argv[], bool self)
 			execvp(argv[0], argv);
 		_exit(127);
 	}
-	if (waitpid(pid, &status, 0) < 0 || !WIFEXITED(status) || WEXITSTATUS(status) != 0)
+	while (waitpid(pid, &status, 0) < 0) {
+		if (errno != EINTR)
+			return -1;
+		if (stop_signal) {	/* stopped: the listing is not waited for */
+			kill(pid, SIGKILL);
+			waitpid(pid, &status, 0);
+			return -1;
+		}
+	}
+	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
 		return -1;
 	return now_s() - t0;
 }
@@ -368,14 +537,14 @@ static void add_sample(struct bench *b, double t)
 static int start_server(struct bench *b, bool keep)
 {
 	char workers[16];
-	char *argv[] = { "portscope", "serve", "--workers", workers, "-q", "--interval", "0.25",
+	char *argv[] = { "portscope", "serve", "--workers", workers, "-q", "--interval", "0.05",
 			 "127.0.0.1:0", keep ? "--keep" : NULL, NULL };
 	double deadline = now_s() + 10;
 
 	snprintf(workers, sizeof(workers), "%u", b->workers);
 	if (spawn(&b->server, argv, true) < 0)
 		return -1;
-	while (now_s() < deadline && !b->port) {
+	while (now_s() < deadline && !b->port && !stop_signal) {
 		const char *p;
 
 		const char *nl;
@@ -390,8 +559,10 @@ static int start_server(struct bench *b, bool keep)
 			b->port = atoi(nl);
 		}
 	}
-	while (now_s() < deadline && !all_workers_seen(b))
+	while (now_s() < deadline && !all_workers_seen(b) && !stop_signal)
 		wait_server(b, 100);
+	if (stop_signal)
+		return -1;
 	if (!b->port || !all_workers_seen(b)) {
 		cli_warn("the server did not start: %s", b->server.errbuf);
 		return -1;
@@ -403,7 +574,8 @@ static int start_clients(struct bench *b, bool hold)
 {
 	char n[24], procs[16], src[64], port[16], inflight[16];
 	char *argv[] = { "portscope", "connect", "-n", n, "--procs", procs, "-c", inflight,
-			 "--source", src, "-f", "json", "--hold", hold ? "forever" : "0", port, NULL };
+			 "--source", src, "-f", "json", "--hold", hold ? "forever" : "0", "--progress",
+			 port, NULL };
 
 	snprintf(n, sizeof(n), "%lu", b->n);
 	snprintf(procs, sizeof(procs), "%u", b->procs);
@@ -413,23 +585,75 @@ static int start_clients(struct bench *b, bool hold)
 	return spawn(&b->client, argv, true);
 }
 
+/* Reads what is there of C's stdout: server lines to SERVER_LINE, else into BUF (SIZE bytes; the rest is dropped). Returns 0 at its end. */
+static int drain_out(struct bench *b, struct child *c, char *buf, size_t size, size_t *len)
+{
+	for (;;) {
+		char drop[4096];
+		ssize_t n;
+
+		if (c == &b->server) {
+			n = read(c->out, c->buf + c->len, sizeof(c->buf) - 1 - c->len);
+			if (n > 0)
+				server_text(b, (size_t)n);
+		} else if (buf && *len < size - 1) {
+			n = read(c->out, buf + *len, size - 1 - *len);
+			*len += n > 0 ? (size_t)n : 0;
+		} else {
+			n = read(c->out, drop, sizeof(drop));
+		}
+		if (n == 0)
+			return 0;
+		if (n < 0)
+			return errno == EAGAIN || errno == EINTR ? 1 : 0;
+	}
+}
+
+/*
+ * Waits for child C to end, reading its stdout (the server's lines, or into
+ * BUF, SIZE bytes) and its stderr.  A stop signal meanwhile sends it SIG
+ * once; STOP_WAIT_S seconds after that it is killed.  Returns the bytes in BUF.
+ */
+static size_t reap_child(struct bench *b, struct child *c, int sig, char *buf, size_t size)
+{
+	double signalled_at = 0, killed_at = 0;
+	size_t len = 0;
+
+	while ((c->out >= 0 || c->err >= 0) && (!killed_at || now_s() - killed_at < STOP_WAIT_S)) {
+		struct pollfd p[2] = { { .fd = c->out, .events = POLLIN },
+				       { .fd = c->err, .events = POLLIN } };
+
+		if (stop_signal && !signalled_at) {
+			kill(c->pid, sig);
+			signalled_at = now_s();
+		}
+		if (signalled_at && !killed_at && now_s() - signalled_at > STOP_WAIT_S) {
+			cli_warn("process %d did not end %d s after it was told to: killed", (int)c->pid,
+				 STOP_WAIT_S);
+			kill(c->pid, SIGKILL);
+			killed_at = now_s();
+		}
+		poll(p, 2, 200);
+		if (c->out >= 0 && drain_out(b, c, buf, size, &len) == 0) {
+			close(c->out);
+			c->out = -1;
+		}
+		read_err(c);
+	}
+	if (buf)
+		buf[len] = '\0';
+	while (waitpid(c->pid, NULL, 0) < 0 && errno == EINTR)
+		;
+	c->pid = 0;
+	return len;
+}
+
 /* Reads the client's JSON summary (it prints it when it ends) and waits for it. */
 static int finish_clients(struct bench *b)
 {
-	size_t len = 0;
-	int status;
+	size_t len = reap_child(b, &b->client, SIGINT, b->client_json, sizeof(b->client_json));
 
-	fcntl(b->client.out, F_SETFL, 0);
-	for (;;) {
-		ssize_t n = read(b->client.out, b->client_json + len, sizeof(b->client_json) - 1 - len);
-
-		if (n <= 0)
-			break;
-		len += (size_t)n;
-	}
 	b->client_json[len] = '\0';
-	read_err(&b->client);
-	waitpid(b->client.pid, &status, 0);
 	return len ? 0 : -1;
 }
 
@@ -443,48 +667,73 @@ static unsigned long json_ulong(const char *json, const char *key)
 	return p ? strtoul(p + strlen(pat), NULL, 10) : 0;
 }
 
+/* Stops the server (SIGTERM), reading its last counts, and waits for it to end. */
 static void stop_server(struct bench *b)
 {
-	int status;
-
 	kill(b->server.pid, SIGTERM);
-	fcntl(b->server.out, F_SETFL, 0);
-	while (read(b->server.out, b->server.buf, sizeof(b->server.buf)) > 0)
-		;
-	waitpid(b->server.pid, &status, 0);
+	reap_child(b, &b->server, SIGTERM, NULL, 0);
 }
 
-/* Ramps until the server holds N, the clients give up, or progress stops for 20 s. */
+/* Memory on the live line: the kernel's slab growth and the server's, in MiB. */
+static void progress_line(struct bench *b, const char *phase, double t0)
+{
+	double t = now_s() - t0;
+	unsigned long open = server_open(b);
+	double rate = b->ramp_s > 0 ? b->rate : t > 0 ? (double)open / t : 0;
+	long slab = read_meminfo_kb("Slab");
+
+	if (!b->progress)
+		return;
+	fprintf(stderr, "\r%s %.1f s: held server %lu, clients %lu; %.0f/s, %.2f of the floor; "
+		"memory: kernel +%.0f MiB, server +%.1f MiB   ", phase, t, open, b->client.established,
+		rate, b->floor > 0 ? rate / b->floor : 0, (double)(slab - b->slab0_kb) / 1024,
+		(double)(workers_rss_kb(b) - b->rss0_kb) / 1024);
+	fflush(stderr);
+}
+
+/* Ramps until the server holds N, the clients give up, progress stops for 20 s, or a signal. */
 static void ramp(struct bench *b, double t0)
 {
 	double last_progress = t0, next_sample = t0;
 	unsigned long last = 0;
 
-	for (;;) {
+	while (!stop_signal) {
 		double t = now_s();
 		unsigned long open;
 		int status;
 
-		wait_server(b, SAMPLE_MS / 2);
+		wait_server(b, COUNT_MS / 2);
 		open = server_open(b);
 		if (t >= next_sample) {
 			add_sample(b, t - t0);
+			progress_line(b, "ramp", t0);
 			next_sample += (double)SAMPLE_MS / 1000;
 		}
 		if (open > last) {
 			last = open;
 			last_progress = t;
 		}
-		if (open >= b->n) {
-			b->ramp_s = t - t0;
+		if (open >= b->n)
 			break;
-		}
-		if (t - last_progress > 20 || waitpid(b->client.pid, &status, WNOHANG) == b->client.pid) {
-			b->ramp_s = t - t0;
+		if (t - last_progress > 20 || waitpid(b->client.pid, &status, WNOHANG) == b->client.pid)
 			break;
+	}
+	b->ramp_s = now_s() - t0;
+	add_sample(b, b->ramp_s);
+}
+
+/* Holds until HOLD_END, watching the counts; a signal ends it early. */
+static void hold(struct bench *b, double hold_end)
+{
+	double t0 = now_s(), next = t0;
+
+	while (now_s() < hold_end && !stop_signal) {
+		wait_server(b, SAMPLE_MS / 2);
+		if (now_s() >= next) {
+			progress_line(b, "hold", t0);
+			next += (double)SAMPLE_MS / 1000;
 		}
 	}
-	add_sample(b, now_s() - t0);
 }
 
 static void time_listings(struct bench *b)
@@ -520,6 +769,7 @@ static void write_chart(const struct bench *b)
 			rmax = r > rmax ? r : rmax;
 		}
 	}
+	rmax = b->floor * 1.1 > rmax ? b->floor * 1.1 : rmax;
 	fprintf(f, "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%.0f\" height=\"%.0f\" "
 		"font-family=\"sans-serif\" font-size=\"12\">\n", W, H);
 	fprintf(f, "<rect width=\"100%%\" height=\"100%%\" fill=\"white\"/>\n");
@@ -556,9 +806,31 @@ static void write_chart(const struct bench *b)
 
 		fprintf(f, "%.1f,%.1f ", L + (W - L - R) * s->t / tmax, H - B - (H - T - B) * r / rmax);
 	}
-	fprintf(f, "\"/>\n</svg>\n");
+	fprintf(f, "\"/>\n");
+	if (b->floor > 0) {
+		double y = H - B - (H - T - B) * b->floor / rmax;
+
+		fprintf(f, "<line class=\"floor\" x1=\"%.0f\" y1=\"%.1f\" x2=\"%.0f\" y2=\"%.1f\" "
+			"stroke=\"#c0392b\" stroke-dasharray=\"6 4\"/>\n", L, y, W - R, y);
+		fprintf(f, "<text x=\"%.0f\" y=\"%.1f\" text-anchor=\"end\" fill=\"#c0392b\">kernel "
+			"floor %.0f/s (one thread, blocking connect() + accept())</text>\n", W - R - 4,
+			y - 4, b->floor);
+	}
+	fprintf(f, "</svg>\n");
 	if (fclose(f) != 0)
 		cli_warn("%s: %s", b->chart, strerror(errno));
+}
+
+/* The floor and RATE's ratio to it; null when the floor could not be measured. */
+static void json_floor(struct pscope_json *j, double floor, double rate)
+{
+	if (floor > 0) {
+		pscope_json_double(j, "floor_per_s", floor, 0);
+		pscope_json_double(j, "rate_to_floor", rate / floor, 3);
+	} else {
+		pscope_json_null(j, "floor_per_s");
+		pscope_json_null(j, "rate_to_floor");
+	}
 }
 
 static void print_results_json(const struct bench *b, bool ok)
@@ -568,14 +840,21 @@ static void print_results_json(const struct bench *b, bool ok)
 	pscope_json_init_file(&j, stdout);
 	pscope_json_object_begin(&j, NULL);
 	pscope_json_uint(&j, "connections", b->n);
+	pscope_json_bool(&j, "interrupted", b->interrupted != 0);
+	if (b->interrupted)
+		pscope_json_string(&j, "signal", sigabbrev_np(b->interrupted));
 	pscope_json_uint(&j, "connections_held", ok ? b->n : b->held_kernel);
 	pscope_json_uint(&j, "server_count", b->held_server);
 	pscope_json_uint(&j, "client_count", b->held_client);
-	pscope_json_uint(&j, "kernel_count", b->held_kernel);
+	if (b->interrupted)
+		pscope_json_null(&j, "kernel_count");
+	else
+		pscope_json_uint(&j, "kernel_count", b->held_kernel);
 	pscope_json_uint(&j, "failures", b->failures);
 	pscope_json_double(&j, "held_seconds", b->held_s, 1);
 	pscope_json_double(&j, "ramp_seconds", b->ramp_s, 3);
 	pscope_json_double(&j, "rate_per_s", b->rate, 0);
+	json_floor(&j, b->floor, b->rate);
 	pscope_json_double(&j, "server_cpu_us_per_conn", b->cpu_us_per_conn, 2);
 	pscope_json_double(&j, "server_bytes_per_conn", b->server_b, 1);
 	pscope_json_double(&j, "client_bytes_per_conn", b->client_b, 1);
@@ -599,10 +878,20 @@ static void print_results(const struct bench *b, bool ok)
 	}
 	printf("portscope bench: %lu connections to 127.0.0.1:%d, %u server workers, %u client "
 	       "processes, %u source addresses\n", b->n, b->port, b->workers, b->procs, b->srcs);
-	printf("  held            server %lu, clients %lu, kernel %lu, for %.1f s; %lu failures%s\n",
-	       b->held_server, b->held_client, b->held_kernel, b->held_s, b->failures,
-	       ok ? "" : "  <- the counts disagree or fall short");
-	printf("  ramp            %.2f s, %.0f connections/s\n", b->ramp_s, b->rate);
+	if (b->interrupted)
+		printf("  interrupted     by SIG%s: what was measured until then\n",
+		       sigabbrev_np(b->interrupted));
+	if (b->interrupted)
+		printf("  held            server %lu, clients %lu, for %.1f s; %lu failures\n",
+		       b->held_server, b->held_client, b->held_s, b->failures);
+	else
+		printf("  held            server %lu, clients %lu, kernel %lu, for %.1f s; %lu failures%s\n",
+		       b->held_server, b->held_client, b->held_kernel, b->held_s, b->failures,
+		       ok ? "" : "  <- the counts disagree or fall short");
+	printf("  ramp            %.2f s, %.0f connections/s, %.2f of the floor\n", b->ramp_s, b->rate,
+	       b->floor > 0 ? b->rate / b->floor : 0);
+	printf("  kernel floor    %.0f connections/s (one thread, blocking connect() + accept())\n",
+	       b->floor);
 	printf("  server CPU      %.2f us per accepted connection\n", b->cpu_us_per_conn);
 	printf("  user memory     server %.1f B, client %.1f B per connection\n", b->server_b,
 	       b->client_b);
@@ -616,60 +905,87 @@ static void print_results(const struct bench *b, bool ok)
 		printf("  chart           %s\n", b->chart);
 }
 
+/* The clients' summary, once they have ended: what they held, failed, and their memory. */
+static void client_figures(struct bench *b)
+{
+	const char *p = strstr(b->client_json, "\"peak\":");
+	const char *q = strstr(b->client_json, "\"before\":");
+
+	b->held_client = json_ulong(b->client_json, "established") -
+			 json_ulong(b->client_json, "closed_by_server");
+	b->failures = json_ulong(b->client_json, "failed");
+	if (p && q && b->held_client)
+		b->client_b = (double)(strtol(p + 7, NULL, 10) - strtol(q + 9, NULL, 10)) * 1024 /
+			      (double)b->held_client;
+}
+
+/* The exit status: EXIT_OK if all held and agreed, 128 + the signal if one stopped the run. */
+static int hold_status(const struct bench *b, bool ok)
+{
+	int status = cli_finish(ok ? EXIT_OK : EXIT_FAIL);
+
+	return b->interrupted ? 128 + b->interrupted : status;
+}
+
 static int run_hold(struct bench *b)
 {
-	long slab0, slab1, rss0, rss1;
-	double cpu0, cpu1, t0, hold_end;
+	long slab1, rss1;
+	double cpu0, cpu1, t0;
 	bool ok;
 
-	if (start_server(b, true) < 0)
+	b->floor = kernel_floor(false);
+	if (!stop_signal && start_server(b, true) < 0 && !stop_signal) {
+		if (b->server.pid > 0)
+			stop_server(b);
 		return EXIT_FAIL;
-	slab0 = read_meminfo_kb("Slab");
-	rss0 = workers_rss_kb(b);
+	}
+	b->slab0_kb = read_meminfo_kb("Slab");
+	b->rss0_kb = workers_rss_kb(b);
 	cpu0 = workers_cpu_us(b);
 	t0 = now_s();
-	if (start_clients(b, true) < 0) {
+	if (!stop_signal && start_clients(b, true) < 0) {
 		stop_server(b);
 		return EXIT_FAIL;
 	}
-	ramp(b, t0);
+	if (!stop_signal)
+		ramp(b, t0);
 	cpu1 = workers_cpu_us(b);
 	rss1 = workers_rss_kb(b);
 	slab1 = read_meminfo_kb("Slab");
 	b->held_server = server_open(b);
-	b->held_kernel = kernel_count(b->port);
 	b->rate = b->ramp_s > 0 ? (double)b->held_server / b->ramp_s : 0;
 	b->cpu_us_per_conn = b->held_server ? (cpu1 - cpu0) / (double)b->held_server : 0;
-	b->server_b = b->held_server ? (double)(rss1 - rss0) * 1024 / (double)b->held_server : 0;
-	b->kernel_b = b->held_kernel ? (double)(slab1 - slab0) * 1024 / (double)b->held_kernel : 0;
-	time_listings(b);
+	b->server_b = b->held_server ? (double)(rss1 - b->rss0_kb) * 1024 / (double)b->held_server : 0;
+	/* Once stopped, nothing more is measured: the kernel's count and the listings take seconds. */
+	if (!stop_signal) {
+		b->held_kernel = kernel_count(b->port);
+		b->kernel_b = b->held_kernel ? (double)(slab1 - b->slab0_kb) * 1024 /
+					       (double)b->held_kernel : 0;
+		time_listings(b);
+	}
 	/* Hold, watching that no connection is lost. */
-	hold_end = t0 + b->ramp_s + b->hold_s;
-	while (now_s() < hold_end)
-		wait_server(b, SAMPLE_MS);
-	b->held_s = now_s() - (t0 + b->ramp_s);
+	hold(b, t0 + b->ramp_s + b->hold_s);
+	b->held_s = b->ramp_s > 0 ? now_s() - (t0 + b->ramp_s) : 0;
 	if (server_open(b) < b->held_server)
 		b->held_server = server_open(b);
-	kill(b->client.pid, SIGINT);
-	finish_clients(b);
-	b->held_client = json_ulong(b->client_json, "established") -
-			 json_ulong(b->client_json, "closed_by_server");
-	b->failures = json_ulong(b->client_json, "failed");
-	{
-		const char *p = strstr(b->client_json, "\"peak\":");
-		const char *q = strstr(b->client_json, "\"before\":");
-
-		if (p && q && b->held_client)
-			b->client_b = (double)(strtol(p + 7, NULL, 10) - strtol(q + 9, NULL, 10)) * 1024 /
-				      (double)b->held_client;
-	}
-	stop_server(b);
+	if (b->progress)
+		fputc('\n', stderr);
+	b->interrupted = stop_signal;
+	/* Stopped by a signal, both are told at once: the run must end within a second or two. */
+	if (b->client.pid > 0)
+		kill(b->client.pid, SIGINT);
+	if (b->interrupted && b->server.pid > 0)
+		kill(b->server.pid, SIGTERM);
+	if (b->client.pid > 0 && finish_clients(b) == 0)
+		client_figures(b);
+	if (b->server.pid > 0)
+		stop_server(b);
 	if (b->chart)
 		write_chart(b);
-	ok = b->held_server == b->n && b->held_client == b->n && b->held_kernel == b->n &&
-	     !b->failures;
+	ok = !b->interrupted && b->held_server == b->n && b->held_client == b->n &&
+	     b->held_kernel == b->n && !b->failures;
 	print_results(b, ok);
-	return cli_finish(ok ? EXIT_OK : EXIT_FAIL);
+	return hold_status(b, ok);
 }
 
 static int cmd_bench_accept(struct bench *b);
@@ -764,6 +1080,8 @@ int cmd_bench(int argc, char **argv)
 		return EXIT_FAIL;
 	}
 	cli_ignore_sigpipe();
+	catch_stop_signals();
+	b.progress = b.fmt != FMT_JSON && isatty(STDOUT_FILENO) && isatty(STDERR_FILENO);
 	/* A chart that cannot be written is found out now, not after minutes of work. */
 	if (b.chart) {
 		FILE *f = fopen(b.chart, "w");
