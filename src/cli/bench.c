@@ -15,6 +15,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -77,6 +78,9 @@ struct bench {
 	double held_s;
 	char client_json[4096];
 	double floor;			/* the kernel's floor, connections a second */
+	bool kernel_counted;		/* held_kernel and kernel_b were measured */
+	const char *phase;		/* "the floor", "the start", "the ramp", "the hold", "the end" */
+	const char *stopped_in;		/* the phase a signal stopped */
 	bool progress;			/* a live line on the terminal */
 	int interrupted;		/* the signal that stopped the run, or 0 */
 	long slab0_kb, rss0_kb;
@@ -498,7 +502,7 @@ static unsigned long kernel_count(int port)
 static double time_command(char *const argv[], bool self)
 {
 	double t0 = now_s();
-	pid_t pid = fork();
+	pid_t pid = stop_signal ? -1 : fork();
 	int status;
 
 	if (pid < 0)
@@ -674,20 +678,33 @@ static void stop_server(struct bench *b)
 	reap_child(b, &b->server, SIGTERM, NULL, 0);
 }
 
-/* Memory on the live line: the kernel's slab growth and the server's, in MiB. */
+/*
+ * The live line, on a terminal: PHASE and its seconds, connections held as
+ * the server and the clients count them, the rate and its ratio to the
+ * floor, and memory (the kernel's slab growth, the server's).  Cut to the
+ * terminal's width, so that a carriage return goes back to its start.
+ */
 static void progress_line(struct bench *b, const char *phase, double t0)
 {
 	double t = now_s() - t0;
 	unsigned long open = server_open(b);
 	double rate = b->ramp_s > 0 ? b->rate : t > 0 ? (double)open / t : 0;
-	long slab = read_meminfo_kb("Slab");
+	struct winsize ws;
+	char line[256];
+	int n, cols = 80;
 
 	if (!b->progress)
 		return;
-	fprintf(stderr, "\r%s %.1f s: held server %lu, clients %lu; %.0f/s, %.2f of the floor; "
-		"memory: kernel +%.0f MiB, server +%.1f MiB   ", phase, t, open, b->client.established,
-		rate, b->floor > 0 ? rate / b->floor : 0, (double)(slab - b->slab0_kb) / 1024,
-		(double)(workers_rss_kb(b) - b->rss0_kb) / 1024);
+	if (ioctl(STDERR_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 1)
+		cols = ws.ws_col;
+	n = snprintf(line, sizeof(line), "%s %.1f s: held server %lu, clients %lu; %.0f/s, %.2f of "
+		     "the floor; memory kernel +%.0f MiB, server +%.1f MiB", phase, t, open,
+		     b->client.established, rate, b->floor > 0 ? rate / b->floor : 0,
+		     (double)(read_meminfo_kb("Slab") - b->slab0_kb) / 1024,
+		     (double)(workers_rss_kb(b) - b->rss0_kb) / 1024);
+	if (n >= cols)
+		line[cols - 1] = '\0';
+	fprintf(stderr, "\r%s\033[K", line);
 	fflush(stderr);
 }
 
@@ -821,6 +838,14 @@ static void write_chart(const struct bench *b)
 		cli_warn("%s: %s", b->chart, strerror(errno));
 }
 
+/* The connections server, clients and kernel all held (the kernel's count left out if not taken). */
+static unsigned long held_by_all(const struct bench *b)
+{
+	unsigned long n = b->held_server < b->held_client ? b->held_server : b->held_client;
+
+	return b->kernel_counted && b->held_kernel < n ? b->held_kernel : n;
+}
+
 /* The floor and RATE's ratio to it; null when the floor could not be measured. */
 static void json_floor(struct pscope_json *j, double floor, double rate)
 {
@@ -833,34 +858,44 @@ static void json_floor(struct pscope_json *j, double floor, double rate)
 	}
 }
 
+/* KEY: V, or null if it was not measured (the run was stopped first). */
+static void json_measured(struct pscope_json *j, const char *key, double v, int decimals,
+			  bool measured)
+{
+	if (measured)
+		pscope_json_double(j, key, v, decimals);
+	else
+		pscope_json_null(j, key);
+}
+
 static void print_results_json(const struct bench *b, bool ok)
 {
+	bool ramped = b->ramp_s > 0, counted = b->kernel_counted;
 	struct pscope_json j;
 
 	pscope_json_init_file(&j, stdout);
 	pscope_json_object_begin(&j, NULL);
 	pscope_json_uint(&j, "connections", b->n);
 	pscope_json_bool(&j, "interrupted", b->interrupted != 0);
-	if (b->interrupted)
+	if (b->interrupted) {
 		pscope_json_string(&j, "signal", sigabbrev_np(b->interrupted));
-	pscope_json_uint(&j, "connections_held", ok ? b->n : b->held_kernel);
+		pscope_json_string(&j, "stopped_in", b->stopped_in);
+	}
+	pscope_json_uint(&j, "connections_held", held_by_all(b));
 	pscope_json_uint(&j, "server_count", b->held_server);
 	pscope_json_uint(&j, "client_count", b->held_client);
-	if (b->interrupted)
-		pscope_json_null(&j, "kernel_count");
-	else
-		pscope_json_uint(&j, "kernel_count", b->held_kernel);
+	json_measured(&j, "kernel_count", (double)b->held_kernel, 0, counted);
 	pscope_json_uint(&j, "failures", b->failures);
 	pscope_json_double(&j, "held_seconds", b->held_s, 1);
-	pscope_json_double(&j, "ramp_seconds", b->ramp_s, 3);
-	pscope_json_double(&j, "rate_per_s", b->rate, 0);
-	json_floor(&j, b->floor, b->rate);
-	pscope_json_double(&j, "server_cpu_us_per_conn", b->cpu_us_per_conn, 2);
-	pscope_json_double(&j, "server_bytes_per_conn", b->server_b, 1);
-	pscope_json_double(&j, "client_bytes_per_conn", b->client_b, 1);
-	pscope_json_double(&j, "kernel_bytes_per_conn", b->kernel_b, 0);
-	pscope_json_double(&j, "ls_seconds", b->ls_s, 3);
-	pscope_json_double(&j, "ss_seconds", b->ss_s, 3);
+	json_measured(&j, "ramp_seconds", b->ramp_s, 3, ramped);
+	json_measured(&j, "rate_per_s", b->rate, 0, ramped);
+	json_floor(&j, b->floor, ramped ? b->rate : 0);
+	json_measured(&j, "server_cpu_us_per_conn", b->cpu_us_per_conn, 2, b->held_server > 0);
+	json_measured(&j, "server_bytes_per_conn", b->server_b, 1, b->held_server > 0);
+	json_measured(&j, "client_bytes_per_conn", b->client_b, 1, b->held_client > 0);
+	json_measured(&j, "kernel_bytes_per_conn", b->kernel_b, 0, counted && b->held_kernel > 0);
+	json_measured(&j, "ls_seconds", b->ls_s, 3, b->ls_s > 0);
+	json_measured(&j, "ss_seconds", b->ss_s, 3, b->ss_s > 0);
 	pscope_json_uint(&j, "workers", b->workers);
 	pscope_json_uint(&j, "client_procs", b->procs);
 	pscope_json_uint(&j, "source_addresses", b->srcs);
@@ -879,23 +914,31 @@ static void print_results(const struct bench *b, bool ok)
 	printf("portscope bench: %lu connections to 127.0.0.1:%d, %u server workers, %u client "
 	       "processes, %u source addresses\n", b->n, b->port, b->workers, b->procs, b->srcs);
 	if (b->interrupted)
-		printf("  interrupted     by SIG%s: what was measured until then\n",
-		       sigabbrev_np(b->interrupted));
-	if (b->interrupted)
+		printf("  interrupted     by SIG%s in %s: what was measured until then\n",
+		       sigabbrev_np(b->interrupted), b->stopped_in);
+	if (!b->kernel_counted)
 		printf("  held            server %lu, clients %lu, for %.1f s; %lu failures\n",
 		       b->held_server, b->held_client, b->held_s, b->failures);
 	else
 		printf("  held            server %lu, clients %lu, kernel %lu, for %.1f s; %lu failures%s\n",
 		       b->held_server, b->held_client, b->held_kernel, b->held_s, b->failures,
-		       ok ? "" : "  <- the counts disagree or fall short");
-	printf("  ramp            %.2f s, %.0f connections/s, %.2f of the floor\n", b->ramp_s, b->rate,
-	       b->floor > 0 ? b->rate / b->floor : 0);
-	printf("  kernel floor    %.0f connections/s (one thread, blocking connect() + accept())\n",
-	       b->floor);
+		       ok || b->interrupted ? "" : "  <- the counts disagree or fall short");
+	if (b->ramp_s > 0)
+		printf("  ramp            %.2f s, %.0f connections/s, %.2f of the floor\n", b->ramp_s,
+		       b->rate, b->floor > 0 ? b->rate / b->floor : 0);
+	if (b->floor > 0)
+		printf("  kernel floor    %.0f connections/s (one thread, blocking connect() + accept())\n",
+		       b->floor);
+	if (!b->held_server) {
+		if (b->chart)
+			printf("  chart           %s\n", b->chart);
+		return;
+	}
 	printf("  server CPU      %.2f us per accepted connection\n", b->cpu_us_per_conn);
 	printf("  user memory     server %.1f B, client %.1f B per connection\n", b->server_b,
 	       b->client_b);
-	printf("  kernel memory   %.0f B per connection (slab, both ends)\n", b->kernel_b);
+	if (b->kernel_counted)
+		printf("  kernel memory   %.0f B per connection (slab, both ends)\n", b->kernel_b);
 	if (b->ls_s > 0 && b->ss_s > 0)
 		printf("  listing         portscope ls %.3f s, ss %.3f s (ss takes %.1fx as long)\n",
 		       b->ls_s, b->ss_s, b->ss_s / b->ls_s);
@@ -903,6 +946,14 @@ static void print_results(const struct bench *b, bool ok)
 		printf("  listing         portscope ls %.3f s (ss: not run)\n", b->ls_s);
 	if (b->chart)
 		printf("  chart           %s\n", b->chart);
+}
+
+/* Enters PHASE; the first phase a signal is seen in is the one it stopped. */
+static void set_phase(struct bench *b, const char *phase)
+{
+	if (stop_signal && !b->stopped_in)
+		b->stopped_in = b->phase;
+	b->phase = phase;
 }
 
 /* The clients' summary, once they have ended: what they held, failed, and their memory. */
@@ -933,7 +984,9 @@ static int run_hold(struct bench *b)
 	double cpu0, cpu1, t0;
 	bool ok;
 
+	set_phase(b, "the floor");
 	b->floor = kernel_floor(false);
+	set_phase(b, "the start");
 	if (!stop_signal && start_server(b, true) < 0 && !stop_signal) {
 		if (b->server.pid > 0)
 			stop_server(b);
@@ -947,8 +1000,10 @@ static int run_hold(struct bench *b)
 		stop_server(b);
 		return EXIT_FAIL;
 	}
+	set_phase(b, "the ramp");
 	if (!stop_signal)
 		ramp(b, t0);
+	set_phase(b, "the count");
 	cpu1 = workers_cpu_us(b);
 	rss1 = workers_rss_kb(b);
 	slab1 = read_meminfo_kb("Slab");
@@ -959,18 +1014,24 @@ static int run_hold(struct bench *b)
 	/* Once stopped, nothing more is measured: the kernel's count and the listings take seconds. */
 	if (!stop_signal) {
 		b->held_kernel = kernel_count(b->port);
+		b->kernel_counted = true;
 		b->kernel_b = b->held_kernel ? (double)(slab1 - b->slab0_kb) * 1024 /
 					       (double)b->held_kernel : 0;
+		set_phase(b, "the listings");
 		time_listings(b);
 	}
 	/* Hold, watching that no connection is lost. */
+	set_phase(b, "the hold");
 	hold(b, t0 + b->ramp_s + b->hold_s);
+	set_phase(b, "the end");
 	b->held_s = b->ramp_s > 0 ? now_s() - (t0 + b->ramp_s) : 0;
 	if (server_open(b) < b->held_server)
 		b->held_server = server_open(b);
 	if (b->progress)
 		fputc('\n', stderr);
 	b->interrupted = stop_signal;
+	if (b->interrupted && !b->stopped_in)
+		b->stopped_in = "the end";
 	/* Stopped by a signal, both are told at once: the run must end within a second or two. */
 	if (b->client.pid > 0)
 		kill(b->client.pid, SIGINT);
