@@ -1032,11 +1032,9 @@ static int run_hold(struct bench *b)
 	b->interrupted = stop_signal;
 	if (b->interrupted && !b->stopped_in)
 		b->stopped_in = "the end";
-	/* Stopped by a signal, both are told at once: the run must end within a second or two. */
+	/* The clients end first: a server that closes first would take connections from their count. */
 	if (b->client.pid > 0)
 		kill(b->client.pid, SIGINT);
-	if (b->interrupted && b->server.pid > 0)
-		kill(b->server.pid, SIGTERM);
 	if (b->client.pid > 0 && finish_clients(b) == 0)
 		client_figures(b);
 	if (b->server.pid > 0)

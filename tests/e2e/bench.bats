@@ -1,0 +1,236 @@
+#!/usr/bin/env bats
+# portscope bench: the kernel's floor beside each rate, the live line on a terminal (run
+# under tmux), and how a signal stops a run.  Small loads only: the figures themselves are
+# bench/README.md's business, not a test's.
+
+load helpers
+
+# The helpers' teardown, kept under another name: this file's also ends its tmux server.
+eval "helpers_$(declare -f teardown)"
+
+TMUX_SOCK=
+
+teardown() {
+	if [ -n "$TMUX_SOCK" ] && [ -S "$TMUX_SOCK" ]; then
+		local tpid
+		tpid=$(tmux -S "$TMUX_SOCK" display-message -p '#{pid}' 2>/dev/null)
+		tmux -S "$TMUX_SOCK" kill-server 2>/dev/null
+		for _ in $(seq 50); do
+			[ -n "$tpid" ] && kill -0 "$tpid" 2>/dev/null || break
+			sleep 0.1
+		done
+	fi
+	helpers_teardown
+}
+
+# descendants PID: every process under PID, children first.
+descendants() {
+	local c
+	for c in $(ps -o pid= --ppid "$1"); do
+		echo "$c"
+		descendants "$c"
+	done
+}
+
+# term CMD: runs CMD in a terminal of 200 columns (a tmux pane of its own server), the
+# pane kept once CMD ends; its exit status goes to $TMP/status.
+term() {
+	TMUX_SOCK=$TMP/tmux.sock
+	tmux -S "$TMUX_SOCK" -f /dev/null new-session -d -x 200 -y 50 \
+		"$*; echo \$? >$TMP/status; sleep 600"
+}
+
+# screen: what the pane shows, its blank lines left out.
+screen() {
+	tmux -S "$TMUX_SOCK" capture-pane -p -J | grep -v '^$' || true
+}
+
+# wait_file FILE SECS: waits until FILE exists and is not empty.
+wait_file() {
+	local i
+	for ((i = 0; i < $2 * 10; i++)); do
+		[ -s "$1" ] && return 0
+		sleep 0.1
+	done
+	echo "no $1 after $2 s" >&2
+	return 1
+}
+
+# wait_held PID N SECS: waits until bench PID's server workers hold N established
+# connections, as ss counts them on the server's port.
+wait_held() {
+	local i port= serve n
+	for ((i = 0; i < $3 * 10; i++)); do
+		serve=$(ps -o pid=,args= --ppid "$1" | awk '$3 == "serve" { print $1 }')
+		if [ -z "$port" ] && [ -n "$serve" ]; then
+			for w in $(ps -o pid= --ppid "$serve"); do
+				port=$(ss -Hltnp | sed -n "s/^LISTEN .* 127\.0\.0\.1:\([0-9]*\) .*pid=$w,.*/\1/p" | head -1)
+				[ -n "$port" ] && break
+			done
+		fi
+		if [ -n "$port" ]; then
+			n=$(ss -Htn state established "( sport = :$port )" | wc -l)
+			[ "$n" -eq "$2" ] && return 0
+		fi
+		sleep 0.1
+	done
+	echo "bench $1 does not hold $2 connections after $3 s (port ${port:-unknown}, ${n:-0} held)" >&2
+	return 1
+}
+
+# elapsed T0: seconds since T0 (date +%s.%N).
+elapsed() {
+	python3 -c "import sys, time; print(round(time.time() - float(sys.argv[1]), 2))" "$1"
+}
+
+# stopped_ok PIDS...: none of PIDS runs any more (a zombie counts as ended).
+stopped_ok() {
+	local p state
+	for p in "$@"; do
+		state=$(ps -o stat= -p "$p" 2>/dev/null) || continue
+		case $state in Z*) ;; *) echo "process $p still runs: $(ps -o args= -p "$p")" >&2; return 1 ;; esac
+	done
+}
+
+@test "bench measures the kernel's floor in the same run: each rate a ratio to it, in JSON and text, and a line on the chart" {
+	run timeout 120 "$PORTSCOPE" bench -n 2000 --hold 0.2 -f json --chart "$TMP/ramp.svg"
+	echo "$output"
+	[ "$status" -eq 0 ]
+	# The floor is a real rate (loopback connections: thousands a second at least) and the
+	# ratio is the rate over it, as python3 divides them.
+	python3 - "$output" <<-'EOF'
+		import json, sys
+		d = json.loads(sys.argv[1])
+		assert d["interrupted"] is False and d["ok"] is True, d
+		assert d["floor_per_s"] > 1000, d
+		assert abs(d["rate_to_floor"] - d["rate_per_s"] / d["floor_per_s"]) < 0.002, d
+	EOF
+	floor=$(jq .floor_per_s <<<"$output")
+	# The chart: the floor as a dashed line, labelled with the same figure, inside the plot.
+	grep -q "^<line class=\"floor\" .*stroke-dasharray" "$TMP/ramp.svg"
+	grep -q ">kernel floor $floor/s (one thread, blocking connect() + accept())</text>" "$TMP/ramp.svg"
+	y=$(sed -n 's/^<line class="floor" x1="[0-9]*" y1="\([0-9.]*\)".*/\1/p' "$TMP/ramp.svg")
+	python3 -c "import sys; y = float(sys.argv[1]); assert 40 <= y <= 350, y" "$y"
+	# In text: the ramp's ratio, and the floor on a line of its own.
+	run timeout 120 "$PORTSCOPE" bench -n 2000 --hold 0.2
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[[ ${lines[2]} =~ ^\ \ ramp\ +[0-9.]+\ s,\ ([0-9]+)\ connections/s,\ ([0-9.]+)\ of\ the\ floor$ ]]
+	rate=${BASH_REMATCH[1]} ratio=${BASH_REMATCH[2]}
+	[[ ${lines[3]} =~ ^\ \ kernel\ floor\ +([0-9]+)\ connections/s\ \(one\ thread,\ blocking\ connect\(\)\ \+\ accept\(\)\)$ ]]
+	python3 -c "import sys; r, f, q = map(float, sys.argv[1:]); assert abs(r / f - q) <= 0.006, (r, f, q)" \
+		"$rate" "${BASH_REMATCH[1]}" "$ratio"
+}
+
+@test "bench on a terminal: a live line with both counts, the rate, its ratio to the floor, the time and memory" {
+	term "$PORTSCOPE" bench -n 3000 --hold 1.5
+	wait_file "$TMP/status" 120
+	screen
+	[ "$(cat "$TMP/status")" -eq 0 ]
+	# The last live line stays above the results: the hold, every connection counted by both.
+	screen | grep -Eq '^hold [0-9.]+ s: held server 3000, clients 3000; [0-9]+/s, [0-9.]+ of the floor; memory kernel [-+]*[0-9]+ MiB, server [-+]*[0-9.]+ MiB$'
+	[ "$(screen | grep -c '^portscope bench: 3000 connections')" -eq 1 ]
+	screen | grep -Eq '^  held +server 3000, clients 3000, kernel 3000, for [0-9.]+ s; 0 failures$'
+}
+
+@test "bench draws no live line when stdout is not a terminal, nor with -f json" {
+	term "$PORTSCOPE" bench -n 1000 --hold 0.5 ">$TMP/out"
+	wait_file "$TMP/status" 120
+	screen
+	[ "$(cat "$TMP/status")" -eq 0 ]
+	[ -z "$(screen | grep -v '^[0-9]*$')" ]
+	! grep -q $'\r' "$TMP/out"
+	grep -q '^portscope bench: 1000 connections' "$TMP/out"
+	tmux -S "$TMUX_SOCK" kill-server
+	rm -f "$TMP/status"
+	term "$PORTSCOPE" bench -n 1000 --hold 0.5 -f json
+	wait_file "$TMP/status" 120
+	screen
+	[ "$(cat "$TMP/status")" -eq 0 ]
+	# The JSON object alone (tmux may wrap it: -J joins it again).
+	[ "$(screen | head -1 | jq -r .ok)" = true ]
+	[ "$(screen | wc -l)" -eq 1 ]
+}
+
+@test "Ctrl-C on a terminal stops bench within two seconds: every process it started ends, the figures so far are printed, marked interrupted, exit 130" {
+	term "$PORTSCOPE" bench -n 2000 --hold 60
+	for _ in $(seq 300); do
+		bench=$(pgrep -P "$(tmux -S "$TMUX_SOCK" display-message -p '#{pane_pid}')" -x portscope || pgrep -P "$(tmux -S "$TMUX_SOCK" display-message -p '#{pane_pid}')" memcheck-amd64- || true)
+		[ -n "$bench" ] && break
+		sleep 0.1
+	done
+	[ -n "$bench" ]
+	wait_held "$bench" 2000 60
+	kids=$(descendants "$bench")
+	[ "$(wc -w <<<"$kids")" -ge 4 ]	# the server, its workers, the clients' parent and its process
+	sleep 1
+	t0=$(date +%s.%N)
+	tmux -S "$TMUX_SOCK" send-keys C-c
+	wait_file "$TMP/status" 10
+	t=$(elapsed "$t0")
+	screen
+	python3 -c "import sys; assert float(sys.argv[1]) < 2.5, sys.argv[1]" "$t"
+	[ "$(cat "$TMP/status")" -eq 130 ]
+	stopped_ok $kids
+	screen | grep -q '^  interrupted     by SIGINT in the hold: what was measured until then$'
+	screen | grep -Eq '^  held +server 2000, clients 2000, kernel 2000, for [0-9.]+ s; 0 failures$'
+	screen | grep -Eq '^  ramp +[0-9.]+ s, [0-9]+ connections/s, [0-9.]+ of the floor$'
+}
+
+# interrupt SIG STATUS: bench in the background (so SIGINT is ignored there, as for any
+# background job of a shell without job control), SIG sent to its pid alone during the hold.
+interrupt() {
+	"$PORTSCOPE" bench -n 2000 --hold 60 -f json >"$TMP/out" 2>"$TMP/err" &
+	bench=$!
+	BG_PIDS+=("$bench")
+	wait_held "$bench" 2000 60
+	kids=$(descendants "$bench")
+	[ "$(wc -w <<<"$kids")" -ge 4 ]
+	sleep 1
+	t0=$(date +%s.%N)
+	kill -"$1" "$bench"
+	rc=0
+	wait "$bench" || rc=$?
+	t=$(elapsed "$t0")
+	cat "$TMP/out" "$TMP/err"
+	python3 -c "import sys; assert float(sys.argv[1]) < 2.5, sys.argv[1]" "$t"
+	[ "$rc" -eq "$2" ]
+	stopped_ok $kids
+	[ ! -s "$TMP/err" ]
+	python3 - "$1" "$(cat "$TMP/out")" <<-'EOF'
+		import json, sys
+		d = json.loads(sys.argv[2])
+		assert d["interrupted"] is True and d["signal"] == sys.argv[1], d
+		assert d["stopped_in"] == "the hold" and d["ok"] is False, d
+		assert d["server_count"] == d["client_count"] == d["connections_held"] == 2000, d
+		assert d["kernel_count"] == 2000 and d["rate_per_s"] > 0 and d["floor_per_s"] > 0, d
+	EOF
+}
+
+@test "SIGINT to bench alone, even with SIGINT ignored as in a background job: it stops within two seconds, every process it started ends, partial figures in JSON, exit 130" {
+	interrupt INT 130
+}
+
+@test "SIGTERM to bench alone: the same, exit 143" {
+	interrupt TERM 143
+}
+
+@test "SIGINT to bench's process group before the ramp: it stops, says where, nothing measured is null" {
+	setsid "$PORTSCOPE" bench -n 2000 --hold 60 -f json >"$TMP/out" 2>"$TMP/err" &
+	bench=$!
+	BG_PIDS+=("$bench")
+	# The floor comes first (well under a second); stop it there or at the start.
+	sleep 0.1
+	kill -INT -- "-$bench"
+	rc=0
+	wait "$bench" || rc=$?
+	cat "$TMP/out" "$TMP/err"
+	[ "$rc" -eq 130 ]
+	python3 - "$(cat "$TMP/out")" <<-'EOF'
+		import json, sys
+		d = json.loads(sys.argv[1])
+		assert d["interrupted"] is True and d["stopped_in"] in ("the floor", "the start"), d
+		assert d["rate_per_s"] is None and d["kernel_count"] is None and d["ls_seconds"] is None, d
+		assert d["connections_held"] == 0, d
+	EOF
+}
