@@ -33,6 +33,7 @@
 #define COUNT_MS 50		/* the server's count period: the ramp's end is known to so much */
 #define MAX_WORKERS 1024
 #define MAX_SAMPLES 100000
+#define MAX_RUNS 100		/* --accept-only --runs */
 #define ACCEPT_INFLIGHT 64	/* --accept-only: unanswered connections per client process */
 #define FLOOR_HELD 6000		/* the floor's connections per round, held (two descriptors each) */
 #define FLOOR_CLOSED 10000	/* the same, each closed once accepted (--accept-only) */
@@ -64,6 +65,7 @@ struct bench {
 	const char *chart;
 	const char *note;		/* --note: the note's directory (or file) */
 	bool accept_only;
+	unsigned runs;			/* --accept-only: rounds */
 	char left_out[2][256];		/* --accept-only: why the python, nginx peer was left out */
 	int port;
 	struct child server, client;
@@ -105,7 +107,11 @@ static const char usage[] =
 	"      --chart FILE     draw the ramp (connections and rate against time) as SVG\n"
 	"      --accept-only    the note's pattern instead: accept, report, close, as fast\n"
 	"                       as clients come, against the note's Python server and\n"
-	"                       nginx's stream module when they are installed\n"
+	"                       nginx's stream module when they are installed, and the\n"
+	"                       kernel's floor (one thread: connect, accept, close)\n"
+	"      --runs K         with --accept-only: K rounds, each server and the floor\n"
+	"                       in turn, the order reversed each round; the median and\n"
+	"                       the range of each figure (default 5)\n"
 	"      --note DIR       with --accept-only: the note's directory (its .txt file);\n"
 	"                       default: ../shared/seed beside the source tree this\n"
 	"                       program was built in (found from the program's own path)\n"
@@ -876,11 +882,6 @@ static void print_results_json(const struct bench *b, bool ok)
 	pscope_json_init_file(&j, stdout);
 	pscope_json_object_begin(&j, NULL);
 	pscope_json_uint(&j, "connections", b->n);
-	pscope_json_bool(&j, "interrupted", b->interrupted != 0);
-	if (b->interrupted) {
-		pscope_json_string(&j, "signal", sigabbrev_np(b->interrupted));
-		pscope_json_string(&j, "stopped_in", b->stopped_in);
-	}
 	pscope_json_uint(&j, "connections_held", held_by_all(b));
 	pscope_json_uint(&j, "server_count", b->held_server);
 	pscope_json_uint(&j, "client_count", b->held_client);
@@ -900,6 +901,11 @@ static void print_results_json(const struct bench *b, bool ok)
 	pscope_json_uint(&j, "client_procs", b->procs);
 	pscope_json_uint(&j, "source_addresses", b->srcs);
 	pscope_json_int(&j, "port", b->port);
+	pscope_json_bool(&j, "interrupted", b->interrupted != 0);
+	if (b->interrupted) {
+		pscope_json_string(&j, "signal", sigabbrev_np(b->interrupted));
+		pscope_json_string(&j, "stopped_in", b->stopped_in);
+	}
 	pscope_json_bool(&j, "ok", ok);
 	pscope_json_object_end(&j);
 	putchar('\n');
@@ -1051,7 +1057,7 @@ static int cmd_bench_accept(struct bench *b);
 
 int cmd_bench(int argc, char **argv)
 {
-	enum { OPT_HOLD = 256, OPT_WORKERS, OPT_PROCS, OPT_CHART, OPT_ACCEPT, OPT_NOTE };
+	enum { OPT_HOLD = 256, OPT_WORKERS, OPT_PROCS, OPT_CHART, OPT_ACCEPT, OPT_NOTE, OPT_RUNS };
 	static const int hold_only[] = { OPT_HOLD, OPT_WORKERS, OPT_CHART };
 	static const struct option longopts[] = {
 		{ "connections", required_argument, NULL, 'n' },
@@ -1062,6 +1068,7 @@ int cmd_bench(int argc, char **argv)
 		{ "chart", required_argument, NULL, OPT_CHART },
 		{ "accept-only", no_argument, NULL, OPT_ACCEPT },
 		{ "note", required_argument, NULL, OPT_NOTE },
+		{ "runs", required_argument, NULL, OPT_RUNS },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -1101,6 +1108,11 @@ int cmd_bench(int argc, char **argv)
 		case OPT_ACCEPT:
 			b.accept_only = true;
 			break;
+		case OPT_RUNS:
+			if (cli_parse_count("number of runs", optarg, 1, MAX_RUNS, &count) < 0)
+				return EXIT_USAGE;
+			b.runs = (unsigned)count;
+			break;
 		case OPT_NOTE:
 			b.note = optarg;
 			break;
@@ -1116,6 +1128,11 @@ int cmd_bench(int argc, char **argv)
 	if ((status = cli_opt_needs(&o, OPT_NOTE, b.accept_only,
 				    "--accept-only (only it runs the note's server)")))
 		return status;
+	if ((status = cli_opt_needs(&o, OPT_RUNS, b.accept_only,
+				    "--accept-only (a held run is made once)")))
+		return status;
+	if (!b.runs)
+		b.runs = 5;
 	/* --accept-only runs one server, unheld, and draws nothing. */
 	for (size_t i = 0; i < sizeof(hold_only) / sizeof(hold_only[0]); i++)
 		if ((status = cli_opt_conflict(&o, OPT_ACCEPT, hold_only[i], "--accept-only holds "
@@ -1473,81 +1490,230 @@ static double run_self(struct bench *b, double *cpu)
 	return rate;
 }
 
-/* The peers measured (a rate > 0), as members NAME: VALUE of an object KEY. */
-static void json_peers(struct pscope_json *j, const char *key, double python, double nginx,
-		       double py_value, double ng_value, int decimals)
+/* One figure over the rounds: its values, in the order measured. */
+struct series {
+	double v[MAX_RUNS];
+	int n;
+};
+
+static void series_add(struct series *s, double v)
 {
+	if (s->n < MAX_RUNS)
+		s->v[s->n++] = v;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return (x > y) - (x < y);
+}
+
+/* The median (the mean of the middle two for an even count), lowest and highest of S. */
+static void series_stats(const struct series *s, double *median, double *lo, double *hi)
+{
+	double v[MAX_RUNS];
+
+	memcpy(v, s->v, sizeof(double) * (size_t)s->n);
+	qsort(v, (size_t)s->n, sizeof(double), cmp_double);
+	*median = s->n % 2 ? v[s->n / 2] : (v[s->n / 2 - 1] + v[s->n / 2]) / 2;
+	*lo = v[0];
+	*hi = v[s->n - 1];
+}
+
+/* Everything measured by --accept-only, round by round. */
+struct accept_figures {
+	struct series floor, rate[3], cpu[3];	/* rate, cpu: portscope, python, nginx */
+	struct series to_floor, to_nginx;	/* portscope's rate over the floor's, nginx's; same round */
+};
+
+static const char *const server_names[] = { "portscope serve -f line", "the note's Python server",
+					    "nginx stream 'return'" };
+static const char *const server_keys[] = { "portscope", "python", "nginx" };
+
+/* KEY: {"median", "min", "max"} of S, or null when nothing was measured. */
+static void json_series(struct pscope_json *j, const char *key, const struct series *s, int decimals)
+{
+	double m, lo, hi;
+
+	if (!s->n) {
+		pscope_json_null(j, key);
+		return;
+	}
+	series_stats(s, &m, &lo, &hi);
 	pscope_json_object_begin(j, key);
-	if (python > 0)
-		pscope_json_double(j, "python", py_value, decimals);
-	if (nginx > 0)
-		pscope_json_double(j, "nginx", ng_value, decimals);
+	pscope_json_double(j, "median", m, decimals);
+	pscope_json_double(j, "min", lo, decimals);
+	pscope_json_double(j, "max", hi, decimals);
 	pscope_json_object_end(j);
 }
 
-static void print_accept_json(const struct bench *b, double ours, double cpu_ours, double python,
-			      double cpu_python, double nginx, double cpu_nginx)
+/* The peers measured, as members NAME: their median of S[1], S[2], in an object KEY. */
+static void json_peers(struct pscope_json *j, const char *key, const struct series *s, int decimals)
+{
+	pscope_json_object_begin(j, key);
+	for (int i = 1; i < 3; i++)
+		if (s[i].n) {
+			double m, lo, hi;
+
+			series_stats(&s[i], &m, &lo, &hi);
+			pscope_json_double(j, server_keys[i], m, decimals);
+		}
+	pscope_json_object_end(j);
+}
+
+static void print_accept_json(const struct bench *b, const struct accept_figures *f)
 {
 	struct pscope_json j;
+	double m, lo, hi;
 
 	pscope_json_init_file(&j, stdout);
 	pscope_json_object_begin(&j, NULL);
 	pscope_json_string(&j, "mode", "accept-only");
 	pscope_json_uint(&j, "connections", b->n);
-	pscope_json_double(&j, "rate_per_s", ours, 0);
-	pscope_json_double(&j, "server_cpu_us_per_conn", cpu_ours, 2);
-	json_peers(&j, "peers", python, nginx, python, nginx, 0);
-	json_peers(&j, "peers_cpu_us_per_conn", python, nginx, cpu_python, cpu_nginx, 2);
+	pscope_json_uint(&j, "runs", (unsigned long)f->rate[0].n);
+	pscope_json_bool(&j, "interrupted", b->interrupted != 0);
+	if (b->interrupted)
+		pscope_json_string(&j, "signal", sigabbrev_np(b->interrupted));
+	series_stats(&f->rate[0], &m, &lo, &hi);
+	pscope_json_double(&j, "rate_per_s", m, 0);
+	series_stats(&f->cpu[0], &m, &lo, &hi);
+	pscope_json_double(&j, "server_cpu_us_per_conn", m, 2);
+	json_peers(&j, "peers", f->rate, 0);
+	json_peers(&j, "peers_cpu_us_per_conn", f->cpu, 2);
 	pscope_json_object_begin(&j, "left_out");
 	for (int i = 0; i < 2; i++)
 		if (b->left_out[i][0])
 			pscope_json_string(&j, i ? "nginx" : "python", b->left_out[i]);
 	pscope_json_object_end(&j);
+	json_series(&j, "floor_per_s", &f->floor, 0);
+	pscope_json_object_begin(&j, "rates_per_s");
+	for (int i = 0; i < 3; i++)
+		json_series(&j, server_keys[i], &f->rate[i], 0);
+	pscope_json_object_end(&j);
+	json_series(&j, "portscope_to_floor", &f->to_floor, 3);
+	json_series(&j, "portscope_to_nginx", &f->to_nginx, 3);
 	pscope_json_object_end(&j);
 	putchar('\n');
 }
 
+/* "MEDIAN (LO to HI)" of S, or "-" when nothing was measured. */
+static const char *series_text(const struct series *s, int decimals, char *buf, size_t size)
+{
+	double m, lo, hi;
+
+	if (!s->n)
+		return "-";
+	series_stats(s, &m, &lo, &hi);
+	if (s->n == 1)
+		snprintf(buf, size, "%.*f", decimals, m);
+	else
+		snprintf(buf, size, "%.*f (%.*f to %.*f)", decimals, m, decimals, lo, decimals, hi);
+	return buf;
+}
+
+static void print_accept_text(const struct bench *b, const struct accept_figures *f)
+{
+	char t1[96], t2[96];
+
+	printf("portscope bench --accept-only: %lu connections each, accept, report, close; "
+	       "%u client process%s, %d unanswered connections at most each (4 in all for "
+	       "the note's server: its backlog is 5); %d round%s, the servers in turn, the order "
+	       "reversed each round: the median (lowest to highest)\n", b->n, b->procs,
+	       b->procs == 1 ? "" : "es", ACCEPT_INFLIGHT, f->rate[0].n, f->rate[0].n == 1 ? "" : "s");
+	if (b->interrupted)
+		printf("  interrupted by SIG%s: the rounds until then\n", sigabbrev_np(b->interrupted));
+	printf("  %-26s %-28s %s\n", "server", "conn/s", "CPU us per conn");
+	printf("  %-26s %-28s %s\n", "kernel floor (one thread)", series_text(&f->floor, 0, t1, sizeof(t1)),
+	       "-");
+	for (int i = 0; i < 3; i++)
+		if (f->rate[i].n)
+			printf("  %-26s %-28s %s\n", server_names[i], series_text(&f->rate[i], 0, t1, sizeof(t1)),
+			       series_text(&f->cpu[i], 2, t2, sizeof(t2)));
+	printf("  portscope / floor          %s\n", series_text(&f->to_floor, 2, t1, sizeof(t1)));
+	if (f->to_nginx.n)
+		printf("  portscope / nginx          %s\n", series_text(&f->to_nginx, 2, t1, sizeof(t1)));
+}
+
+/* Runs server I (0 portscope, 1 python, 2 nginx) once; adds its rate and CPU.  Returns its rate or -1. */
+static double accept_one(struct bench *b, int i, const char *dir, struct accept_figures *f)
+{
+	double cpu = 0, rate;
+
+	if (i > 0 && b->left_out[i - 1][0])
+		return -1;
+	rate = i == 0 ? run_self(b, &cpu) : i == 1 ? run_python(b, dir, &cpu) : run_nginx(b, dir, &cpu);
+	if (rate > 0 && !stop_signal) {
+		series_add(&f->rate[i], rate);
+		series_add(&f->cpu[i], cpu);
+	}
+	return stop_signal ? -1 : rate;
+}
+
+/* One round: the floor and each server, in ORDER's direction.  Returns -1 if portscope failed. */
+static int accept_round(struct bench *b, int round, const char *dir, struct accept_figures *f)
+{
+	/* 0..2 the servers, 3 the floor; the order is reversed every other round. */
+	static const int order[] = { 3, 0, 2, 1 };
+	double rate[4] = { -1, -1, -1, -1 };
+
+	for (int k = 0; k < 4 && !stop_signal; k++) {
+		int i = order[round % 2 ? 3 - k : k];
+
+		if (i == 3) {
+			rate[3] = kernel_floor(true);
+			if (rate[3] > 0 && !stop_signal)
+				series_add(&f->floor, rate[3]);
+		} else {
+			rate[i] = accept_one(b, i, dir, f);
+			if (i == 0 && rate[0] <= 0 && !stop_signal)
+				return -1;
+		}
+	}
+	if (stop_signal)
+		return 0;
+	if (rate[0] > 0 && rate[3] > 0)
+		series_add(&f->to_floor, rate[0] / rate[3]);
+	if (rate[0] > 0 && rate[2] > 0)
+		series_add(&f->to_nginx, rate[0] / rate[2]);
+	return 0;
+}
+
 static int cmd_bench_accept(struct bench *b)
 {
-	char dir[] = "/tmp/portscope-bench.XXXXXX";
-	double ours, python = -1, nginx = -1, cpu_ours = 0, cpu_python = 0, cpu_nginx = 0;
+	char dir[] = "/tmp/portscope-bench.XXXXXX", cmd[600];
+	struct accept_figures *f = calloc(1, sizeof(*f));
+	int rc = 0;
 
-	if (!mkdtemp(dir)) {
-		cli_warn("mkdtemp: %s", strerror(errno));
+	if (!f || !mkdtemp(dir)) {
+		cli_warn("%s", f ? strerror(errno) : strerror(ENOMEM));
+		free(f);
 		return EXIT_FAIL;
 	}
-	ours = run_self(b, &cpu_ours);
-	if (ours > 0) {
-		python = run_python(b, dir, &cpu_python);
-		nginx = run_nginx(b, dir, &cpu_nginx);
-	}
-	{
-		char cmd[600];
-
-		snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-		if (system(cmd) != 0)
-			cli_warn("could not remove %s", dir);
-	}
-	if (ours <= 0) {
+	for (unsigned r = 0; r < b->runs && !stop_signal && rc == 0; r++)
+		rc = accept_round(b, (int)r, dir, f);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	if (system(cmd) != 0)
+		cli_warn("could not remove %s", dir);
+	b->interrupted = stop_signal;
+	if (rc < 0 || (!f->rate[0].n && !b->interrupted)) {
 		cli_warn("portscope serve could not be measured");
+		free(f);
 		return EXIT_FAIL;
 	}
-	if (b->fmt == FMT_JSON) {
-		print_accept_json(b, ours, cpu_ours, python, cpu_python, nginx, cpu_nginx);
+	if (f->rate[0].n) {
+		if (b->fmt == FMT_JSON)
+			print_accept_json(b, f);
+		else
+			print_accept_text(b, f);
+	} else if (b->fmt == FMT_JSON) {
+		printf("{\"mode\":\"accept-only\",\"connections\":%lu,\"runs\":0,\"interrupted\":true,"
+		       "\"signal\":\"%s\"}\n", b->n, sigabbrev_np(b->interrupted));
 	} else {
-		printf("portscope bench --accept-only: %lu connections each, accept, report, close; "
-		       "%u client process%s, %d unanswered connections at most each (4 in all for "
-		       "the note's server: its backlog is 5)\n", b->n, b->procs,
-		       b->procs == 1 ? "" : "es", ACCEPT_INFLIGHT);
-		printf("  %-26s %9s %16s\n", "server", "conn/s", "CPU us per conn");
-		printf("  %-26s %9.0f %16.2f\n", "portscope serve -f line", ours, cpu_ours);
-		if (python > 0)
-			printf("  %-26s %9.0f %16.2f   portscope: %.2fx its rate, %.2fx its CPU\n",
-			       "the note's Python server", python, cpu_python, ours / python,
-			       cpu_ours / cpu_python);
-		if (nginx > 0)
-			printf("  %-26s %9.0f %16.2f   portscope: %.2fx its rate, %.2fx its CPU\n",
-			       "nginx stream 'return'", nginx, cpu_nginx, ours / nginx, cpu_ours / cpu_nginx);
+		printf("portscope bench --accept-only: interrupted by SIG%s before a round was done\n",
+		       sigabbrev_np(b->interrupted));
 	}
-	return cli_finish(EXIT_OK);
+	free(f);
+	rc = cli_finish(EXIT_OK);
+	return b->interrupted ? 128 + b->interrupted : rc;
 }

@@ -234,3 +234,59 @@ interrupt() {
 		assert d["connections_held"] == 0, d
 	EOF
 }
+
+@test "bench --accept-only: K rounds of the floor and each server, alternating; the median and range of each rate and of portscope's ratios to the floor and to nginx" {
+	run timeout 120 "$PORTSCOPE" bench --accept-only -n 300 --procs 1 --runs 3 -f json
+	echo "$output"
+	[ "$status" -eq 0 ]
+	python3 - "${lines[-1]}" <<-'EOF'
+		import json, sys
+		d = json.loads(sys.argv[1])
+		assert d["runs"] == 3 and d["interrupted"] is False, d
+		r = d["rates_per_s"]
+		for k in ("portscope", "nginx"):
+		    assert 0 < r[k]["min"] <= r[k]["median"] <= r[k]["max"], (k, r)
+		assert abs(d["rate_per_s"] - r["portscope"]["median"]) <= 1, d
+		assert abs(d["peers"]["nginx"] - r["nginx"]["median"]) <= 1, d
+		f = d["floor_per_s"]
+		assert 1000 < f["min"] <= f["median"] <= f["max"], f
+		for k in ("portscope_to_floor", "portscope_to_nginx"):
+		    assert 0 < d[k]["min"] <= d[k]["median"] <= d[k]["max"], (k, d[k])
+		# Each ratio is one round's pair: the extremes lie within those of the rates' quotients.
+		lo, hi = r["portscope"]["min"] / f["max"], r["portscope"]["max"] / f["min"]
+		assert lo - 0.01 <= d["portscope_to_floor"]["min"] and d["portscope_to_floor"]["max"] <= hi + 0.01, d
+	EOF
+	run timeout 120 "$PORTSCOPE" bench --accept-only -n 300 --procs 1 --runs 2
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[[ ${lines[0]} == *"; 2 rounds, the servers in turn, the order reversed each round: the median (lowest to highest)" ]]
+	[[ ${lines[2]} =~ ^\ \ kernel\ floor\ \(one\ thread\)\ +[0-9]+\ \([0-9]+\ to\ [0-9]+\)\ +-$ ]]
+	printf '%s\n' "${lines[@]}" | grep -Eq '^  portscope / floor +[0-9.]+ \([0-9.]+ to [0-9.]+\)$'
+	printf '%s\n' "${lines[@]}" | grep -Eq '^  portscope / nginx +[0-9.]+ \([0-9.]+ to [0-9.]+\)$'
+	run timeout 10 "$PORTSCOPE" bench --runs 3
+	[ "$status" -eq 2 ]
+}
+
+@test "bench --accept-only stopped by SIGINT: the rounds done so far, marked interrupted, every process ended, exit 130" {
+	"$PORTSCOPE" bench --accept-only -n 500 --procs 1 --runs 100 -f json >"$TMP/out" 2>"$TMP/err" &
+	bench=$!
+	BG_PIDS+=("$bench")
+	# Until a round is done: the floor and three servers, each a second or so at most.
+	sleep 6
+	kids=$(descendants "$bench")
+	t0=$(date +%s.%N)
+	kill -INT "$bench"
+	rc=0
+	wait "$bench" || rc=$?
+	t=$(elapsed "$t0")
+	cat "$TMP/out" "$TMP/err"
+	python3 -c "import sys; assert float(sys.argv[1]) < 2.5, sys.argv[1]" "$t"
+	[ "$rc" -eq 130 ]
+	stopped_ok $kids
+	python3 - "$(cat "$TMP/out")" <<-'EOF'
+		import json, sys
+		d = json.loads(sys.argv[1])
+		assert d["interrupted"] is True and d["signal"] == "INT" and 1 <= d["runs"] < 100, d
+		assert d["rate_per_s"] > 0, d
+	EOF
+}
