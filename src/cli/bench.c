@@ -16,6 +16,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <net/if.h>
+#include <sched.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -29,6 +31,7 @@
 #define PER_PROC 18000		/* connections per client process: under the 20,000 descriptors */
 #define PER_WORKER 15000	/* connections per server worker, on average */
 #define PER_PAIR 14000		/* connections per (source, destination) address pair */
+#define MAX_DSTS 16		/* destination addresses, in a namespace of its own */
 #define SAMPLE_MS 250		/* the chart's and the live line's period */
 #define COUNT_MS 50		/* the server's count period: the ramp's end is known to so much */
 #define MAX_WORKERS 1024
@@ -65,6 +68,10 @@ struct bench {
 	const char *chart;
 	const char *note;		/* --note: the note's directory (or file) */
 	bool accept_only;
+	bool no_netns;			/* --no-netns */
+	bool in_netns;			/* runs in a network namespace of its own */
+	unsigned dsts;			/* destination addresses (127.1.0.1 and up), in a namespace */
+	long ehash;			/* its established-socket table's buckets, or 0 */
 	unsigned runs;			/* --accept-only: rounds */
 	char left_out[2][256];		/* --accept-only: why the python, nginx peer was left out */
 	int port;
@@ -104,7 +111,9 @@ static const char usage[] =
 	"      --workers W      server worker processes (default: enough for N)\n"
 	"      --procs P        client processes (default: enough for N)\n"
 	"  -f, --format FMT     text (default) or json\n"
-	"      --chart FILE     draw the ramp (connections and rate against time) as SVG\n"
+	"      --chart FILE     draw the ramp (connections and rate against time) as SVG,\n"
+	"                       the kernel's floor as a line\n"
+	"      --no-netns       run in this network namespace, not in one of its own\n"
 	"      --accept-only    the note's pattern instead: accept, report, close, as fast\n"
 	"                       as clients come, against the note's Python server and\n"
 	"                       nginx's stream module when they are installed, and the\n"
@@ -119,7 +128,10 @@ static const char usage[] =
 	"\n"
 	"A process may hold at most a limited number of descriptors, so N connections\n"
 	"take about N/15000 server workers, N/18000 client processes and N/14000\n"
-	"source addresses (127.0.0.2 and up).\n"
+	"source addresses (127.0.0.2 and up).  As root it runs in a network namespace\n"
+	"of its own (removed at its end), its established-socket table sized for N,\n"
+	"and spreads the clients over up to 16 destination addresses (127.1.0.1 and up)\n"
+	"as well: fewer source ports then serve them all.\n"
 	"\n"
 	"Before it starts, it measures the kernel's floor: one thread, blocking\n"
 	"connect() then accept() to itself over loopback, the same way every run; each\n"
@@ -547,8 +559,9 @@ static void add_sample(struct bench *b, double t)
 static int start_server(struct bench *b, bool keep)
 {
 	char workers[16];
+	/* In a namespace of its own, where lo is the only interface, every address of 127.0.0.0/8. */
 	char *argv[] = { "portscope", "serve", "--workers", workers, "-q", "--interval", "0.05",
-			 "127.0.0.1:0", keep ? "--keep" : NULL, NULL };
+			 b->in_netns ? "0.0.0.0:0" : "127.0.0.1:0", keep ? "--keep" : NULL, NULL };
 	double deadline = now_s() + 10;
 
 	snprintf(workers, sizeof(workers), "%u", b->workers);
@@ -582,16 +595,20 @@ static int start_server(struct bench *b, bool keep)
 
 static int start_clients(struct bench *b, bool hold)
 {
-	char n[24], procs[16], src[64], port[16], inflight[16];
+	char n[24], procs[16], src[64], port[64], inflight[16];
 	char *argv[] = { "portscope", "connect", "-n", n, "--procs", procs, "-c", inflight,
 			 "--source", src, "-f", "json", "--hold", hold ? "forever" : "0", "--progress",
 			 port, NULL };
 
 	snprintf(n, sizeof(n), "%lu", b->n);
 	snprintf(procs, sizeof(procs), "%u", b->procs);
-	snprintf(inflight, sizeof(inflight), "%u", 256);
+	snprintf(inflight, sizeof(inflight), "%s", getenv("PSB_INFLIGHT") ? getenv("PSB_INFLIGHT") : "256");
 	snprintf(src, sizeof(src), "127.0.0.2-127.0.%u.%u", (1 + b->srcs) / 256, (1 + b->srcs) % 256);
-	snprintf(port, sizeof(port), "%d", b->port);
+	if (b->dsts > 1)	/* 127.1.0.1 and up */
+		snprintf(port, sizeof(port), "127.1.0.1-127.1.%u.%u:%d", b->dsts / 256, b->dsts % 256,
+			 b->port);
+	else
+		snprintf(port, sizeof(port), "%d", b->port);
 	return spawn(&b->client, argv, true);
 }
 
@@ -900,6 +917,10 @@ static void print_results_json(const struct bench *b, bool ok)
 	pscope_json_uint(&j, "workers", b->workers);
 	pscope_json_uint(&j, "client_procs", b->procs);
 	pscope_json_uint(&j, "source_addresses", b->srcs);
+	pscope_json_uint(&j, "destination_addresses", b->dsts);
+	pscope_json_bool(&j, "own_netns", b->in_netns);
+	if (b->in_netns)
+		pscope_json_int(&j, "ehash_entries", b->ehash);
 	pscope_json_int(&j, "port", b->port);
 	pscope_json_bool(&j, "interrupted", b->interrupted != 0);
 	if (b->interrupted) {
@@ -917,8 +938,13 @@ static void print_results(const struct bench *b, bool ok)
 		print_results_json(b, ok);
 		return;
 	}
-	printf("portscope bench: %lu connections to 127.0.0.1:%d, %u server workers, %u client "
-	       "processes, %u source addresses\n", b->n, b->port, b->workers, b->procs, b->srcs);
+	if (b->dsts > 1)
+		printf("portscope bench: %lu connections to 127.1.0.1-127.1.%u.%u:%d, %u server workers, "
+		       "%u client processes, %u source addresses\n", b->n, b->dsts / 256, b->dsts % 256,
+		       b->port, b->workers, b->procs, b->srcs);
+	else
+		printf("portscope bench: %lu connections to 127.0.0.1:%d, %u server workers, %u client "
+		       "processes, %u source addresses\n", b->n, b->port, b->workers, b->procs, b->srcs);
 	if (b->interrupted)
 		printf("  interrupted     by SIG%s in %s: what was measured until then\n",
 		       sigabbrev_np(b->interrupted), b->stopped_in);
@@ -950,8 +976,113 @@ static void print_results(const struct bench *b, bool ok)
 		       b->ls_s, b->ss_s, b->ss_s / b->ls_s);
 	else if (b->ls_s > 0)
 		printf("  listing         portscope ls %.3f s (ss: not run)\n", b->ls_s);
+	if (b->in_netns)
+		printf("  namespace       its own, established-socket table of %ld buckets\n", b->ehash);
+	else
+		printf("  namespace       the caller's\n");
 	if (b->chart)
 		printf("  chart           %s\n", b->chart);
+}
+
+static long read_sysctl(const char *path)
+{
+	char buf[64];
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	ssize_t n = fd < 0 ? -1 : read(fd, buf, sizeof(buf) - 1);
+
+	if (fd >= 0)
+		close(fd);
+	if (n <= 0)
+		return LONG_MIN;
+	buf[n] = '\0';
+	return strtol(buf, NULL, 10);
+}
+
+static int write_sysctl(const char *path, long value)
+{
+	char buf[32];
+	int fd = open(path, O_WRONLY | O_CLOEXEC), n, rc = 0;
+
+	if (fd < 0)
+		return -errno;
+	n = snprintf(buf, sizeof(buf), "%ld\n", value);
+	if (write(fd, buf, (size_t)n) != n)
+		rc = -errno;
+	close(fd);
+	return rc;
+}
+
+/* The inode of this process's network namespace, or 0. */
+static ino_t netns_inode(void)
+{
+	struct stat st;
+
+	return stat("/proc/self/ns/net", &st) == 0 ? st.st_ino : 0;
+}
+
+/*
+ * Moves this process (and so every process it starts) into a network
+ * namespace of its own, made with unshare(2) and removed by the kernel once
+ * its last process has ended.  There no other program's socket dump walks the
+ * run's sockets, and its established-socket table is sized for them:
+ * net.ipv4.tcp_child_ehash_entries is read, in the namespace that makes one,
+ * when it is made (inet_pernet_hashinfo_alloc()); it is set there for that
+ * instant and put back.  Its lo is brought up.  Returns 0, or -errno
+ * (-EPERM without CAP_SYS_ADMIN), having stayed where it was.
+ */
+static int enter_netns(struct bench *b)
+{
+	static const char child[] = "/proc/sys/net/ipv4/tcp_child_ehash_entries";
+	long old = read_sysctl(child), want = 65536;
+	int oldns = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC), newns = -1, rc = 0, fd;
+	ino_t before = netns_inode();
+	struct ifreq ifr = { .ifr_name = "lo" };
+	bool sized;
+
+	/* A bucket per socket, both ends of each connection: chains of one on average. */
+	while (want < 2 * (long)b->n && want < 1L << 24)
+		want <<= 1;
+	if (oldns < 0)
+		return -errno;
+	sized = old != LONG_MIN && write_sysctl(child, want) == 0;
+	if (unshare(CLONE_NEWNET) < 0)
+		rc = -errno;
+	if (sized) {
+		if (rc == 0 && ((newns = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC)) < 0 ||
+				setns(oldns, CLONE_NEWNET) < 0))
+			rc = -errno;
+		write_sysctl(child, old);
+		if (newns >= 0 && rc == 0 && setns(newns, CLONE_NEWNET) < 0)
+			rc = -errno;
+		if (newns >= 0)
+			close(newns);
+	}
+	close(oldns);
+	if (rc < 0 || netns_inode() == before)
+		return rc < 0 ? rc : -EPERM;
+	b->ehash = read_sysctl("/proc/sys/net/ipv4/tcp_ehash_entries");
+	fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd < 0 || ioctl(fd, SIOCGIFFLAGS, &ifr) < 0 ||
+	    (ifr.ifr_flags |= IFF_UP, ioctl(fd, SIOCSIFFLAGS, &ifr)) < 0)
+		rc = -errno;
+	if (fd >= 0)
+		close(fd);
+	return rc;
+}
+
+/*
+ * In a namespace of its own, the server listens on every address and the
+ * clients go to DSTS destinations, 127.1.0.1 and up: each source address and
+ * port then serves a connection to each (the kernel's connect() reuses a
+ * port for another destination), which keeps the bind table (the kernel's
+ * inet_bind2_bucket_find() walks it on each connect()) a DSTS-th as full.
+ */
+static void spread_addresses(struct bench *b)
+{
+	unsigned long pairs = (b->n + PER_PAIR - 1) / PER_PAIR;
+
+	b->dsts = b->in_netns ? (unsigned)(pairs < MAX_DSTS ? pairs : MAX_DSTS) : 1;
+	b->srcs = (unsigned)((pairs + b->dsts - 1) / b->dsts);
 }
 
 /* Enters PHASE; the first phase a signal is seen in is the one it stopped. */
@@ -990,6 +1121,15 @@ static int run_hold(struct bench *b)
 	double cpu0, cpu1, t0;
 	bool ok;
 
+	if (!b->no_netns) {
+		int rc = enter_netns(b);
+
+		if (rc < 0)
+			cli_warn("no network namespace of its own (%s): running in this one", strerror(-rc));
+		else
+			b->in_netns = true;
+	}
+	spread_addresses(b);
 	set_phase(b, "the floor");
 	b->floor = kernel_floor(false);
 	set_phase(b, "the start");
@@ -1057,8 +1197,9 @@ static int cmd_bench_accept(struct bench *b);
 
 int cmd_bench(int argc, char **argv)
 {
-	enum { OPT_HOLD = 256, OPT_WORKERS, OPT_PROCS, OPT_CHART, OPT_ACCEPT, OPT_NOTE, OPT_RUNS };
-	static const int hold_only[] = { OPT_HOLD, OPT_WORKERS, OPT_CHART };
+	enum { OPT_HOLD = 256, OPT_WORKERS, OPT_PROCS, OPT_CHART, OPT_ACCEPT, OPT_NOTE, OPT_RUNS,
+	       OPT_NO_NETNS };
+	static const int hold_only[] = { OPT_HOLD, OPT_WORKERS, OPT_CHART, OPT_NO_NETNS };
 	static const struct option longopts[] = {
 		{ "connections", required_argument, NULL, 'n' },
 		{ "hold", required_argument, NULL, OPT_HOLD },
@@ -1069,6 +1210,7 @@ int cmd_bench(int argc, char **argv)
 		{ "accept-only", no_argument, NULL, OPT_ACCEPT },
 		{ "note", required_argument, NULL, OPT_NOTE },
 		{ "runs", required_argument, NULL, OPT_RUNS },
+		{ "no-netns", no_argument, NULL, OPT_NO_NETNS },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -1107,6 +1249,9 @@ int cmd_bench(int argc, char **argv)
 			break;
 		case OPT_ACCEPT:
 			b.accept_only = true;
+			break;
+		case OPT_NO_NETNS:
+			b.no_netns = true;
 			break;
 		case OPT_RUNS:
 			if (cli_parse_count("number of runs", optarg, 1, MAX_RUNS, &count) < 0)

@@ -11,16 +11,21 @@ eval "helpers_$(declare -f teardown)"
 TMUX_SOCK=
 
 teardown() {
-	if [ -n "$TMUX_SOCK" ] && [ -S "$TMUX_SOCK" ]; then
-		local tpid
-		tpid=$(tmux -S "$TMUX_SOCK" display-message -p '#{pid}' 2>/dev/null)
-		tmux -S "$TMUX_SOCK" kill-server 2>/dev/null
-		for _ in $(seq 50); do
-			[ -n "$tpid" ] && kill -0 "$tpid" 2>/dev/null || break
-			sleep 0.1
-		done
-	fi
+	term_end
 	helpers_teardown
+}
+
+# term_end: ends the tmux server of term(), and waits until it has gone.
+term_end() {
+	[ -n "$TMUX_SOCK" ] && [ -S "$TMUX_SOCK" ] || return 0
+	local tpid
+	tpid=$(tmux -S "$TMUX_SOCK" display-message -p '#{pid}' 2>/dev/null)
+	tmux -S "$TMUX_SOCK" kill-server 2>/dev/null
+	for _ in $(seq 50); do
+		[ -n "$tpid" ] && kill -0 "$tpid" 2>/dev/null || break
+		sleep 0.1
+	done
+	rm -f "$TMUX_SOCK"
 }
 
 # descendants PID: every process under PID, children first.
@@ -57,19 +62,20 @@ wait_file() {
 }
 
 # wait_held PID N SECS: waits until bench PID's server workers hold N established
-# connections, as ss counts them on the server's port.
+# connections, as ss counts them on the server's port (set as $port), in bench's network namespace.
 wait_held() {
-	local i port= serve n
+	local i serve n w
+	port=
 	for ((i = 0; i < $3 * 10; i++)); do
 		serve=$(ps -o pid=,args= --ppid "$1" | awk '$3 == "serve" { print $1 }')
 		if [ -z "$port" ] && [ -n "$serve" ]; then
 			for w in $(ps -o pid= --ppid "$serve"); do
-				port=$(ss -Hltnp | sed -n "s/^LISTEN .* 127\.0\.0\.1:\([0-9]*\) .*pid=$w,.*/\1/p" | head -1)
+				port=$(nsenter -t "$1" -n ss -Hltnp | sed -n "s/^LISTEN .* [0-9.*]*:\([0-9]*\) .*pid=$w,.*/\1/p" | head -1)
 				[ -n "$port" ] && break
 			done
 		fi
 		if [ -n "$port" ]; then
-			n=$(ss -Htn state established "( sport = :$port )" | wc -l)
+			n=$(nsenter -t "$1" -n ss -Htn state established "( sport = :$port )" | wc -l)
 			[ "$n" -eq "$2" ] && return 0
 		fi
 		sleep 0.1
@@ -141,7 +147,7 @@ stopped_ok() {
 	[ -z "$(screen | grep -v '^[0-9]*$')" ]
 	! grep -q $'\r' "$TMP/out"
 	grep -q '^portscope bench: 1000 connections' "$TMP/out"
-	tmux -S "$TMUX_SOCK" kill-server
+	term_end
 	rm -f "$TMP/status"
 	term "$PORTSCOPE" bench -n 1000 --hold 0.5 -f json
 	wait_file "$TMP/status" 120
@@ -289,4 +295,36 @@ interrupt() {
 		assert d["interrupted"] is True and d["signal"] == "INT" and 1 <= d["runs"] < 100, d
 		assert d["rate_per_s"] > 0, d
 	EOF
+}
+
+@test "bench as root: a network namespace of its own, its table sized and removed at the end; two destinations share the source ports; --no-netns stays here" {
+	before=$(cat /proc/sys/net/ipv4/tcp_child_ehash_entries)
+	"$PORTSCOPE" bench -n 15000 --hold 60 -f json >"$TMP/out" 2>"$TMP/err" &
+	bench=$!
+	BG_PIDS+=("$bench")
+	wait_held "$bench" 15000 60
+	ns=$(readlink "/proc/$bench/ns/net")
+	[ "$ns" != "$(readlink /proc/self/ns/net)" ]
+	# Not one of them in this namespace; the creating namespace's setting put back.
+	[ "$(ss -Htn state established '( sport = :'"$port"' )' | wc -l)" -eq 0 ]
+	[ "$(cat /proc/sys/net/ipv4/tcp_child_ehash_entries)" = "$before" ]
+	nsenter -t "$bench" -n ss -Htn state established "( dport = :$port )" >"$TMP/clients"
+	[ "$(wc -l <"$TMP/clients")" -eq 15000 ]
+	# Two destinations, one source address: a source port serves more than one connection.
+	[ "$(awk '{ sub(/:[0-9]+$/, "", $4); print $4 }' "$TMP/clients" | sort -u | tr '\n' ' ')" = "127.1.0.1 127.1.0.2 " ]
+	ports=$(awk '{ print $3 }' "$TMP/clients" | sort -u | wc -l)
+	echo "distinct source address and port: $ports" >&3
+	[ "$ports" -lt 15000 ]
+	ehash=$(nsenter -t "$bench" -n cat /proc/sys/net/ipv4/tcp_ehash_entries)
+	kill -INT "$bench"
+	wait "$bench" || true
+	cat "$TMP/out" "$TMP/err"
+	[ "$(jq -c '[.own_netns, .ehash_entries, .destination_addresses, .source_addresses]' "$TMP/out")" = "[true,$ehash,2,1]" ]
+	[ "$ehash" -ge 30000 ]
+	# Its last process gone, so is the namespace.
+	! lsns -n -t net -o NS | grep -qx "$(sed 's/^net:\[\([0-9]*\)\]$/\1/' <<<"$ns")"
+	run timeout 120 "$PORTSCOPE" bench -n 1000 --hold 0.2 --no-netns -f json
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[ "$(jq -c '[.own_netns, .destination_addresses, .ok]' <<<"$output")" = "[false,1,true]" ]
 }
