@@ -602,7 +602,7 @@ static int start_clients(struct bench *b, bool hold)
 
 	snprintf(n, sizeof(n), "%lu", b->n);
 	snprintf(procs, sizeof(procs), "%u", b->procs);
-	snprintf(inflight, sizeof(inflight), "%s", getenv("PSB_INFLIGHT") ? getenv("PSB_INFLIGHT") : "256");
+	snprintf(inflight, sizeof(inflight), "%u", 256);
 	snprintf(src, sizeof(src), "127.0.0.2-127.0.%u.%u", (1 + b->srcs) / 256, (1 + b->srcs) % 256);
 	if (b->dsts > 1)	/* 127.1.0.1 and up */
 		snprintf(port, sizeof(port), "127.1.0.1-127.1.%u.%u:%d", b->dsts / 256, b->dsts % 256,
