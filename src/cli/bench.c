@@ -37,6 +37,7 @@
 #define MAX_WORKERS 1024
 #define MAX_SAMPLES 100000
 #define MAX_RUNS 100		/* --accept-only --runs */
+#define INFLIGHT 2048		/* connections in flight, all client processes together */
 #define ACCEPT_INFLIGHT 64	/* --accept-only: unanswered connections per client process */
 #define FLOOR_HELD 6000		/* the floor's connections per round, held (two descriptors each) */
 #define FLOOR_CLOSED 10000	/* the same, each closed once accepted (--accept-only) */
@@ -593,6 +594,19 @@ static int start_server(struct bench *b, bool keep)
 	return 0;
 }
 
+/*
+ * Connections in flight per client process: INFLIGHT in all, spread over
+ * them.  Each process alone keeps up with its share; more in flight all told
+ * only lengthens the accept queues, and past the SYN queue's length
+ * (tcp_max_syn_backlog) a SYN dropped is sent again a second later.
+ */
+static unsigned client_inflight(const struct bench *b)
+{
+	unsigned each = INFLIGHT / b->procs;
+
+	return each < 16 ? 16 : each > 256 ? 256 : each;
+}
+
 static int start_clients(struct bench *b, bool hold)
 {
 	char n[24], procs[16], src[64], port[64], inflight[16];
@@ -602,7 +616,7 @@ static int start_clients(struct bench *b, bool hold)
 
 	snprintf(n, sizeof(n), "%lu", b->n);
 	snprintf(procs, sizeof(procs), "%u", b->procs);
-	snprintf(inflight, sizeof(inflight), "%u", 256);
+	snprintf(inflight, sizeof(inflight), "%u", client_inflight(b));
 	snprintf(src, sizeof(src), "127.0.0.2-127.0.%u.%u", (1 + b->srcs) / 256, (1 + b->srcs) % 256);
 	if (b->dsts > 1)	/* 127.1.0.1 and up */
 		snprintf(port, sizeof(port), "127.1.0.1-127.1.%u.%u:%d", b->dsts / 256, b->dsts % 256,
