@@ -626,7 +626,10 @@ static int start_clients(struct bench *b, bool hold)
 	return spawn(&b->client, argv, true);
 }
 
-/* Reads what is there of C's stdout: server lines to SERVER_LINE, else into BUF (SIZE bytes; the rest is dropped). Returns 0 at its end. */
+/*
+ * Reads what is there of C's stdout: the server's lines to server_line(),
+ * another's into BUF (SIZE bytes; the rest is dropped).  Returns 0 at its end.
+ */
 static int drain_out(struct bench *b, struct child *c, char *buf, size_t size, size_t *len)
 {
 	for (;;) {
@@ -1631,7 +1634,7 @@ static double run_self(struct bench *b, double *cpu)
 
 	if (spawn(&b->server, argv, false) < 0)
 		return -1;
-	while (now_s() < deadline && !nl) {
+	while (now_s() < deadline && !nl && !stop_signal) {
 		usleep(20000);
 		read_err(&b->server);
 		p = strstr(b->server.errbuf, "listening on ");
