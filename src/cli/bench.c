@@ -363,7 +363,7 @@ static void server_line(struct bench *b, const char *line)
 	b->wserved[w - 1] = served;
 }
 
-/* N new bytes of the server's stdout are at the end of its buffer: calls server_line for each whole line. */
+/* N new bytes of the server's stdout end its buffer: server_line() for each whole line. */
 static void server_text(struct bench *b, size_t n)
 {
 	struct child *c = &b->server;
@@ -878,7 +878,7 @@ static void write_chart(const struct bench *b)
 		cli_warn("%s: %s", b->chart, strerror(errno));
 }
 
-/* The connections server, clients and kernel all held (the kernel's count left out if not taken). */
+/* What server, clients and kernel all held (the kernel's count left out if not taken). */
 static unsigned long held_by_all(const struct bench *b)
 {
 	unsigned long n = b->held_server < b->held_client ? b->held_server : b->held_client;
@@ -1694,7 +1694,8 @@ static const char *const server_names[] = { "portscope serve -f line", "the note
 static const char *const server_keys[] = { "portscope", "python", "nginx" };
 
 /* KEY: {"median", "min", "max"} of S, or null when nothing was measured. */
-static void json_series(struct pscope_json *j, const char *key, const struct series *s, int decimals)
+static void json_series(struct pscope_json *j, const char *key, const struct series *s,
+			int decimals)
 {
 	double m, lo, hi;
 
@@ -1786,8 +1787,8 @@ static void print_accept_text(const struct bench *b, const struct accept_figures
 	if (b->interrupted)
 		printf("  interrupted by SIG%s: the rounds until then\n", sigabbrev_np(b->interrupted));
 	printf("  %-26s %-28s %s\n", "server", "conn/s", "CPU us per conn");
-	printf("  %-26s %-28s %s\n", "kernel floor (one thread)", series_text(&f->floor, 0, t1, sizeof(t1)),
-	       "-");
+	printf("  %-26s %-28s %s\n", "kernel floor (one thread)",
+	       series_text(&f->floor, 0, t1, sizeof(t1)), "-");
 	for (int i = 0; i < 3; i++)
 		if (f->rate[i].n)
 			printf("  %-26s %-28s %s\n", server_names[i], series_text(&f->rate[i], 0, t1, sizeof(t1)),
@@ -1797,7 +1798,7 @@ static void print_accept_text(const struct bench *b, const struct accept_figures
 		printf("  portscope / nginx          %s\n", series_text(&f->to_nginx, 2, t1, sizeof(t1)));
 }
 
-/* Runs server I (0 portscope, 1 python, 2 nginx) once; adds its rate and CPU.  Returns its rate or -1. */
+/* Runs server I (0 portscope, 1 python, 2 nginx) once; adds its rate and CPU.  Returns the rate or -1. */
 static double accept_one(struct bench *b, int i, const char *dir, struct accept_figures *f)
 {
 	double cpu = 0, rate;

@@ -399,7 +399,8 @@ static long rss_kb(void)
 }
 
 /* On a terminal, one line written over; with --progress, whole lines (TTY is then false). */
-static void show_progress(const struct load_opts *o, bool tty, const struct progress *p, double secs)
+static void show_progress(const struct load_opts *o, bool tty, const struct progress *p,
+			  double secs)
 {
 	if (!tty && !o->progress)
 		return;
