@@ -1798,7 +1798,7 @@ static void print_accept_text(const struct bench *b, const struct accept_figures
 		printf("  portscope / nginx          %s\n", series_text(&f->to_nginx, 2, t1, sizeof(t1)));
 }
 
-/* Runs server I (0 portscope, 1 python, 2 nginx) once; adds its rate and CPU.  Returns the rate or -1. */
+/* Runs server I (0 portscope, 1 python, 2 nginx) once, adding its rate and CPU.  Returns it or -1. */
 static double accept_one(struct bench *b, int i, const char *dir, struct accept_figures *f)
 {
 	double cpu = 0, rate;
