@@ -225,8 +225,13 @@ interrupt() {
 	setsid "$PORTSCOPE" bench -n 2000 --hold 60 -f json >"$TMP/out" 2>"$TMP/err" &
 	bench=$!
 	BG_PIDS+=("$bench")
-	# The floor comes first (well under a second); stop it there or at the start.
-	sleep 0.1
+	# The floor comes first (well under a second); stop it there or at the start: once its
+	# listener is up in bench's own namespace (signals are caught by then, even under valgrind).
+	for _ in $(seq 1000); do
+		[ "$(readlink "/proc/$bench/ns/net")" != "$(readlink /proc/self/ns/net)" ] &&
+			[ -n "$(nsenter -t "$bench" -n ss -Hltn 2>/dev/null)" ] && break
+		sleep 0.02
+	done
 	kill -INT -- "-$bench"
 	rc=0
 	wait "$bench" || rc=$?
