@@ -432,3 +432,18 @@ fake_note() {
 	grep -qx "portscope bench: python peer left out: no note (a .txt file) in $TMP/cwd" "$TMP/err"
 	[ "$(jq -r '.left_out.python + " " + (.peers.python | tostring)' "$TMP/json")" = "no note (a .txt file) in $TMP/cwd null" ]
 }
+
+@test "connect -n --progress: the progress line as whole lines on stderr, a file here; none without it; refused without -n" {
+	start_server --workers 2 --keep -q --interval 10 127.0.0.1:0
+	timeout 60 "$PORTSCOPE" connect -n 300 --hold 0.6 --progress -f json "$PORT" >"$TMP/client.json" 2>"$TMP/client.err"
+	cat "$TMP/client.err"
+	! grep -q $'\r' "$TMP/client.err"
+	grep -Eq '^portscope: established 300, in flight 0, failed 0, [0-9]+/s$' "$TMP/client.err"
+	[ "$(grep -Evc '^portscope: established [0-9]+, in flight [0-9]+, failed [0-9]+, [0-9]+/s$' "$TMP/client.err")" -eq 0 ]
+	[ "$(jq .established "$TMP/client.json")" -eq 300 ]
+	timeout 60 "$PORTSCOPE" connect -n 300 --hold 0.6 -f json "$PORT" >"$TMP/client.json" 2>"$TMP/client.err"
+	[ ! -s "$TMP/client.err" ]
+	run timeout 10 "$PORTSCOPE" connect --progress "$PORT"
+	[ "$status" -eq 2 ]
+	[ "${lines[0]}" = "portscope connect: '--progress' needs -n (it is about many connections)" ]
+}
