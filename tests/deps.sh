@@ -1,7 +1,8 @@
 #!/bin/sh
 # Makes sure the build libraries and the test-only tools are here: cmocka (unit tests), bats (end-to-end),
 # and what the end-to-end tests use: prlimit, ip (namespaces), nft (firewall rules in them),
-# python3 and jq (their JSON checks, and python3's own socket calls), and the PROXY
+# python3 and jq (their JSON checks, and python3's own socket calls), tmux (a terminal
+# for bench's live line and Ctrl-C), and the PROXY
 # protocol peers (haproxy, nginx with its stream module): none of these may be missing,
 # or the checks that need them would be skipped.
 # As root it installs what is missing with apt-get; otherwise it prints the command.
@@ -22,6 +23,7 @@ command -v ip >/dev/null 2>&1 || missing="$missing iproute2"
 command -v nft >/dev/null 2>&1 || missing="$missing nftables"
 command -v python3 >/dev/null 2>&1 || missing="$missing python3"
 command -v jq >/dev/null 2>&1 || missing="$missing jq"
+command -v tmux >/dev/null 2>&1 || missing="$missing tmux"
 command -v haproxy >/dev/null 2>&1 || [ -x /usr/sbin/haproxy ] || missing="$missing haproxy"
 command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || missing="$missing nginx"
 [ -f /usr/lib/nginx/modules/ngx_stream_module.so ] || missing="$missing libnginx-mod-stream"

@@ -93,6 +93,8 @@ static const char usage[] =
 	"                     SIGINT or SIGTERM), then close them all (default 0)\n"
 	"      --source RANGE source addresses, e.g. 127.0.0.2-127.0.0.80; the kernel picks\n"
 	"                     each port (IP_BIND_ADDRESS_NO_PORT)\n"
+	"      --progress     the progress line every 0.25 s on stderr as whole lines,\n"
+	"                     also when stderr is not a terminal (for a program to read)\n"
 	"  With -n, -f line or seed prints a summary, -f json the same as one object; on a\n"
 	"  terminal a progress line shows established, in flight, failed and the rate.\n"
 	"\n"
@@ -378,7 +380,7 @@ static int connect_any(struct client *c, const struct pscope_addr *addrs, int n,
 	return rc;
 }
 
-enum { OPT_RATE = 256, OPT_PROCS, OPT_HOLD, OPT_SOURCE };
+enum { OPT_RATE = 256, OPT_PROCS, OPT_HOLD, OPT_SOURCE, OPT_PROGRESS };
 
 static int parse_load_opt(struct client *c, int ch, const char *arg)
 {
@@ -424,6 +426,9 @@ static int parse_load_opt(struct client *c, int ch, const char *arg)
 			return -1;
 		l->hold_s = secs;
 		return 0;
+	case OPT_PROGRESS:
+		l->progress = true;
+		return 0;
 	default:
 		c->source = arg;
 		return 0;
@@ -433,7 +438,7 @@ static int parse_load_opt(struct client *c, int ch, const char *arg)
 /* Options that mean nothing in the mode given, or contradict each other.  Returns 0 or EXIT_USAGE. */
 static int check_options(const struct client *c, const struct cli_opts *o, int args)
 {
-	static const int load_only[] = { 'c', OPT_RATE, OPT_PROCS, OPT_HOLD, OPT_SOURCE };
+	static const int load_only[] = { 'c', OPT_RATE, OPT_PROCS, OPT_HOLD, OPT_SOURCE, OPT_PROGRESS };
 	int rc;
 
 	if (args > 1)
@@ -459,6 +464,7 @@ static int parse_args(struct client *c, int argc, char **argv, int *family)
 		{ "hold", required_argument, NULL, OPT_HOLD },
 		{ "source", required_argument, NULL, OPT_SOURCE },
 		PP_SEND_LONGOPTS,
+		{ "progress", no_argument, NULL, OPT_PROGRESS },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -475,6 +481,7 @@ static int parse_args(struct client *c, int argc, char **argv, int *family)
 		case OPT_PROCS:
 		case OPT_HOLD:
 		case OPT_SOURCE:
+		case OPT_PROGRESS:
 			if (parse_load_opt(c, ch, optarg) < 0)
 				return EXIT_USAGE;
 			break;

@@ -398,13 +398,18 @@ static long rss_kb(void)
 	return p ? strtol(p + 8, NULL, 10) : 0;
 }
 
-static void show_progress(bool tty, const struct progress *p, double secs)
+/* On a terminal, one line written over; with --progress, whole lines (TTY is then false). */
+static void show_progress(const struct load_opts *o, bool tty, const struct progress *p,
+			  double secs)
 {
-	if (!tty)
+	if (!tty && !o->progress)
 		return;
-	fprintf(stderr, "\rportscope: established %llu, in flight %llu, failed %llu, %.0f/s   ",
-		(unsigned long long)p->established, (unsigned long long)p->inflight,
-		(unsigned long long)p->failed, secs > 0 ? (double)p->established / secs : 0.0);
+	fprintf(stderr, "%sportscope: established %llu, in flight %llu, failed %llu, %.0f/s%s",
+		tty ? "\r" : "", (unsigned long long)p->established, (unsigned long long)p->inflight,
+		(unsigned long long)p->failed, secs > 0 ? (double)p->established / secs : 0.0,
+		tty ? "   " : "\n");
+	if (!tty)
+		fflush(stderr);
 }
 
 /* Progress goes to the parent (a client process) or to the terminal. */
@@ -415,7 +420,7 @@ static void progress(struct engine *e)
 	if (e->report_fd >= 0)
 		sup_send(e->report_fd, MSG_PROGRESS, &p, sizeof(p));
 	else
-		show_progress(e->tty, &p, (double)(pscope_now_ms() - e->t0) / 1000);
+		show_progress(e->o, e->tty, &p, (double)(pscope_now_ms() - e->t0) / 1000);
 }
 
 static long long progress_timer(struct pscope_loop *l, long long id, void *arg)
@@ -502,7 +507,7 @@ static int engine_loop(struct engine *e)
 	    (rc = pscope_loop_signal(e->loop, SIGTERM, on_stop_signal, e)) < 0 ||
 	    (rc = pscope_loop_timer(e->loop, TICK_MS, scan_timer, e)) < 0)
 		return (int)rc;
-	if (e->report_fd >= 0 || e->tty)
+	if (e->report_fd >= 0 || e->tty || e->o->progress)
 		rc = pscope_loop_timer(e->loop, PROGRESS_MS, progress_timer, e);
 	return rc < 0 ? (int)rc : 0;
 }
@@ -533,7 +538,7 @@ static int engine_init(struct engine *e, const struct load_opts *o, unsigned lon
 	e->first = first;
 	e->count = count;
 	e->report_fd = report_fd;
-	e->tty = isatty(STDERR_FILENO);
+	e->tty = isatty(STDERR_FILENO) && !o->progress;
 	getrlimit(RLIMIT_NOFILE, &rl);
 	e->nslots = rl.rlim_cur > 1 << 20 ? 1 << 20 : (int)rl.rlim_cur;
 	e->slots = calloc((size_t)e->nslots, sizeof(*e->slots));
@@ -799,7 +804,7 @@ static long long parent_progress(struct pscope_loop *l, long long id, void *arg)
 		sum.inflight += p->kids[i].p.inflight;
 		sum.failed += p->kids[i].p.failed;
 	}
-	show_progress(p->tty, &sum, (double)(pscope_now_ms() - p->t0) / 1000);
+	show_progress(p->o, p->tty, &sum, (double)(pscope_now_ms() - p->t0) / 1000);
 	return PROGRESS_MS;
 }
 
@@ -817,7 +822,7 @@ static int parent_init(struct parent *p)
 	    (rc = sup_init(&p->sup, p->loop, (int)p->o->procs, client_process, on_client_msg,
 			   on_client_exit, p)) < 0)
 		return (int)rc;
-	if (p->tty)
+	if (p->tty || p->o->progress)
 		rc = pscope_loop_timer(p->loop, PROGRESS_MS, parent_progress, p);
 	return rc < 0 ? (int)rc : 0;
 }
@@ -857,7 +862,8 @@ static void collect(struct parent *p)
 
 static int run_parent(const struct load_opts *o)
 {
-	struct parent p = { .o = o, .t0 = pscope_now_ms(), .tty = isatty(STDERR_FILENO) };
+	struct parent p = { .o = o, .t0 = pscope_now_ms(),
+			    .tty = isatty(STDERR_FILENO) && !o->progress };
 	int status = EXIT_FAIL, rc = parent_init(&p);
 
 	if (rc < 0) {

@@ -12,6 +12,7 @@ struct load_opts {
 	double hold_s;			/* --hold: seconds to hold once all are made; < 0: until a signal */
 	int timeout_ms;			/* -w: connect timeout */
 	int reply_ms;			/* -r: wait this long for the portscope/1 line */
+	bool progress;			/* --progress: progress lines on stderr even off a terminal */
 	enum format fmt;		/* seed (text), line or json summary */
 	struct pscope_range src;	/* --source; count 0: let the kernel choose */
 	struct pscope_range dst;

@@ -385,15 +385,17 @@ client_pids() {
 	run timeout 120 "$PORTSCOPE" bench -n 2000 --hold 0.5 --chart "$TMP/ramp.svg"
 	echo "$output"
 	[ "$status" -eq 0 ]
-	[ "${#lines[@]}" -eq 8 ]
+	[ "${#lines[@]}" -eq 10 ]
 	[[ ${lines[0]} =~ ^portscope\ bench:\ 2000\ connections\ to\ 127\.0\.0\.1:[0-9]+,\ [0-9]+\ server\ workers?,\ [0-9]+\ client\ process(es)?,\ [0-9]+\ source\ address(es)?$ ]]
 	[[ ${lines[1]} =~ ^\ \ held\ +server\ 2000,\ clients\ 2000,\ kernel\ 2000,\ for\ [0-9.]+\ s\;\ 0\ failures$ ]]
-	[[ ${lines[2]} =~ ^\ \ ramp\ +[0-9.]+\ s,\ [0-9]+\ connections/s$ ]]
-	[[ ${lines[3]} =~ ^\ \ server\ CPU\ +[0-9.]+\ us\ per\ accepted\ connection$ ]]
-	[[ ${lines[4]} =~ ^\ \ user\ memory\ +server\ -?[0-9.]+\ B,\ client\ -?[0-9.]+\ B\ per\ connection$ ]]
-	[[ ${lines[5]} =~ ^\ \ kernel\ memory\ +-?[0-9]+\ B\ per\ connection\ \(slab,\ both\ ends\)$ ]]
-	[[ ${lines[6]} =~ ^\ \ listing\ +portscope\ ls\ [0-9.]+\ s,\ ss\ [0-9.]+\ s\ \(ss\ takes\ [0-9.]+x\ as\ long\)$ ]]
-	[ "${lines[7]}" = "  chart           $TMP/ramp.svg" ]
+	[[ ${lines[2]} =~ ^\ \ ramp\ +[0-9.]+\ s,\ [0-9]+\ connections/s,\ [0-9.]+\ of\ the\ floor$ ]]
+	[[ ${lines[3]} =~ ^\ \ kernel\ floor\ +[0-9]+\ connections/s\  ]]
+	[[ ${lines[4]} =~ ^\ \ server\ CPU\ +[0-9.]+\ us\ per\ accepted\ connection$ ]]
+	[[ ${lines[5]} =~ ^\ \ user\ memory\ +server\ -?[0-9.]+\ B,\ client\ -?[0-9.]+\ B\ per\ connection$ ]]
+	[[ ${lines[6]} =~ ^\ \ kernel\ memory\ +-?[0-9]+\ B\ per\ connection\ \(slab,\ both\ ends\)$ ]]
+	[[ ${lines[7]} =~ ^\ \ listing\ +portscope\ ls\ [0-9.]+\ s,\ ss\ [0-9.]+\ s\ \(ss\ takes\ [0-9.]+x\ as\ long\)$ ]]
+	[[ ${lines[8]} =~ ^\ \ namespace\ +(its\ own,\ established-socket\ table\ of\ [0-9]+\ buckets|the\ caller\'s)$ ]]
+	[ "${lines[9]}" = "  chart           $TMP/ramp.svg" ]
 	grep -q '^<svg ' "$TMP/ramp.svg"
 }
 
@@ -429,4 +431,19 @@ fake_note() {
 	cat "$TMP/json" "$TMP/err"
 	grep -qx "portscope bench: python peer left out: no note (a .txt file) in $TMP/cwd" "$TMP/err"
 	[ "$(jq -r '.left_out.python + " " + (.peers.python | tostring)' "$TMP/json")" = "no note (a .txt file) in $TMP/cwd null" ]
+}
+
+@test "connect -n --progress: the progress line as whole lines on stderr, a file here; none without it; refused without -n" {
+	start_server --workers 2 --keep -q --interval 10 127.0.0.1:0
+	timeout 60 "$PORTSCOPE" connect -n 300 --hold 0.6 --progress -f json "$PORT" >"$TMP/client.json" 2>"$TMP/client.err"
+	cat "$TMP/client.err"
+	! grep -q $'\r' "$TMP/client.err"
+	grep -Eq '^portscope: established 300, in flight 0, failed 0, [0-9]+/s$' "$TMP/client.err"
+	[ "$(grep -Evc '^portscope: established [0-9]+, in flight [0-9]+, failed [0-9]+, [0-9]+/s$' "$TMP/client.err")" -eq 0 ]
+	[ "$(jq .established "$TMP/client.json")" -eq 300 ]
+	timeout 60 "$PORTSCOPE" connect -n 300 --hold 0.6 -f json "$PORT" >"$TMP/client.json" 2>"$TMP/client.err"
+	[ ! -s "$TMP/client.err" ]
+	run timeout 10 "$PORTSCOPE" connect --progress "$PORT"
+	[ "$status" -eq 2 ]
+	[ "${lines[0]}" = "portscope connect: '--progress' needs -n (it is about many connections)" ]
 }
