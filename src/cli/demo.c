@@ -31,6 +31,7 @@ struct demo {
 	struct pscope_sockinfo listener;
 	struct pscope_addr client_local[CLIENTS];	/* each client's own getsockname */
 	struct pscope_sockinfo conn[CLIENTS];		/* each accepted socket */
+	uint64_t cookie[CLIENTS];			/* and its cookie, which its TIME_WAIT keeps */
 	int failures;
 };
 
@@ -91,6 +92,15 @@ static int accept_one(struct demo *d, struct pscope_addr *from)
 	return pscope_accept(d->lfd, from, NULL);
 }
 
+/* FD's socket cookie (socket(7), SO_COOKIE), or 0 if the kernel does not give it. */
+static uint64_t cookie_of(int fd)
+{
+	uint64_t c = 0;
+	socklen_t len = sizeof(c);
+
+	return getsockopt(fd, SOL_SOCKET, SO_COOKIE, &c, &len) == 0 && len == sizeof(c) ? c : 0;
+}
+
 /* The server's half: the note's block, then the portscope/1 line, then close. */
 static int serve_one(struct demo *d, int i)
 {
@@ -104,6 +114,7 @@ static int serve_one(struct demo *d, int i)
 	}
 	pscope_sock_describe(fd, &r.conn);
 	d->conn[i] = r.conn;
+	d->cookie[i] = cookie_of(fd);
 	report_print(FMT_SEED, SERVER, &r);
 	n = report_whoami(&r, line, sizeof(line));
 	if (n > 0)
@@ -153,26 +164,62 @@ static int run_client(struct demo *d, int i)
 }
 
 #define HELD 2
-#define MAX_ROWS 32
+/* The demo's own sockets on the port: the listener, the HELD connections' two ends, the CLIENTS' earlier ones. */
+#define OWN (1 + 2 * HELD + CLIENTS)
 
-struct kview {
-	struct pscope_diag_sock rows[MAX_ROWS];
-	size_t n;
-	bool more;
+/* One of the demo's own sockets, and the row the kernel listed for it. */
+struct own_sock {
+	char label[96];
+	uint64_t inode;		/* an open descriptor's socket: found by its inode (fstat) */
+	uint64_t cookie;	/* a closed one: by its cookie, which its TIME_WAIT socket keeps */
+	struct pscope_addr local, peer;	/* or by its 4-tuple, where the source has no cookie (/proc) */
+	bool found;
+	struct pscope_diag_sock row;
 };
+
+/*
+ * The kernel's list of the port, cut to the demo's own sockets: one slot for
+ * each, so nothing of them can be lost for want of room; the others are
+ * counted, not kept.
+ */
+struct kview {
+	struct own_sock own[OWN];
+	int n;
+	unsigned others;
+};
+
+static bool is_own(const struct own_sock *o, const struct pscope_diag_sock *s)
+{
+	struct pscope_addr a;
+
+	if (o->inode)
+		return !(s->absent & PSCOPE_DIAG_NO_INODE) && s->inode == o->inode;
+	if (o->cookie && !(s->absent & PSCOPE_DIAG_NO_COOKIE))
+		return s->cookie == o->cookie;
+	pscope_diag_local(s, &a);
+	if (!pscope_addr_same(&a, &o->local))
+		return false;
+	pscope_diag_peer(s, &a);
+	return pscope_addr_same(&a, &o->peer);
+}
 
 static int keep_row(const struct pscope_diag_sock *s, void *ctx)
 {
 	struct kview *k = ctx;
 
-	if (!s) {
-		k->n = 0;
-		k->more = false;
-	} else if (k->n < MAX_ROWS) {
-		k->rows[k->n++] = *s;
-	} else {
-		k->more = true;
+	if (!s) {		/* the listing starts again */
+		for (int i = 0; i < k->n; i++)
+			k->own[i].found = false;
+		k->others = 0;
+		return 0;
 	}
+	for (int i = 0; i < k->n; i++)
+		if (!k->own[i].found && is_own(&k->own[i], s)) {
+			k->own[i].found = true;
+			k->own[i].row = *s;
+			return 0;
+		}
+	k->others++;
 	return 0;
 }
 
@@ -183,37 +230,70 @@ static uint64_t inode_of(int fd)
 	return fd >= 0 && fstat(fd, &st) == 0 ? (uint64_t)st.st_ino : 0;
 }
 
-/* Says which of the demo's own descriptors a row of the kernel's listing is. */
-static void label_row(const struct demo *d, const struct pscope_diag_sock *s, const int *cfd,
-		      const int *sfd, char *buf, size_t size)
+static struct own_sock *add_own(struct kview *k, uint64_t inode, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+static struct own_sock *add_own(struct kview *k, uint64_t inode, const char *fmt, ...)
 {
-	if (s->inode && s->inode == inode_of(d->lfd)) {
-		snprintf(buf, size, "the listening socket (fd %d)", d->lfd);
-		return;
-	}
-	for (int i = 0; i < HELD; i++) {
-		if (s->inode && s->inode == inode_of(sfd[i])) {
-			snprintf(buf, size, "accepted for client %d (server fd %d)", CLIENTS + i + 1, sfd[i]);
-			return;
-		}
-		if (s->inode && s->inode == inode_of(cfd[i])) {
-			snprintf(buf, size, "client %d's own socket (fd %d)", CLIENTS + i + 1, cfd[i]);
-			return;
-		}
-	}
-	snprintf(buf, size, s->state == TCP_TIME_WAIT ? "an earlier connection, in TIME_WAIT"
-						     : "another socket");
+	struct own_sock *o = &k->own[k->n++];
+	va_list ap;
+
+	o->inode = inode;
+	va_start(ap, fmt);
+	vsnprintf(o->label, sizeof(o->label), fmt, ap);
+	va_end(ap);
+	return o;
 }
 
+/* The demo's sockets, in the order they are shown: listener, accepted, clients, earlier connections. */
+static void own_sockets(const struct demo *d, const int *cfd, const int *sfd, struct kview *k)
+{
+	k->n = 0;
+	add_own(k, inode_of(d->lfd), "the listening socket (fd %d)", d->lfd);
+	for (int i = 0; i < HELD; i++)
+		add_own(k, inode_of(sfd[i]), "accepted for client %d (server fd %d)", CLIENTS + i + 1, sfd[i]);
+	for (int i = 0; i < HELD; i++)
+		add_own(k, inode_of(cfd[i]), "client %d's own socket (fd %d)", CLIENTS + i + 1, cfd[i]);
+	for (int i = 0; i < CLIENTS; i++) {
+		struct own_sock *o = add_own(k, 0, "accepted for client %d, closed by the server first",
+					     i + 1);
+
+		o->cookie = d->cookie[i];
+		o->local = d->conn[i].local;
+		o->peer = d->conn[i].peer;
+	}
+}
+
+static void print_row(const struct own_sock *o)
+{
+	char lbuf[PSCOPE_ADDRSTRLEN], pbuf[PSCOPE_ADDRSTRLEN];
+	struct pscope_addr a;
+
+	pscope_diag_local(&o->row, &a);
+	pscope_addr_format(&a, lbuf, sizeof(lbuf));
+	pscope_diag_peer(&o->row, &a);
+	if (o->row.rport == 0)
+		snprintf(pbuf, sizeof(pbuf), "*");
+	else
+		pscope_addr_format(&a, pbuf, sizeof(pbuf));
+	say("", "  %-11s %-22s %-22s <- %s", pscope_diag_state_name(&o->row), lbuf, pbuf, o->label);
+}
+
+/*
+ * Lists the demo's own sockets on the port as the kernel sees them, and
+ * concludes only from what was listed: every one of them must be there.
+ */
 static void print_kernel_view(struct demo *d, const int *cfd, const int *sfd)
 {
 	struct pscope_diag_filter f = { .protos = PSCOPE_DIAG_TCP, .port = pscope_addr_port(&d->listener.local) };
 	struct kview k = { .n = 0 };
-	unsigned local = 0;
-	int rc = pscope_diag_netlink(&f, keep_row, &k, -1, NULL);
+	int rc, local = 0, missing = 0, accepted = 0;
 
-	if (rc < 0)
+	own_sockets(d, cfd, sfd, &k);
+	rc = pscope_diag_netlink(&f, keep_row, &k, -1, NULL);
+	if (rc < 0) {
+		keep_row(NULL, &k);
 		rc = pscope_diag_proc(NULL, &f, keep_row, &k, NULL);
+	}
 	say("", "\nThe kernel's own view (portscope ls %d), with clients %d and %d holding their", f.port,
 	    CLIENTS + 1, CLIENTS + 2);
 	say("", "connections open:");
@@ -221,30 +301,36 @@ static void print_kernel_view(struct demo *d, const int *cfd, const int *sfd)
 		say("", "  (the kernel's socket list could not be read: %s)", pscope_strerror(rc));
 		return;
 	}
-	/* The listener, then accepted sockets, then clients, then what is left of earlier ones. */
-	for (size_t j = 0; j < 4 * k.n; j++) {
-		const struct pscope_diag_sock *s = &k.rows[j % k.n];
-		int rank = s->inode == inode_of(d->lfd) ? 0 : s->state == TCP_TIME_WAIT ? 3 :
-			   s->lport == f.port ? 1 : 2;
-		char lbuf[PSCOPE_ADDRSTRLEN], pbuf[PSCOPE_ADDRSTRLEN], label[96];
-		struct pscope_addr a;
+	for (int i = 0; i < k.n; i++) {
+		const struct own_sock *o = &k.own[i];
 
-		if (rank != (int)(j / k.n))
+		if (!o->found) {
+			say("", "  (not in the kernel's list: %s)", o->label);
+			missing++;
 			continue;
-		pscope_diag_local(s, &a);
-		pscope_addr_format(&a, lbuf, sizeof(lbuf));
-		pscope_diag_peer(s, &a);
-		if (s->rport == 0)
-			snprintf(pbuf, sizeof(pbuf), "*");
-		else
-			pscope_addr_format(&a, pbuf, sizeof(pbuf));
-		label_row(d, s, cfd, sfd, label, sizeof(label));
-		local += s->lport == f.port;
-		say("", "  %-11s %-22s %-22s <- %s", pscope_diag_state_name(s), lbuf, pbuf, label);
+		}
+		print_row(o);
+		local += o->row.lport == f.port;
+		/* Everything but the clients' own sockets is the listener's or was accepted from it. */
+		accepted += i == 0 || i <= HELD || i > 2 * HELD;
 	}
-	say("", "  %zu%s sockets in all; %u of them have local port %d: the listener and every", k.n,
-	    k.more ? "+" : "", local, f.port);
-	say("", "  connection it accepted.  The clients' sockets have it as their remote port.");
+	if (k.others)
+		say("", "  (the %u other socket%s on port %d %s not the demo's: left out)", k.others,
+		    k.others == 1 ? "" : "s", f.port, k.others == 1 ? "is" : "are");
+	if (missing) {
+		unexpected(d, "some of the demo's own sockets were not in the kernel's list");
+		say("", "  With %d of the demo's sockets missing, no conclusion is drawn from this list.",
+		    missing);
+		return;
+	}
+	if (local != accepted) {
+		unexpected(d, "the sockets with the listener's local port are not the listener and "
+			      "the connections it accepted");
+		return;
+	}
+	say("", "  %d sockets of the demo's own; %d of them have local port %d: the listener and", k.n,
+	    local, f.port);
+	say("", "  every connection it accepted.  The clients' sockets have it as their remote port.");
 }
 
 /* Two more clients connect and stay; the kernel lists the port; then all close. */

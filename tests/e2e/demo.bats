@@ -70,3 +70,46 @@ check_demo_output() {
 	check_demo_output
 	grep -q "takes any address (0.0.0.0:[0-9]*); each connected" <<<"$output"
 }
+
+# time_wait_on_8080 NS: in namespace NS, a Python server on 127.0.0.1:8080 takes 100
+# connections and closes each first (each leaves a TIME_WAIT socket on 8080), then stops.
+time_wait_on_8080() {
+	ip netns exec "$1" timeout 20 python3 - <<'PY'
+import socket
+srv = socket.socket()
+srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+srv.bind(("127.0.0.1", 8080))
+srv.listen(128)
+for _ in range(100):
+    c = socket.create_connection(("127.0.0.1", 8080))
+    s, _ = srv.accept()
+    s.close()                   # the server closes first: its side waits in TIME_WAIT
+    assert c.recv(1) == b""
+    c.close()
+srv.close()
+PY
+}
+
+@test "demo with 100 TIME_WAIT sockets on 8080: lists only its own sockets, every one, and concludes from them" {
+	[ "$(id -u)" -eq 0 ] || skip "needs root for network namespaces"
+	NETNS=portscope-demo-$$
+	ip netns add "$NETNS"
+	ip -n "$NETNS" link set lo up
+	time_wait_on_8080 "$NETNS"
+	# The independent count, before the demo: ss sees the 100 the Python server left.
+	tw=$(ip netns exec "$NETNS" ss -Htan state time-wait '( sport = :8080 )' | wc -l)
+	[ "$tw" -eq 100 ]
+	run ip netns exec "$NETNS" timeout 30 "$PORTSCOPE" demo
+	echo "$output"
+	[ "$status" -eq 0 ]
+	grep -q "^server   | listening on 127.0.0.1:8080 (fd [0-9]*)$" <<<"$output"
+	check_demo_output
+	# Its own sockets only: the listener, 2 held accepted sockets, the 2 clients' own,
+	# and the 2 earlier connections the demo's server closed first (TIME_WAIT, by cookie).
+	view=$(sed -n '/^The kernel.s own view/,/^$/p' <<<"$output")
+	[ "$(grep -c '^  [A-Z_0-9]* .* <- ' <<<"$view")" -eq 7 ]
+	[ "$(grep -Ec "^  TIME_WAIT +127\.0\.0\.1:8080 .*<- accepted for client [12], closed by the server first" <<<"$view")" -eq 2 ]
+	grep -qx "  (the $tw other sockets on port 8080 are not the demo's: left out)" <<<"$view"
+	grep -qx "  7 sockets of the demo's own; 5 of them have local port 8080: the listener and" <<<"$view"
+	! grep -q 'an earlier connection\|32' <<<"$view" || false
+}
