@@ -381,48 +381,6 @@ static int spread(struct lab *x, const struct pscope_addr *a, const int *lfd, in
 	return sp.accepted;
 }
 
-/* As another user (uid 65534), in a child: a socket with SO_REUSEPORT bound to A.  Returns its outcome. */
-static int bind_as_nobody(const struct pscope_addr *a)
-{
-	int p[2], rc = -EIO, status;
-	pid_t pid;
-
-	if (pipe(p) < 0)
-		return -errno;
-	pid = fork();
-	if (pid < 0) {
-		rc = -errno;
-		close(p[0]);
-		close(p[1]);
-		return rc;
-	}
-	if (pid == 0) {
-		int one = 1, fd;
-
-		close(p[0]);
-		if (setgroups(0, NULL) < 0 || setresgid(65534, 65534, 65534) < 0 ||
-		    setresuid(65534, 65534, 65534) < 0)
-			rc = -errno;
-		else if ((fd = socket(a->u.sa.sa_family, SOCK_STREAM, 0)) < 0)
-			rc = -errno;
-		else if (setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) < 0)
-			rc = -errno;
-		else
-			rc = bind(fd, &a->u.sa, a->len) < 0 ? -errno : 0;
-		(void)pscope_write_all(p[1], &rc, sizeof(rc));
-		_exit(0);
-	}
-	close(p[1]);
-	if (lab_wait(p[0], POLLIN, LAB_TIMEOUT_MS) < 0 || pscope_read_full(p[0], &rc, sizeof(rc)) < 0) {
-		kill(pid, SIGKILL);
-		rc = -ETIMEDOUT;
-	}
-	close(p[0]);
-	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-		;
-	return rc;
-}
-
 static void reuseport_family(struct lab *x, const struct lab_family *f)
 {
 	int lfd[LISTENERS], cfd[CONNS], sfd[CONNS], counts[LISTENERS] = { 0 }, same = 0, got, fd = -1,
@@ -467,7 +425,7 @@ static void reuseport_family(struct lab *x, const struct lab_family *f)
 			 "needs root, to make a socket as another user (setresuid)");
 		goto out;
 	}
-	rc = bind_as_nobody(&a);
+	rc = lab_bind_as_nobody(&a, LAB_REUSEPORT);
 	lab_step(x, "in a child after setresuid(65534): socket(), setsockopt(SO_REUSEPORT, 1), bind(%s) = %s",
 		 buf, rc ? pscope_errno_name(rc) : "0");
 	lab_check(x, "a socket of another user (uid 65534) with SO_REUSEPORT: bind()",

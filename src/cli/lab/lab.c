@@ -67,12 +67,20 @@ static const char usage[] =
 	"experiment could not run, 2 for a bad command line.\n";
 
 /* What a child reports back, followed by TEXT_LEN bytes of its text. */
+/*
+ * Sized so that every check fits (RECORD_SIDE: "what: value; " for each; the
+ * why: each check's "FAILED what: predicted ..., observed ...", and a line of
+ * sources): nothing is cut.
+ */
+#define RECORD_SIDE (LAB_MAX_CHECKS * (sizeof(((struct lab_check *)0)->what) + LAB_TEXT + 4))
+#define RECORD_WHY (LAB_MAX_CHECKS * (sizeof(((struct lab_check *)0)->what) + 2 * LAB_TEXT + 40) + \
+		    LAB_TEXT * 4 + 256)
 struct record {
 	enum lab_result result;
 	int nchecks;
-	char predicted[8192];
-	char observed[8192];
-	char why[4096];
+	char predicted[RECORD_SIDE];
+	char observed[RECORD_SIDE];
+	char why[RECORD_WHY];
 	size_t text_len;
 };
 
@@ -88,14 +96,21 @@ struct opts {
 
 static char kernel_release[sizeof(((struct utsname *)0)->release)];
 
-/* Appends "; TEXT" (or TEXT first) to BUF of SIZE, cutting what does not fit. */
+/*
+ * Appends "; TEXT" (or TEXT first) to BUF of SIZE.  The record is sized to
+ * hold every check; should it not, the end says so ("[cut]") rather than stop
+ * mid-word unannounced.
+ */
 static void append(char *buf, size_t size, const char *text)
 {
+	static const char cut[] = " [cut]";
 	size_t len = strlen(buf);
 
-	if (len + 1 >= size)
+	if (len + sizeof(cut) >= size)
 		return;
-	snprintf(buf + len, size - len, "%s%s", len ? "; " : "", text);
+	if ((size_t)snprintf(buf + len, size - len - sizeof(cut) + 1, "%s%s", len ? "; " : "", text) >=
+	    size - len - sizeof(cut) + 1)
+		strcpy(buf + size - sizeof(cut), cut);
 }
 
 /* Turns the checks into the record: the result, both sides joined, and why. */
@@ -146,6 +161,8 @@ static void summarize(const struct lab *x, struct record *r)
 		}
 	}
 	if (!fail && pass) {
+		int left = 0;
+
 		snprintf(item, sizeof(item), "%d prediction%s held, as %s", pass, pass == 1 ? "" : "s",
 			 x->checks[0].source);
 		for (int i = 1; i < x->nchecks; i++) {
@@ -154,9 +171,16 @@ static void summarize(const struct lab *x, struct record *r)
 
 			for (int j = 0; j < i && !seen; j++)
 				seen = !strcmp(src, x->checks[j].source);
-			if (!seen && strlen(item) + strlen(src) + 8 < sizeof(item))
+			if (seen)
+				continue;
+			if (strlen(item) + strlen(src) + 40 < sizeof(item))
 				strcat(strcat(item, "; "), src);
+			else
+				left++;
 		}
+		if (left) /* said, not dropped: the checks above name each one */
+			snprintf(item + strlen(item), sizeof(item) - strlen(item), "; and %d more source%s",
+				 left, left == 1 ? "" : "s");
 		append(r->why, sizeof(r->why), item);
 	}
 }
@@ -512,7 +536,7 @@ static int parse_args(int argc, char **argv, struct opts *o, int *status)
 static int run_named(int argc, char **argv, int first, const struct opts *o)
 {
 	const struct lab_experiment *chosen[N_EXPERIMENTS];
-	struct outcome outs[N_EXPERIMENTS];
+	static struct outcome outs[N_EXPERIMENTS];	/* large records: not on the stack */
 	size_t n = 0, counts[3] = { 0, 0, 0 };
 	bool all = false;
 

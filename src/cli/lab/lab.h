@@ -20,10 +20,11 @@ enum lab_result { LAB_PASS, LAB_FAIL, LAB_SKIP };
 
 struct lab_check {
 	char what[160];
-	char source[192];
+	char source[320];
 	char predicted[LAB_TEXT];
 	char observed[LAB_TEXT];
 	enum lab_result result;
+	bool cut;		/* a text did not fit its field: the check is a FAIL that says so */
 };
 
 struct lab {
@@ -137,6 +138,27 @@ int lab_socket_opts(struct lab *x, int family, int type, unsigned flags);
 /* A TCP socket with FLAGS, bound to A and listening.  Returns fd or -errno. */
 int lab_listener(struct lab *x, const struct pscope_addr *a, int backlog, unsigned flags);
 
+/*
+ * As another user (uid 65534, in a child process after setresuid): a TCP
+ * socket of A's family (IPV6_V6ONLY on, as lab_socket_opts sets it) with the
+ * LAB_REUSEADDR and LAB_REUSEPORT of FLAGS, bound to A.  Returns 0 or -errno
+ * of the first call that failed (-ETIMEDOUT if the child did not answer).
+ * Needs root.
+ */
+int lab_bind_as_nobody(const struct pscope_addr *a, unsigned flags);
+
+/*
+ * A second network device, LAB_TUN (a tun device, down, no address), for
+ * SO_BINDTODEVICE: it exists while the returned descriptor is open (close
+ * it with lab_close).  Returns the descriptor or -errno: -EACCES or -EPERM
+ * without root, -ENOENT without /dev/net/tun.  Only in a namespace of the
+ * lab's own.
+ */
+#define LAB_TUN "pslab0"
+int lab_tun(struct lab *x);
+
+/* SO_BINDTODEVICE DEV on FD (socket(7)).  Returns 0 or -errno. */
+int lab_bind_device(struct lab *x, int fd, const char *dev);
 
 /* The kernel's list of sockets with local or remote port PORT, of PROTO and FAMILY. */
 #define LAB_MAX_ROWS 96

@@ -260,20 +260,76 @@ static int wait_time_wait(int family, int port, int peer_port, int ms, struct la
 	return -ETIMEDOUT;
 }
 
-/*
- * A server (SO_REUSEADDR if OLD_REUSE) takes one connection and closes it
- * first, then stops; a new server (SO_REUSEADDR if NEW_REUSE) binds the port.
- */
-static void restart(struct lab *x, const struct lab_family *f, bool old_reuse, bool new_reuse,
-		    bool show, const char *predicted)
+/* What the old server does to the accepted socket before it closes it. */
+enum accepted { AS_ACCEPTED, CLEAR_REUSEADDR, SET_REUSEADDR };
+
+/* One restart: the old listener's options, the accepted socket's, the new server's. */
+struct restart_case {
+	unsigned old;		/* LAB_REUSEADDR, LAB_REUSEPORT */
+	enum accepted acc;
+	unsigned new_;
+	bool nobody;		/* the new server is another user (uid 65534) */
+	const char *predicted;
+};
+
+static const char *opts_name(unsigned flags)
 {
-	int lfd, c = -1, s = -1, fd = -1, rc, port, cport, tw, others;
-	char buf[PSCOPE_ADDRSTRLEN], what[160], pred[LAB_TEXT], obs[LAB_TEXT], byte;
+	return flags & LAB_REUSEADDR ? "SO_REUSEADDR" : flags & LAB_REUSEPORT ? "SO_REUSEPORT" : "no option";
+}
+
+/* The check's name: "listener SO_REUSEADDR, accepted socket as accepted, new server SO_REUSEADDR: bind()". */
+static void restart_name(const struct restart_case *rc, char *buf, size_t size)
+{
+	static const char *const acc[] = { "as accepted", "SO_REUSEADDR cleared before close()",
+					   "SO_REUSEADDR set before close()" };
+
+	snprintf(buf, size, "listener %s, accepted socket %s, new server %s%s: bind()", opts_name(rc->old),
+		 acc[rc->acc], opts_name(rc->new_), rc->nobody ? " as another user (uid 65534)" : "");
+}
+
+/* Shows the kernel's list of PORT after the server closed first and stopped; checks it. */
+static void check_time_wait_left(struct lab *x, const struct pscope_addr *a, int port, int cport)
+{
+	char buf[PSCOPE_ADDRSTRLEN], pred[LAB_TEXT], obs[LAB_TEXT];
+	struct lab_rows rows;
+	int rc, tw, tw_port = 0;
+
+	if ((rc = lab_kernel(IPPROTO_TCP, a->u.sa.sa_family, port, &rows)) < 0) {
+		lab_broke(x, "read the kernel's list of sockets", rc);
+		return;
+	}
+	lab_show_kernel(x, port, &rows, false);
+	tw = lab_count(&rows, TCP_TIME_WAIT, port, true);
+	for (int i = 0; i < rows.n; i++)
+		if (rows.s[i].state == TCP_TIME_WAIT && rows.s[i].lport == port)
+			tw_port = rows.s[i].rport;
+	lab_fmt(a, buf, sizeof(buf));
+	snprintf(pred, sizeof(pred), "1 TIME_WAIT on %s to port %d, nothing else", buf, cport);
+	snprintf(obs, sizeof(obs), "%d TIME_WAIT on %s to port %d, %s", tw, buf, tw_port,
+		 rows.n - tw ? "and other sockets" : rows.more ? "and more than the list holds" : "nothing else");
+	lab_check(x, "after the server closed first, and stopped: the kernel's list of the port",
+		  "tcp(7); RFC 9293, 3.6: the side that closes first waits in TIME-WAIT", pred, obs);
+}
+
+/*
+ * A server (options RC->old) takes one connection, sets or clears
+ * SO_REUSEADDR on the accepted socket (RC->acc), closes it first, then stops;
+ * a new server (RC->new_, as another user if RC->nobody) binds the port.
+ */
+static void restart(struct lab *x, const struct lab_family *f, const struct restart_case *k, bool show)
+{
+	int lfd, c = -1, s = -1, fd = -1, rc, port, cport;
+	char what[200], byte;
 	struct pscope_addr a, me;
 	struct lab_rows rows;
 
+	if (k->nobody && !x->root) {
+		restart_name(k, what, sizeof(what));
+		lab_skip(x, what, "needs root, to make a socket as another user (setresuid)");
+		return;
+	}
 	lab_addr(&a, f->loopback, 0);
-	lfd = lab_listener(x, &a, 8, old_reuse ? LAB_REUSEADDR : 0);
+	lfd = lab_listener(x, &a, 8, k->old);
 	if (lfd < 0 || pscope_sock_local(lfd, &a) < 0) {
 		lab_broke(x, "listen on loopback", lfd < 0 ? lfd : -errno);
 		goto out;
@@ -283,6 +339,8 @@ static void restart(struct lab *x, const struct lab_family *f, bool old_reuse, b
 	rc = c < 0 ? c : lab_connect(x, c, &a, LAB_TIMEOUT_MS);
 	if (rc == 0)
 		rc = s = lab_accept(x, lfd, LAB_TIMEOUT_MS);
+	if (rc >= 0 && k->acc != AS_ACCEPTED)
+		rc = lab_setopt(x, s, SOL_SOCKET, SO_REUSEADDR, "SO_REUSEADDR", k->acc == SET_REUSEADDR);
 	if (rc < 0 || pscope_sock_local(c, &me) < 0) {
 		lab_broke(x, "connect and accept", rc < 0 ? rc : -errno);
 		goto out;
@@ -294,34 +352,23 @@ static void restart(struct lab *x, const struct lab_family *f, bool old_reuse, b
 	lab_close(x, &c, false);
 	rc = wait_time_wait(f->family, port, cport, LAB_TIMEOUT_MS, &rows);
 	lab_close(x, &lfd, false); /* the server stops */
-	if (show) {
-		int tw_port = 0;
-
-		if ((rc = lab_kernel(IPPROTO_TCP, f->family, port, &rows)) < 0) {
-			lab_broke(x, "read the kernel's list of sockets", rc);
-			goto out;
-		}
-		lab_show_kernel(x, port, &rows, false);
-		tw = lab_count(&rows, TCP_TIME_WAIT, port, true);
-		others = rows.n - tw;
-		for (int i = 0; i < rows.n; i++)
-			if (rows.s[i].state == TCP_TIME_WAIT && rows.s[i].lport == port)
-				tw_port = rows.s[i].rport;
-		lab_fmt(&a, buf, sizeof(buf));
-		snprintf(pred, sizeof(pred), "1 TIME_WAIT on %s to port %d, nothing else", buf, cport);
-		snprintf(obs, sizeof(obs), "%d TIME_WAIT on %s to port %d, %s", tw, buf, tw_port,
-			 others ? "and other sockets" : "nothing else");
-		lab_check(x, "after the server closed first, and stopped: the kernel's list of the port",
-			  "tcp(7); RFC 9293, 3.6: the side that closes first waits in TIME-WAIT", pred, obs);
+	if (show)
+		check_time_wait_left(x, &a, port, cport);
+	if (k->nobody) {
+		rc = lab_bind_as_nobody(&a, k->new_);
+		lab_step(x, "in a child after setresuid(65534): socket(), %s, bind(%s) = %s", opts_name(k->new_),
+			 lab_fmt(&a, what, sizeof(what)), rc ? pscope_errno_name(rc) : "0");
+	} else {
+		fd = lab_socket_opts(x, f->family, SOCK_STREAM, k->new_);
+		rc = fd < 0 ? fd : lab_bind(x, fd, &a);
 	}
-	fd = lab_socket_opts(x, f->family, SOCK_STREAM, new_reuse ? LAB_REUSEADDR : 0);
-	rc = fd < 0 ? fd : lab_bind(x, fd, &a);
-	snprintf(what, sizeof(what), "old server %s SO_REUSEADDR, new one %s: bind()",
-		 old_reuse ? "with" : "without", new_reuse ? "with" : "without");
+	restart_name(k, what, sizeof(what));
 	lab_check(x, what,
-		  "socket(7), SO_REUSEADDR; inet_bind_conflict (net/ipv4/inet_connection_sock.c): "
-		  "both need it; TIME_WAIT keeps the listener's",
-		  predicted, lab_outcome(rc));
+		  "socket(7), SO_REUSEADDR, SO_REUSEPORT; the TIME_WAIT socket has the options of the "
+		  "connection's own socket at close(): inet_twsk_alloc (net/ipv4/inet_timewait_sock.c); "
+		  "inet_csk_bind_conflict (net/ipv4/inet_connection_sock.c): SO_REUSEADDR on both, or "
+		  "SO_REUSEPORT on both (no uid compared with a TIME_WAIT socket)",
+		  k->predicted, lab_outcome(rc));
 out:
 	lab_close(x, &fd, false);
 	lab_close(x, &c, true);
@@ -329,14 +376,27 @@ out:
 	lab_close(x, &lfd, false);
 }
 
+/* The variations that decide the rule: which socket has the option, which option, whose socket. */
+static const struct restart_case restarts[] = {
+	{ 0, AS_ACCEPTED, 0, false, "EADDRINUSE" },
+	{ 0, AS_ACCEPTED, LAB_REUSEADDR, false, "EADDRINUSE" },
+	{ LAB_REUSEADDR, AS_ACCEPTED, 0, false, "EADDRINUSE" },
+	{ LAB_REUSEADDR, AS_ACCEPTED, LAB_REUSEADDR, false, "ok" },
+	{ LAB_REUSEADDR, CLEAR_REUSEADDR, LAB_REUSEADDR, false, "EADDRINUSE" },
+	{ 0, SET_REUSEADDR, LAB_REUSEADDR, false, "ok" },
+	{ LAB_REUSEPORT, AS_ACCEPTED, LAB_REUSEPORT, false, "ok" },
+	{ LAB_REUSEPORT, AS_ACCEPTED, LAB_REUSEADDR, false, "EADDRINUSE" },
+	{ LAB_REUSEADDR, AS_ACCEPTED, LAB_REUSEPORT, false, "EADDRINUSE" },
+	{ LAB_REUSEPORT, AS_ACCEPTED, LAB_REUSEPORT, true, "ok" },
+	{ LAB_REUSEADDR, AS_ACCEPTED, LAB_REUSEADDR, true, "ok" },
+};
+
 static void time_wait_family(struct lab *x, const struct lab_family *f)
 {
 	lab_say(x, "%s: a server takes a client, closes the connection first, then stops;", x->part);
 	lab_say(x, "%s: a new server binds the same address and port", x->part);
-	restart(x, f, false, false, true, "EADDRINUSE");
-	restart(x, f, false, true, false, "EADDRINUSE");
-	restart(x, f, true, false, false, "EADDRINUSE");
-	restart(x, f, true, true, false, "ok");
+	for (size_t i = 0; i < sizeof(restarts) / sizeof(restarts[0]); i++)
+		restart(x, f, &restarts[i], i == 0);
 }
 
 const struct lab_experiment lab_time_wait = {
@@ -346,13 +406,19 @@ const struct lab_experiment lab_time_wait = {
 		 "4-tuple for a while (60 s on Linux), so that late packets of the old\n"
 		 "connection are not taken for a new one.  When a server closes first, that\n"
 		 "side is the server's, on its own port, and a restarted server finds the port\n"
-		 "taken.  SO_REUSEADDR lets it bind anyway: but only if the old server had it\n"
-		 "too, since the TIME_WAIT socket keeps the option of the listener it came from.",
+		 "taken.  The TIME_WAIT socket has the options of the connection's own socket\n"
+		 "when it was closed (the accepted socket, which got them from the listener but\n"
+		 "may have changed them), not the listener's.  The restart binds if that socket\n"
+		 "and the new one both have SO_REUSEADDR, or both SO_REUSEPORT, whoever owns it.",
 	.predict = "after the server closes first and stops, the kernel lists one TIME_WAIT socket\n"
 		   "  on its port, to the client's port, and nothing else (tcp(7); RFC 9293, 3.6)\n"
-		   "a new server's bind() to that port fails with EADDRINUSE unless both the old\n"
-		   "  and the new server set SO_REUSEADDR (socket(7), SO_REUSEADDR; the kernel's\n"
-		   "  inet_bind_conflict wants it on both sockets)",
+		   "a new server's bind() to that port works only if the closed connection's socket\n"
+		   "  and the new one both set SO_REUSEADDR, or both SO_REUSEPORT: SO_REUSEADDR\n"
+		   "  cleared on the accepted socket before close() fails although the listener\n"
+		   "  had it; set on the accepted socket only, it binds; one SO_REUSEADDR and one\n"
+		   "  SO_REUSEPORT fail; another user binds as well (inet_twsk_alloc copies the\n"
+		   "  closed socket's options; inet_csk_bind_conflict compares no uid with a\n"
+		   "  TIME_WAIT socket; socket(7), SO_REUSEADDR, SO_REUSEPORT)",
 	.each_family = time_wait_family,
 	.netns = true,	/* its TIME_WAIT sockets go with the namespace, not left on the host */
 };

@@ -84,58 +84,184 @@ static int which_listener(struct lab *x, const struct pscope_addr *dest, const i
 	return rc < 0 ? rc : 0;
 }
 
-static void specific_family(struct lab *x, const struct lab_family *f)
+/* How the two listeners of one coexistence check are made. */
+struct pair_case {
+	const char *what;	/* after "next to the wildcard listener, " */
+	unsigned flags;		/* on both */
+	const char *wdev, *sdev;/* SO_BINDTODEVICE of the wildcard and of the loopback listener, or NULL */
+	bool nobody;		/* the loopback one is another user's (uid 65534): bind() only */
+	const char *predicted;
+};
+
+static const char pair_source[] =
+	"inet_csk_bind_conflict (net/ipv4/inet_connection_sock.c): a wildcard listener conflicts with "
+	"every address of its port unless both have SO_REUSEPORT and one uid, or both are bound to "
+	"devices and not the same one; socket(7), SO_REUSEADDR, SO_REUSEPORT, SO_BINDTODEVICE";
+
+/* A listener on the wildcard address, port 0, then one on loopback at its port, made as K says; checks the second. */
+static void pair(struct lab *x, const struct lab_family *f, const struct pair_case *k, bool have_tun)
 {
-	bool v6 = f->family == AF_INET6;
-	const char *any = f->any, *lo = f->loopback;
-	const char *other = v6 ? SECOND_V6 : "127.0.0.2";
+	struct pscope_addr w, s;
+	int fd1, fd2 = -1, rc;
+	char what[160];
+
+	snprintf(what, sizeof(what), "next to the wildcard listener, %s", k->what);
+	if (k->nobody && !x->root) {
+		lab_skip(x, what, "needs root, to make a socket as another user (setresuid)");
+		return;
+	}
+	if ((k->wdev || k->sdev) && !have_tun) {
+		lab_skip(x, what, "needs root, to make a second device (/dev/net/tun)");
+		return;
+	}
+	lab_addr(&w, f->any, 0);
+	fd1 = lab_socket_opts(x, f->family, SOCK_STREAM, k->flags);
+	rc = fd1 < 0 ? fd1 : k->wdev ? lab_bind_device(x, fd1, k->wdev) : 0;
+	if (rc == 0)
+		rc = lab_bind(x, fd1, &w);
+	if (rc == 0)
+		rc = lab_listen(x, fd1, 8);
+	if (rc < 0 || (rc = pscope_sock_local(fd1, &w)) < 0) {
+		lab_broke(x, "listen on the wildcard address", rc);
+		goto out;
+	}
+	lab_addr(&s, f->loopback, pscope_addr_port(&w));
+	if (k->nobody) {
+		rc = lab_bind_as_nobody(&s, k->flags);
+		lab_step(x, "in a child after setresuid(65534): socket(), bind(%s) = %s", f->loopback,
+			 rc ? pscope_errno_name(rc) : "0");
+	} else {
+		fd2 = lab_socket_opts(x, f->family, SOCK_STREAM, k->flags);
+		rc = fd2 < 0 ? fd2 : k->sdev ? lab_bind_device(x, fd2, k->sdev) : 0;
+		if (rc == 0)
+			rc = lab_bind(x, fd2, &s);
+		if (rc == 0)
+			rc = lab_listen(x, fd2, 8);
+	}
+	lab_check(x, what, pair_source, k->predicted, lab_outcome(rc));
+out:
+	lab_close(x, &fd2, false);
+	lab_close(x, &fd1, false);
+}
+
+/*
+ * Two listeners on port P, on the wildcard address (bound to WDEV if not NULL)
+ * and on loopback (to SDEV), with FLAGS; a connection to loopback and one to
+ * OTHER, each checked against PREDICTED[i] (a listener's name, "wildcard" or
+ * "specific", or an errno name).  LABEL prefixes the checks' names.
+ */
+static void route(struct lab *x, const struct lab_family *f, unsigned flags, const char *wdev,
+		  const char *sdev, const char *label, const char *const predicted[2])
+{
+	const char *other = f->family == AF_INET6 ? SECOND_V6 : "127.0.0.2";
 	char names[2][64], pred[LAB_TEXT], obs[LAB_TEXT], buf[PSCOPE_ADDRSTRLEN];
 	const char *name[2] = { names[0], names[1] };
 	struct pscope_addr w, s, dest;
 	int lfd[2] = { -1, -1 }, port, rc;
 
-	if (v6 && (rc = add_second_v6(x)) < 0) {
-		lab_broke(x, "add " SECOND_V6 " to lo", rc);
-		return;
-	}
-	lab_addr(&w, any, 0);
-	lfd[0] = lab_listener(x, &w, 8, LAB_REUSEPORT);
-	if (lfd[0] < 0 || pscope_sock_local(lfd[0], &w) < 0) {
-		lab_broke(x, "listen on the wildcard address", lfd[0] < 0 ? lfd[0] : -errno);
+	lab_addr(&w, f->any, 0);
+	lfd[0] = lab_socket_opts(x, f->family, SOCK_STREAM, flags);
+	rc = lfd[0] < 0 ? lfd[0] : wdev ? lab_bind_device(x, lfd[0], wdev) : 0;
+	if (rc == 0)
+		rc = lab_bind(x, lfd[0], &w);
+	if (rc == 0)
+		rc = lab_listen(x, lfd[0], 8);
+	if (rc < 0 || (rc = pscope_sock_local(lfd[0], &w)) < 0) {
+		lab_broke(x, "listen on the wildcard address", rc);
 		goto out;
 	}
 	port = pscope_addr_port(&w);
-	lab_addr(&s, lo, port);
-	lfd[1] = lab_listener(x, &s, 8, LAB_REUSEPORT);
-	if (lfd[1] < 0) {
-		lab_broke(x, "listen on loopback next to the wildcard (SO_REUSEPORT on both)", lfd[1]);
+	lab_addr(&s, f->loopback, port);
+	lfd[1] = lab_socket_opts(x, f->family, SOCK_STREAM, flags);
+	rc = lfd[1] < 0 ? lfd[1] : sdev ? lab_bind_device(x, lfd[1], sdev) : 0;
+	if (rc == 0)
+		rc = lab_bind(x, lfd[1], &s);
+	if (rc == 0)
+		rc = lab_listen(x, lfd[1], 8);
+	if (rc < 0) {
+		lab_broke(x, "listen on loopback next to the wildcard", rc);
 		goto out;
 	}
 	snprintf(names[0], sizeof(names[0]), "%s", lab_fmt(&w, buf, sizeof(buf)));
 	snprintf(names[1], sizeof(names[1]), "%s", lab_fmt(&s, buf, sizeof(buf)));
-	lab_say(x, "%s: listeners on %s (fd %d) and %s (fd %d), both with SO_REUSEPORT", x->part,
-		names[0], lfd[0], names[1], lfd[1]);
+	lab_say(x, "%s: listeners on %s (fd %d%s%s) and %s (fd %d%s%s)%s", x->part, names[0], lfd[0],
+		wdev ? ", on " : "", wdev ? wdev : "", names[1], lfd[1], sdev ? ", on " : "",
+		sdev ? sdev : "", flags & LAB_REUSEPORT ? ", both with SO_REUSEPORT" : "");
 	for (int i = 0; i < 2; i++) {
-		const char *to = i ? other : lo;
+		const char *to = i ? other : f->loopback;
 
 		lab_addr(&dest, to, port);
-		snprintf(pred, sizeof(pred), "the %s listener, local address %s", name[!i],
-			 lab_fmt(&dest, buf, sizeof(buf)));
+		if (!strcmp(predicted[i], "wildcard") || !strcmp(predicted[i], "specific"))
+			snprintf(pred, sizeof(pred), "the %s listener, local address %s",
+				 name[strcmp(predicted[i], "wildcard") != 0], lab_fmt(&dest, buf, sizeof(buf)));
+		else
+			snprintf(pred, sizeof(pred), "%s", predicted[i]);
 		rc = which_listener(x, &dest, lfd, name, 2, obs, sizeof(obs));
-		if (rc < 0) {
+		if (rc == -ECONNREFUSED) {
+			snprintf(obs, sizeof(obs), "%s", pscope_errno_name(rc));
+			lab_say(x, "%s: a client connects to %s: refused", x->part, lab_fmt(&dest, buf, sizeof(buf)));
+		} else if (rc < 0) {
 			lab_broke(x, "connect and accept", rc);
 			goto out;
 		}
-		snprintf(buf, sizeof(buf), "a connection to %s", to);
-		lab_check(x, buf, v6
+		snprintf(buf, sizeof(buf), "%sa connection to %s", label, to);
+		lab_check(x, buf, f->family == AF_INET6
 				  ? "ipv6(7): in6addr_any binds every address; net/ipv6/inet6_hashtables.c, "
-				    "inet6_lookup_listener: the exact address scores above the wildcard"
+				    "inet6_lookup_listener, compute_score: a socket bound to a device takes only "
+				    "that device's packets; the exact address scores above the wildcard"
 				  : "ip(7): INADDR_ANY binds every local address; net/ipv4/inet_hashtables.c, "
-				    "__inet_lookup_listener: the exact address scores above the wildcard",
+				    "__inet_lookup_listener, compute_score: a socket bound to a device takes only "
+				    "that device's packets; the exact address scores above the wildcard",
 			  pred, obs);
 	}
 out:
 	lab_close_all(x, lfd, 2, false);
+}
+
+static void specific_family(struct lab *x, const struct lab_family *f)
+{
+	static const char *const by_address[2] = { "specific", "wildcard" };
+	static const char *const by_device[2] = { "specific", "ECONNREFUSED" };
+	const struct pair_case pairs[] = {
+		{ "no option: a listener on loopback", 0, NULL, NULL, false, "EADDRINUSE" },
+		{ "SO_REUSEADDR on both: a listener on loopback", LAB_REUSEADDR, NULL, NULL, false, "EADDRINUSE" },
+		{ "SO_REUSEPORT on both: a listener on loopback", LAB_REUSEPORT, NULL, NULL, false, "ok" },
+		{ "SO_REUSEPORT on both, the loopback one another user's (uid 65534): bind()", LAB_REUSEPORT,
+		  NULL, NULL, true, "EADDRINUSE" },
+		{ "no option, the wildcard one bound to " LAB_TUN ", the loopback one to lo: a listener on "
+		  "loopback", 0, LAB_TUN, "lo", false, "ok" },
+		{ "no option, the wildcard one bound to lo, the loopback one to none: a listener on loopback",
+		  0, "lo", NULL, false, "EADDRINUSE" },
+	};
+	int tun = -1, rc;
+
+	if (f->family == AF_INET6 && (rc = add_second_v6(x)) < 0) {
+		lab_broke(x, "add " SECOND_V6 " to lo", rc);
+		return;
+	}
+	if (x->root && (tun = lab_tun(x)) < 0) {
+		lab_broke(x, "make a second device, " LAB_TUN, tun);
+		return;
+	}
+	lab_say(x, "%s: a listener on %s, port P; a second one on %s, port P, made in six ways", x->part,
+		f->any, f->loopback);
+	for (size_t i = 0; i < sizeof(pairs) / sizeof(pairs[0]); i++)
+		pair(x, f, &pairs[i], tun >= 0);
+	route(x, f, LAB_REUSEPORT, NULL, NULL, "", by_address);
+	if (tun < 0) {
+		char what[96];
+
+		for (int i = 0; i < 2; i++) {
+			snprintf(what, sizeof(what), "on devices: a connection to %s",
+				 i ? f->family == AF_INET6 ? SECOND_V6 : "127.0.0.2" : f->loopback);
+			lab_skip(x, what, "needs root, to make a second device (/dev/net/tun)");
+		}
+	} else {
+		lab_say(x, "%s: the same, without options: the wildcard listener on " LAB_TUN
+			", the loopback one on lo", x->part);
+		route(x, f, 0, LAB_TUN, "lo", "on devices: ", by_device);
+	}
+	lab_close(x, &tun, false);
 }
 
 static void specific_or_skip(struct lab *x, const struct lab_family *f)
@@ -152,14 +278,24 @@ const struct lab_experiment lab_specific_beats_wildcard = {
 	.name = "specific-beats-wildcard",
 	.title = "listeners on 0.0.0.0:P and 127.0.0.1:P: the exact address wins",
 	.story = "Two servers on one port, one on the wildcard address, one on a specific\n"
-		 "address.  On Linux they can coexist only with SO_REUSEPORT on both (see\n"
-		 "bind-conflict; they are still two groups, not one).  A connection goes to the\n"
-		 "listener whose address matches exactly; the wildcard one gets the rest.\n"
-		 "IPv6 uses [::] and [::1], and a second address, " SECOND_V6 ", added to lo.",
-	.predict = "a connection to 127.0.0.1:P (or [::1]:P) reaches the 127.0.0.1:P ([::1]:P) listener\n"
+		 "address.  On Linux a wildcard listener holds its port on every address, so\n"
+		 "they coexist only with SO_REUSEPORT on both (of one user; they are still two\n"
+		 "groups, not one), or when each is bound to a device (SO_BINDTODEVICE) and not\n"
+		 "the same one; SO_REUSEADDR is not enough.  A connection goes to the listener\n"
+		 "whose address matches exactly; the wildcard one gets the rest.  A listener\n"
+		 "bound to a device takes only what arrives on that device.  IPv6 uses [::],\n"
+		 "[::1] and a second address, " SECOND_V6 ", added to lo; the second device\n"
+		 "is a tun device, " LAB_TUN ", made by the experiment (as root).",
+	.predict = "the loopback listener next to the wildcard one: EADDRINUSE without options or\n"
+		   "  with SO_REUSEADDR on both; it binds with SO_REUSEPORT on both, not as another\n"
+		   "  user; it binds without options when the wildcard one is bound to " LAB_TUN "\n"
+		   "  and it to lo, not when only one is bound to a device (inet_csk_bind_conflict)\n"
+		   "a connection to 127.0.0.1:P (or [::1]:P) reaches the 127.0.0.1:P ([::1]:P) listener\n"
 		   "a connection to 127.0.0.2:P (or [" SECOND_V6 "]:P) reaches the wildcard listener,\n"
 		   "  its local address the one it was sent to (ip(7): INADDR_ANY; the kernel looks\n"
-		   "  up the exact address first, then the wildcard: __inet_lookup_listener)",
+		   "  up the exact address first, then the wildcard: __inet_lookup_listener)\n"
+		   "with the wildcard listener on " LAB_TUN ": 127.0.0.2:P is refused, as nothing on\n"
+		   "  lo listens there (compute_score: a device-bound socket takes only its device)",
 	.netns = true,
 	.each_family = specific_or_skip,
 };

@@ -1,12 +1,19 @@
 /* portscope lab: output, checks, logged system calls and the kernel's view, for the experiments. */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <linux/if_tun.h>
+#include <net/if.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <stdarg.h>
 #include <stdlib.h>
+#include <signal.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -45,10 +52,31 @@ static struct lab_check *new_check(struct lab *x, const char *what, const char *
 	if (x->nchecks < LAB_MAX_CHECKS)
 		x->nchecks++;
 	memset(c, 0, sizeof(*c));
-	snprintf(c->what, sizeof(c->what), "%s%s%s", x->part ? x->part : "", x->part ? ": " : "",
-		 what);
-	snprintf(c->source, sizeof(c->source), "%s", source ? source : "");
+	if ((size_t)snprintf(c->what, sizeof(c->what), "%s%s%s", x->part ? x->part : "",
+			     x->part ? ": " : "", what) >= sizeof(c->what) ||
+	    (size_t)snprintf(c->source, sizeof(c->source), "%s", source ? source : "") >=
+		    sizeof(c->source))
+		c->cut = true;
 	return c;
+}
+
+/* Copies TEXT into a check's field; true if it had to be cut. */
+static bool put(char *field, size_t size, const char *prefix, const char *text)
+{
+	return (size_t)snprintf(field, size, "%s%s", prefix, text) >= size;
+}
+
+/*
+ * A check whose text did not fit its fields is a FAIL that says so: a cut
+ * name, source or value would pass off part of what was compared as all of it.
+ */
+static void check_cut(struct lab *x, struct lab_check *c)
+{
+	if (!c->cut)
+		return;
+	c->result = LAB_FAIL;
+	fprintf(x->out, "  UNEXPECTED: the text of check '%s' is cut: it does not fit the lab's fields\n",
+		c->what);
 }
 
 static const char *const result_names[] = { "PASS", "FAIL", "SKIP" };
@@ -59,12 +87,10 @@ bool lab_check(struct lab *x, const char *what, const char *source, const char *
 	struct lab_check *c = new_check(x, what, source);
 	bool same = !strcmp(predicted, observed);
 
-	if (x->flip)
-		snprintf(c->predicted, sizeof(c->predicted), "anything but: %s", predicted);
-	else
-		snprintf(c->predicted, sizeof(c->predicted), "%s", predicted);
-	snprintf(c->observed, sizeof(c->observed), "%s", observed);
+	c->cut |= put(c->predicted, sizeof(c->predicted), x->flip ? "anything but: " : "", predicted);
+	c->cut |= put(c->observed, sizeof(c->observed), "", observed);
 	c->result = same != x->flip ? LAB_PASS : LAB_FAIL;
+	check_cut(x, c);
 	fprintf(x->out, "  check: %s  [%s]\n", c->what, c->source);
 	fprintf(x->out, "    predicted: %s\n", c->predicted);
 	fprintf(x->out, "    observed:  %s\n", c->observed);
@@ -77,7 +103,8 @@ void lab_skip(struct lab *x, const char *what, const char *why)
 	struct lab_check *c = new_check(x, what, NULL);
 
 	c->result = LAB_SKIP;
-	snprintf(c->observed, sizeof(c->observed), "skipped: %s", why);
+	c->cut |= put(c->observed, sizeof(c->observed), "skipped: ", why);
+	check_cut(x, c);
 	fprintf(x->out, "  check: %s\n    -> SKIP: %s\n", c->what, why);
 }
 
@@ -486,4 +513,81 @@ int lab_wait_readable(const int *fds, int n, int timeout_ms, lab_ready_fn *ready
 	rc = id < 0 ? (int)id : pscope_loop_run(l);
 	pscope_loop_free(l);
 	return rc < 0 ? rc : w.rc;
+}
+
+int lab_bind_as_nobody(const struct pscope_addr *a, unsigned flags)
+{
+	int p[2], rc = -EIO, status;
+	pid_t pid;
+
+	if (pipe(p) < 0)
+		return -errno;
+	pid = fork();
+	if (pid < 0) {
+		rc = -errno;
+		close(p[0]);
+		close(p[1]);
+		return rc;
+	}
+	if (pid == 0) {
+		int one = 1, fd;
+
+		close(p[0]);
+		if (setgroups(0, NULL) < 0 || setresgid(65534, 65534, 65534) < 0 ||
+		    setresuid(65534, 65534, 65534) < 0)
+			rc = -errno;
+		else if ((fd = socket(a->u.sa.sa_family, SOCK_STREAM, 0)) < 0)
+			rc = -errno;
+		else if (a->u.sa.sa_family == AF_INET6 &&
+			 setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one)) < 0)
+			rc = -errno;
+		else if ((flags & LAB_REUSEADDR) &&
+			 setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0)
+			rc = -errno;
+		else if ((flags & LAB_REUSEPORT) &&
+			 setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) < 0)
+			rc = -errno;
+		else
+			rc = bind(fd, &a->u.sa, a->len) < 0 ? -errno : 0;
+		(void)pscope_write_all(p[1], &rc, sizeof(rc));
+		_exit(0);
+	}
+	close(p[1]);
+	if (lab_wait(p[0], POLLIN, LAB_TIMEOUT_MS) < 0 || pscope_read_full(p[0], &rc, sizeof(rc)) < 0) {
+		kill(pid, SIGKILL);
+		rc = -ETIMEDOUT;
+	}
+	close(p[0]);
+	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+		;
+	return rc;
+}
+
+int lab_tun(struct lab *x)
+{
+	struct ifreq ifr;
+	int fd = open("/dev/net/tun", O_RDWR | O_CLOEXEC), rc = 0;
+
+	if (fd < 0) {
+		rc = -errno;
+	} else {
+		memset(&ifr, 0, sizeof(ifr));
+		snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", LAB_TUN);
+		ifr.ifr_flags = IFF_TUN | IFF_NO_PI;
+		if (ioctl(fd, TUNSETIFF, &ifr) < 0) {
+			rc = -errno;
+			close(fd);
+		}
+	}
+	lab_step(x, "open(/dev/net/tun), ioctl(TUNSETIFF, %s) = %s", LAB_TUN,
+		 rc ? pscope_errno_name(rc) : "0");
+	return rc < 0 ? rc : fd;
+}
+
+int lab_bind_device(struct lab *x, int fd, const char *dev)
+{
+	int rc = setsockopt(fd, SOL_SOCKET, SO_BINDTODEVICE, dev, (socklen_t)strlen(dev) + 1) < 0 ? -errno : 0;
+
+	lab_step(x, "setsockopt(fd %d, SO_BINDTODEVICE, %s) = %s", fd, dev, rc ? pscope_errno_name(rc) : "0");
+	return rc;
 }
