@@ -6,6 +6,26 @@ load helpers
 EXPERIMENTS="accept-shares-port no-peer-yet bind-conflict reuseport specific-beats-wildcard
 client-port-reuse ephemeral-ports time-wait dual-stack udp-demux accept-queue"
 
+# time_wait_cases: the restarts of lab time-wait, one a line: the check's name, then
+# |listener|accepted|new|user: the options of the old listener (-, RA, RP), what is done to
+# the accepted socket before close (-, clear, set: SO_REUSEADDR), the new server's
+# options, and its user (root or nobody).  Written here from the issue, not read from the lab.
+time_wait_cases() {
+	cat <<'CASES'
+listener no option, accepted socket as accepted, new server no option: bind()|-|-|-|root
+listener no option, accepted socket as accepted, new server SO_REUSEADDR: bind()|-|-|RA|root
+listener SO_REUSEADDR, accepted socket as accepted, new server no option: bind()|RA|-|-|root
+listener SO_REUSEADDR, accepted socket as accepted, new server SO_REUSEADDR: bind()|RA|-|RA|root
+listener SO_REUSEADDR, accepted socket SO_REUSEADDR cleared before close(), new server SO_REUSEADDR: bind()|RA|clear|RA|root
+listener no option, accepted socket SO_REUSEADDR set before close(), new server SO_REUSEADDR: bind()|-|set|RA|root
+listener SO_REUSEPORT, accepted socket as accepted, new server SO_REUSEPORT: bind()|RP|-|RP|root
+listener SO_REUSEPORT, accepted socket as accepted, new server SO_REUSEADDR: bind()|RP|-|RA|root
+listener SO_REUSEADDR, accepted socket as accepted, new server SO_REUSEPORT: bind()|RA|-|RP|root
+listener SO_REUSEPORT, accepted socket as accepted, new server SO_REUSEPORT as another user (uid 65534): bind()|RP|-|RP|nobody
+listener SO_REUSEADDR, accepted socket as accepted, new server SO_REUSEADDR as another user (uid 65534): bind()|RA|-|RA|nobody
+CASES
+}
+
 # checks_of NAME: the names of NAME's checks, in order, one a line: what the lab must
 # check, written here and not read from the lab (not root: as the lab names a check it
 # skips for want of root).  A line "both: X" is "IPv4: X" then, after
@@ -34,19 +54,24 @@ checks_of() {
 		"one more socket without SO_REUSEPORT: bind()" \
 		"$(if [ "$(id -u)" -eq 0 ]; then echo "a socket of another user (uid 65534) with SO_REUSEPORT: bind()"
 		else echo "a socket of another user with SO_REUSEPORT"; fi)" ;;
-	specific-beats-wildcard) printf '%s\n' "IPv4: a connection to 127.0.0.1" "IPv4: a connection to 127.0.0.2" \
-		"IPv6: a connection to ::1" "IPv6: a connection to 2001:2::2" ;;
+	specific-beats-wildcard) for fam in IPv4 IPv6; do
+		if [ $fam = IPv4 ]; then lo=127.0.0.1 other=127.0.0.2; else lo=::1 other=2001:2::2; fi
+		printf "$fam: next to the wildcard listener, %s\n" "no option: a listener on loopback" \
+			"SO_REUSEADDR on both: a listener on loopback" "SO_REUSEPORT on both: a listener on loopback" \
+			"SO_REUSEPORT on both, the loopback one another user's (uid 65534): bind()" \
+			"no option, the wildcard one bound to pslab0, the loopback one to lo: a listener on loopback" \
+			"no option, the wildcard one bound to lo, the loopback one to none: a listener on loopback"
+		printf "$fam: %s\n" "a connection to $lo" "a connection to $other" \
+			"on devices: a connection to $lo" "on devices: a connection to $other"
+	done ;;
 	client-port-reuse) printf 'both: %s\n' "a second client socket, SO_REUSEADDR on both: bind() to the same address and port" \
 		"then connect() to the other server" "the kernel's list of sockets on the client's port" \
 		"a third client socket without SO_REUSEADDR: bind() to the same address and port" \
 		"a fourth, with SO_REUSEADDR, bound there: connect() to the first server again" ;;
 	ephemeral-ports) printf 'both: %s\n' "plain connect()" "bind(port 0), then connect()" \
 		"IP_BIND_ADDRESS_NO_PORT, bind(port 0), then connect()" ;;
-	time-wait) printf 'both: %s\n' "after the server closed first, and stopped: the kernel's list of the port" \
-		"old server without SO_REUSEADDR, new one without: bind()" \
-		"old server without SO_REUSEADDR, new one with: bind()" \
-		"old server with SO_REUSEADDR, new one without: bind()" \
-		"old server with SO_REUSEADDR, new one with: bind()" ;;
+	time-wait) printf 'both: %s\n' "after the server closed first, and stopped: the kernel's list of the port"
+		time_wait_cases | cut -d'|' -f1 | sed 's/^/both: /' ;;
 	dual-stack) printf 'V6ONLY %s\n' "0: the IPv4 client as the IPv6 server sees it (getpeername, getsockname)" \
 		"0: the kernel's list: the accepted socket is an IPv6 one" \
 		"0: an IPv4 socket: bind() to 0.0.0.0 on the same port" \
@@ -199,12 +224,77 @@ observed() {
 	[ "$(grep -Ec '^    listener [1-4] \(fd +[0-9]+\) \|#+ *\| +[0-9]+ \([0-9]+%\)$' <<<"$output")" -eq 8 ]
 }
 
-@test "lab specific-beats-wildcard: 127.0.0.1 reaches the specific listener, 127.0.0.2 the wildcard" {
+# py_specific: specific-beats-wildcard's coexistence checks done by python3 in a namespace
+# of the test's own, with a tun device pslab0 made by ip(8): "IPv4: NAME: outcome" lines.
+py_specific() {
+	NETNS=portscope-sw-$$
+	ip netns add "$NETNS"
+	ip -n "$NETNS" link set lo up
+	ip -n "$NETNS" tuntap add pslab0 mode tun
+	ip netns exec "$NETNS" timeout 60 python3 - <<'PY'
+import errno, os, socket
+RA, RP = [socket.SO_REUSEADDR], [socket.SO_REUSEPORT]
+CASES = [("no option: a listener on loopback", [], None, None, False),
+         ("SO_REUSEADDR on both: a listener on loopback", RA, None, None, False),
+         ("SO_REUSEPORT on both: a listener on loopback", RP, None, None, False),
+         ("SO_REUSEPORT on both, the loopback one another user's (uid 65534): bind()", RP, None, None, True),
+         ("no option, the wildcard one bound to pslab0, the loopback one to lo: a listener on loopback", [], "pslab0", "lo", False),
+         ("no option, the wildcard one bound to lo, the loopback one to none: a listener on loopback", [], "lo", None, False)]
+
+def sock(fam, opts, dev):
+    s = socket.socket(fam)
+    if fam == socket.AF_INET6:
+        s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+    for o in opts:
+        s.setsockopt(socket.SOL_SOCKET, o, 1)
+    if dev:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_BINDTODEVICE, dev.encode())
+    return s
+
+def second(fam, lo, port, opts, dev, nobody):
+    pid = os.fork()
+    if pid == 0:
+        if nobody:
+            os.setgroups([]); os.setresgid(65534, 65534, 65534); os.setresuid(65534, 65534, 65534)
+        try:
+            s = sock(fam, opts, dev)
+            s.bind((lo, port))
+            if not nobody:
+                s.listen(8)
+            os._exit(0)
+        except OSError as e:
+            os._exit(e.errno)
+    code = os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1])
+    return "ok" if code == 0 else errno.errorcode[code]
+
+for label, fam, any_, lo in (("IPv4", socket.AF_INET, "0.0.0.0", "127.0.0.1"), ("IPv6", socket.AF_INET6, "::", "::1")):
+    for name, opts, wdev, sdev, nobody in CASES:
+        w = sock(fam, opts, wdev)
+        w.bind((any_, 0)); w.listen(8)
+        print("%s: next to the wildcard listener, %s: %s" % (label, name, second(fam, lo, w.getsockname()[1], opts, sdev, nobody)))
+        w.close()
+PY
+}
+
+@test "lab specific-beats-wildcard: who may listen next to a wildcard listener, as python3 finds it; where connections go" {
+	[ "$(id -u)" -eq 0 ] || skip "needs root for a network namespace, a tun device and another user"
 	expect_pass specific-beats-wildcard
 	obs=$(observed)
 	[[ $obs =~ IPv4:\ a\ connection\ to\ 127\.0\.0\.1:\ the\ 127\.0\.0\.1:[0-9]+\ listener ]]
 	[[ $obs =~ IPv4:\ a\ connection\ to\ 127\.0\.0\.2:\ the\ 0\.0\.0\.0:[0-9]+\ listener,\ local\ address\ 127\.0\.0\.2: ]]
 	[[ $obs =~ IPv6:\ a\ connection\ to\ 2001:2::2:\ the\ \[::\]:[0-9]+\ listener ]]
+	[[ $obs =~ IPv4:\ on\ devices:\ a\ connection\ to\ 127\.0\.0\.1:\ the\ 127\.0\.0\.1:[0-9]+\ listener ]]
+	[[ $obs == *"IPv6: on devices: a connection to 2001:2::2: ECONNREFUSED"* ]]
+	py=$(py_specific)
+	echo "$py"
+	[ "$(wc -l <<<"$py")" -eq 12 ]
+	while IFS= read -r line; do
+		[[ $obs == *"$line"* ]] || { echo "python3: $line; not so in the lab"; false; }
+	done <<<"$py"
+	# The issue's instance: on two devices they coexist without SO_REUSEPORT.
+	grep -qx "IPv4: next to the wildcard listener, no option, the wildcard one bound to pslab0, the loopback one to lo: a listener on loopback: ok" <<<"$py"
+	run timeout 60 "$PORTSCOPE" lab specific-beats-wildcard
+	! grep -q "coexist only with SO_REUSEPORT on both (see" <<<"$output" || false
 }
 
 @test "lab client-port-reuse: one client port, two servers; the same server again: EADDRNOTAVAIL" {
@@ -222,12 +312,76 @@ observed() {
 	[ "$(grep -o '0 ok, then bind() EADDRINUSE' <<<"$obs" | wc -l)" -eq 4 ]
 }
 
-@test "lab time-wait: the server's TIME_WAIT; restart needs SO_REUSEADDR on both servers" {
+# py_time_wait: each of time_wait_cases's restarts done by python3 in a namespace of the
+# test's own, IPv4 and IPv6: "IPv4: NAME: ok" or "...: EADDRINUSE", one a line.
+py_time_wait() {
+	NETNS=portscope-tw-$$
+	ip netns add "$NETNS"
+	ip -n "$NETNS" link set lo up
+	time_wait_cases >"$TMP/cases"
+	ip netns exec "$NETNS" timeout 60 python3 - "$TMP/cases" <<'PY'
+import errno, os, socket, sys, time
+OPT = {"-": [], "RA": [socket.SO_REUSEADDR], "RP": [socket.SO_REUSEPORT]}
+
+def sock(fam, opts):
+    s = socket.socket(fam)
+    if fam == socket.AF_INET6:
+        s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+    for o in opts:
+        s.setsockopt(socket.SOL_SOCKET, o, 1)
+    return s
+
+def restart(fam, host, old, acc, new, user):
+    l = sock(fam, OPT[old])
+    l.bind((host, 0)); l.listen(8)
+    addr = l.getsockname()[:2]
+    c = socket.create_connection(addr)
+    s, _ = l.accept()
+    if acc != "-":
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, acc == "set")
+    s.close()                      # the server closes first
+    assert c.recv(1) == b""
+    c.close()
+    time.sleep(0.05)
+    l.close()
+    pid = os.fork()
+    if pid == 0:
+        if user == "nobody":
+            os.setgroups([]); os.setresgid(65534, 65534, 65534); os.setresuid(65534, 65534, 65534)
+        try:
+            sock(fam, OPT[new]).bind(addr)
+            os._exit(0)
+        except OSError as e:
+            os._exit(e.errno)
+    code = os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1])
+    return "ok" if code == 0 else errno.errorcode[code]
+
+cases = [line.rstrip("\n").split("|") for line in open(sys.argv[1])]
+for label, fam, host in (("IPv4", socket.AF_INET, "127.0.0.1"), ("IPv6", socket.AF_INET6, "::1")):
+    for name, old, acc, new, user in cases:
+        print("%s: %s: %s" % (label, name, restart(fam, host, old, acc, new, user)))
+PY
+}
+
+@test "lab time-wait: the server's TIME_WAIT; each restart's bind() as python3 finds it: the accepted socket's options decide" {
+	[ "$(id -u)" -eq 0 ] || skip "needs root for a network namespace and another user"
 	expect_pass time-wait
 	obs=$(observed)
 	[[ $obs =~ IPv4:\ after\ the\ server\ closed\ first,\ and\ stopped:\ the\ kernel.s\ list\ of\ the\ port:\ 1\ TIME_WAIT\ on\ 127\.0\.0\.1:[0-9]+ ]]
-	[[ $obs == *"IPv4: old server without SO_REUSEADDR, new one with: bind(): EADDRINUSE"* ]]
-	[[ $obs == *"IPv6: old server with SO_REUSEADDR, new one with: bind(): ok"* ]]
+	py=$(py_time_wait)
+	echo "$py"
+	[ "$(wc -l <<<"$py")" -eq 22 ]
+	while IFS= read -r line; do
+		[[ $obs == *"$line"* ]] || { echo "python3: $line; not so in the lab"; false; }
+	done <<<"$py"
+	# The instances of the issue, as python3 found them (not the lab's own prediction).
+	grep -qx "IPv4: listener SO_REUSEADDR, accepted socket SO_REUSEADDR cleared before close(), new server SO_REUSEADDR: bind(): EADDRINUSE" <<<"$py"
+	grep -qx "IPv6: listener no option, accepted socket SO_REUSEADDR set before close(), new server SO_REUSEADDR: bind(): ok" <<<"$py"
+	grep -qx "IPv6: listener SO_REUSEPORT, accepted socket as accepted, new server SO_REUSEPORT: bind(): ok" <<<"$py"
+	# And the text no longer says that the listener's option decides.
+	run timeout 60 "$PORTSCOPE" lab time-wait
+	! grep -q "keeps the option of the listener\|unless both the old" <<<"$output" || false
+	grep -q "inet_twsk_alloc" <<<"$output"
 }
 
 @test "lab dual-stack: IPv4 seen as ::ffff:127.0.0.1; with V6ONLY, 0.0.0.0 shares the port" {
