@@ -75,6 +75,8 @@ checks_of() {
 	dual-stack) printf 'V6ONLY %s\n' "0: the IPv4 client as the IPv6 server sees it (getpeername, getsockname)" \
 		"0: the kernel's list: the accepted socket is an IPv6 one" \
 		"0: an IPv4 socket: bind() to 0.0.0.0 on the same port" \
+		"0: SO_REUSEADDR on both: an IPv4 listener on 0.0.0.0 next to [::], same port" \
+		"0: SO_REUSEPORT on both: an IPv4 listener on 0.0.0.0 next to [::], same port" \
 		"1: with IPV6_V6ONLY on: an IPv4 listener on 0.0.0.0, same port" \
 		"1: an IPv4 client" "1: an IPv6 client" ;;
 	udp-demux) printf 'both: %s\n' "which socket receives which sender's datagrams" \
@@ -390,6 +392,32 @@ PY
 	[[ $obs =~ peer\ \[::ffff:127\.0\.0\.1\]:[0-9]+,\ local\ \[::ffff:127\.0\.0\.1\]:[0-9]+ ]]
 	[[ $obs == *"V6ONLY 0: an IPv4 socket: bind() to 0.0.0.0 on the same port: EADDRINUSE"* ]]
 	[[ $obs == *"V6ONLY 1: with IPV6_V6ONLY on: an IPv4 listener on 0.0.0.0, same port: ok"* ]]
+	# The dual-stack listener holds the port for IPv4 unless SO_REUSEPORT is on both: as python3 finds it.
+	[ "$(id -u)" -eq 0 ] || return 0
+	NETNS=portscope-ds-$$
+	ip netns add "$NETNS"
+	ip -n "$NETNS" link set lo up
+	py=$(ip netns exec "$NETNS" timeout 20 python3 - <<'PY'
+import errno, socket
+for name, opt in (("SO_REUSEADDR", socket.SO_REUSEADDR), ("SO_REUSEPORT", socket.SO_REUSEPORT)):
+    a, b = socket.socket(socket.AF_INET6), socket.socket(socket.AF_INET)
+    a.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+    for s in (a, b):
+        s.setsockopt(socket.SOL_SOCKET, opt, 1)
+    a.bind(("::", 0)); a.listen(8)
+    try:
+        b.bind(("0.0.0.0", a.getsockname()[1])); b.listen(8); r = "ok"
+    except OSError as e:
+        r = errno.errorcode[e.errno]
+    print("V6ONLY 0: %s on both: an IPv4 listener on 0.0.0.0 next to [::], same port: %s" % (name, r))
+PY
+)
+	echo "$py"
+	[ "$(wc -l <<<"$py")" -eq 2 ]
+	grep -q "SO_REUSEPORT on both: .*: ok$" <<<"$py"
+	while IFS= read -r line; do
+		[[ $obs == *"$line"* ]] || { echo "python3: $line; not so in the lab"; false; }
+	done <<<"$py"
 }
 
 @test "lab udp-demux: each connected UDP socket gets only its peer's datagrams" {

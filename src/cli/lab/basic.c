@@ -298,7 +298,9 @@ const struct lab_experiment lab_bind_conflict = {
 		 "lets sockets share it only while none of them listens: two listeners still\n"
 		 "conflict, and a listener on the wildcard address holds the port for every\n"
 		 "address.  (BSD differs: there SO_REUSEADDR lets a specific address bind next\n"
-		 "to a wildcard listener.)",
+		 "to a wildcard listener.)  What SO_REUSEADDR cannot do, SO_REUSEPORT on both\n"
+		 "sockets (see reuseport) or binding them to different devices (see\n"
+		 "specific-beats-wildcard) can: this experiment sets neither.",
 	.predict = "no options: the second bind() fails with EADDRINUSE (bind(2), ERRORS)\n"
 		   "SO_REUSEADDR on both, the first listening: EADDRINUSE (socket(7), SO_REUSEADDR:\n"
 		   "  \"a socket may bind, except when there is an active listening socket\")\n"

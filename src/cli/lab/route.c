@@ -398,6 +398,32 @@ const struct lab_experiment lab_client_port_reuse = {
 };
 
 /* Experiment 9: an IPv6 listener that takes IPv4 too, and one that leaves IPv4 to another. */
+
+/* A dual-stack listener on [::] and an IPv4 one on 0.0.0.0, same port, both with FLAGS (named NAME). */
+static void dual_pair(struct lab *x, unsigned flags, const char *name, const char *predicted)
+{
+	struct pscope_addr a;
+	int fd6, fd4 = -1;
+	char what[128];
+
+	lab_addr(&a, "::", 0);
+	fd6 = lab_listener(x, &a, 8, LAB_DUALSTACK | flags);
+	if (fd6 < 0 || pscope_sock_local(fd6, &a) < 0) {
+		lab_broke(x, "listen on [::] with IPV6_V6ONLY off", fd6 < 0 ? fd6 : -errno);
+		goto out;
+	}
+	lab_addr(&a, "0.0.0.0", pscope_addr_port(&a));
+	fd4 = lab_listener(x, &a, 8, flags);
+	snprintf(what, sizeof(what), "%s on both: an IPv4 listener on 0.0.0.0 next to [::], same port", name);
+	lab_check(x, what,
+		  "inet_csk_bind_conflict (net/ipv4/inet_connection_sock.c): a dual-stack wildcard "
+		  "conflicts with 0.0.0.0 unless both have SO_REUSEPORT (one uid) or are bound to "
+		  "different devices; socket(7), SO_REUSEADDR, SO_REUSEPORT",
+		  predicted, lab_outcome(fd4));
+out:
+	lab_close(x, &fd4, false);
+	lab_close(x, &fd6, false);
+}
 static void dual_on(struct lab *x)
 {
 	char buf[PSCOPE_ADDRSTRLEN], pred[LAB_TEXT], obs[LAB_TEXT];
@@ -445,6 +471,8 @@ static void dual_on(struct lab *x)
 	rc = fd < 0 ? fd : lab_bind(x, fd, &a);
 	lab_check(x, "an IPv4 socket: bind() to 0.0.0.0 on the same port",
 		  "ipv6(7): IPv4 and IPv6 share the local port space", "EADDRINUSE", lab_outcome(rc));
+	dual_pair(x, LAB_REUSEADDR, "SO_REUSEADDR", "EADDRINUSE");
+	dual_pair(x, LAB_REUSEPORT, "SO_REUSEPORT", "ok");
 out:
 	lab_close(x, &fd, false);
 	lab_close(x, &c, true);
@@ -510,13 +538,17 @@ const struct lab_experiment lab_dual_stack = {
 	.title = "[::] with IPV6_V6ONLY off takes IPv4 too; with it on, 0.0.0.0 shares the port",
 	.story = "An IPv6 socket listening on [::] with IPV6_V6ONLY off is a dual-stack\n"
 		 "listener: IPv4 clients reach it, and it sees them as IPv4-mapped IPv6\n"
-		 "addresses, ::ffff:127.0.0.1.  It holds the port for IPv4 as well.  With\n"
-		 "IPV6_V6ONLY on, it takes IPv6 only, and an IPv4 listener can have the same\n"
-		 "port number on 0.0.0.0.",
+		 "addresses, ::ffff:127.0.0.1.  It holds the port for IPv4 as well: an IPv4\n"
+		 "listener on 0.0.0.0 cannot have it, even with SO_REUSEADDR on both, unless\n"
+		 "both have SO_REUSEPORT (then they share it) or are bound to different devices\n"
+		 "(see specific-beats-wildcard).  With IPV6_V6ONLY on, it takes IPv6 only, and\n"
+		 "an IPv4 listener can have the same port number on 0.0.0.0.",
 	.predict = "V6ONLY off: an IPv4 client's address, seen by the server, is [::ffff:127.0.0.1]:its port\n"
 		   "  (ipv6(7): \"its source address will be mapped to v6\")\n"
 		   "V6ONLY off: 0.0.0.0 on the same port is refused, EADDRINUSE (ipv6(7): IPv4 and\n"
-		   "  IPv6 share the local port space)\n"
+		   "  IPv6 share the local port space), with SO_REUSEADDR on both too; with\n"
+		   "  SO_REUSEPORT on both, an IPv4 listener on 0.0.0.0 shares it\n"
+		   "  (inet_csk_bind_conflict)\n"
 		   "V6ONLY on: 0.0.0.0 on the same port binds and listens; IPv4 clients reach it,\n"
 		   "  IPv6 clients reach [::] (ipv6(7), IPV6_V6ONLY)",
 	.netns = true,
