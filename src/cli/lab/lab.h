@@ -168,7 +168,11 @@ struct lab_rows {
 	bool more;
 };
 
-/* Lists the sockets on PORT (IPPROTO_TCP or IPPROTO_UDP).  Returns the count or -error. */
+/*
+ * Lists the sockets on PORT (IPPROTO_TCP or IPPROTO_UDP).  Returns the count,
+ * or -error: -E2BIG if there are more than LAB_MAX_ROWS (R holds the first
+ * ones, R->more set; nothing is to be concluded from them).
+ */
 int lab_kernel(int proto, int family, int port, struct lab_rows *r);
 
 /* Prints the rows as the kernel's view of PORT, each with its owner when OWNERS. */

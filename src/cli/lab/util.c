@@ -113,8 +113,12 @@ bool lab_broke(struct lab *x, const char *step, int err)
 	struct lab_check *c = new_check(x, step, "the experiment's own set-up");
 
 	snprintf(c->predicted, sizeof(c->predicted), "succeeds");
-	snprintf(c->observed, sizeof(c->observed), "fails: %s (%s)", pscope_errno_name(err),
-		 err > -PSCOPE_ERR_BASE ? strerror(-err) : pscope_strerror(err));
+	if (err == -E2BIG) /* lab_kernel's: say what it means here */
+		snprintf(c->observed, sizeof(c->observed), "fails: E2BIG (more sockets on the port than "
+			 "the lab's list holds, %d: nothing is concluded from a cut list)", LAB_MAX_ROWS);
+	else
+		snprintf(c->observed, sizeof(c->observed), "fails: %s (%s)", pscope_errno_name(err),
+			 err > -PSCOPE_ERR_BASE ? strerror(-err) : pscope_strerror(err));
 	c->result = LAB_FAIL;
 	fprintf(x->out, "  UNEXPECTED: %s %s\n    -> FAIL\n", c->what, c->observed);
 	return false;
@@ -377,7 +381,8 @@ int lab_kernel(int proto, int family, int port, struct lab_rows *r)
 		r->n = 0;
 		rc = pscope_diag_proc(NULL, &f, keep_row, r, NULL);
 	}
-	return rc < 0 ? rc : r->n;
+	/* A list cut at LAB_MAX_ROWS would make every count drawn from it wrong: none is drawn. */
+	return rc < 0 ? rc : r->more ? -E2BIG : r->n;
 }
 
 struct owner_hit {
