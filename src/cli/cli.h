@@ -101,7 +101,9 @@ int cli_parse_endpoint(const char *arg, const char *default_host, uint16_t defau
  * PSCOPE_RESOLVE_CONNECT for connect).  On error prints one line and returns
  * -EXIT_USAGE (the text's own fault: "bad endpoint 'ARG': why") or
  * -EXIT_FAIL (what this machine said: a name that does not resolve, an
- * interface that does not exist).  Returns how many addresses otherwise.
+ * interface that does not exist).  Returns how many addresses otherwise; a
+ * name with more than MAX usable addresses gives the first MAX, and a warning
+ * on stderr says so.
  */
 int cli_resolve_endpoint(const char *arg, const struct pscope_endpoint *ep, int family,
 			 int flags, struct pscope_addr *out, size_t max);

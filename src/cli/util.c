@@ -257,9 +257,28 @@ int cli_parse_endpoint(const char *arg, const char *default_host, uint16_t defau
 int cli_resolve_endpoint(const char *arg, const struct pscope_endpoint *ep, int family,
 			 int flags, struct pscope_addr *out, size_t max)
 {
-	int n = pscope_endpoint_resolve(ep, family, SOCK_STREAM, flags, out, max);
+	/* One slot more than asked for: a name with more addresses than MAX is said, not cut unannounced. */
+	struct pscope_addr *all = max ? calloc(max + 1, sizeof(*all)) : NULL;
+	int n = pscope_endpoint_resolve(ep, family, SOCK_STREAM, flags, all ? all : out,
+					all ? max + 1 : max);
 	char why[512];
 
+	if (all && n > 0) {
+		if ((size_t)n > max) {
+			char first[PSCOPE_ADDRSTRLEN];
+
+			n = (int)max;
+			pscope_addr_host(&all[0], first, sizeof(first));
+			if (max == 1)
+				cli_warn("%s has more than one usable address; using the first, %s",
+					 ep->host[0] ? ep->host : arg, first);
+			else
+				cli_warn("%s has more than %zu usable addresses; using the first %zu",
+					 ep->host[0] ? ep->host : arg, max, max);
+		}
+		memcpy(out, all, (size_t)n * sizeof(*out));
+	}
+	free(all);
 	if (n > 0)
 		return n;
 	/* What this machine says (a name, an interface) is a runtime failure; the text's own fault is a usage error. */

@@ -118,3 +118,19 @@ PY
 	grep -qx "  7 sockets of the demo's own; 5 of them have local port 8080: the listener and" <<<"$view"
 	! grep -q 'an earlier connection\|32' <<<"$view" || false
 }
+
+@test "demo NAME with two addresses: says it uses the first, does not drop the other unannounced" {
+	[ "$(id -u)" -eq 0 ] || skip "needs root for a private /etc/hosts (unshare -m)"
+	command -v unshare >/dev/null || skip "needs unshare"
+	printf '127.0.0.1 pshost.test\n::1 pshost.test\n' >"$TMP/hosts"
+	# The independent view of the name: getent, through the same private /etc/hosts.
+	run unshare -m sh -c 'mount --bind "$0" /etc/hosts && getent ahosts pshost.test' "$TMP/hosts"
+	[ "$(awk '$2 == "STREAM" {print $1}' <<<"$output" | wc -l)" -eq 2 ]
+	first=$(awk '$2 == "STREAM" {print $1; exit}' <<<"$output")
+	run timeout 30 unshare -m sh -c 'mount --bind "$0" /etc/hosts && exec "$1" demo pshost.test:0' \
+		"$TMP/hosts" "$PORTSCOPE"
+	echo "$output"
+	[ "$status" -eq 0 ]
+	grep -qx "portscope demo: pshost.test has more than one usable address; using the first, $first" <<<"$output"
+	grep -q "^server   | listening on \[*$first\]*:[0-9]* (fd [0-9]*)$" <<<"$output"
+}
