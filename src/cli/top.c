@@ -44,6 +44,7 @@ struct row {
 	const struct ps_port *p;
 	double rate_new, rate_closed;	/* < 0: not known yet (first frame) */
 	char owners[MAX_OWNERS_TEXT];
+	bool owners_cut;		/* more owners than the text holds: shown as "+more" */
 };
 
 struct top {
@@ -260,6 +261,17 @@ struct owner_ctx {
 	const struct ps_listener **by_index;
 };
 
+/* True if WORD is one of the space-separated words of TEXT (not merely inside one: 12/a in 112/ab). */
+static bool has_word(const char *text, const char *word)
+{
+	size_t n = strlen(word);
+
+	for (const char *p = text; (p = strstr(p, word)); p++)
+		if ((p == text || p[-1] == ' ') && (p[n] == ' ' || p[n] == '\0'))
+			return true;
+	return false;
+}
+
 static int add_owner(size_t idx, pid_t pid, int fd, void *ctx)
 {
 	struct owner_ctx *o = ctx;
@@ -277,12 +289,14 @@ static int add_owner(size_t idx, pid_t pid, int fd, void *ctx)
 		if (pscope_proc_comm(pid, comm, sizeof(comm)) < 0)
 			snprintf(comm, sizeof(comm), "?");
 		snprintf(item, sizeof(item), "%d/%s", (int)pid, comm);
-		if (strstr(row->owners, item))
+		if (has_word(row->owners, item))
 			return 0;
 		if (strlen(row->owners) + strlen(item) + 2 < sizeof(row->owners))
 			snprintf(row->owners + strlen(row->owners),
 				 sizeof(row->owners) - strlen(row->owners), "%s%s",
 				 row->owners[0] ? " " : "", item);
+		else
+			row->owners_cut = true;
 	}
 	return 0;
 }
@@ -488,6 +502,8 @@ static void render(const struct top *t, void (*line)(void *, int, const char *),
 			 sum_role(p, tcp ? PS_ACCEPTED : PS_CONNECTED, tcp ? TCP_ESTABLISHED : -1),
 			 sum_role(p, PS_ACCEPTED, TCP_SYN_RECV), sum_role(p, PS_ACCEPTED, TCP_TIME_WAIT),
 			 sum_role(p, PS_CLIENT, -1), newr, closedr, r->owners[0] ? r->owners : "-");
+		if (r->owners_cut) /* said, not dropped: there are more than the column shows */
+			snprintf(buf + strlen(buf), sizeof(buf) - strlen(buf), " +more");
 		line(arg, n++, buf);
 	}
 }

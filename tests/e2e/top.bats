@@ -71,6 +71,32 @@ top_pid() {
 	[ "$f_owner" = "$pid/python3" ]
 }
 
+@test "top --once: more owners than the column holds end in +more; each shown is one of ss's" {
+	# python3 listens, then forks 8 children that hold the listener too: 9 owners.
+	spawn "$TMP/py" python3 -c '
+import os, socket, time
+l = socket.socket(); l.bind(("127.0.0.1", 0)); l.listen(7)
+print(l.getsockname()[1], flush=True)
+for i in range(8):
+    if os.fork() == 0:
+        break
+time.sleep(60)'
+	wait_for_line "$TMP/py" '^[0-9]' 5
+	read -r port <"$TMP/py"
+	sleep 0.3
+	pids=$(ss -Htlnp "( sport = :$port )" | grep -o 'pid=[0-9]*' | cut -d= -f2 | sort -u)
+	BG_PIDS+=($pids) # the children too: killed by pid at teardown
+	[ "$(wc -l <<<"$pids")" -eq 9 ]
+	run "$PORTSCOPE" top --once
+	echo "$output"
+	[ "$status" -eq 0 ]
+	row=$(grep "^$port/tcp " <<<"$output")
+	[[ $row == *" +more" ]]
+	shown=$(grep -o '[0-9]*/python3' <<<"$row" | cut -d/ -f1)
+	[ "$(wc -l <<<"$shown")" -ge 1 ] && [ "$(wc -l <<<"$shown")" -lt 9 ]
+	for p in $shown; do grep -qx "$p" <<<"$pids"; done
+}
+
 @test "top on a terminal (tmux): the row appears, keys sort, q gives the terminal back" {
 	hold_python "$TMP/py"
 	read -r port pid <"$TMP/py"
