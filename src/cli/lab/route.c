@@ -98,8 +98,12 @@ static const char pair_source[] =
 	"every address of its port unless both have SO_REUSEPORT and one uid, or both are bound to "
 	"devices and not the same one; socket(7), SO_REUSEADDR, SO_REUSEPORT, SO_BINDTODEVICE";
 
-/* A listener on the wildcard address, port 0, then one on loopback at its port, made as K says; checks the second. */
-static void pair(struct lab *x, const struct lab_family *f, const struct pair_case *k, bool have_tun)
+/*
+ * A listener on the wildcard address, port 0, then one on loopback at its port,
+ * made as K says; checks the second.  A pair on devices says SKIP, with NO_DEV,
+ * if NO_DEV is not empty (no second device).
+ */
+static void pair(struct lab *x, const struct lab_family *f, const struct pair_case *k, const char *no_dev)
 {
 	struct pscope_addr w, s;
 	int fd1, fd2 = -1, rc;
@@ -110,8 +114,8 @@ static void pair(struct lab *x, const struct lab_family *f, const struct pair_ca
 		lab_skip(x, what, "needs root, to make a socket as another user (setresuid)");
 		return;
 	}
-	if ((k->wdev || k->sdev) && !have_tun) {
-		lab_skip(x, what, "needs root, to make a second device (/dev/net/tun)");
+	if ((k->wdev || k->sdev) && *no_dev) {
+		lab_skip(x, what, no_dev);
 		return;
 	}
 	lab_addr(&w, f->any, 0);
@@ -233,20 +237,23 @@ static void specific_family(struct lab *x, const struct lab_family *f)
 		{ "no option, the wildcard one bound to lo, the loopback one to none: a listener on loopback",
 		  0, "lo", NULL, false, "EADDRINUSE" },
 	};
+	char no_dev[128] = "";
 	int tun = -1, rc;
 
 	if (f->family == AF_INET6 && (rc = add_second_v6(x)) < 0) {
 		lab_broke(x, "add " SECOND_V6 " to lo", rc);
 		return;
 	}
-	if (x->root && (tun = lab_tun(x)) < 0) {
-		lab_broke(x, "make a second device, " LAB_TUN, tun);
-		return;
-	}
+	/* Without root, or without a tun driver, the device checks say SKIP and why. */
+	if (!x->root)
+		snprintf(no_dev, sizeof(no_dev), "needs root, to make a second device (/dev/net/tun)");
+	else if ((tun = lab_tun(x)) < 0)
+		snprintf(no_dev, sizeof(no_dev), "no second device: making the tun device " LAB_TUN
+			 " failed with %s", pscope_errno_name(tun));
 	lab_say(x, "%s: a listener on %s, port P; a second one on %s, port P, made in six ways", x->part,
 		f->any, f->loopback);
 	for (size_t i = 0; i < sizeof(pairs) / sizeof(pairs[0]); i++)
-		pair(x, f, &pairs[i], tun >= 0);
+		pair(x, f, &pairs[i], no_dev);
 	route(x, f, LAB_REUSEPORT, NULL, NULL, "", by_address);
 	if (tun < 0) {
 		char what[96];
@@ -254,7 +261,7 @@ static void specific_family(struct lab *x, const struct lab_family *f)
 		for (int i = 0; i < 2; i++) {
 			snprintf(what, sizeof(what), "on devices: a connection to %s",
 				 i ? f->family == AF_INET6 ? SECOND_V6 : "127.0.0.2" : f->loopback);
-			lab_skip(x, what, "needs root, to make a second device (/dev/net/tun)");
+			lab_skip(x, what, no_dev);
 		}
 	} else {
 		lab_say(x, "%s: the same, without options: the wildcard listener on " LAB_TUN
