@@ -427,11 +427,13 @@ PY
 	[[ $obs =~ local\ port\ [0-9]+:\ 1\ UNCONN,\ 2\ ESTABLISHED ]]
 }
 
-@test "lab accept-queue: ESTABLISHED with no owner before accept(); SYN_SENT beyond the backlog; in order" {
+@test "lab accept-queue: ESTABLISHED with no owner before accept(); SYN_SENT beyond the backlog; in the order completed" {
 	expect_pass accept-queue
 	obs=$(observed)
 	[ "$(grep -o 'clients 1-2: ESTABLISHED, ESTABLISHED; clients 3-4: SYN_SENT, SYN_SENT' <<<"$obs" | wc -l)" -eq 2 ]
-	[ "$(grep -o 'accept() hands out the connections: clients 1, 2, 3, 4' <<<"$obs" | wc -l)" -eq 2 ]
+	# 1 and 2 first; 3 and 4 in the order their retried handshakes completed (either; the
+	# prediction, from the clients' side, is checked by the lab: PASS above).
+	[ "$(grep -Eo 'accept\(\) hands out the connections: clients 1, 2, (3, 4|4, 3|then 3 and 4, completed together)(;|$)' <<<"$obs" | wc -l)" -eq 2 ]
 	[[ $obs =~ 2\ ESTABLISHED\ with\ local\ port\ [0-9]+,\ 0\ of\ them\ with\ an\ owner ]]
 }
 
