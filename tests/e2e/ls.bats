@@ -226,8 +226,15 @@ for i in range(2):
 	echo "$output"
 	[ "$(grep -c "^tcp TIME_WAIT 127.0.0.1:[0-9]* 127.0.0.1:$PORT\$" <<<"$output")" -eq 2 ]
 	nonempty_same "$output" "$(ss_set "$PORT" | grep " TIME_WAIT ")"
+	n=$(ss -Htan state time-wait "( sport = :$PORT or dport = :$PORT )" | wc -l)
 	run "$PORTSCOPE" ls -s "$PORT"
-	[ "$output" = "port $PORT: 3 sockets - 1 listening, 2 clients (remote port $PORT); 2 in TIME_WAIT" ]
+	echo "$output"
+	if [ "$n" -eq 2 ]; then
+		[ "$output" = "port $PORT: 3 sockets - 1 listening, 2 clients (remote port $PORT); 2 in TIME_WAIT" ]
+	else	# an older socket on this port number waits too (see above)
+		grep -q "1 listening, 2 clients (remote port $PORT)" <<<"$output"
+		grep -q "; $n in TIME_WAIT" <<<"$output"
+	fi
 }
 
 @test "ls -p: owners are right: pid, command and fd of every process sharing a socket" {

@@ -180,9 +180,17 @@ while time.time() < end:
 		read -r f_port f_lsn f_grp f_queue f_fill f_estab f_synr f_tw f_cli f_new f_cls f_owner <<<"$row"
 		# About 17 a second (each takes 0.05 s and a round trip); a frame may straddle the end.
 		awk -v n="$f_new" -v c="$f_cls" 'BEGIN { exit !(n >= 5 && n <= 25 && c >= 5 && c <= 25) }'
-		# TIME_WAIT on the server's side as ss counts it, give or take one frame's worth.
+		# TIME_WAIT on the server's side as ss counts it: the clients have stopped, so
+		# the count holds still, and a later frame (one a second) must show it exactly
+		# (a loaded machine may draw the first frames late).
 		tw=$("${NS[@]}" ss -Htan state time-wait "( src 127.0.0.1:$PORT )" | wc -l)
-		[ "$f_tw" -le "$tw" ] && [ "$f_tw" -ge $((tw - 25)) ]
+		for ((i = 0; i < 50; i++)); do
+			read -r _ _ _ _ _ _ _ f_tw _ <<<"$(tmux_screen | grep "^$PORT/tcp ")"
+			[ "$f_tw" = "$tw" ] && break
+			sleep 0.1
+		done
+		echo "serve $keep: TIME_WAIT top $f_tw, ss $tw"
+		[ "$f_tw" = "$tw" ]
 		if [ -z "$keep" ]; then [ "$tw" -ge 50 ]; else [ "$tw" -eq 0 ]; fi
 		tmux_keys q
 		tmux -L "$TMUX_SOCK" kill-server
