@@ -9,6 +9,7 @@
 
 #include "load.h"
 #include "pp.h"
+#include "portscope/connfail.h"
 #include "portscope/json.h"
 #include "report.h"
 
@@ -40,6 +41,7 @@ struct client {
 	struct pscope_whoami who;
 	enum verdict verdict;
 	char detail[1024];
+	struct pscope_connfail why;	/* how the last connect failed */
 	struct pp_send pp;		/* --send-proxy */
 	bool pp_opt;			/* a --pp-* option was given */
 };
@@ -355,6 +357,7 @@ static int connect_any(struct client *c, const struct pscope_addr *addrs, int n,
 
 		if (fd < 0) {
 			rc = fd;
+			c->why = (struct pscope_connfail){ .kind = PSCOPE_FAIL_OTHER, .err = -fd };
 			continue;
 		}
 		if (c->before && !c->have_pre) {
@@ -362,7 +365,9 @@ static int connect_any(struct client *c, const struct pscope_addr *addrs, int n,
 			c->have_pre = true;
 		}
 		*which = (size_t)i;
-		rc = pscope_connect(fd, &addrs[i], c->timeout_ms);
+		c->why = (struct pscope_connfail){ .kind = PSCOPE_FAIL_OTHER };
+		rc = pscope_connect_explained(fd, &addrs[i], c->timeout_ms, &c->why);
+		c->why.err = -rc;
 		/*
 		 * A reset in SYN-SENT is ECONNREFUSED; ECONNRESET (EPIPE after the
 		 * server's FIN) only comes once the handshake is done (the kernel's
@@ -570,33 +575,140 @@ static int run_load(struct client *c, const char *arg, int family)
 	return load_run(l);
 }
 
-/*
- * Says why a connection failed, and how it failed in the exit status: a reset
- * (nothing listens), an ICMP error (a firewall's reject, no route), silence.
- * Shared with proxycheck (cli.h).
- */
-int cli_connect_failed(const char *text, int err, int timeout_ms)
+/* "ICMP destination unreachable, port unreachable (type 3, code 3) from 198.18.0.1" */
+static void icmp_text(const struct pscope_icmp *icmp, char *buf, size_t size)
 {
-	switch (-err) {
-	case ECONNREFUSED:
-		cli_warn("connect %s: %s (nothing listens there, or a firewall answered with a "
-			 "reset)", text, pscope_strerror(err));
+	const char *type = pscope_icmp_type_name(icmp->family, icmp->type);
+	const char *code = pscope_icmp_code_name(icmp->family, icmp->type, icmp->code);
+	char from[PSCOPE_ADDRSTRLEN] = "?";
+
+	if (icmp->offender.len)
+		pscope_addr_host(&icmp->offender, from, sizeof(from));
+	snprintf(buf, size, "%s %s%s%s (type %u, code %u) from %s",
+		 icmp->family == AF_INET ? "ICMP" : "ICMPv6", type ? type : "error",
+		 code ? ", " : "", code ? code : "", icmp->type, icmp->code, from);
+}
+
+/* The words after "connect ADDR: " that say how the connect failed, and its exit status. */
+static int failure_text(const struct pscope_connfail *w, int timeout_ms, char *buf, size_t size)
+{
+	double secs = (double)w->elapsed_ms / 1000;
+	char icmp[256];
+
+	if (w->have_icmp)
+		icmp_text(&w->icmp, icmp, sizeof(icmp));
+	switch (w->kind) {
+	case PSCOPE_FAIL_RESET:
+		snprintf(buf, size, "%s (a reset came back: nothing listens there, or a firewall "
+			 "answered with a reset)", pscope_strerror(-w->err));
 		return EXIT_REFUSED;
-	case EHOSTUNREACH:
-	case ENETUNREACH:
-	case EACCES:
-	case EPERM:
-		cli_warn("connect %s: %s (a firewall rejected it, or there is no route)", text,
-			 pscope_strerror(err));
+	case PSCOPE_FAIL_ICMP:
+		snprintf(buf, size, "%s (a firewall rejected it, or a router could not deliver it)",
+			 icmp);
 		return EXIT_UNREACHABLE;
-	case ETIMEDOUT:
-		cli_warn("connect %s: timed out after %g s (no answer: dropped by a firewall, or no "
-			 "such host)", text, timeout_ms / 1000.0);
+	case PSCOPE_FAIL_LOCAL_ICMP:
+		snprintf(buf, size, "%s, this host itself (its own firewall rejected it)", icmp);
+		return EXIT_UNREACHABLE;
+	case PSCOPE_FAIL_NEIGH:
+		snprintf(buf, size, "no answer to %s after %.1f s: the host is down or absent (%s, "
+			 "this host itself)", w->icmp.family == AF_INET ? "ARP" : "neighbour discovery",
+			 secs, icmp);
+		return EXIT_TIMEOUT;
+	case PSCOPE_FAIL_LOCAL:
+		snprintf(buf, size, "%s (refused by this host before anything was sent: no route, a "
+			 "prohibiting route, or its own firewall)", pscope_strerror(-w->err));
+		return EXIT_UNREACHABLE;
+	case PSCOPE_FAIL_DEADLINE:
+		snprintf(buf, size, "timed out after %g s, -w (no answer to %u SYN%s: dropped by a "
+			 "firewall, or no such host)", timeout_ms / 1000.0, w->syns,
+			 w->syns == 1 ? "" : "s");
+		return EXIT_TIMEOUT;
+	case PSCOPE_FAIL_SYN_RETRIES:
+		snprintf(buf, size, "timed out after %.1f s: the kernel stopped retrying the SYN "
+			 "(net.ipv4.tcp_syn_retries) before -w %g s (no answer to %u SYN%s: dropped by a "
+			 "firewall, or no such host)", secs, timeout_ms / 1000.0, w->syns,
+			 w->syns == 1 ? "" : "s");
 		return EXIT_TIMEOUT;
 	default:
-		cli_warn("connect %s: %s", text, pscope_strerror(err));
+		snprintf(buf, size, "%s", pscope_strerror(-w->err));
 		return EXIT_FAIL;
 	}
+}
+
+/* With -f json, the failure as an object on stdout: what the message says, for scripts. */
+static void failure_json(const struct client *c, const char *dest, const char *text, int status)
+{
+	const struct pscope_connfail *w = &c->why;
+	const struct pscope_icmp *icmp = &w->icmp;
+	char from[PSCOPE_ADDRSTRLEN] = "";
+	const char *name;
+	struct pscope_json j;
+
+	pscope_json_init_file(&j, stdout);
+	pscope_json_object_begin(&j, NULL);
+	pscope_json_string(&j, "destination", dest);
+	pscope_json_string(&j, "verdict", "failed");
+	pscope_json_object_begin(&j, "failure");
+	pscope_json_string(&j, "kind", pscope_fail_kind_name(w->kind));
+	pscope_json_string(&j, "errno", pscope_errno_name(w->err));
+	pscope_json_double(&j, "elapsed_s", (double)w->elapsed_ms / 1000, 3);
+	pscope_json_uint(&j, "syns", w->syns);
+	if (w->have_icmp) {
+		pscope_json_object_begin(&j, "icmp");
+		pscope_json_string(&j, "protocol", icmp->family == AF_INET ? "icmp" : "icmpv6");
+		pscope_json_uint(&j, "type", icmp->type);
+		pscope_json_uint(&j, "code", icmp->code);
+		if ((name = pscope_icmp_type_name(icmp->family, icmp->type)))
+			pscope_json_string(&j, "type_name", name);
+		else
+			pscope_json_null(&j, "type_name");
+		if ((name = pscope_icmp_code_name(icmp->family, icmp->type, icmp->code)))
+			pscope_json_string(&j, "code_name", name);
+		else
+			pscope_json_null(&j, "code_name");
+		if (icmp->offender.len && pscope_addr_host(&icmp->offender, from, sizeof(from)) >= 0)
+			pscope_json_string(&j, "offender", from);
+		else
+			pscope_json_null(&j, "offender");
+		pscope_json_bool(&j, "offender_is_local", icmp->offender_local);
+		pscope_json_object_end(&j);
+	} else {
+		pscope_json_null(&j, "icmp");
+	}
+	pscope_json_object_end(&j);
+	pscope_json_uint(&j, "exit", (unsigned)status);
+	pscope_json_string(&j, "detail", text);
+	pscope_json_object_end(&j);
+	putchar('\n');
+}
+
+/*
+ * Says why a connection failed, from what the kernel reported (the error
+ * queue's ICMP, the socket's state, the errno), and how in the exit status:
+ * a reset 3, an ICMP error or a refusal here 4, no answer (silence, or none
+ * to ARP or neighbour discovery) 5.  Shared with proxycheck (cli.h).
+ */
+int cli_connect_failed(const char *dest, const struct pscope_connfail *why, int timeout_ms)
+{
+	char text[768];
+	int status = failure_text(why, timeout_ms, text, sizeof(text));
+
+	cli_warn("connect %s: %s", dest, text);
+	return status;
+}
+
+/* As cli_connect_failed(), and with -f json the failure as an object on stdout. */
+static int connect_failed(const struct client *c, const char *dest)
+{
+	char text[768];
+	int status = failure_text(&c->why, c->timeout_ms, text, sizeof(text));
+
+	cli_warn("connect %s: %s", dest, text);
+	if (c->fmt == FMT_JSON) {
+		failure_json(c, dest, text, status);
+		return cli_finish(status);
+	}
+	return status;
 }
 
 int cmd_connect(int argc, char **argv)
@@ -631,7 +743,7 @@ int cmd_connect(int argc, char **argv)
 	fd = connect_any(&c, addrs, n, &which);
 	if (fd < 0) {
 		addr_text(&addrs[which], text, sizeof(text));
-		return cli_connect_failed(text, fd, c.timeout_ms);
+		return connect_failed(&c, text);
 	}
 	pscope_sock_describe(fd, &c.si);
 	if (c.pp.version && (rc = pp_send_header(fd, &c.pp, &c.si)) < 0) {
