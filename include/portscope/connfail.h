@@ -23,9 +23,10 @@
 enum pscope_fail_kind {
 	PSCOPE_FAIL_RESET,	/* a TCP reset to the SYN: ECONNREFUSED, no ICMP queued */
 	PSCOPE_FAIL_ICMP,	/* an ICMP or ICMPv6 error from another host (a router, a firewall) */
-	PSCOPE_FAIL_NEIGH,	/* this host's own ICMP host/address unreachable: no ARP or
-				 * neighbour discovery answer (the kernel's arp_error_report(),
-				 * ndisc_error_report()): the host is down or absent */
+	PSCOPE_FAIL_NEIGH,	/* this host's own ICMP host/address unreachable with the next
+				 * hop's neighbour entry failed: no ARP or neighbour discovery
+				 * answer (the kernel's arp_error_report(), ndisc_error_report()):
+				 * the host (or the gateway) is down or absent */
 	PSCOPE_FAIL_LOCAL_ICMP,	/* another ICMP error this host sent itself (its own firewall's reject) */
 	PSCOPE_FAIL_LOCAL,	/* refused here before any packet went out: no route, a
 				 * prohibiting route, this host's firewall dropping it */
@@ -73,15 +74,18 @@ int pscope_recverr(int fd, bool on);
 int pscope_icmp_read(int fd, struct pscope_icmp *icmp);
 
 /*
- * Explains why the connect of FD failed with -ERR after ELAPSED_MS, into
- * *WHY: reads FD's error queue (pscope_recverr() on before connect()), and
- * its TCP state and SYN count (TCP_INFO, tcp(7)).  DEADLINE_PASSED says the
+ * Explains why the connect of FD to DST failed with -ERR after ELAPSED_MS,
+ * into *WHY: reads FD's error queue (pscope_recverr() on before connect()),
+ * its TCP state and SYN count (TCP_INFO, tcp(7)), and, for a host or address
+ * unreachable this host sent itself, the kernel's neighbour entry of the next
+ * hop (rtnetlink(7): the route's gateway or DST, NUD_FAILED or NUD_INCOMPLETE:
+ * no ARP or neighbour discovery answer; else it is this host's firewall).  DEADLINE_PASSED says the
  * caller gave up waiting (its -ETIMEDOUT): if the kernel had already closed
  * the socket, its own SYN retries ended first.  The classes are those of
  * enum pscope_fail_kind.  Returns 0, or -EINVAL if ERR is 0.
  */
-int pscope_connfail_explain(int fd, int err, long long elapsed_ms, bool deadline_passed,
-			    struct pscope_connfail *why);
+int pscope_connfail_explain(int fd, const struct pscope_addr *dst, int err, long long elapsed_ms,
+			    bool deadline_passed, struct pscope_connfail *why);
 
 /*
  * Connects FD to A as pscope_connect() does (TIMEOUT_MS, negative: no

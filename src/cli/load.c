@@ -152,8 +152,10 @@ static void fail(struct engine *e, int err, enum pscope_fail_kind kind)
 static void connect_failed(struct engine *e, int fd, int err)
 {
 	struct pscope_connfail why;
+	struct pscope_addr dst;
 
-	if (pscope_connfail_explain(fd, err, 0, false, &why) < 0)
+	pscope_range_at(&e->o->dst, e->dsts ? e->dsts[fd] : 0, e->o->port, &dst);
+	if (pscope_connfail_explain(fd, &dst, err, 0, false, &why) < 0)
 		why.kind = PSCOPE_FAIL_OTHER;
 	fail(e, err, why.kind);
 }

@@ -2,12 +2,16 @@
 #include <errno.h>
 #include <ifaddrs.h>
 #include <linux/errqueue.h>
+#include <linux/neighbour.h>
+#include <linux/netlink.h>
+#include <linux/rtnetlink.h>
 #include <netinet/in.h>
 #include <netinet/ip_icmp.h>
 #include <netinet/icmp6.h>
 #include <netinet/tcp.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include "portscope/connfail.h"
 #include "portscope/net.h"
@@ -121,15 +125,137 @@ static unsigned syns_sent(int fd)
 }
 
 /* Host or address unreachable: what this host sends itself when the link's neighbour does not answer. */
-static bool is_neigh_failure(const struct pscope_icmp *icmp)
+static bool is_neigh_code(const struct pscope_icmp *icmp)
 {
 	if (icmp->family == AF_INET)
 		return icmp->type == ICMP_DEST_UNREACH && icmp->code == ICMP_HOST_UNREACH;
 	return icmp->type == ICMP6_DST_UNREACH && icmp->code == ICMP6_DST_UNREACH_ADDR;
 }
 
-int pscope_connfail_explain(int fd, int err, long long elapsed_ms, bool deadline_passed,
-			    struct pscope_connfail *why)
+struct nexthop {
+	int family;
+	uint8_t addr[16];	/* the gateway, or the destination itself when it is on the link */
+	int oif;
+	bool found;		/* the route was read (route) or the neighbour is failed (neigh) */
+};
+
+typedef void (*rtnl_cb)(const struct nlmsghdr *h, struct nexthop *nh);
+
+/* Sends one rtnetlink request and hands each reply message to CB.  Returns 0 or -errno. */
+static int rtnl_query(const void *req, size_t len, rtnl_cb cb, struct nexthop *nh)
+{
+	union {
+		char buf[16384];
+		struct nlmsghdr align;
+	} u;
+	int fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE), rc = 0;
+
+	if (fd < 0)
+		return -errno;
+	if (send(fd, req, len, 0) < 0) {
+		rc = -errno;
+		goto out;
+	}
+	for (;;) {
+		ssize_t n = recv(fd, u.buf, sizeof(u.buf), 0);
+		struct nlmsghdr *h;
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			rc = n < 0 ? -errno : -EIO;
+			goto out;
+		}
+		for (h = &u.align; NLMSG_OK(h, (size_t)n); h = NLMSG_NEXT(h, n)) {
+			if (h->nlmsg_type == NLMSG_DONE || h->nlmsg_type == NLMSG_ERROR)
+				goto out;
+			cb(h, nh);
+			if (!(h->nlmsg_flags & NLM_F_MULTI))
+				goto out;
+		}
+	}
+out:
+	close(fd);
+	return rc;
+}
+
+/* RTM_NEWROUTE: the gateway (RTA_GATEWAY) and the device (RTA_OIF) of the route. */
+static void on_route(const struct nlmsghdr *h, struct nexthop *nh)
+{
+	const struct rtmsg *rt = NLMSG_DATA(h);
+	int len = (int)RTM_PAYLOAD(h);
+	size_t alen = nh->family == AF_INET ? 4 : 16;
+
+	if (h->nlmsg_type != RTM_NEWROUTE)
+		return;
+	for (const struct rtattr *a = RTM_RTA(rt); RTA_OK(a, len); a = RTA_NEXT(a, len)) {
+		if (a->rta_type == RTA_GATEWAY && RTA_PAYLOAD(a) == alen)
+			memcpy(nh->addr, RTA_DATA(a), alen);
+		else if (a->rta_type == RTA_OIF && RTA_PAYLOAD(a) == sizeof(int))
+			memcpy(&nh->oif, RTA_DATA(a), sizeof(int));
+	}
+	nh->found = true;
+}
+
+/* RTM_NEWNEIGH: found if it is the next hop's entry, failed or still unresolved. */
+static void on_neigh(const struct nlmsghdr *h, struct nexthop *nh)
+{
+	const struct ndmsg *nd = NLMSG_DATA(h);
+	int len = (int)(h->nlmsg_len - NLMSG_LENGTH(sizeof(*nd)));
+	size_t alen = nh->family == AF_INET ? 4 : 16;
+
+	if (h->nlmsg_type != RTM_NEWNEIGH || len < 0 || nd->ndm_ifindex != nh->oif ||
+	    !(nd->ndm_state & (NUD_FAILED | NUD_INCOMPLETE)))
+		return;
+	for (const struct rtattr *a = (const struct rtattr *)((const char *)nd + NLMSG_ALIGN(sizeof(*nd)));
+	     RTA_OK(a, len); a = RTA_NEXT(a, len))
+		if (a->rta_type == NDA_DST && RTA_PAYLOAD(a) == alen && !memcmp(RTA_DATA(a), nh->addr, alen))
+			nh->found = true;
+}
+
+/*
+ * True if the kernel's neighbour entry (ARP, neighbour discovery) of the next
+ * hop towards DST is failed or unresolved (NUD_FAILED, NUD_INCOMPLETE): the
+ * route to DST read with RTM_GETROUTE, its gateway's or DST's own entry in
+ * the RTM_GETNEIGH dump (rtnetlink(7), ip-route(8) get, ip-neighbour(8)).
+ */
+static bool neigh_failed(const struct pscope_addr *dst)
+{
+	struct {
+		struct nlmsghdr h;
+		struct rtmsg rt;
+		struct rtattr a;
+		uint8_t addr[16];
+	} rq = { 0 };
+	struct {
+		struct nlmsghdr h;
+		struct ndmsg nd;
+	} nq = { 0 };
+	struct nexthop nh = { .family = dst->u.sa.sa_family };
+	size_t alen = nh.family == AF_INET ? 4 : 16;
+
+	memcpy(nh.addr, nh.family == AF_INET ? (const void *)&dst->u.sin.sin_addr :
+	       (const void *)&dst->u.sin6.sin6_addr, alen);
+	rq.h.nlmsg_len = (uint32_t)(NLMSG_LENGTH(sizeof(rq.rt)) + RTA_LENGTH(alen));
+	rq.h.nlmsg_type = RTM_GETROUTE;
+	rq.h.nlmsg_flags = NLM_F_REQUEST;
+	rq.rt.rtm_family = (unsigned char)nh.family;
+	rq.rt.rtm_dst_len = (unsigned char)(alen * 8);
+	rq.a.rta_type = RTA_DST;
+	rq.a.rta_len = (unsigned short)RTA_LENGTH(alen);
+	memcpy(rq.addr, nh.addr, alen);
+	if (rtnl_query(&rq, rq.h.nlmsg_len, on_route, &nh) < 0 || !nh.found)
+		return false;
+	nh.found = false;
+	nq.h.nlmsg_len = NLMSG_LENGTH(sizeof(nq.nd));
+	nq.h.nlmsg_type = RTM_GETNEIGH;
+	nq.h.nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
+	nq.nd.ndm_family = (unsigned char)nh.family;
+	return rtnl_query(&nq, nq.h.nlmsg_len, on_neigh, &nh) == 0 && nh.found;
+}
+
+int pscope_connfail_explain(int fd, const struct pscope_addr *dst, int err, long long elapsed_ms,
+			    bool deadline_passed, struct pscope_connfail *why)
 {
 	if (err == 0)
 		return -EINVAL;
@@ -142,7 +268,8 @@ int pscope_connfail_explain(int fd, int err, long long elapsed_ms, bool deadline
 		if (!why->icmp.offender_local)
 			why->kind = PSCOPE_FAIL_ICMP;
 		else
-			why->kind = is_neigh_failure(&why->icmp) ? PSCOPE_FAIL_NEIGH : PSCOPE_FAIL_LOCAL_ICMP;
+			why->kind = is_neigh_code(&why->icmp) && neigh_failed(dst) ?
+				PSCOPE_FAIL_NEIGH : PSCOPE_FAIL_LOCAL_ICMP;
 		return 0;
 	}
 	switch (why->err) {
@@ -178,7 +305,7 @@ int pscope_connect_explained(int fd, const struct pscope_addr *a, int timeout_ms
 	if (rc == 0)
 		return pscope_recverr(fd, false);
 	/* -ETIMEDOUT is ours if the deadline has passed; the kernel's SO_ERROR may say it too. */
-	pscope_connfail_explain(fd, rc, pscope_now_ms() - t0,
+	pscope_connfail_explain(fd, a, rc, pscope_now_ms() - t0,
 				rc == -ETIMEDOUT && timeout_ms >= 0 && pscope_now_ms() - t0 >= timeout_ms,
 				why);
 	return rc;
