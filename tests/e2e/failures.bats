@@ -272,3 +272,24 @@ host_down() {
 	echo "$output"
 	[[ $output == *'"failed":2,"failures":{"EHOSTUNREACH":2},"failure_kinds":{"host-down":2},'* ]]
 }
+
+@test "this host's own firewall answering with host or address unreachable is not a host down: exit 4 at once" {
+	netns_pair
+	ip netns exec "$NS_C" nft -f - <<-EOF
+	table inet fw {
+		chain out {
+			type filter hook output priority 0;
+			ip daddr 198.18.0.1 tcp dport 84 reject with icmp type host-unreachable
+			ip6 daddr 2001:db8::1 tcp dport 84 reject with icmpv6 type addr-unreachable
+		}
+	}
+	EOF
+	fails 198.18.0.1:84
+	[ "$status" -eq 4 ]
+	[ "$ERR" = "portscope connect: connect 198.18.0.1:84: ICMP destination unreachable, host unreachable (type 3, code 1) from 198.18.0.2, this host itself (its own firewall rejected it)" ]
+	json_has '"kind":"local-icmp"' '"offender":"198.18.0.2"' '"offender_is_local":true' '"exit":4'
+	fails "[2001:db8::1]:84"
+	[ "$status" -eq 4 ]
+	[ "$ERR" = "portscope connect: connect [2001:db8::1]:84: ICMPv6 destination unreachable, address unreachable (type 1, code 3) from 2001:db8::2, this host itself (its own firewall rejected it)" ]
+	json_has '"kind":"local-icmp"' '"offender":"2001:db8::2"' '"exit":4'
+}
