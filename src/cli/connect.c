@@ -100,13 +100,20 @@ static const char usage[] =
 	"\n"
 	"A reply is a line only if its \\n comes before the server's FIN (else: bad reply).\n"
 	"\n"
+	"How a connection failed is read from the kernel: the ICMP error it queued (IP_RECVERR),\n"
+	"named with its type, code and sender, the socket's state, the errno.  With -f json\n"
+	"a failure is also an object on stdout (failure: kind, errno, icmp, elapsed_s, syns).\n"
+	"\n"
 	"Exit status: 0 once connected, whatever the server replied (with -n: when all N\n"
-	"were established, none reset); 2 for a bad command line.  When the connection fails: 3 if\n"
-	"refused (a reset: nothing listens, or a firewall's reset), 4 if unreachable (an\n"
-	"ICMP error: a firewall's reject, no route), 5 if timed out (no answer at all:\n"
-	"dropped), 1 for any other failure and for -n with any failure.  6 if the server\n"
-	"accepted the connection, then reset it before its line (with -n: if all N were\n"
-	"established and at least one was reset, and none failed otherwise).\n";
+	"were established, none reset); 2 for a bad command line.  When the connection fails:\n"
+	"3 a TCP reset came back (nothing listens, or a firewall's reset); 4 an ICMP error\n"
+	"came back (any ICMP or ICMPv6 unreachable: a firewall's reject, a router with no\n"
+	"route), or this host refused it (no route, its own firewall); 5 no answer: silence\n"
+	"until -w or until the kernel stopped retrying the SYN, or no ARP/neighbour answer\n"
+	"(the host is down or absent on the link); 1 for any other failure and for -n with\n"
+	"any failure.  6 if the server accepted the connection, then reset it before its\n"
+	"line (with -n: if all N were established and at least one was reset, and none\n"
+	"failed otherwise).\n";
 
 static void addr_text(const struct pscope_addr *a, char *buf, size_t size)
 {
