@@ -52,6 +52,8 @@ struct pscope_connfail {
 	int err;		/* the errno connect() or SO_ERROR gave (positive) */
 	bool have_icmp;
 	struct pscope_icmp icmp;
+	struct pscope_addr neighbour;	/* PSCOPE_FAIL_NEIGH: the next hop that did not answer
+					 * (DST, or the route's gateway), port 0 */
 	long long elapsed_ms;	/* from connect() to the failure */
 	unsigned syns;		/* SYNs sent: 1 + retransmissions (TCP_INFO), 0 if unknown */
 };

@@ -597,10 +597,13 @@ static void icmp_text(const struct pscope_icmp *icmp, char *buf, size_t size)
 }
 
 /* The words after "connect ADDR: " that say how the connect failed, and its exit status. */
-static int failure_text(const struct pscope_connfail *w, int timeout_ms, char *buf, size_t size)
+static int failure_text(const struct pscope_connfail *w, const struct pscope_addr *dest,
+			int timeout_ms, char *buf, size_t size)
 {
 	double secs = (double)w->elapsed_ms / 1000;
-	char icmp[256];
+	char icmp[256], hop[PSCOPE_ADDRSTRLEN] = "?";
+	struct pscope_addr host;
+	bool gateway;
 
 	if (w->have_icmp)
 		icmp_text(&w->icmp, icmp, sizeof(icmp));
@@ -617,9 +620,14 @@ static int failure_text(const struct pscope_connfail *w, int timeout_ms, char *b
 		snprintf(buf, size, "%s, this host itself (its own firewall rejected it)", icmp);
 		return EXIT_UNREACHABLE;
 	case PSCOPE_FAIL_NEIGH:
-		snprintf(buf, size, "no answer to %s after %.1f s: the host is down or absent (%s, "
+		/* The next hop is the destination on its link, or the gateway towards it. */
+		host = *dest;
+		pscope_addr_set_port(&host, 0);
+		gateway = !pscope_addr_same(&w->neighbour, &host);
+		pscope_addr_host(&w->neighbour, hop, sizeof(hop));
+		snprintf(buf, size, "no answer to %s after %.1f s: %s%s is down or absent (%s, "
 			 "this host itself)", w->icmp.family == AF_INET ? "ARP" : "neighbour discovery",
-			 secs, icmp);
+			 secs, gateway ? "the gateway " : "the host", gateway ? hop : "", icmp);
 		return EXIT_TIMEOUT;
 	case PSCOPE_FAIL_LOCAL:
 		snprintf(buf, size, "%s (refused by this host before anything was sent: no route, a "
@@ -660,6 +668,9 @@ static void failure_json(const struct client *c, const char *dest, const char *t
 	pscope_json_string(&j, "errno", pscope_errno_name(w->err));
 	pscope_json_double(&j, "elapsed_s", (double)w->elapsed_ms / 1000, 3);
 	pscope_json_uint(&j, "syns", w->syns);
+	/* The next hop that did not answer ARP or neighbour discovery. */
+	if (w->kind == PSCOPE_FAIL_NEIGH && pscope_addr_host(&w->neighbour, from, sizeof(from)) >= 0)
+		pscope_json_string(&j, "neighbour", from);
 	if (w->have_icmp) {
 		pscope_json_object_begin(&j, "icmp");
 		pscope_json_string(&j, "protocol", icmp->family == AF_INET ? "icmp" : "icmpv6");
@@ -695,20 +706,21 @@ static void failure_json(const struct client *c, const char *dest, const char *t
  * a reset 3, an ICMP error or a refusal here 4, no answer (silence, or none
  * to ARP or neighbour discovery) 5.  Shared with proxycheck (cli.h).
  */
-int cli_connect_failed(const char *dest, const struct pscope_connfail *why, int timeout_ms)
+int cli_connect_failed(const char *text, const struct pscope_addr *dst,
+		       const struct pscope_connfail *why, int timeout_ms)
 {
-	char text[768];
-	int status = failure_text(why, timeout_ms, text, sizeof(text));
+	char words[768];
+	int status = failure_text(why, dst, timeout_ms, words, sizeof(words));
 
-	cli_warn("connect %s: %s", dest, text);
+	cli_warn("connect %s: %s", text, words);
 	return status;
 }
 
 /* As cli_connect_failed(), and with -f json the failure as an object on stdout. */
-static int connect_failed(const struct client *c, const char *dest)
+static int connect_failed(const struct client *c, const struct pscope_addr *addr, const char *dest)
 {
 	char text[768];
-	int status = failure_text(&c->why, c->timeout_ms, text, sizeof(text));
+	int status = failure_text(&c->why, addr, c->timeout_ms, text, sizeof(text));
 
 	cli_warn("connect %s: %s", dest, text);
 	if (c->fmt == FMT_JSON) {
@@ -750,7 +762,7 @@ int cmd_connect(int argc, char **argv)
 	fd = connect_any(&c, addrs, n, &which);
 	if (fd < 0) {
 		addr_text(&addrs[which], text, sizeof(text));
-		return connect_failed(&c, text);
+		return connect_failed(&c, &addrs[which], text);
 	}
 	pscope_sock_describe(fd, &c.si);
 	if (c.pp.version && (rc = pp_send_header(fd, &c.pp, &c.si)) < 0) {

@@ -654,7 +654,7 @@ int cmd_proxycheck(int argc, char **argv)
 		if (rc < 0) {
 			/* As connect says it, with its exit status; no case after it can run either. */
 			pscope_addr_format(&a, text, sizeof(text));
-			status = cli_connect_failed(text, &connect_why, op.wait_ms);
+			status = cli_connect_failed(text, &a, &connect_why, op.wait_ms);
 			if (!ran)
 				return cli_finish(status);	/* nothing ran: no table */
 		}

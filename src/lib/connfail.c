@@ -219,7 +219,7 @@ static void on_neigh(const struct nlmsghdr *h, struct nexthop *nh)
  * route to DST read with RTM_GETROUTE, its gateway's or DST's own entry in
  * the RTM_GETNEIGH dump (rtnetlink(7), ip-route(8) get, ip-neighbour(8)).
  */
-static bool neigh_failed(const struct pscope_addr *dst)
+static bool neigh_failed(const struct pscope_addr *dst, struct pscope_addr *hop)
 {
 	struct {
 		struct nlmsghdr h;
@@ -251,7 +251,13 @@ static bool neigh_failed(const struct pscope_addr *dst)
 	nq.h.nlmsg_type = RTM_GETNEIGH;
 	nq.h.nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
 	nq.nd.ndm_family = (unsigned char)nh.family;
-	return rtnl_query(&nq, nq.h.nlmsg_len, on_neigh, &nh) == 0 && nh.found;
+	if (rtnl_query(&nq, nq.h.nlmsg_len, on_neigh, &nh) < 0 || !nh.found)
+		return false;
+	*hop = *dst;
+	memcpy(nh.family == AF_INET ? (void *)&hop->u.sin.sin_addr : (void *)&hop->u.sin6.sin6_addr,
+	       nh.addr, alen);
+	pscope_addr_set_port(hop, 0);
+	return true;
 }
 
 int pscope_connfail_explain(int fd, const struct pscope_addr *dst, int err, long long elapsed_ms,
@@ -268,7 +274,7 @@ int pscope_connfail_explain(int fd, const struct pscope_addr *dst, int err, long
 		if (!why->icmp.offender_local)
 			why->kind = PSCOPE_FAIL_ICMP;
 		else
-			why->kind = is_neigh_code(&why->icmp) && neigh_failed(dst) ?
+			why->kind = is_neigh_code(&why->icmp) && neigh_failed(dst, &why->neighbour) ?
 				PSCOPE_FAIL_NEIGH : PSCOPE_FAIL_LOCAL_ICMP;
 		return 0;
 	}

@@ -188,9 +188,18 @@ host_down() {
 	own4=$(ip -n "$NS_C" -4 -o addr show dev "pf$$b" | awk '{ sub("/.*", "", $4); print $4 }')
 	own6=$(ip -n "$NS_C" -6 -o addr show dev "pf$$b" scope global | awk '{ sub("/.*", "", $4); print $4 }')
 	host_down 198.18.0.77:80 ARP "$own4"
-	json_has '"type":3,"code":1'
+	json_has '"type":3,"code":1' '"neighbour":"198.18.0.77"'
 	host_down "[2001:db8::77]:80" "neighbour discovery" "$own6"
-	json_has '"type":1,"code":3'
+	json_has '"type":1,"code":3' '"neighbour":"2001:db8::77"'
+}
+
+@test "a gateway down on the link: no answer to ARP from the gateway, named, exit 5" {
+	netns_pair
+	ip -n "$NS_C" route add 198.18.4.0/24 via 198.18.0.99
+	fails 198.18.4.4:80
+	[ "$status" -eq 5 ]
+	[[ $ERR =~ ^"portscope connect: connect 198.18.4.4:80: no answer to ARP after "[0-9.]+" s: the gateway 198.18.0.99 is down or absent (ICMP destination unreachable, host unreachable (type 3, code 1) from 198.18.0.2, this host itself)"$ ]]
+	json_has '"kind":"host-down"' '"neighbour":"198.18.0.99"' '"exit":5'
 }
 
 @test "a drop: timed out at -w with the SYNs sent named, exit 5" {
