@@ -59,13 +59,14 @@ struct pscope_connfail {
 };
 
 /*
- * Asks the kernel to queue ICMP errors on socket FD (IP_RECVERR; on an IPv6
- * socket IPV6_RECVERR, and IP_RECVERR too, for IPv4-mapped destinations),
- * ON true, or to stop (which empties the queue: on a connected socket,
- * IP_RECVERR makes soft ICMP errors fatal, tcp_v4_err()).  Returns 0 or
- * -errno from setsockopt(): -EBADF, -ENOTSOCK, -ENOPROTOOPT.
+ * Asks the kernel to queue ICMP errors on socket FD of FAMILY (IP_RECVERR;
+ * on an AF_INET6 socket IPV6_RECVERR, and IP_RECVERR too, for IPv4-mapped
+ * destinations), ON true, or to stop (which empties the queue: on a
+ * connected socket, IP_RECVERR makes soft ICMP errors fatal, tcp_v4_err()).
+ * One or two system calls, as a connect -n makes one per connection.
+ * Returns 0 or -errno from setsockopt(): -EBADF, -ENOTSOCK, -ENOPROTOOPT.
  */
-int pscope_recverr(int fd, bool on);
+int pscope_recverr(int fd, int family, bool on);
 
 /*
  * Takes the first ICMP or ICMPv6 error off FD's error queue

@@ -186,7 +186,7 @@ static void established(struct engine *e, int fd)
 	e->st.established++;
 	e->connecting--;
 	/* The error queue was for the connect: on a connected socket it makes soft ICMP errors fatal. */
-	pscope_recverr(fd, false);
+	pscope_recverr(fd, e->o->dst.first.u.sa.sa_family, false);
 	e->waiting++;
 	*s = make_slot(now, S_WAIT_REPLY);
 }
@@ -347,7 +347,7 @@ static int new_socket(struct engine *e, unsigned long k, struct pscope_addr *dst
 	}
 	set_bit(e->st.srcs, si);
 	/* ICMP errors are queued with their type, code and sender: how a connect failed. */
-	pscope_recverr(fd, true);
+	pscope_recverr(fd, dst->u.sa.sa_family, true);
 	return fd;
 }
 

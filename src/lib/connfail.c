@@ -17,13 +17,10 @@
 #include "portscope/net.h"
 #include "portscope/sock.h"
 
-int pscope_recverr(int fd, bool on)
+int pscope_recverr(int fd, int family, bool on)
 {
-	int v = on, family = 0;
-	socklen_t len = sizeof(family);
+	int v = on;
 
-	if (getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &family, &len) < 0)
-		return -errno;
 	/* An IPv6 socket sends to an IPv4-mapped address over IPv4: its ICMP is IPv4's. */
 	if (setsockopt(fd, IPPROTO_IP, IP_RECVERR, &v, sizeof(v)) < 0 && family == AF_INET)
 		return -errno;
@@ -303,13 +300,13 @@ int pscope_connect_explained(int fd, const struct pscope_addr *a, int timeout_ms
 			     struct pscope_connfail *why)
 {
 	long long t0 = pscope_now_ms();
-	int rc = pscope_recverr(fd, true);
+	int rc = pscope_recverr(fd, a->u.sa.sa_family, true);
 
 	if (rc < 0)
 		return rc;
 	rc = pscope_connect(fd, a, timeout_ms);
 	if (rc == 0)
-		return pscope_recverr(fd, false);
+		return pscope_recverr(fd, a->u.sa.sa_family, false);
 	/* -ETIMEDOUT is ours if the deadline has passed; the kernel's SO_ERROR may say it too. */
 	pscope_connfail_explain(fd, a, rc, pscope_now_ms() - t0,
 				rc == -ETIMEDOUT && timeout_ms >= 0 && pscope_now_ms() - t0 >= timeout_ms,

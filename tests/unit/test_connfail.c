@@ -74,7 +74,7 @@ static void recverr_off_once_connected(void **state)
 	lfd = listen_or_skip("[::1]:0", 0, &bound);
 	fd = pscope_socket(AF_INET6, SOCK_STREAM);
 	assert_true(fd >= 0);
-	assert_num_equal(pscope_recverr(fd, true), 0);
+	assert_num_equal(pscope_recverr(fd, AF_INET6, true), 0);
 	assert_num_equal(int_opt(fd, IPPROTO_IPV6, IPV6_RECVERR), 1);
 	assert_num_equal(int_opt(fd, IPPROTO_IP, IP_RECVERR), 1);
 	assert_num_equal(pscope_connect_explained(fd, &bound, WAIT_MS, &why), 0);
@@ -118,7 +118,7 @@ static void errors(void **state)
 	struct pscope_icmp icmp;
 
 	(void)state;
-	assert_num_equal(pscope_recverr(-1, true), -EBADF);
+	assert_num_equal(pscope_recverr(-1, AF_INET, true), -EBADF);
 	assert_num_equal(pscope_icmp_read(-1, &icmp), -EBADF);
 	assert_num_equal(pscope_connfail_explain(-1, NULL, 0, 0, false, &why), -EINVAL);
 }
