@@ -8,6 +8,7 @@
 #include "sock.h"
 #include "whoami.h"
 #include "net.h"
+#include "connfail.h"
 #include "diag.h"
 #include "diagmon.h"
 #include "owners.h"

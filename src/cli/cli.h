@@ -34,11 +34,15 @@ void cli_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 int cli_usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /*
- * "connect TEXT: why (what it means)" on stderr for a connect(2) that failed
- * with -ERR after up to TIMEOUT_MS; returns the exit status connect uses:
- * EXIT_REFUSED, EXIT_UNREACHABLE, EXIT_TIMEOUT or EXIT_FAIL (in connect.c).
+ * "connect TEXT: why (what it means)" on stderr for a connect(2) to DST that
+ * failed as WHY explains it (connfail.h: pscope_connect_explained()) with -w
+ * TIMEOUT_MS; returns the exit status connect uses: EXIT_REFUSED (a reset),
+ * EXIT_UNREACHABLE (an ICMP error, or refused here), EXIT_TIMEOUT (no answer,
+ * or none to ARP or neighbour discovery) or EXIT_FAIL (in connect.c).
  */
-int cli_connect_failed(const char *text, int err, int timeout_ms);
+struct pscope_connfail;
+int cli_connect_failed(const char *text, const struct pscope_addr *dst,
+		       const struct pscope_connfail *why, int timeout_ms);
 
 /*
  * Option parsing, one way for every command: getopt_long, with each option

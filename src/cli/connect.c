@@ -9,6 +9,7 @@
 
 #include "load.h"
 #include "pp.h"
+#include "portscope/connfail.h"
 #include "portscope/json.h"
 #include "report.h"
 
@@ -40,6 +41,7 @@ struct client {
 	struct pscope_whoami who;
 	enum verdict verdict;
 	char detail[1024];
+	struct pscope_connfail why;	/* how the last connect failed */
 	struct pp_send pp;		/* --send-proxy */
 	bool pp_opt;			/* a --pp-* option was given */
 };
@@ -100,13 +102,20 @@ static const char usage[] =
 	"\n"
 	"A reply is a line only if its \\n comes before the server's FIN (else: bad reply).\n"
 	"\n"
+	"How a connection failed is read from the kernel: the ICMP error it queued (IP_RECVERR),\n"
+	"named with its type, code and sender, the socket's state, the errno.  With -f json\n"
+	"a failure is also an object on stdout (failure: kind, errno, icmp, elapsed_s, syns).\n"
+	"\n"
 	"Exit status: 0 once connected, whatever the server replied (with -n: when all N\n"
-	"were established, none reset); 2 for a bad command line.  When the connection fails: 3 if\n"
-	"refused (a reset: nothing listens, or a firewall's reset), 4 if unreachable (an\n"
-	"ICMP error: a firewall's reject, no route), 5 if timed out (no answer at all:\n"
-	"dropped), 1 for any other failure and for -n with any failure.  6 if the server\n"
-	"accepted the connection, then reset it before its line (with -n: if all N were\n"
-	"established and at least one was reset, and none failed otherwise).\n";
+	"were established, none reset); 2 for a bad command line.  When the connection fails:\n"
+	"3 a TCP reset came back (nothing listens, or a firewall's reset); 4 an ICMP error\n"
+	"came back (any ICMP or ICMPv6 unreachable: a firewall's reject, a router with no\n"
+	"route), or this host refused it (no route, its own firewall); 5 no answer: silence\n"
+	"until -w or until the kernel stopped retrying the SYN, or no ARP/neighbour answer\n"
+	"(the host is down or absent on the link); 1 for any other failure and for -n with\n"
+	"any failure.  6 if the server accepted the connection, then reset it before its\n"
+	"line (with -n: if all N were established and at least one was reset, and none\n"
+	"failed otherwise).\n";
 
 static void addr_text(const struct pscope_addr *a, char *buf, size_t size)
 {
@@ -357,6 +366,7 @@ static int connect_any(struct client *c, const struct pscope_addr *addrs, int n,
 
 		if (fd < 0) {
 			rc = fd;
+			c->why = (struct pscope_connfail){ .kind = PSCOPE_FAIL_OTHER, .err = -fd };
 			continue;
 		}
 		if (c->before && !c->have_pre) {
@@ -364,7 +374,9 @@ static int connect_any(struct client *c, const struct pscope_addr *addrs, int n,
 			c->have_pre = true;
 		}
 		*which = (size_t)i;
-		rc = pscope_connect(fd, &addrs[i], c->timeout_ms);
+		c->why = (struct pscope_connfail){ .kind = PSCOPE_FAIL_OTHER };
+		rc = pscope_connect_explained(fd, &addrs[i], c->timeout_ms, &c->why);
+		c->why.err = -rc;
 		/*
 		 * A reset in SYN-SENT is ECONNREFUSED; ECONNRESET (EPIPE after the
 		 * server's FIN) only comes once the handshake is done (the kernel's
@@ -577,33 +589,152 @@ static int run_load(struct client *c, const char *arg, int family)
 	return load_run(l);
 }
 
-/*
- * Says why a connection failed, and how it failed in the exit status: a reset
- * (nothing listens), an ICMP error (a firewall's reject, no route), silence.
- * Shared with proxycheck (cli.h).
- */
-int cli_connect_failed(const char *text, int err, int timeout_ms)
+/* "ICMP destination unreachable, port unreachable (type 3, code 3) from 198.18.0.1" */
+static void icmp_text(const struct pscope_icmp *icmp, char *buf, size_t size)
 {
-	switch (-err) {
-	case ECONNREFUSED:
-		cli_warn("connect %s: %s (nothing listens there, or a firewall answered with a "
-			 "reset)", text, pscope_strerror(err));
+	const char *type = pscope_icmp_type_name(icmp->family, icmp->type);
+	const char *code = pscope_icmp_code_name(icmp->family, icmp->type, icmp->code);
+	char from[PSCOPE_ADDRSTRLEN] = "?";
+
+	if (icmp->offender.len)
+		pscope_addr_host(&icmp->offender, from, sizeof(from));
+	snprintf(buf, size, "%s %s%s%s (type %u, code %u) from %s",
+		 icmp->family == AF_INET ? "ICMP" : "ICMPv6", type ? type : "error",
+		 code ? ", " : "", code ? code : "", icmp->type, icmp->code, from);
+}
+
+/* The words after "connect ADDR: " that say how the connect failed, and its exit status. */
+static int failure_text(const struct pscope_connfail *w, const struct pscope_addr *dest,
+			int timeout_ms, char *buf, size_t size)
+{
+	double secs = (double)w->elapsed_ms / 1000;
+	char icmp[256], hop[PSCOPE_ADDRSTRLEN] = "?";
+	struct pscope_addr host;
+	bool gateway;
+
+	if (w->have_icmp)
+		icmp_text(&w->icmp, icmp, sizeof(icmp));
+	switch (w->kind) {
+	case PSCOPE_FAIL_RESET:
+		snprintf(buf, size, "%s (a reset came back: nothing listens there, or a firewall "
+			 "answered with a reset)", pscope_strerror(-w->err));
 		return EXIT_REFUSED;
-	case EHOSTUNREACH:
-	case ENETUNREACH:
-	case EACCES:
-	case EPERM:
-		cli_warn("connect %s: %s (a firewall rejected it, or there is no route)", text,
-			 pscope_strerror(err));
+	case PSCOPE_FAIL_ICMP:
+		snprintf(buf, size, "%s (a firewall rejected it, or a router could not deliver it)",
+			 icmp);
 		return EXIT_UNREACHABLE;
-	case ETIMEDOUT:
-		cli_warn("connect %s: timed out after %g s (no answer: dropped by a firewall, or no "
-			 "such host)", text, timeout_ms / 1000.0);
+	case PSCOPE_FAIL_LOCAL_ICMP:
+		snprintf(buf, size, "%s, this host itself (its own firewall rejected it)", icmp);
+		return EXIT_UNREACHABLE;
+	case PSCOPE_FAIL_NEIGH:
+		/* The next hop is the destination on its link, or the gateway towards it. */
+		host = *dest;
+		pscope_addr_set_port(&host, 0);
+		gateway = !pscope_addr_same(&w->neighbour, &host);
+		pscope_addr_host(&w->neighbour, hop, sizeof(hop));
+		snprintf(buf, size, "no answer to %s after %.1f s: %s%s is down or absent (%s, "
+			 "this host itself)", w->icmp.family == AF_INET ? "ARP" : "neighbour discovery",
+			 secs, gateway ? "the gateway " : "the host", gateway ? hop : "", icmp);
+		return EXIT_TIMEOUT;
+	case PSCOPE_FAIL_LOCAL:
+		snprintf(buf, size, "%s (refused by this host before anything was sent: no route, a "
+			 "prohibiting route, or its own firewall)", pscope_strerror(-w->err));
+		return EXIT_UNREACHABLE;
+	case PSCOPE_FAIL_DEADLINE:
+		snprintf(buf, size, "timed out after %g s, -w (no answer to %u SYN%s: dropped by a "
+			 "firewall, or no such host)", timeout_ms / 1000.0, w->syns,
+			 w->syns == 1 ? "" : "s");
+		return EXIT_TIMEOUT;
+	case PSCOPE_FAIL_SYN_RETRIES:
+		snprintf(buf, size, "timed out after %.1f s: the kernel stopped retrying the SYN "
+			 "(net.ipv4.tcp_syn_retries) before -w %g s (no answer to %u SYN%s: dropped by a "
+			 "firewall, or no such host)", secs, timeout_ms / 1000.0, w->syns,
+			 w->syns == 1 ? "" : "s");
 		return EXIT_TIMEOUT;
 	default:
-		cli_warn("connect %s: %s", text, pscope_strerror(err));
+		snprintf(buf, size, "%s", pscope_strerror(-w->err));
 		return EXIT_FAIL;
 	}
+}
+
+/* With -f json, the failure as an object on stdout: what the message says, for scripts. */
+static void failure_json(const struct client *c, const char *dest, const char *text, int status)
+{
+	const struct pscope_connfail *w = &c->why;
+	const struct pscope_icmp *icmp = &w->icmp;
+	char from[PSCOPE_ADDRSTRLEN] = "";
+	const char *name;
+	struct pscope_json j;
+
+	pscope_json_init_file(&j, stdout);
+	pscope_json_object_begin(&j, NULL);
+	pscope_json_string(&j, "destination", dest);
+	pscope_json_string(&j, "verdict", "failed");
+	pscope_json_object_begin(&j, "failure");
+	pscope_json_string(&j, "kind", pscope_fail_kind_name(w->kind));
+	pscope_json_string(&j, "errno", pscope_errno_name(w->err));
+	pscope_json_double(&j, "elapsed_s", (double)w->elapsed_ms / 1000, 3);
+	pscope_json_uint(&j, "syns", w->syns);
+	/* The next hop that did not answer ARP or neighbour discovery. */
+	if (w->kind == PSCOPE_FAIL_NEIGH && pscope_addr_host(&w->neighbour, from, sizeof(from)) >= 0)
+		pscope_json_string(&j, "neighbour", from);
+	if (w->have_icmp) {
+		pscope_json_object_begin(&j, "icmp");
+		pscope_json_string(&j, "protocol", icmp->family == AF_INET ? "icmp" : "icmpv6");
+		pscope_json_uint(&j, "type", icmp->type);
+		pscope_json_uint(&j, "code", icmp->code);
+		if ((name = pscope_icmp_type_name(icmp->family, icmp->type)))
+			pscope_json_string(&j, "type_name", name);
+		else
+			pscope_json_null(&j, "type_name");
+		if ((name = pscope_icmp_code_name(icmp->family, icmp->type, icmp->code)))
+			pscope_json_string(&j, "code_name", name);
+		else
+			pscope_json_null(&j, "code_name");
+		if (icmp->offender.len && pscope_addr_host(&icmp->offender, from, sizeof(from)) >= 0)
+			pscope_json_string(&j, "offender", from);
+		else
+			pscope_json_null(&j, "offender");
+		pscope_json_bool(&j, "offender_is_local", icmp->offender_local);
+		pscope_json_object_end(&j);
+	} else {
+		pscope_json_null(&j, "icmp");
+	}
+	pscope_json_object_end(&j);
+	pscope_json_uint(&j, "exit", (unsigned)status);
+	pscope_json_string(&j, "detail", text);
+	pscope_json_object_end(&j);
+	putchar('\n');
+}
+
+/*
+ * Says why a connection failed, from what the kernel reported (the error
+ * queue's ICMP, the socket's state, the errno), and how in the exit status:
+ * a reset 3, an ICMP error or a refusal here 4, no answer (silence, or none
+ * to ARP or neighbour discovery) 5.  Shared with proxycheck (cli.h).
+ */
+int cli_connect_failed(const char *text, const struct pscope_addr *dst,
+		       const struct pscope_connfail *why, int timeout_ms)
+{
+	char words[768];
+	int status = failure_text(why, dst, timeout_ms, words, sizeof(words));
+
+	cli_warn("connect %s: %s", text, words);
+	return status;
+}
+
+/* As cli_connect_failed(), and with -f json the failure as an object on stdout. */
+static int connect_failed(const struct client *c, const struct pscope_addr *addr, const char *dest)
+{
+	char text[768];
+	int status = failure_text(&c->why, addr, c->timeout_ms, text, sizeof(text));
+
+	cli_warn("connect %s: %s", dest, text);
+	if (c->fmt == FMT_JSON) {
+		failure_json(c, dest, text, status);
+		return cli_finish(status);
+	}
+	return status;
 }
 
 int cmd_connect(int argc, char **argv)
@@ -638,7 +769,7 @@ int cmd_connect(int argc, char **argv)
 	fd = connect_any(&c, addrs, n, &which);
 	if (fd < 0) {
 		addr_text(&addrs[which], text, sizeof(text));
-		return cli_connect_failed(text, fd, c.timeout_ms);
+		return connect_failed(&c, &addrs[which], text);
 	}
 	pscope_sock_describe(fd, &c.si);
 	if (c.pp.version && (rc = pp_send_header(fd, &c.pp, &c.si)) < 0) {

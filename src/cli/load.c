@@ -32,6 +32,7 @@
 #include <unistd.h>
 
 #include "load.h"
+#include "portscope/connfail.h"
 #include "portscope/json.h"
 #include "portscope/loop.h"
 #include "supervise.h"
@@ -79,6 +80,7 @@ struct stats {
 	uint64_t reset;			/* accepted, then reset before a whole line */
 	uint64_t closed_by_peer;
 	uint32_t fail_errno[MAX_ERRNO];
+	uint64_t fail_kind[PSCOPE_FAIL_OTHER + 1];	/* how each failed, as the kernel said (connfail.h) */
 	double ramp_s;
 	double held_s;
 	uint64_t rss_before_kb, rss_peak_kb;
@@ -138,11 +140,24 @@ static unsigned popcount(const uint64_t *bits)
 	return n;
 }
 
-static void fail(struct engine *e, int err)
+static void fail(struct engine *e, int err, enum pscope_fail_kind kind)
 {
 	e->st.failed++;
+	e->st.fail_kind[kind]++;
 	if (err > 0 && err < MAX_ERRNO)
 		e->st.fail_errno[err]++;
+}
+
+/* A connect of FD failed with ERR: how, from its error queue and state (connfail.h). */
+static void connect_failed(struct engine *e, int fd, int err)
+{
+	struct pscope_connfail why;
+	struct pscope_addr dst;
+
+	pscope_range_at(&e->o->dst, e->dsts ? e->dsts[fd] : 0, e->o->port, &dst);
+	if (pscope_connfail_explain(fd, &dst, err, 0, false, &why) < 0)
+		why.kind = PSCOPE_FAIL_OTHER;
+	fail(e, err, why.kind);
 }
 
 static void release(struct engine *e, int fd)
@@ -170,6 +185,8 @@ static void established(struct engine *e, int fd)
 	pscope_hist_add(&e->st.lat_us, now - time_of(*s));
 	e->st.established++;
 	e->connecting--;
+	/* The error queue was for the connect: on a connected socket it makes soft ICMP errors fatal. */
+	pscope_recverr(fd, e->o->dst.first.u.sa.sa_family, false);
 	e->waiting++;
 	*s = make_slot(now, S_WAIT_REPLY);
 }
@@ -268,7 +285,7 @@ static bool connect_done(struct engine *e, int fd, uint32_t events)
 		return true;
 	}
 	if (err) {
-		fail(e, err);
+		connect_failed(e, fd, err);
 		release(e, fd);
 		return false;
 	}
@@ -329,6 +346,8 @@ static int new_socket(struct engine *e, unsigned long k, struct pscope_addr *dst
 		}
 	}
 	set_bit(e->st.srcs, si);
+	/* ICMP errors are queued with their type, code and sender: how a connect failed. */
+	pscope_recverr(fd, dst->u.sa.sa_family, true);
 	return fd;
 }
 
@@ -341,7 +360,7 @@ static void launch(struct engine *e)
 	e->st.attempted++;
 	fd = new_socket(e, e->first + e->next++, &dst, &di);
 	if (fd < 0) {
-		fail(e, -fd);
+		fail(e, -fd, PSCOPE_FAIL_OTHER);
 		return;
 	}
 	e->slots[fd] = make_slot(since(e), S_CONNECTING);
@@ -350,14 +369,14 @@ static void launch(struct engine *e)
 	e->connecting++;
 	e->open++;
 	if (connect(fd, &dst.u.sa, dst.len) < 0 && errno != EINPROGRESS) {
-		fail(e, errno);
+		connect_failed(e, fd, errno);
 		release(e, fd);
 		return;
 	}
 	rc = pscope_loop_watch(e->loop, fd, PSCOPE_EV_READ | PSCOPE_EV_WRITE | PSCOPE_EV_RDHUP |
 			       PSCOPE_EV_EDGE, on_conn, e);
 	if (rc < 0) {
-		fail(e, -rc);
+		fail(e, -rc, PSCOPE_FAIL_OTHER);
 		release(e, fd);
 	}
 }
@@ -373,7 +392,7 @@ static void scan_timeouts(struct engine *e)
 		slot_t s = e->slots[fd];
 
 		if (state_of(s) == S_CONNECTING && now - time_of(s) > (uint32_t)e->o->timeout_ms * 1000) {
-			fail(e, ETIMEDOUT);
+			fail(e, ETIMEDOUT, PSCOPE_FAIL_DEADLINE);
 			release(e, fd);
 		} else if (state_of(s) == S_WAIT_REPLY && now - time_of(s) > (uint32_t)e->o->reply_ms * 1000) {
 			no_reply(e, fd);
@@ -584,6 +603,8 @@ static void merge(struct stats *into, const struct stats *from)
 	into->closed_by_peer += from->closed_by_peer;
 	for (int i = 0; i < MAX_ERRNO; i++)
 		into->fail_errno[i] += from->fail_errno[i];
+	for (int i = 0; i <= PSCOPE_FAIL_OTHER; i++)
+		into->fail_kind[i] += from->fail_kind[i];
 	if (from->ramp_s > into->ramp_s)
 		into->ramp_s = from->ramp_s;
 	if (from->held_s > into->held_s)
@@ -608,6 +629,7 @@ static void print_text(const struct load_opts *o, const struct stats *st)
 	char dst[PSCOPE_ADDRSTRLEN];
 	struct pscope_addr a;
 	double rate = st->ramp_s > 0 ? (double)st->established / st->ramp_s : 0;
+	bool named = false;
 
 	pscope_range_at(&o->dst, 0, o->port, &a);
 	pscope_addr_format(&a, dst, sizeof(dst));
@@ -618,12 +640,18 @@ static void print_text(const struct load_opts *o, const struct stats *st)
 	printf("  ramp        %.2f s, %.0f connections/s, %u process%s\n", st->ramp_s, rate,
 	       o->procs, o->procs == 1 ? "" : "es");
 	printf("  failed      %llu", (unsigned long long)st->failed);
-	for (int i = 0, first = 1; i < MAX_ERRNO; i++)
-		if (st->fail_errno[i]) {
-			printf("%s %s %u", first ? ":" : ",", pscope_errno_name(i), st->fail_errno[i]);
+	for (int i = 0, first = 1; i <= PSCOPE_FAIL_OTHER; i++)
+		if (st->fail_kind[i]) {
+			printf("%s %s %llu", first ? ":" : ",", pscope_fail_kind_name(i),
+			       (unsigned long long)st->fail_kind[i]);
 			first = 0;
 		}
-	putchar('\n');
+	for (int i = 0; i < MAX_ERRNO; i++)
+		if (st->fail_errno[i]) {
+			printf("%s%s %u", named ? ", " : " (", pscope_errno_name(i), st->fail_errno[i]);
+			named = true;
+		}
+	puts(named ? ")" : "");
 	printf("  latency    ");
 	print_ms("p50", pscope_hist_quantile(&st->lat_us, 500));
 	print_ms("p90", pscope_hist_quantile(&st->lat_us, 900));
@@ -673,6 +701,11 @@ static void print_json(const struct load_opts *o, const struct stats *st)
 	for (int i = 0; i < MAX_ERRNO; i++)
 		if (st->fail_errno[i])
 			pscope_json_uint(&j, pscope_errno_name(i), st->fail_errno[i]);
+	pscope_json_object_end(&j);
+	pscope_json_object_begin(&j, "failure_kinds");
+	for (int i = 0; i <= PSCOPE_FAIL_OTHER; i++)
+		if (st->fail_kind[i])
+			pscope_json_uint(&j, pscope_fail_kind_name(i), st->fail_kind[i]);
 	pscope_json_object_end(&j);
 	pscope_json_double(&j, "ramp_seconds", st->ramp_s, 3);
 	pscope_json_double(&j, "rate_per_s", rate, 0);

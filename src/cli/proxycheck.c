@@ -416,6 +416,9 @@ static void judge(size_t i, const struct sent *s, struct outcome *o)
 		o->ok = false;
 }
 
+/* How the last connect of run_case() failed, as the kernel said it (connfail.h). */
+static struct pscope_connfail connect_why;
+
 /* Runs case I against A.  Returns 0, or -errno when it could not connect. */
 static int run_case(size_t i, const struct pscope_addr *a, const struct opts *op, struct outcome *o)
 {
@@ -428,9 +431,10 @@ static int run_case(size_t i, const struct pscope_addr *a, const struct opts *op
 	o->result = R_TIMEOUT;
 	make_case(i, &s);
 	fd = pscope_socket(a->u.sa.sa_family, SOCK_STREAM);
+	connect_why = (struct pscope_connfail){ .kind = PSCOPE_FAIL_OTHER, .err = fd < 0 ? -fd : 0 };
 	if (fd < 0)
 		return fd;
-	rc = pscope_connect(fd, a, op->wait_ms);
+	rc = pscope_connect_explained(fd, a, op->wait_ms, &connect_why);
 	if (rc < 0) {
 		close(fd);
 		o->result = R_CONNECT;
@@ -650,7 +654,7 @@ int cmd_proxycheck(int argc, char **argv)
 		if (rc < 0) {
 			/* As connect says it, with its exit status; no case after it can run either. */
 			pscope_addr_format(&a, text, sizeof(text));
-			status = cli_connect_failed(text, rc, op.wait_ms);
+			status = cli_connect_failed(text, &a, &connect_why, op.wait_ms);
 			if (!ran)
 				return cli_finish(status);	/* nothing ran: no table */
 		}

@@ -296,15 +296,15 @@ netns_pair() {
 	run timeout 10 ip netns exec "$NS_C" "$PORTSCOPE" connect "198.18.0.3:$port"
 	echo "$output"
 	[ "$status" -eq 4 ]
-	[ "$output" = "portscope connect: connect 198.18.0.3:$port: No route to host (a firewall rejected it, or there is no route)" ]
+	[ "$output" = "portscope connect: connect 198.18.0.3:$port: ICMP destination unreachable, communication administratively prohibited (type 3, code 13) from 198.18.0.3 (a firewall rejected it, or a router could not deliver it)" ]
 	run timeout 10 ip netns exec "$NS_C" "$PORTSCOPE" connect -w 1 "198.18.0.4:$port"
 	echo "$output"
 	[ "$status" -eq 5 ]
-	[ "$output" = "portscope connect: connect 198.18.0.4:$port: timed out after 1 s (no answer: dropped by a firewall, or no such host)" ]
+	[ "$output" = "portscope connect: connect 198.18.0.4:$port: timed out after 1 s, -w (no answer to 1 SYN: dropped by a firewall, or no such host)" ]
 	run timeout 10 ip netns exec "$NS_C" "$PORTSCOPE" connect "198.18.0.1:$port"
 	echo "$output"
 	[ "$status" -eq 3 ]
-	[[ $output == *": Connection refused (nothing listens there, or a firewall answered with a reset)" ]]
+	[[ $output == *": Connection refused (a reset came back: nothing listens there, or a firewall answered with a reset)" ]]
 }
 
 @test "case 12: SIGTERM with 1,000 connections held and stdout piped: exit 0 within 2 s, whole lines, a summary, a FIN to every client" {

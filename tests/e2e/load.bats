@@ -163,7 +163,7 @@ pause_one_worker() {
 	echo "$output"
 	[ "$status" -eq 1 ]
 	[ "${lines[0]}" = "portscope connect: 0 of 20 connections established to 127.0.0.1:$port" ]
-	[ "${lines[2]}" = "  failed      20: ECONNREFUSED 20" ]
+	[ "${lines[2]}" = "  failed      20: reset 20 (ECONNREFUSED 20)" ]
 }
 
 @test "connect -n: replies are compared with this end's view: matched, differed, missing; exit 0 all the same" {

@@ -220,7 +220,7 @@ PY
 	echo "$output"
 	[ "$status" -eq 3 ]
 	[ "${#lines[@]}" -eq 1 ]
-	[ "$output" = "portscope proxycheck: connect 127.0.0.1:$port: Connection refused (nothing listens there, or a firewall answered with a reset)" ]
+	[ "$output" = "portscope proxycheck: connect 127.0.0.1:$port: Connection refused (a reset came back: nothing listens there, or a firewall answered with a reset)" ]
 	run timeout 30 "$PORTSCOPE" connect "127.0.0.1:$port"
 	[ "$status" -eq 3 ]
 	run timeout 30 "$PORTSCOPE" proxycheck -f json "127.0.0.1:$port"
