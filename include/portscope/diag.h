@@ -121,6 +121,17 @@ int pscope_diag_netlink(const struct pscope_diag_filter *f, pscope_diag_cb cb, v
 			int dump_fd, struct pscope_diag_stats *st);
 
 /*
+ * As pscope_diag_netlink, in the network namespace NSFD (an open
+ * /run/netns/NAME or /proc/PID/ns/net: pscope_netns_open(); -1: the caller's
+ * own): the sock_diag socket is created there (pscope_netns_socket()), so the
+ * dump lists that namespace's sockets.  Also returns pscope_netns_socket()'s
+ * errors (-EPERM without CAP_SYS_ADMIN, -EINVAL for a file that is not a
+ * network namespace).
+ */
+int pscope_diag_netlink_in(int nsfd, const struct pscope_diag_filter *f, pscope_diag_cb cb,
+			   void *ctx, int dump_fd, struct pscope_diag_stats *st);
+
+/*
  * Lists the sockets recorded in BUF (LEN bytes written by pscope_diag_netlink's
  * DUMP_FD), validating it as a kernel reply.  Returns as pscope_diag_netlink.
  */

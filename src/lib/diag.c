@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "portscope/diag.h"
+#include "portscope/netns.h"
 #include "portscope/net.h"
 
 /* A dump is restarted this many times when the kernel says it was interrupted. */
@@ -404,15 +405,15 @@ static int plan(const struct pscope_diag_filter *f, int fam[4], int proto[4])
 	return n;
 }
 
-static int open_netlink(uint32_t *pid)
+static int open_netlink(int nsfd, uint32_t *pid)
 {
 	struct sockaddr_nl sa = { .nl_family = AF_NETLINK };
 	socklen_t len = sizeof(sa);
 	struct timeval tv = { .tv_sec = 10 };
-	int fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_SOCK_DIAG);
+	int fd = pscope_netns_socket(nsfd, AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_SOCK_DIAG);
 
 	if (fd < 0)
-		return -errno;
+		return fd;
 	/* A kernel that never finishes its dump must not hang us. */
 	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
@@ -484,6 +485,12 @@ static int restart(struct session *ss)
 int pscope_diag_netlink(const struct pscope_diag_filter *f, pscope_diag_cb cb, void *ctx,
 			int dump_fd, struct pscope_diag_stats *st)
 {
+	return pscope_diag_netlink_in(-1, f, cb, ctx, dump_fd, st);
+}
+
+int pscope_diag_netlink_in(int nsfd, const struct pscope_diag_filter *f, pscope_diag_cb cb,
+			   void *ctx, int dump_fd, struct pscope_diag_stats *st)
+{
 	static uint8_t buf[RECV_BUF] __attribute__((aligned(8)));
 	struct pscope_diag_stats dummy;
 	struct session ss = { .f = f, .cb = cb, .ctx = ctx, .st = st ? st : &dummy };
@@ -491,7 +498,7 @@ int pscope_diag_netlink(const struct pscope_diag_filter *f, pscope_diag_cb cb, v
 	uint32_t seq = 0;
 
 	memset(ss.st, 0, sizeof(*ss.st));
-	fd = open_netlink(&ss.pid);
+	fd = open_netlink(nsfd, &ss.pid);
 	if (fd < 0)
 		return fd;
 	ss.check_pid = true;
