@@ -212,13 +212,18 @@ out:
 
 int portstats_collect(struct portstats *ps)
 {
+	return portstats_collect_in(ps, -1);
+}
+
+int portstats_collect_in(struct portstats *ps, int nsfd)
+{
 	struct pscope_diag_filter f = { .port = -1 };
 	struct pscope_diag_stats st;
 	int rc;
 
 	ps->nsocks = ps->nlisteners = 0;
 	ps->oom = 0;
-	rc = pscope_diag_netlink(&f, add_sock, ps, -1, &st);
+	rc = pscope_diag_netlink_in(nsfd, &f, add_sock, ps, -1, &st);
 	if (rc < 0)
 		return ps->oom ? -ENOMEM : rc;
 	return count(ps);

@@ -65,6 +65,9 @@ struct portstats {
  */
 int portstats_collect(struct portstats *ps);
 
+/* As portstats_collect, in network namespace NSFD (-1: ours; pscope_diag_netlink_in). */
+int portstats_collect_in(struct portstats *ps, int nsfd);
+
 /* Frees what PS holds. */
 void portstats_free(struct portstats *ps);
 
