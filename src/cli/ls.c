@@ -19,7 +19,7 @@
 #define NO_OWNER UINT32_MAX
 
 /*
- * Roles, from the kernel's facts alone (see role_of()).  queued: handshake
+ * Roles, in enum pscope_role's order (pscope_diag_role()).  queued: handshake
  * done, in a listener's accept queue, accept() not called yet; handshake: a
  * SYN_RECV socket, the handshake not done; orphaned: closed by its owner, the
  * kernel ends the connection alone.
@@ -28,6 +28,8 @@ enum role { R_LISTENER, R_ACCEPTED, R_QUEUED, R_HANDSHAKE, R_ORPHANED, R_BOUND, 
 	    R_CLIENT, R_OTHER, R_COUNT };
 static const char *const role_names[] = { "listener", "accepted", "queued", "handshake", "orphaned",
 					  "bound", "connected", "client", "-" };
+_Static_assert(R_OTHER == (int)PSCOPE_ROLE_NONE && R_QUEUED == (int)PSCOPE_ROLE_QUEUED &&
+		       R_CLIENT == (int)PSCOPE_ROLE_CLIENT, "ls's roles follow enum pscope_role");
 
 struct owner {
 	pid_t pid;
@@ -131,39 +133,10 @@ static bool is_listener(const struct pscope_diag_sock *s)
 	return s->proto == IPPROTO_TCP && s->state == TCP_LISTEN;
 }
 
-/*
- * The role of a socket whose local port is the port, from what the kernel
- * says of it.  A TCP socket gets a socket file (an inode) when accept() takes
- * it from the listener's queue (sock_graft() in inet_accept()), and loses it
- * when its owner closes it (sock_orphan()); close() also moves it out of
- * ESTABLISHED and CLOSE_WAIT (tcp_close_state()).  So, with no inode:
- * ESTABLISHED or CLOSE_WAIT (the peer closed while it waited) is in an accept
- * queue, SYN_RECV is still in the handshake, any other state was closed by its
- * owner.  With an inode it was accepted, whoever holds it now (even a process
- * this user cannot inspect).
- */
-static enum role local_tcp_role(const struct pscope_diag_sock *s)
-{
-	if (s->state == TCP_SYN_RECV || s->state == 12)
-		return s->inode ? R_ACCEPTED : R_HANDSHAKE;
-	if (s->inode)
-		return R_ACCEPTED;
-	if (s->state == TCP_ESTABLISHED || s->state == TCP_CLOSE_WAIT)
-		return R_QUEUED;
-	return R_ORPHANED;
-}
-
+/* The role, by the library's rule (pscope_diag_role(): the kernel's facts behind it). */
 static enum role role_of(const struct pscope_diag_sock *s)
 {
-	if (s->side == PSCOPE_SIDE_REMOTE)
-		return R_CLIENT;
-	if (is_listener(s))
-		return R_LISTENER;
-	if (s->side != PSCOPE_SIDE_LOCAL)
-		return R_OTHER;
-	if (s->proto == IPPROTO_UDP)
-		return s->state == TCP_CLOSE ? R_BOUND : R_CONNECTED;
-	return local_tcp_role(s);
+	return (enum role)pscope_diag_role(s);
 }
 
 /* The namespace socket I came from (with --netns). */

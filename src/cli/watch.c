@@ -63,11 +63,13 @@ struct until {
 	unsigned long n;
 };
 
-/* ls's roles, from the same facts (see ls.c). */
+/* ls's roles: enum pscope_role's order (pscope_diag_role()), then what --until adds. */
 enum role { R_LISTENER, R_ACCEPTED, R_QUEUED, R_HANDSHAKE, R_ORPHANED, R_BOUND, R_CONNECTED,
 	    R_CLIENT, R_NONE, R_ANY };
 static const char *const role_names[] = { "listener", "accepted", "queued", "handshake", "orphaned",
 					  "bound", "connected", "client" };
+_Static_assert(R_NONE == (int)PSCOPE_ROLE_NONE && R_QUEUED == (int)PSCOPE_ROLE_QUEUED &&
+		       R_CLIENT == (int)PSCOPE_ROLE_CLIENT, "watch's roles follow enum pscope_role");
 
 struct watch {
 	struct pscope_diag_filter f;
@@ -222,30 +224,12 @@ static void erase(struct watch *w, struct entry *e)
 
 /* ---- events ---- */
 
-/*
- * The role of a socket, as ls gives it: a TCP socket on the port's side has a
- * socket file (an inode) once accept() took it and until its owner closes it;
- * without one it waits in an accept queue (ESTABLISHED, CLOSE_WAIT), is in its
- * handshake (SYN_RECV) or was closed by its owner (orphaned: any other state,
- * TIME_WAIT included).
- */
+/* The role, as ls gives it: pscope_diag_role(), in enum pscope_role's order. */
 static enum role role_of(const struct watch *w, const struct pscope_diag_sock *s)
 {
 	if (w->f.port < 0)
 		return R_NONE;
-	if (s->side == PSCOPE_SIDE_REMOTE)
-		return R_CLIENT;
-	if (s->proto == IPPROTO_UDP)
-		return s->state == TCP_CLOSE ? R_BOUND : R_CONNECTED;
-	if (s->state == TCP_LISTEN)
-		return R_LISTENER;
-	if (s->state == TCP_SYN_RECV || s->state == 12)
-		return s->inode ? R_ACCEPTED : R_HANDSHAKE;
-	if (s->inode)
-		return R_ACCEPTED;
-	if (s->state == TCP_ESTABLISHED || s->state == TCP_CLOSE_WAIT)
-		return R_QUEUED;
-	return R_ORPHANED;
+	return (enum role)pscope_diag_role(s);
 }
 
 /* A number the kernel gave, or null where it gave none (a minisocket's queues, a freed socket's inode). */

@@ -86,6 +86,34 @@ const char pscope_diag_state_names[] =
 	"last-ack, listening, closing, all, connected, synchronized, bucket, big, syn-rcv, unconnected, "
 	"listen, close, unconn";
 
+enum pscope_role pscope_diag_role(const struct pscope_diag_sock *s)
+{
+	if (s->proto == IPPROTO_TCP && s->state == TCP_LISTEN)
+		return PSCOPE_ROLE_LISTENER;
+	if (s->side == PSCOPE_SIDE_REMOTE)
+		return PSCOPE_ROLE_CLIENT;
+	if (s->side != PSCOPE_SIDE_LOCAL)
+		return PSCOPE_ROLE_NONE;
+	if (s->proto == IPPROTO_UDP)
+		return s->state == TCP_CLOSE ? PSCOPE_ROLE_BOUND : PSCOPE_ROLE_CONNECTED;
+	if (s->state == TCP_SYN_RECV || s->state == 12 /* TCP_NEW_SYN_RECV */)
+		return s->inode ? PSCOPE_ROLE_ACCEPTED : PSCOPE_ROLE_HANDSHAKE;
+	if (s->inode)
+		return PSCOPE_ROLE_ACCEPTED;
+	if (s->state == TCP_ESTABLISHED || s->state == TCP_CLOSE_WAIT)
+		return PSCOPE_ROLE_QUEUED;
+	return PSCOPE_ROLE_ORPHANED;
+}
+
+const char *pscope_diag_role_name(enum pscope_role r)
+{
+	static const char *const names[PSCOPE_ROLES] = {
+		"listener", "accepted", "queued", "handshake", "orphaned", "bound", "connected", "client",
+	};
+
+	return r < PSCOPE_ROLES ? names[r] : NULL;
+}
+
 uint32_t pscope_diag_state_mask(const char *name)
 {
 	for (size_t i = 0; i < sizeof(state_filters) / sizeof(state_filters[0]); i++) {
