@@ -62,6 +62,7 @@ struct text {
 
 static const char usage[] =
 	"usage: portscope exporter [--listen ADDR:PORT] [--textfile DIR [--interval S]] [--once]\n"
+	"                          [--netns NAME|all]\n"
 	"\n"
 	"Prometheus metrics about every TCP and UDP socket of this host, counted by\n"
 	"port: sockets by port, protocol, role and state; each listener's accept queue\n"

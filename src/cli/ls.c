@@ -638,7 +638,7 @@ static void print_sentence(const struct ls_opts *o, const struct listing *l, con
 	if (l->reuseport_groups)
 		printf("Listeners in a SO_REUSEPORT group share one address, port, device, "
 		       "IPV6_V6ONLY and owner uid; the kernel spreads new connections among them.\n");
-	else if (port >= 0 && sum->role[R_LISTENER] > 1 && !o->options)
+	else if (port >= 0 && sum->role[R_LISTENER] > 1 && !o->options && l->nns <= 1)
 		printf("%u listeners on one port: -o shows whether SO_REUSEPORT lets them share it.\n",
 		       sum->role[R_LISTENER]);
 }
