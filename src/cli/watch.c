@@ -1084,6 +1084,10 @@ static int open_namespaces(struct watch *w)
 		cli_warn("--netns: %s", pscope_strerror(rc));
 		return EXIT_FAIL;
 	}
+	if (w->nns == 0) {
+		cli_warn("--netns all: no network namespace could be opened");
+		return EXIT_FAIL;
+	}
 	return EXIT_OK;
 }
 
