@@ -163,6 +163,42 @@ static void put_sockets(struct text *t, const struct portstats *ps, const char *
 	}
 }
 
+/* One namespace's listeners: the queue's length (K 0) or limit (K 1) of each, under NAME. */
+static void put_queues(struct text *t, const char *name, int k, const struct portstats *ps,
+		       const char *lab)
+{
+	for (size_t i = 0; i < ps->nlisteners; i++) {
+		const struct pscope_diag_sock *s = &ps->listeners[i].s;
+		char addr[INET6_ADDRSTRLEN + IF_NAMESIZE + 2];
+
+		address_label(s, addr, sizeof(addr));
+		put(t, "%s{%saddress=\"%s\",port=\"%u\",cookie=\"%llu\"} %u\n", name, lab, addr,
+		    s->lport, (unsigned long long)s->cookie, k ? s->wqueue : s->rqueue);
+	}
+}
+
+/* One namespace's SO_REUSEPORT groups: one series per group, its first member speaking for all. */
+static void put_groups(struct text *t, const struct portstats *ps, const char *lab)
+{
+	for (size_t i = 0; i < ps->nlisteners; i++) {
+		const struct pscope_diag_sock *s = &ps->listeners[i].s;
+		char addr[INET6_ADDRSTRLEN + IF_NAMESIZE + 2];
+		bool first = true;
+
+		for (size_t j = 0; j < i && first; j++) {
+			const struct pscope_diag_sock *o = &ps->listeners[j].s;
+
+			first = !(o->family == s->family && o->lport == s->lport &&
+				  o->ifindex == s->ifindex && !memcmp(o->laddr, s->laddr, 16));
+		}
+		if (!first)
+			continue;
+		address_label(s, addr, sizeof(addr));
+		put(t, "portscope_reuseport_group_listeners{%saddress=\"%s\",port=\"%u\"} %u\n",
+		    lab, addr, s->lport, ps->listeners[i].group_size);
+	}
+}
+
 static void put_listeners(struct text *t, const struct nsstats *ns, size_t nns)
 {
 	static const struct { const char *name, *help; } fam[] = {
@@ -175,39 +211,12 @@ static void put_listeners(struct text *t, const struct nsstats *ns, size_t nns)
 	for (int k = 0; k < 2; k++) {
 		family_header(t, fam[k].name, "gauge", fam[k].help);
 		for (size_t n = 0; n < nns; n++)
-		for (size_t i = 0; i < ns[n].ps.nlisteners; i++) {
-			const struct portstats *ps = &ns[n].ps;
-			const struct pscope_diag_sock *s = &ps->listeners[i].s;
-			char addr[INET6_ADDRSTRLEN + IF_NAMESIZE + 2];
-
-			address_label(s, addr, sizeof(addr));
-			put(t, "%s{%saddress=\"%s\",port=\"%u\",cookie=\"%llu\"} %u\n", fam[k].name,
-			    ns[n].label, addr,
-			    s->lport, (unsigned long long)s->cookie, k ? s->wqueue : s->rqueue);
-		}
+			put_queues(t, fam[k].name, k, &ns[n].ps, ns[n].label);
 	}
 	family_header(t, "portscope_reuseport_group_listeners", "gauge",
 		      "TCP listeners on one address and port; more than one only through SO_REUSEPORT.");
 	for (size_t n = 0; n < nns; n++)
-	for (size_t i = 0; i < ns[n].ps.nlisteners; i++) {
-		const struct portstats *ps = &ns[n].ps;
-		const struct pscope_diag_sock *s = &ps->listeners[i].s;
-		char addr[INET6_ADDRSTRLEN + IF_NAMESIZE + 2];
-		bool first = true;
-
-		/* One series per group: the first member of it speaks for all. */
-		for (size_t j = 0; j < i && first; j++) {
-			const struct pscope_diag_sock *o = &ps->listeners[j].s;
-
-			first = !(o->family == s->family && o->lport == s->lport &&
-				  o->ifindex == s->ifindex && !memcmp(o->laddr, s->laddr, 16));
-		}
-		if (!first)
-			continue;
-		address_label(s, addr, sizeof(addr));
-		put(t, "portscope_reuseport_group_listeners{%saddress=\"%s\",port=\"%u\"} %u\n",
-		    ns[n].label, addr, s->lport, ps->listeners[i].group_size);
-	}
+		put_groups(t, &ns[n].ps, ns[n].label);
 }
 
 static double now_s(void)
