@@ -24,8 +24,9 @@
  * Opens network namespace NAME: a path if it holds a '/', else
  * /run/netns/NAME as ip-netns(8) names it.  Returns an O_RDONLY|O_CLOEXEC
  * descriptor, or -ENOENT (no such namespace), -EINVAL (an empty name, "." or
- * "..", or a file that is not a network namespace: ioctl NS_GET_NSTYPE,
- * ioctl_ns(2)), or open(2)'s errors.
+ * "..", a file not on nsfs (statfs(2), NSFS_MAGIC), or a namespace that
+ * setns(CLONE_NEWNET) refuses as not a network one), -EPERM (setns(2) without
+ * CAP_SYS_ADMIN: it is tried once, in and back out), or open(2)'s errors.
  */
 int pscope_netns_open(const char *name);
 
