@@ -121,6 +121,17 @@ int pscope_diag_netlink(const struct pscope_diag_filter *f, pscope_diag_cb cb, v
 			int dump_fd, struct pscope_diag_stats *st);
 
 /*
+ * As pscope_diag_netlink, in the network namespace NSFD (an open
+ * /run/netns/NAME or /proc/PID/ns/net: pscope_netns_open(); -1: the caller's
+ * own): the sock_diag socket is created there (pscope_netns_socket()), so the
+ * dump lists that namespace's sockets.  Also returns pscope_netns_socket()'s
+ * errors (-EPERM without CAP_SYS_ADMIN, -EINVAL for a file that is not a
+ * network namespace).
+ */
+int pscope_diag_netlink_in(int nsfd, const struct pscope_diag_filter *f, pscope_diag_cb cb,
+			   void *ctx, int dump_fd, struct pscope_diag_stats *st);
+
+/*
  * Lists the sockets recorded in BUF (LEN bytes written by pscope_diag_netlink's
  * DUMP_FD), validating it as a kernel reply.  Returns as pscope_diag_netlink.
  */
@@ -177,6 +188,38 @@ extern const char pscope_diag_state_names[];
  * /proc/net does not give: an IPv6 address with a scope (the interface).
  */
 int pscope_diag_proc_filter_ok(const struct pscope_diag_filter *f);
+
+/* What a socket is to the port it was listed for (its side): pscope_diag_role(). */
+enum pscope_role {
+	PSCOPE_ROLE_LISTENER,	/* a TCP socket in LISTEN */
+	PSCOPE_ROLE_ACCEPTED,	/* server side with a socket file: accept() took it */
+	PSCOPE_ROLE_QUEUED,	/* server side, handshake done, in an accept queue, not accepted */
+	PSCOPE_ROLE_HANDSHAKE,	/* server side, SYN_RECV, not accepted */
+	PSCOPE_ROLE_ORPHANED,	/* server side, closed by its owner: the kernel ends it alone */
+	PSCOPE_ROLE_BOUND,	/* UDP, unconnected, on the port */
+	PSCOPE_ROLE_CONNECTED,	/* UDP, connected, its local port the port */
+	PSCOPE_ROLE_CLIENT,	/* its remote port is the port */
+	PSCOPE_ROLE_NONE,	/* no port was asked for (side PSCOPE_SIDE_ANY) */
+	PSCOPE_ROLES = PSCOPE_ROLE_NONE
+};
+
+/*
+ * The role of S from its side (set by pscope_diag_match(); PSCOPE_SIDE_LOCAL
+ * for the server's end) and what the kernel says of it.  A TCP socket gets a
+ * socket file (an inode) when accept() takes it from the listener's queue
+ * (sock_graft() in inet_accept(), net/ipv4/af_inet.c), and loses it when its
+ * owner closes it (sock_orphan()); close() also moves it out of ESTABLISHED
+ * and CLOSE_WAIT (tcp_close_state(), net/ipv4/tcp.c).  So on the local side,
+ * with no inode: ESTABLISHED or CLOSE_WAIT (the peer closed while it waited)
+ * is queued, SYN_RECV (and NEW_SYN_RECV, a request) is in the handshake, any
+ * other state (TIME_WAIT included) was orphaned.  With an inode it was
+ * accepted, whoever holds it now.  A listener is a listener from either
+ * side.  Returns PSCOPE_ROLE_NONE for PSCOPE_SIDE_ANY (but a listener).
+ */
+enum pscope_role pscope_diag_role(const struct pscope_diag_sock *s);
+
+/* The role's name as ls prints it ("queued"); NULL for PSCOPE_ROLE_NONE. */
+const char *pscope_diag_role_name(enum pscope_role r);
 
 /* The socket's local or peer end as a pscope_addr. */
 void pscope_diag_local(const struct pscope_diag_sock *s, struct pscope_addr *a);

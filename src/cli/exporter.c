@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "portscope/netns.h"
 #include "portstats.h"
 
 /*
@@ -40,9 +41,17 @@ struct exporter {
 	bool once;
 	struct pscope_loop *loop;
 	struct MHD_Daemon *httpd;
-	struct portstats ps;
+	const char *netns;	/* --netns NAME or "all", or NULL: our own */
+	struct nsstats *ns;	/* one per namespace read by the last scrape */
+	size_t nns, ns_cap;
 	int status;
 	unsigned long scrapes;
+};
+
+/* One namespace's counts, and its label prefix ('netns="NAME",' or ""). */
+struct nsstats {
+	struct portstats ps;
+	char label[160];
 };
 
 struct text {
@@ -53,6 +62,7 @@ struct text {
 
 static const char usage[] =
 	"usage: portscope exporter [--listen ADDR:PORT] [--textfile DIR [--interval S]] [--once]\n"
+	"                          [--netns NAME|all]\n"
 	"\n"
 	"Prometheus metrics about every TCP and UDP socket of this host, counted by\n"
 	"port: sockets by port, protocol, role and state; each listener's accept queue\n"
@@ -68,6 +78,10 @@ static const char usage[] =
 	"      --interval S        with --textfile: write it again every S seconds until\n"
 	"                          SIGINT or SIGTERM\n"
 	"      --once              print the metrics on stdout and exit\n"
+	"      --netns NAME        the sockets of network namespace NAME (/run/netns/NAME,\n"
+	"                          or a path such as /proc/PID/ns/net); 'all': every one on\n"
+	"                          the host, read again at each scrape; each series gets a\n"
+	"                          label netns=\"NAME\" (net:[INODE] for one without a name)\n"
 	"  -h, --help              show this help\n"
 	"\n"
 	"Exit status: 0; 1 if the port cannot be served, the kernel cannot be read or\n"
@@ -122,11 +136,8 @@ static void address_label(const struct pscope_diag_sock *s, char *buf, size_t si
 		snprintf(buf + strlen(buf), size - strlen(buf), "%%%s", ifname);
 }
 
-static void put_sockets(struct text *t, const struct portstats *ps)
+static void put_sockets(struct text *t, const struct portstats *ps, const char *lab)
 {
-	family_header(t, "portscope_sockets", "gauge",
-		      "Sockets by the port they serve or connect to (a client with an ephemeral "
-		      "port counts under the port it connects to), protocol, role and state.");
 	for (size_t i = 0; i < ps->nports; i++) {
 		const struct ps_port *p = &ps->ports[i];
 		const char *proto = p->proto == IPPROTO_UDP ? "udp" : "tcp";
@@ -146,13 +157,49 @@ static void put_sockets(struct text *t, const struct portstats *ps)
 					snprintf(port, sizeof(port), "%u", p->port);
 				else
 					snprintf(port, sizeof(port), "other");
-				put(t, "portscope_sockets{port=\"%s\",proto=\"%s\",role=\"%s\",state=\"%s\"} %u\n",
-				    port, proto, ps_role_names[r], ps_state_label(p->proto, (uint8_t)st), n);
+				put(t, "portscope_sockets{%sport=\"%s\",proto=\"%s\",role=\"%s\",state=\"%s\"} %u\n",
+				    lab, port, proto, ps_role_names[r], ps_state_label(p->proto, (uint8_t)st), n);
 			}
 	}
 }
 
-static void put_listeners(struct text *t, const struct portstats *ps)
+/* One namespace's listeners: the queue's length (K 0) or limit (K 1) of each, under NAME. */
+static void put_queues(struct text *t, const char *name, int k, const struct portstats *ps,
+		       const char *lab)
+{
+	for (size_t i = 0; i < ps->nlisteners; i++) {
+		const struct pscope_diag_sock *s = &ps->listeners[i].s;
+		char addr[INET6_ADDRSTRLEN + IF_NAMESIZE + 2];
+
+		address_label(s, addr, sizeof(addr));
+		put(t, "%s{%saddress=\"%s\",port=\"%u\",cookie=\"%llu\"} %u\n", name, lab, addr,
+		    s->lport, (unsigned long long)s->cookie, k ? s->wqueue : s->rqueue);
+	}
+}
+
+/* One namespace's SO_REUSEPORT groups: one series per group, its first member speaking for all. */
+static void put_groups(struct text *t, const struct portstats *ps, const char *lab)
+{
+	for (size_t i = 0; i < ps->nlisteners; i++) {
+		const struct pscope_diag_sock *s = &ps->listeners[i].s;
+		char addr[INET6_ADDRSTRLEN + IF_NAMESIZE + 2];
+		bool first = true;
+
+		for (size_t j = 0; j < i && first; j++) {
+			const struct pscope_diag_sock *o = &ps->listeners[j].s;
+
+			first = !(o->family == s->family && o->lport == s->lport &&
+				  o->ifindex == s->ifindex && !memcmp(o->laddr, s->laddr, 16));
+		}
+		if (!first)
+			continue;
+		address_label(s, addr, sizeof(addr));
+		put(t, "portscope_reuseport_group_listeners{%saddress=\"%s\",port=\"%u\"} %u\n",
+		    lab, addr, s->lport, ps->listeners[i].group_size);
+	}
+}
+
+static void put_listeners(struct text *t, const struct nsstats *ns, size_t nns)
 {
 	static const struct { const char *name, *help; } fam[] = {
 		{ "portscope_listener_accept_queue_length",
@@ -163,35 +210,13 @@ static void put_listeners(struct text *t, const struct portstats *ps)
 
 	for (int k = 0; k < 2; k++) {
 		family_header(t, fam[k].name, "gauge", fam[k].help);
-		for (size_t i = 0; i < ps->nlisteners; i++) {
-			const struct pscope_diag_sock *s = &ps->listeners[i].s;
-			char addr[INET6_ADDRSTRLEN + IF_NAMESIZE + 2];
-
-			address_label(s, addr, sizeof(addr));
-			put(t, "%s{address=\"%s\",port=\"%u\",cookie=\"%llu\"} %u\n", fam[k].name, addr,
-			    s->lport, (unsigned long long)s->cookie, k ? s->wqueue : s->rqueue);
-		}
+		for (size_t n = 0; n < nns; n++)
+			put_queues(t, fam[k].name, k, &ns[n].ps, ns[n].label);
 	}
 	family_header(t, "portscope_reuseport_group_listeners", "gauge",
 		      "TCP listeners on one address and port; more than one only through SO_REUSEPORT.");
-	for (size_t i = 0; i < ps->nlisteners; i++) {
-		const struct pscope_diag_sock *s = &ps->listeners[i].s;
-		char addr[INET6_ADDRSTRLEN + IF_NAMESIZE + 2];
-		bool first = true;
-
-		/* One series per group: the first member of it speaks for all. */
-		for (size_t j = 0; j < i && first; j++) {
-			const struct pscope_diag_sock *o = &ps->listeners[j].s;
-
-			first = !(o->family == s->family && o->lport == s->lport &&
-				  o->ifindex == s->ifindex && !memcmp(o->laddr, s->laddr, 16));
-		}
-		if (!first)
-			continue;
-		address_label(s, addr, sizeof(addr));
-		put(t, "portscope_reuseport_group_listeners{address=\"%s\",port=\"%u\"} %u\n", addr,
-		    s->lport, ps->listeners[i].group_size);
-	}
+	for (size_t n = 0; n < nns; n++)
+		put_groups(t, &ns[n].ps, ns[n].label);
 }
 
 static double now_s(void)
@@ -202,16 +227,110 @@ static double now_s(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-/* One scrape: a dump, the counts, the text.  Returns 0, or the dump's error (the text says so too). */
+/* A label value as the exposition format writes it: \\, \" and \n escaped. */
+static void label_value(char *buf, size_t size, const char *v)
+{
+	size_t n = 0;
+
+	for (; *v && n + 3 < size; v++) {
+		if (*v == '\\' || *v == '"' || *v == '\n')
+			buf[n++] = '\\';
+		buf[n++] = *v == '\n' ? 'n' : *v;
+	}
+	buf[n] = '\0';
+}
+
+/* The next namespace's slot (its arrays kept from the last scrape), or NULL. */
+static struct nsstats *ns_slot(struct exporter *e, const char *label)
+{
+	struct nsstats *x;
+	char v[128];
+
+	if (e->nns == e->ns_cap) {
+		size_t cap = e->ns_cap ? e->ns_cap * 2 : 4;
+		void *p = realloc(e->ns, cap * sizeof(*e->ns));
+
+		if (!p)
+			return NULL;
+		e->ns = p;
+		memset(e->ns + e->ns_cap, 0, (cap - e->ns_cap) * sizeof(*e->ns));
+		e->ns_cap = cap;
+	}
+	x = &e->ns[e->nns++];
+	x->label[0] = '\0';
+	if (label) {
+		label_value(v, sizeof(v), label);
+		snprintf(x->label, sizeof(x->label), "netns=\"%s\",", v);
+	}
+	return x;
+}
+
+static int collect_ns(const struct pscope_netns *ns, void *ctx)
+{
+	struct exporter *e = ctx;
+	struct nsstats *x = ns_slot(e, ns->label);
+	int rc;
+
+	if (!x)
+		return -ENOMEM;
+	rc = portstats_collect_in(&x->ps, ns->fd);
+	if (rc < 0)
+		cli_warn("netlink sock_diag in namespace %s: %s", ns->label, pscope_strerror(rc));
+	return rc;
+}
+
+/* Every namespace asked for, each into a slot of E->ns.  0 or a negative error. */
+static int collect(struct exporter *e)
+{
+	struct pscope_netns ns = { .name = e->netns };
+	int rc;
+
+	e->nns = 0;
+	if (!e->netns) {
+		struct nsstats *x = ns_slot(e, NULL);
+
+		rc = x ? portstats_collect(&x->ps) : -ENOMEM;
+		if (rc < 0)
+			cli_warn("netlink sock_diag: %s", pscope_strerror(rc));
+		return rc;
+	}
+	if (!strcmp(e->netns, "all")) {
+		rc = pscope_netns_list(collect_ns, e);
+		return rc < 0 ? rc : 0;
+	}
+	ns.fd = pscope_netns_open(e->netns);
+	if (ns.fd < 0) {
+		cli_warn("--netns '%s': %s", e->netns,
+			 ns.fd == -EINVAL ? "not a network namespace" : strerror(-ns.fd));
+		return ns.fd;
+	}
+	snprintf(ns.label, sizeof(ns.label), "%s", e->netns);
+	rc = collect_ns(&ns, e);
+	close(ns.fd);
+	return rc;
+}
+
+static void free_ns(struct exporter *e)
+{
+	for (size_t i = 0; i < e->ns_cap; i++)
+		portstats_free(&e->ns[i].ps);
+	free(e->ns);
+}
+
+/* One scrape: a dump per namespace, the counts, the text.  Returns 0, or the error (the text says so too). */
 static int scrape(struct exporter *e, struct text *t)
 {
 	double start = now_s();
-	int rc = portstats_collect(&e->ps);
+	int rc = collect(e);
 
 	e->scrapes++;
 	if (rc == 0) {
-		put_sockets(t, &e->ps);
-		put_listeners(t, &e->ps);
+		family_header(t, "portscope_sockets", "gauge",
+			      "Sockets by the port they serve or connect to (a client with an ephemeral "
+			      "port counts under the port it connects to), protocol, role and state.");
+		for (size_t n = 0; n < e->nns; n++)
+			put_sockets(t, &e->ns[n].ps, e->ns[n].label);
+		put_listeners(t, e->ns, e->nns);
 	}
 	family_header(t, "portscope_scrape_success", "gauge",
 		      "1 if the kernel's socket list was read (NETLINK_SOCK_DIAG), 0 if not.");
@@ -219,8 +338,6 @@ static int scrape(struct exporter *e, struct text *t)
 	family_header(t, "portscope_scrape_duration_seconds", "gauge",
 		      "How long this scrape took: one sock_diag dump of every TCP and UDP socket, and the counting.");
 	put(t, "portscope_scrape_duration_seconds %.6f\n", now_s() - start);
-	if (rc < 0)
-		cli_warn("netlink sock_diag: %s", pscope_strerror(rc));
 	return t->oom ? -ENOMEM : rc;
 }
 
@@ -481,7 +598,7 @@ static int run_textfile(struct exporter *e)
 	return rc < 0 ? EXIT_FAIL : e->status;
 }
 
-enum { OPT_TEXTFILE = 256, OPT_INTERVAL, OPT_ONCE };
+enum { OPT_TEXTFILE = 256, OPT_INTERVAL, OPT_ONCE, OPT_NETNS };
 
 int cmd_exporter(int argc, char **argv)
 {
@@ -490,6 +607,7 @@ int cmd_exporter(int argc, char **argv)
 		{ "textfile", required_argument, NULL, OPT_TEXTFILE },
 		{ "interval", required_argument, NULL, OPT_INTERVAL },
 		{ "once", no_argument, NULL, OPT_ONCE },
+		{ "netns", required_argument, NULL, OPT_NETNS },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -503,6 +621,11 @@ int cmd_exporter(int argc, char **argv)
 		case 'l': e.listen = optarg; break;
 		case OPT_TEXTFILE: e.textfile = optarg; break;
 		case OPT_ONCE: e.once = true; break;
+		case OPT_NETNS:
+			if (!*optarg)
+				return cli_usage_error("--netns needs a namespace name, a path or 'all'");
+			e.netns = optarg;
+			break;
 		case OPT_INTERVAL:
 			if (cli_parse_seconds("--interval", optarg, &e.interval) < 0)
 				return EXIT_USAGE;
@@ -530,10 +653,10 @@ int cmd_exporter(int argc, char **argv)
 		if (t.buf && fwrite(t.buf, 1, t.len, stdout) != t.len)
 			cli_check_stdout();
 		free(t.buf);
-		portstats_free(&e.ps);
+		free_ns(&e);
 		return cli_finish(rc < 0 ? EXIT_FAIL : EXIT_OK);
 	}
 	rc = e.textfile ? run_textfile(&e) : serve_http(&e);
-	portstats_free(&e.ps);
+	free_ns(&e);
 	return cli_finish(rc);
 }

@@ -12,13 +12,14 @@
 
 #include "cli.h"
 #include "portscope/json.h"
+#include "portscope/netns.h"
 
 /* A replay file larger than this is not a dump we wrote. */
 #define REPLAY_MAX (1024UL * 1024 * 1024)
 #define NO_OWNER UINT32_MAX
 
 /*
- * Roles, from the kernel's facts alone (see role_of()).  queued: handshake
+ * Roles, in enum pscope_role's order (pscope_diag_role()).  queued: handshake
  * done, in a listener's accept queue, accept() not called yet; handshake: a
  * SYN_RECV socket, the handshake not done; orphaned: closed by its owner, the
  * kernel ends the connection alone.
@@ -27,6 +28,8 @@ enum role { R_LISTENER, R_ACCEPTED, R_QUEUED, R_HANDSHAKE, R_ORPHANED, R_BOUND, 
 	    R_CLIENT, R_OTHER, R_COUNT };
 static const char *const role_names[] = { "listener", "accepted", "queued", "handshake", "orphaned",
 					  "bound", "connected", "client", "-" };
+_Static_assert(R_OTHER == (int)PSCOPE_ROLE_NONE && R_QUEUED == (int)PSCOPE_ROLE_QUEUED &&
+		       R_CLIENT == (int)PSCOPE_ROLE_CLIENT, "ls's roles follow enum pscope_role");
 
 struct owner {
 	pid_t pid;
@@ -41,6 +44,13 @@ struct extra {
 	struct pscope_sockopts opts;
 };
 
+/* The sockets from socks[start] to the next range's start came from this namespace. */
+struct ns_range {
+	size_t start;
+	uint64_t inode;
+	char label[48];
+};
+
 struct listing {
 	struct pscope_diag_sock *socks;
 	size_t n, cap;
@@ -51,6 +61,9 @@ struct listing {
 	unsigned unknown_owner;	/* sockets whose owner may be among the unreadable processes */
 	unsigned reuseport_groups;
 	int oom;
+	size_t base;		/* where the namespace being read starts in socks */
+	struct ns_range *ns;	/* with --netns: the namespaces, in the order read */
+	size_t nns;
 };
 
 struct ls_opts {
@@ -59,6 +72,7 @@ struct ls_opts {
 	bool processes, extended, options, proc, summary_only, no_header;
 	const char *dump, *replay;
 	const char *source;
+	const char *netns;	/* --netns NAME or "all", or NULL */
 };
 
 static const char usage[] =
@@ -97,6 +111,11 @@ static const char usage[] =
 	"      --proc           read /proc/net instead of netlink sock_diag\n"
 	"      --dump FILE      also save the raw netlink requests and replies to FILE\n"
 	"      --replay FILE    read a saved dump instead of asking the kernel\n"
+	"      --netns NAME     the sockets of network namespace NAME (/run/netns/NAME, as\n"
+	"                       ip netns names it, or a path such as /proc/PID/ns/net);\n"
+	"                       'all': every namespace on the host (named ones, then those\n"
+	"                       of the processes, each once); each socket is labelled with\n"
+	"                       its namespace: its name, else net:[INODE]\n"
 	"  -h, --help           show this help\n"
 	"\n"
 	"Roles of a socket whose local port is PORT: listener; accepted (it has a socket\n"
@@ -114,39 +133,26 @@ static bool is_listener(const struct pscope_diag_sock *s)
 	return s->proto == IPPROTO_TCP && s->state == TCP_LISTEN;
 }
 
-/*
- * The role of a socket whose local port is the port, from what the kernel
- * says of it.  A TCP socket gets a socket file (an inode) when accept() takes
- * it from the listener's queue (sock_graft() in inet_accept()), and loses it
- * when its owner closes it (sock_orphan()); close() also moves it out of
- * ESTABLISHED and CLOSE_WAIT (tcp_close_state()).  So, with no inode:
- * ESTABLISHED or CLOSE_WAIT (the peer closed while it waited) is in an accept
- * queue, SYN_RECV is still in the handshake, any other state was closed by its
- * owner.  With an inode it was accepted, whoever holds it now (even a process
- * this user cannot inspect).
- */
-static enum role local_tcp_role(const struct pscope_diag_sock *s)
-{
-	if (s->state == TCP_SYN_RECV || s->state == 12)
-		return s->inode ? R_ACCEPTED : R_HANDSHAKE;
-	if (s->inode)
-		return R_ACCEPTED;
-	if (s->state == TCP_ESTABLISHED || s->state == TCP_CLOSE_WAIT)
-		return R_QUEUED;
-	return R_ORPHANED;
-}
-
+/* The role, by the library's rule (pscope_diag_role(): the kernel's facts behind it). */
 static enum role role_of(const struct pscope_diag_sock *s)
 {
-	if (s->side == PSCOPE_SIDE_REMOTE)
-		return R_CLIENT;
-	if (is_listener(s))
-		return R_LISTENER;
-	if (s->side != PSCOPE_SIDE_LOCAL)
-		return R_OTHER;
-	if (s->proto == IPPROTO_UDP)
-		return s->state == TCP_CLOSE ? R_BOUND : R_CONNECTED;
-	return local_tcp_role(s);
+	return (enum role)pscope_diag_role(s);
+}
+
+/* The namespace socket I came from (with --netns). */
+static const struct ns_range *ns_of(const struct listing *l, size_t i)
+{
+	size_t lo = 0, hi = l->nns;
+
+	while (hi - lo > 1) {
+		size_t mid = (lo + hi) / 2;
+
+		if (l->ns[mid].start <= i)
+			lo = mid;
+		else
+			hi = mid;
+	}
+	return &l->ns[lo];
 }
 
 static int collect(const struct pscope_diag_sock *s, void *ctx)
@@ -154,7 +160,7 @@ static int collect(const struct pscope_diag_sock *s, void *ctx)
 	struct listing *l = ctx;
 
 	if (!s) {
-		l->n = 0; /* the kernel restarted its dump: start again */
+		l->n = l->base; /* the kernel restarted its dump: start this namespace again */
 		return 0;
 	}
 	if (l->n == l->cap) {
@@ -460,6 +466,8 @@ static void print_row(const struct ls_opts *o, const struct listing *l, size_t i
 
 	format_end(s, true, dev_of(l, i), local, sizeof(local));
 	format_end(s, false, 0, peer, sizeof(peer));
+	if (o->netns)
+		lb_pad(&b, ns_of(l, i)->label, 17);
 	lb_pad(&b, s->proto == IPPROTO_UDP ? "udp" : "tcp", 5);
 	lb_pad(&b, pscope_diag_state_name(s), 11);
 	lb_queue(&b, s->rqueue, s->absent & PSCOPE_DIAG_NO_RQUEUE, 6);
@@ -492,6 +500,8 @@ static int print_pass(const struct pscope_diag_sock *s)
 static void print_table(const struct ls_opts *o, const struct listing *l)
 {
 	if (!o->no_header) {
+		if (o->netns)
+			printf("%-17s ", "Netns");
 		printf("%-5s %-11s %6s %6s %-25s %-25s", "Proto", "State", "Recv-Q", "Send-Q", "Local",
 		       "Peer");
 		if (o->f.port >= 0)
@@ -628,7 +638,7 @@ static void print_sentence(const struct ls_opts *o, const struct listing *l, con
 	if (l->reuseport_groups)
 		printf("Listeners in a SO_REUSEPORT group share one address, port, device, "
 		       "IPV6_V6ONLY and owner uid; the kernel spreads new connections among them.\n");
-	else if (port >= 0 && sum->role[R_LISTENER] > 1 && !o->options)
+	else if (port >= 0 && sum->role[R_LISTENER] > 1 && !o->options && l->nns <= 1)
 		printf("%u listeners on one port: -o shows whether SO_REUSEPORT lets them share it.\n",
 		       sum->role[R_LISTENER]);
 }
@@ -665,6 +675,10 @@ static void json_socket(struct pscope_json *j, const struct ls_opts *o, const st
 	format_end(s, true, 0, local, sizeof(local));
 	format_end(s, false, 0, peer, sizeof(peer));
 	pscope_json_object_begin(j, NULL);
+	if (o->netns) {
+		pscope_json_string(j, "netns", ns_of(l, i)->label);
+		pscope_json_uint(j, "netns_inode", ns_of(l, i)->inode);
+	}
 	pscope_json_string(j, "proto", s->proto == IPPROTO_UDP ? "udp" : "tcp");
 	pscope_json_string(j, "state", pscope_diag_state_name(s));
 	json_known(j, "recv_q", s->rqueue, s->absent & PSCOPE_DIAG_NO_RQUEUE);
@@ -824,9 +838,12 @@ static bool netlink_unavailable(int rc)
 	       rc == -EACCES || rc == -EOPNOTSUPP;
 }
 
+static int query_in(struct ls_opts *o, struct listing *l, struct pscope_diag_stats *st, int nsfd);
+static int query_netns(struct ls_opts *o, struct listing *l, struct pscope_diag_stats *st);
+
 static int query(struct ls_opts *o, struct listing *l, struct pscope_diag_stats *st)
 {
-	int rc, dump_fd = -1;
+	int rc;
 
 	if (o->replay) {
 		char *buf = NULL;
@@ -846,6 +863,16 @@ static int query(struct ls_opts *o, struct listing *l, struct pscope_diag_stats 
 		}
 		return 0;
 	}
+	if (o->netns)
+		return query_netns(o, l, st);
+	return query_in(o, l, st, -1);
+}
+
+/* Lists the sockets of namespace NSFD (-1: ours) after those listed so far. */
+static int query_in(struct ls_opts *o, struct listing *l, struct pscope_diag_stats *st, int nsfd)
+{
+	int rc, dump_fd = -1, saved;
+
 	if (!o->proc) {
 		if (o->dump) {
 			dump_fd = open(o->dump, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
@@ -855,7 +882,7 @@ static int query(struct ls_opts *o, struct listing *l, struct pscope_diag_stats 
 			}
 		}
 		o->source = "netlink";
-		rc = pscope_diag_netlink(&o->f, collect, l, dump_fd, st);
+		rc = pscope_diag_netlink_in(nsfd, &o->f, collect, l, dump_fd, st);
 		if (dump_fd >= 0 && close(dump_fd) < 0 && rc >= 0) {
 			cli_warn("%s: %s", o->dump, strerror(errno));
 			return -1;
@@ -868,15 +895,81 @@ static int query(struct ls_opts *o, struct listing *l, struct pscope_diag_stats 
 		}
 		cli_warn("netlink sock_diag unavailable (%s): reading /proc/net instead",
 			 pscope_strerror(rc));
-		l->n = 0;
+		l->n = l->base;
 	}
 	o->source = "proc";
+	/* /proc/net shows the namespace of the task that opens it. */
+	saved = nsfd >= 0 ? pscope_netns_enter(nsfd) : -1;
+	if (nsfd >= 0 && saved < 0) {
+		cli_warn("--netns: %s", strerror(-saved));
+		return -1;
+	}
 	rc = pscope_diag_proc(NULL, &o->f, collect, l, st);
+	if (saved >= 0 && pscope_netns_leave(saved) < 0) {
+		cli_warn("--netns: cannot return to our own namespace: %s", strerror(errno));
+		return -1;
+	}
 	if (rc < 0) {
 		cli_warn("/proc/net: %s", l->oom ? strerror(ENOMEM) : pscope_strerror(rc));
 		return -1;
 	}
 	return 0;
+}
+
+struct ns_walk {
+	struct ls_opts *o;
+	struct listing *l;
+	struct pscope_diag_stats *st;
+	bool inconsistent;
+};
+
+/* Reads one namespace into the listing, as a range labelled with its name. */
+static int read_ns(const struct pscope_netns *ns, void *ctx)
+{
+	struct ns_walk *w = ctx;
+	struct listing *l = w->l;
+	void *p = realloc(l->ns, (l->nns + 1) * sizeof(*l->ns));
+
+	if (!p) {
+		cli_warn("%s", strerror(ENOMEM));
+		return -ECANCELED;
+	}
+	l->ns = p;
+	l->ns[l->nns] = (struct ns_range){ .start = l->n, .inode = ns->inode };
+	snprintf(l->ns[l->nns].label, sizeof(l->ns[l->nns].label), "%s", ns->label);
+	l->nns++;
+	l->base = l->n;
+	if (query_in(w->o, l, w->st, ns->fd) < 0)
+		return -ECANCELED; /* said already */
+	w->inconsistent |= w->st->inconsistent;
+	return 0;
+}
+
+static int query_netns(struct ls_opts *o, struct listing *l, struct pscope_diag_stats *st)
+{
+	struct ns_walk w = { o, l, st, false };
+	struct pscope_netns ns = { .name = o->netns };
+	struct stat sb;
+	int rc;
+
+	if (!strcmp(o->netns, "all")) {
+		rc = pscope_netns_list(read_ns, &w);
+		if (rc < 0 && rc != -ECANCELED)
+			cli_warn("--netns all: %s", strerror(-rc));
+		st->inconsistent = w.inconsistent;
+		return rc < 0 ? -1 : 0;
+	}
+	ns.fd = pscope_netns_open(o->netns);
+	if (ns.fd < 0) {
+		cli_warn("--netns '%s': %s", o->netns,
+			 ns.fd == -EINVAL ? "not a network namespace" : strerror(-ns.fd));
+		return -1;
+	}
+	ns.inode = fstat(ns.fd, &sb) == 0 ? sb.st_ino : 0;
+	snprintf(ns.label, sizeof(ns.label), "%s", o->netns);
+	rc = read_ns(&ns, &w);
+	close(ns.fd);
+	return rc < 0 ? -1 : 0;
 }
 
 /* --state LIST: ss's state names, comma-separated; an empty or unknown name is refused. */
@@ -937,7 +1030,7 @@ static int parse_target(const char *arg, struct pscope_diag_filter *f)
 	return 0;
 }
 
-enum { OPT_STATE = 256, OPT_PROC, OPT_DUMP, OPT_REPLAY };
+enum { OPT_STATE = 256, OPT_PROC, OPT_DUMP, OPT_REPLAY, OPT_NETNS };
 
 static int parse_args(struct ls_opts *o, int argc, char **argv, bool *help)
 {
@@ -949,6 +1042,7 @@ static int parse_args(struct ls_opts *o, int argc, char **argv, bool *help)
 		{ "summary", no_argument, NULL, 's' },	   { "no-header", no_argument, NULL, 'H' },
 		{ "proc", no_argument, NULL, OPT_PROC },   { "dump", required_argument, NULL, OPT_DUMP },
 		{ "replay", required_argument, NULL, OPT_REPLAY }, { "help", no_argument, NULL, 'h' },
+		{ "netns", required_argument, NULL, OPT_NETNS },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct cli_opts opts;
@@ -971,6 +1065,11 @@ static int parse_args(struct ls_opts *o, int argc, char **argv, bool *help)
 		case OPT_PROC: o->proc = true; break;
 		case OPT_DUMP: o->dump = optarg; break;
 		case OPT_REPLAY: o->replay = optarg; break;
+		case OPT_NETNS:
+			if (!*optarg)
+				return cli_usage_error("--netns needs a namespace name, a path or 'all'");
+			o->netns = optarg;
+			break;
 		case OPT_STATE:
 			if (parse_states(optarg, &o->f.states) < 0)
 				return EXIT_USAGE;
@@ -996,6 +1095,9 @@ static int parse_args(struct ls_opts *o, int argc, char **argv, bool *help)
 		return c;
 	if (o->replay && (o->dump || o->proc))
 		return cli_usage_error("--replay reads a saved dump: it goes with neither --dump nor --proc");
+	if (o->netns && (o->replay || o->dump))
+		return cli_usage_error("--netns reads the kernel's namespaces: it goes with neither "
+				       "--replay nor --dump");
 	if (o->dump && o->proc)
 		return cli_usage_error("--dump saves netlink replies: it does not go with --proc");
 	if (optind < argc && (c = parse_target(argv[optind], &o->f)) < 0)
@@ -1028,6 +1130,7 @@ int cmd_ls(int argc, char **argv)
 	setvbuf(stdout, NULL, _IOFBF, 1 << 20);
 	if (query(&o, &l, &st) < 0) {
 		free(l.socks);
+		free(l.ns);
 		return EXIT_FAIL;
 	}
 	if (st.inconsistent)
@@ -1059,5 +1162,6 @@ int cmd_ls(int argc, char **argv)
 	free(l.socks);
 	free(l.extra);
 	free(l.owners);
+	free(l.ns);
 	return cli_finish(EXIT_OK);
 }

@@ -8,8 +8,11 @@
 
 #include "portstats.h"
 
-const char *const ps_role_names[PS_ROLES] = { "listener", "accepted", "bound", "connected",
-					      "client" };
+const char *const ps_role_names[PS_ROLES] = {
+	[PS_LISTENER] = "listener", [PS_ACCEPTED] = "accepted", [PS_QUEUED] = "queued",
+	[PS_HANDSHAKE] = "handshake", [PS_ORPHANED] = "orphaned", [PS_BOUND] = "bound",
+	[PS_CONNECTED] = "connected", [PS_CLIENT] = "client",
+};
 
 const char *ps_state_label(uint8_t proto, uint8_t state)
 {
@@ -54,8 +57,12 @@ static int add_sock(const struct pscope_diag_sock *s, void *ctx)
 		ps->socks = p;
 		ps->socks_cap = cap;
 	}
+	struct pscope_diag_sock local = *s;
+
+	local.side = PSCOPE_SIDE_LOCAL;
 	ps->socks[ps->nsocks++] = (struct ps_sock){ s->cookie, ps_tuple_key(s->lport, s->rport, s->raddr),
-						    s->lport, s->rport, s->proto, s->state };
+						    s->lport, s->rport, s->proto, s->state,
+						    (uint8_t)pscope_diag_role(&local) };
 	if (s->proto == IPPROTO_TCP && s->state == TCP_LISTEN) {
 		if (ps->nlisteners == ps->listeners_cap) {
 			size_t cap = ps->listeners_cap ? ps->listeners_cap * 2 : 64;
@@ -131,7 +138,7 @@ static enum ps_role classify(const struct ps_sock *s, const uint8_t *serving, un
 	bool udp = s->proto == IPPROTO_UDP;
 	const uint8_t *serv = serving + (udp ? 65536 : 0);
 	bool leph = s->lport >= lo && s->lport <= hi, reph = s->rport >= lo && s->rport <= hi;
-	enum ps_role server = udp ? PS_CONNECTED : PS_ACCEPTED;
+	enum ps_role server = udp ? PS_CONNECTED : (enum ps_role)s->server_role;
 
 	*port = s->lport;
 	if (!udp && s->state == TCP_LISTEN)
@@ -212,13 +219,18 @@ out:
 
 int portstats_collect(struct portstats *ps)
 {
+	return portstats_collect_in(ps, -1);
+}
+
+int portstats_collect_in(struct portstats *ps, int nsfd)
+{
 	struct pscope_diag_filter f = { .port = -1 };
 	struct pscope_diag_stats st;
 	int rc;
 
 	ps->nsocks = ps->nlisteners = 0;
 	ps->oom = 0;
-	rc = pscope_diag_netlink(&f, add_sock, ps, -1, &st);
+	rc = pscope_diag_netlink_in(nsfd, &f, add_sock, ps, -1, &st);
 	if (rc < 0)
 		return ps->oom ? -ENOMEM : rc;
 	return count(ps);

@@ -3,7 +3,7 @@
  * (for exporter and top).  Each socket is counted once, under the port it
  * serves or uses: a listener and a bound UDP socket under their local port; a
  * socket whose local port is a listening (or bound UDP) port under that port
- * (accepted; connected for UDP); one whose remote port is such a port under it
+ * (accepted, queued, handshake or orphaned, as ls says; connected for UDP); one whose remote port is such a port under it
  * (client); else the end with a port in the kernel's ephemeral range
  * (ip_local_port_range) is the client, counted under the other end's port.
  * When both ends or neither are ephemeral, nothing tells which is the server:
@@ -18,7 +18,13 @@
 
 #include "portscope/diag.h"
 
-enum ps_role { PS_LISTENER, PS_ACCEPTED, PS_BOUND, PS_CONNECTED, PS_CLIENT, PS_ROLES };
+/* ls's roles (pscope_diag_role()): a server-side TCP socket is accepted, queued, handshake or orphaned. */
+enum ps_role {
+	PS_LISTENER = PSCOPE_ROLE_LISTENER, PS_ACCEPTED = PSCOPE_ROLE_ACCEPTED,
+	PS_QUEUED = PSCOPE_ROLE_QUEUED, PS_HANDSHAKE = PSCOPE_ROLE_HANDSHAKE,
+	PS_ORPHANED = PSCOPE_ROLE_ORPHANED, PS_BOUND = PSCOPE_ROLE_BOUND,
+	PS_CONNECTED = PSCOPE_ROLE_CONNECTED, PS_CLIENT = PSCOPE_ROLE_CLIENT, PS_ROLES = PSCOPE_ROLES
+};
 #define PS_STATES 13	/* the kernel's TCP states, 1..12 (NEW_SYN_RECV) */
 
 extern const char *const ps_role_names[PS_ROLES];
@@ -45,6 +51,7 @@ struct ps_sock {
 	uint64_t tuple;		/* ps_tuple_key() of its ports and remote address */
 	uint16_t lport, rport;
 	uint8_t proto, state;
+	uint8_t server_role;	/* its role if its local end is the server's (pscope_diag_role()) */
 };
 
 struct portstats {
@@ -64,6 +71,9 @@ struct portstats {
  * PS keeps its arrays between calls; portstats_free() frees them.
  */
 int portstats_collect(struct portstats *ps);
+
+/* As portstats_collect, in network namespace NSFD (-1: ours; pscope_diag_netlink_in). */
+int portstats_collect_in(struct portstats *ps, int nsfd);
 
 /* Frees what PS holds. */
 void portstats_free(struct portstats *ps);

@@ -75,9 +75,10 @@ static const char usage[] =
 	"\n"
 	"A live view of this host's listening ports, one row each, refreshed in place:\n"
 	"  PORT       the port and protocol          LSN   listeners (SO_REUSEPORT: GRP in a group)\n"
-	"  QUEUE      accept queue / backlog, summed over the port's listeners, and how full\n"
+	"  QUEUE      accept queue / backlog, summed over the port's listeners, and how full:\n"
+	"             connections queued (role queued, as ls says: not accepted yet)\n"
 	"  ESTAB      accepted connections established   SYNR  handshakes under way (SYN_RECV)\n"
-	"  TW         accepted connections in TIME_WAIT  CLI   this host's clients of the port\n"
+	"  TW         server ends in TIME_WAIT           CLI   this host's clients of the port\n"
 	"  NEW/s      connections accepted per second    CLS/s closed per second\n"
 	"  OWNERS     the processes that hold the listeners\n"
 	"\n"
@@ -333,6 +334,16 @@ static uint32_t sum_role(const struct ps_port *p, enum ps_role r, int state)
 	return n;
 }
 
+/* Server-side sockets of P in STATE, whatever their role (accepted, queued, handshake, orphaned). */
+static uint32_t sum_server(const struct ps_port *p, int state)
+{
+	uint32_t n = 0;
+
+	for (int r = PS_ACCEPTED; r <= PS_ORPHANED; r++)
+		n += sum_role(p, (enum ps_role)r, state);
+	return n;
+}
+
 static double key_of(const struct row *r, enum col c)
 {
 	switch (c) {
@@ -340,8 +351,8 @@ static double key_of(const struct row *r, enum col c)
 	case C_LISTENERS: return r->p->listeners;
 	case C_QUEUE: return r->p->queued;
 	case C_ESTAB: return sum_role(r->p, PS_ACCEPTED, TCP_ESTABLISHED);
-	case C_SYNRECV: return sum_role(r->p, PS_ACCEPTED, TCP_SYN_RECV);
-	case C_TIMEWAIT: return sum_role(r->p, PS_ACCEPTED, TCP_TIME_WAIT);
+	case C_SYNRECV: return sum_server(r->p, TCP_SYN_RECV);
+	case C_TIMEWAIT: return sum_server(r->p, TCP_TIME_WAIT);
 	case C_CLIENTS: return sum_role(r->p, PS_CLIENT, -1);
 	case C_NEW: return r->rate_new;
 	case C_CLOSED: return r->rate_closed;
@@ -500,7 +511,7 @@ static void render(const struct top *t, void (*line)(void *, int, const char *),
 			 p->listeners, tcp ? p->biggest_group : 0, queue,
 			 tcp && p->backlog ? (unsigned)(100.0 * p->queued / p->backlog) : 0,
 			 sum_role(p, tcp ? PS_ACCEPTED : PS_CONNECTED, tcp ? TCP_ESTABLISHED : -1),
-			 sum_role(p, PS_ACCEPTED, TCP_SYN_RECV), sum_role(p, PS_ACCEPTED, TCP_TIME_WAIT),
+			 sum_server(p, TCP_SYN_RECV), sum_server(p, TCP_TIME_WAIT),
 			 sum_role(p, PS_CLIENT, -1), newr, closedr, r->owners[0] ? r->owners : "-");
 		if (r->owners_cut) /* said, not dropped: there are more than the column shows */
 			snprintf(buf + strlen(buf), sizeof(buf) - strlen(buf), " +more");

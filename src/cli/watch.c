@@ -11,12 +11,14 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "cli.h"
 #include "portscope/diagmon.h"
 #include "portscope/json.h"
+#include "portscope/netns.h"
 
 #define MAX_UNTIL 8
 #define NOTIFY_BATCH 4096
@@ -36,7 +38,20 @@ struct entry {
 	uint32_t gone;			/* the dump after which it was reported gone; 0: alive */
 	struct owner *owners;
 	uint16_t nowners;
+	uint16_t ns;			/* its namespace: an index into watch.ns */
 };
+
+struct watch;
+
+/* A namespace watched (with --netns; else our own alone), with sockets created inside it. */
+struct wns {
+	struct watch *w;
+	int fd;			/* the namespace (-1: our own) */
+	int mon, lookup;	/* destroy notifications, lookups by 4-tuple */
+	uint64_t inode;
+	char label[48];
+};
+#define MAX_NS 4096
 
 enum cmp { CMP_GE, CMP_LE, CMP_EQ, CMP_NE, CMP_GT, CMP_LT };
 
@@ -48,11 +63,13 @@ struct until {
 	unsigned long n;
 };
 
-/* ls's roles, from the same facts (see ls.c). */
+/* ls's roles: enum pscope_role's order (pscope_diag_role()), then what --until adds. */
 enum role { R_LISTENER, R_ACCEPTED, R_QUEUED, R_HANDSHAKE, R_ORPHANED, R_BOUND, R_CONNECTED,
 	    R_CLIENT, R_NONE, R_ANY };
 static const char *const role_names[] = { "listener", "accepted", "queued", "handshake", "orphaned",
 					  "bound", "connected", "client" };
+_Static_assert(R_NONE == (int)PSCOPE_ROLE_NONE && R_QUEUED == (int)PSCOPE_ROLE_QUEUED &&
+		       R_CLIENT == (int)PSCOPE_ROLE_CLIENT, "watch's roles follow enum pscope_role");
 
 struct watch {
 	struct pscope_diag_filter f;
@@ -64,7 +81,10 @@ struct watch {
 	unsigned nuntil;
 
 	struct pscope_loop *loop;
-	int mon, lookup;
+	const char *netns;	/* --netns NAME or "all", or NULL */
+	struct wns *ns[MAX_NS];
+	size_t nns;
+	int rcvbuf_got;
 	struct entry *tab;
 	size_t cap, used;
 	uint32_t epoch;
@@ -73,7 +93,9 @@ struct watch {
 
 	/* One dump, gathered before it is diffed (owners are looked up for all of it at once). */
 	struct pscope_diag_sock *dump;
-	size_t ndump, dump_cap;
+	uint16_t *dump_ns;	/* per listed socket: its namespace */
+	size_t ndump, dump_cap, dump_base;
+	uint16_t cur_ns;	/* the namespace being listed */
 	bool dump_oom;
 	struct { size_t idx; struct owner o; } *found;
 	size_t nfound, found_cap;
@@ -109,6 +131,10 @@ static const char usage[] =
 	"  -4                   IPv4 only           -6           IPv6 only\n"
 	"  -l, --local-only     only sockets whose local port is PORT\n"
 	"      --rcvbuf BYTES   the notification queue's size (default 4 MiB)\n"
+	"      --netns NAME     watch network namespace NAME (/run/netns/NAME, or a path\n"
+	"                       such as /proc/PID/ns/net); 'all': every namespace on the\n"
+	"                       host, those that appear later too (found at each list);\n"
+	"                       each event names its namespace (net:[INODE] unnamed)\n"
 	"  -h, --help           show this help\n"
 	"\n"
 	"If the kernel drops notifications (its queue overflowed), a 'lost' event says\n"
@@ -168,7 +194,7 @@ static struct entry *insert(struct watch *w, const struct pscope_diag_sock *s)
 		return NULL;
 	for (i = slot_of(w, s->cookie); w->tab[i].s.cookie; i = (i + 1) & (w->cap - 1))
 		;
-	w->tab[i] = (struct entry){ .s = *s, .seen = w->epoch };
+	w->tab[i] = (struct entry){ .s = *s, .seen = w->epoch, .ns = w->cur_ns };
 	w->used++;
 	return &w->tab[i];
 }
@@ -198,30 +224,12 @@ static void erase(struct watch *w, struct entry *e)
 
 /* ---- events ---- */
 
-/*
- * The role of a socket, as ls gives it: a TCP socket on the port's side has a
- * socket file (an inode) once accept() took it and until its owner closes it;
- * without one it waits in an accept queue (ESTABLISHED, CLOSE_WAIT), is in its
- * handshake (SYN_RECV) or was closed by its owner (orphaned: any other state,
- * TIME_WAIT included).
- */
+/* The role, as ls gives it: pscope_diag_role(), in enum pscope_role's order. */
 static enum role role_of(const struct watch *w, const struct pscope_diag_sock *s)
 {
 	if (w->f.port < 0)
 		return R_NONE;
-	if (s->side == PSCOPE_SIDE_REMOTE)
-		return R_CLIENT;
-	if (s->proto == IPPROTO_UDP)
-		return s->state == TCP_CLOSE ? R_BOUND : R_CONNECTED;
-	if (s->state == TCP_LISTEN)
-		return R_LISTENER;
-	if (s->state == TCP_SYN_RECV || s->state == 12)
-		return s->inode ? R_ACCEPTED : R_HANDSHAKE;
-	if (s->inode)
-		return R_ACCEPTED;
-	if (s->state == TCP_ESTABLISHED || s->state == TCP_CLOSE_WAIT)
-		return R_QUEUED;
-	return R_ORPHANED;
+	return (enum role)pscope_diag_role(s);
 }
 
 /* A number the kernel gave, or null where it gave none (a minisocket's queues, a freed socket's inode). */
@@ -335,6 +343,8 @@ static void emit(struct watch *w, int kind, const struct pscope_diag_sock *s, in
 		pscope_json_object_begin(&j, NULL);
 		pscope_json_string(&j, "event", event_names[kind]);
 		pscope_json_string(&j, "time", t);
+		if (w->netns)
+			pscope_json_string(&j, "netns", w->ns[e ? e->ns : w->cur_ns]->label);
 		if (kind == EV_APPEARED)
 			pscope_json_bool(&j, "initial", initial);
 		pscope_json_string(&j, "via", via);
@@ -370,6 +380,8 @@ static void emit(struct watch *w, int kind, const struct pscope_diag_sock *s, in
 		       text_known(rq, sizeof(rq), s->rqueue, s->absent & PSCOPE_DIAG_NO_RQUEUE),
 		       text_known(sq, sizeof(sq), s->wqueue, s->absent & PSCOPE_DIAG_NO_WQUEUE),
 		       (unsigned long long)s->cookie, via, initial ? " initial" : "");
+		if (w->netns)
+			printf(" netns=%s", w->ns[e ? e->ns : w->cur_ns]->label);
 		if (w->processes)
 			text_owners(e);
 		putchar('\n');
@@ -490,9 +502,11 @@ static int on_destroy(const struct pscope_diag_sock *s, void *ctx)
 	 * 4-tuple on: ask for it by the 4-tuple alone, as it has the socket's cookie
 	 * only if the socket had been given one before (listed by a dump).
 	 */
-	if (s->proto == IPPROTO_TCP && w->lookup >= 0 && !(e && no_time_wait_after(e->s.state))) {
+	int lookup = w->ns[w->cur_ns]->lookup;
+
+	if (s->proto == IPPROTO_TCP && lookup >= 0 && !(e && no_time_wait_after(e->s.state))) {
 		key.cookie = 0;
-		found = pscope_diag_lookup(w->lookup, &key, &now) > 0 && stand_in(&now);
+		found = pscope_diag_lookup(lookup, &key, &now) > 0 && stand_in(&now);
 	}
 	if (found) {
 		struct entry *t = find(w, now.cookie);
@@ -537,9 +551,22 @@ static int on_destroy(const struct pscope_diag_sock *s, void *ctx)
 
 static void dump_cycle(struct watch *w, bool initial);
 
-static void read_notifications(struct watch *w)
+/* Reads namespace N's notifications: at most BATCH (0: all there are). */
+static int read_ns(struct watch *w, size_t n, unsigned batch)
 {
-	int rc = pscope_diagmon_read(w->mon, &w->f, on_destroy, w, NOTIFY_BATCH);
+	w->cur_ns = (uint16_t)n;
+	return pscope_diagmon_read(w->ns[n]->mon, &w->f, on_destroy, w, batch);
+}
+
+static void read_notifications(struct wns *ns)
+{
+	struct watch *w = ns->w;
+	size_t n;
+	int rc;
+
+	for (n = 0; n < w->nns && w->ns[n] != ns; n++)
+		;
+	rc = read_ns(w, n, NOTIFY_BATCH);
 
 	if (rc == -ENOBUFS) {
 		emit_lost(w, "the kernel dropped destroy notifications (its queue overflowed, "
@@ -553,6 +580,8 @@ static void read_notifications(struct watch *w)
 	}
 	check_until(w);
 }
+
+static int add_all(struct watch *w);
 
 static void on_notify(struct pscope_loop *l, int fd, uint32_t events, void *arg)
 {
@@ -569,20 +598,24 @@ static int gather(const struct pscope_diag_sock *s, void *ctx)
 	struct watch *w = ctx;
 
 	if (!s) {
-		w->ndump = 0; /* the kernel restarted its dump */
+		w->ndump = w->dump_base; /* the kernel restarted its dump of this namespace */
 		return 0;
 	}
 	if (w->ndump == w->dump_cap) {
 		size_t cap = w->dump_cap ? w->dump_cap * 2 : 256;
 		void *p = realloc(w->dump, cap * sizeof(*w->dump));
+		void *q = p ? realloc(w->dump_ns, cap * sizeof(*w->dump_ns)) : NULL;
 
-		if (!p) {
+		if (p)
+			w->dump = p;
+		if (!q) {
 			w->dump_oom = true;
 			return -1;
 		}
-		w->dump = p;
+		w->dump_ns = q;
 		w->dump_cap = cap;
 	}
+	w->dump_ns[w->ndump] = w->cur_ns;
 	w->dump[w->ndump++] = *s;
 	return 0;
 }
@@ -659,6 +692,7 @@ static void diff_dump(struct watch *w, bool initial)
 		if (e && e->gone)
 			continue;
 		if (!e) {
+			w->cur_ns = w->dump_ns[i];
 			e = insert(w, s);
 			if (!e) {
 				fail(w, "watch", -ENOMEM);
@@ -709,9 +743,15 @@ static void dump_cycle(struct watch *w, bool initial)
 	struct pscope_diag_stats st;
 	int rc;
 
+	bool inconsistent = false;
+
+	if (w->netns && !strcmp(w->netns, "all") && !initial && (rc = add_all(w)) < 0)
+		return fail(w, "--netns all", rc);
 	/* Notifications queued before the dump are older than it: take them first. */
-	if (w->mon >= 0 && !initial) {
-		rc = pscope_diagmon_read(w->mon, &w->f, on_destroy, w, 0);
+	for (size_t n = 0; n < w->nns && !initial; n++) {
+		if (w->ns[n]->mon < 0)
+			continue;
+		rc = read_ns(w, n, 0);
 		if (rc == -ENOBUFS)
 			emit_lost(w, "the kernel dropped destroy notifications (its queue overflowed, "
 				     "ENOBUFS): listing the port again");
@@ -720,10 +760,16 @@ static void dump_cycle(struct watch *w, bool initial)
 	}
 	w->ndump = 0;
 	w->dump_oom = false;
-	rc = pscope_diag_netlink(&w->f, gather, w, -1, &st);
-	if (rc < 0)
-		return fail(w, "netlink sock_diag", w->dump_oom ? -ENOMEM : rc);
-	if (st.inconsistent)
+	for (size_t n = 0; n < w->nns; n++) {
+		w->cur_ns = (uint16_t)n;
+		w->dump_base = w->ndump;
+		rc = pscope_diag_netlink_in(w->ns[n]->fd, &w->f, gather, w, -1, &st);
+		if (rc < 0)
+			return fail(w, w->nns > 1 ? w->ns[n]->label : "netlink sock_diag",
+				    w->dump_oom ? -ENOMEM : rc);
+		inconsistent |= st.inconsistent;
+	}
+	if (inconsistent)
 		cli_warn("the kernel's socket list kept changing during the dump: this one is skipped");
 	else {
 		if (w->processes)
@@ -844,7 +890,7 @@ static int parse_target(const char *arg, struct pscope_diag_filter *f)
 	return 0;
 }
 
-enum { OPT_UNTIL = 256, OPT_TIMEOUT, OPT_RCVBUF };
+enum { OPT_UNTIL = 256, OPT_TIMEOUT, OPT_RCVBUF, OPT_NETNS };
 
 static int parse_args(struct watch *w, int argc, char **argv, bool *help)
 {
@@ -855,6 +901,7 @@ static int parse_args(struct watch *w, int argc, char **argv, bool *help)
 		{ "timeout", required_argument, NULL, OPT_TIMEOUT },
 		{ "tcp", no_argument, NULL, 't' },	    { "udp", no_argument, NULL, 'u' },
 		{ "local-only", no_argument, NULL, 'l' },   { "rcvbuf", required_argument, NULL, OPT_RCVBUF },
+		{ "netns", required_argument, NULL, OPT_NETNS },
 		{ "help", no_argument, NULL, 'h' },	    { NULL, 0, NULL, 0 },
 	};
 	struct cli_opts opts;
@@ -897,6 +944,11 @@ static int parse_args(struct watch *w, int argc, char **argv, bool *help)
 			if (cli_parse_seconds("--timeout", optarg, &w->timeout) < 0)
 				return EXIT_USAGE;
 			break;
+		case OPT_NETNS:
+			if (!*optarg)
+				return cli_usage_error("--netns needs a namespace name, a path or 'all'");
+			w->netns = optarg;
+			break;
 		case OPT_RCVBUF:
 			if (cli_parse_count("--rcvbuf", optarg, 1024, 1UL << 30, &v) < 0)
 				return EXIT_USAGE;
@@ -933,13 +985,110 @@ static void describe_start(const struct watch *w, int rcvbuf)
 		; /* ADDR:PORT */
 	else
 		snprintf(what, sizeof(what), "port %d", w->f.port);
-	if (w->mon >= 0)
+	if (w->nns > 1 || w->netns)
+		cli_warn("watching %s in %zu network namespace%s: %zu socket%s now; a list every %g s%s",
+			 what, w->nns, w->nns == 1 ? "" : "s", alive, alive == 1 ? "" : "s", w->interval,
+			 w->ns[0]->mon >= 0 ? ", and the kernel's destroy notifications" : "");
+	else if (w->ns[0]->mon >= 0)
 		cli_warn("watching %s: %zu socket%s now; a list every %g s, and the kernel's destroy "
 			 "notifications (queue %d bytes)", what, alive, alive == 1 ? "" : "s",
 			 w->interval, rcvbuf);
 	else
 		cli_warn("watching %s: %zu socket%s now; a list every %g s", what, alive,
 			 alive == 1 ? "" : "s", w->interval);
+}
+
+/*
+ * Adds namespace NSFD (taken over; -1: our own) under LABEL: its notification
+ * and lookup sockets are created inside it, and the loop watches the former.
+ * Returns 0, or a negative error code.
+ */
+static int add_ns(struct watch *w, int nsfd, uint64_t inode, const char *label)
+{
+	struct wns *ns;
+	int fd = -1, rc;
+
+	if (w->nns == MAX_NS || !(ns = calloc(1, sizeof(*ns)))) {
+		if (nsfd >= 0)
+			close(nsfd);
+		return -ENOMEM;
+	}
+	*ns = (struct wns){ .w = w, .fd = nsfd, .mon = -1, .lookup = -1, .inode = inode };
+	snprintf(ns->label, sizeof(ns->label), "%s", label ? label : "");
+	w->ns[w->nns++] = ns;
+	if (nsfd >= 0) {
+		int saved = pscope_netns_enter(nsfd);
+
+		if (saved < 0)
+			return saved;
+		fd = pscope_diagmon_open(w->f.protos, w->f.families, w->f.port, w->rcvbuf, &w->rcvbuf_got);
+		ns->lookup = fd >= 0 ? pscope_diag_lookup_open() : -1;
+		if (pscope_netns_leave(saved) < 0)
+			return -ENOTRECOVERABLE;
+	} else {
+		fd = pscope_diagmon_open(w->f.protos, w->f.families, w->f.port, w->rcvbuf, &w->rcvbuf_got);
+		ns->lookup = fd >= 0 ? pscope_diag_lookup_open() : -1;
+	}
+	if (fd < 0) {
+		if (w->nns == 1)
+			cli_warn("no destroy notifications (%s%s): only the lists every %g s; a socket that "
+				 "lives shorter than that may be missed", pscope_strerror(fd),
+				 fd == -EPERM ? ": they need CAP_NET_ADMIN" : "", w->interval);
+		return 0;
+	}
+	ns->mon = fd;
+	if ((rc = pscope_loop_watch(w->loop, fd, PSCOPE_EV_READ, on_notify, ns)) < 0)
+		return rc;
+	return 0;
+}
+
+static int add_one(const struct pscope_netns *ns, void *ctx)
+{
+	struct watch *w = ctx;
+	int fd;
+
+	for (size_t n = 0; n < w->nns; n++)
+		if (w->ns[n]->inode == ns->inode)
+			return 0;
+	fd = dup(ns->fd);
+	if (fd < 0)
+		return -errno;
+	return add_ns(w, fd, ns->inode, ns->label);
+}
+
+/* Adds the namespaces not watched yet (--netns all). */
+static int add_all(struct watch *w)
+{
+	int rc = pscope_netns_list(add_one, w);
+
+	return rc < 0 ? rc : 0;
+}
+
+/* The namespaces to watch: our own, --netns NAME, or all.  Returns an exit status. */
+static int open_namespaces(struct watch *w)
+{
+	struct stat sb;
+	int fd, rc;
+
+	if (!w->netns)
+		rc = add_ns(w, -1, 0, NULL);
+	else if (!strcmp(w->netns, "all"))
+		rc = add_all(w);
+	else if ((fd = pscope_netns_open(w->netns)) < 0) {
+		cli_warn("--netns '%s': %s", w->netns,
+			 fd == -EINVAL ? "not a network namespace" : strerror(-fd));
+		return EXIT_FAIL;
+	} else
+		rc = add_ns(w, fd, fstat(fd, &sb) == 0 ? sb.st_ino : 0, w->netns);
+	if (rc < 0) {
+		cli_warn("--netns: %s", pscope_strerror(rc));
+		return EXIT_FAIL;
+	}
+	if (w->nns == 0) {
+		cli_warn("--netns all: no network namespace could be opened");
+		return EXIT_FAIL;
+	}
+	return EXIT_OK;
 }
 
 static int run(struct watch *w)
@@ -953,17 +1102,15 @@ static int run(struct watch *w)
 	pscope_loop_signal(w->loop, SIGINT, on_signal, w);
 	pscope_loop_signal(w->loop, SIGTERM, on_signal, w);
 	/* Subscribe before the first dump, so that nothing falls between them. */
-	w->mon = pscope_diagmon_open(w->f.protos, w->f.families, w->f.port, w->rcvbuf, &rcvbuf);
-	if (w->mon < 0)
-		cli_warn("no destroy notifications (%s%s): only the lists every %g s; a socket that "
-			 "lives shorter than that may be missed", pscope_strerror(w->mon),
-			 w->mon == -EPERM ? ": they need CAP_NET_ADMIN" : "", w->interval);
-	w->lookup = w->mon >= 0 ? pscope_diag_lookup_open() : -1;
+	rc = open_namespaces(w);
+	if (rc != EXIT_OK) {
+		pscope_loop_free(w->loop);
+		return rc;
+	}
+	rcvbuf = w->rcvbuf_got;
 	dump_cycle(w, true);
 	if (!w->done) {
 		describe_start(w, rcvbuf);
-		if (w->mon >= 0 && (rc = pscope_loop_watch(w->loop, w->mon, PSCOPE_EV_READ, on_notify, w)) < 0)
-			fail(w, "event loop", rc);
 		pscope_loop_timer(w->loop, (long long)(w->interval * 1000), on_timer, w);
 		if (w->timeout > 0)
 			pscope_loop_timer(w->loop, (long long)(w->timeout * 1000), on_timeout, w);
@@ -977,16 +1124,12 @@ static int run(struct watch *w)
 		}
 	}
 	pscope_loop_free(w->loop);
-	if (w->mon >= 0)
-		close(w->mon);
-	if (w->lookup >= 0)
-		close(w->lookup);
 	return w->status;
 }
 
 int cmd_watch(int argc, char **argv)
 {
-	struct watch w = { .f = { .port = -1 }, .interval = 1, .mon = -1, .lookup = -1 };
+	struct watch w = { .f = { .port = -1 }, .interval = 1 };
 	bool help = false;
 	int rc = parse_args(&w, argc, argv, &help);
 
@@ -1002,6 +1145,16 @@ int cmd_watch(int argc, char **argv)
 		free(w.tab[i].owners);
 	free(w.tab);
 	free(w.dump);
+	free(w.dump_ns);
+	for (size_t n = 0; n < w.nns; n++) {
+		if (w.ns[n]->fd >= 0)
+			close(w.ns[n]->fd);
+		if (w.ns[n]->mon >= 0)
+			close(w.ns[n]->mon);
+		if (w.ns[n]->lookup >= 0)
+			close(w.ns[n]->lookup);
+		free(w.ns[n]);
+	}
 	free(w.found);
 	return cli_finish(rc);
 }

@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "portscope/diag.h"
+#include "portscope/netns.h"
 #include "portscope/net.h"
 
 /* A dump is restarted this many times when the kernel says it was interrupted. */
@@ -84,6 +85,34 @@ const char pscope_diag_state_names[] =
 	"established, syn-sent, syn-recv, fin-wait-1, fin-wait-2, time-wait, closed, close-wait, "
 	"last-ack, listening, closing, all, connected, synchronized, bucket, big, syn-rcv, unconnected, "
 	"listen, close, unconn";
+
+enum pscope_role pscope_diag_role(const struct pscope_diag_sock *s)
+{
+	if (s->proto == IPPROTO_TCP && s->state == TCP_LISTEN)
+		return PSCOPE_ROLE_LISTENER;
+	if (s->side == PSCOPE_SIDE_REMOTE)
+		return PSCOPE_ROLE_CLIENT;
+	if (s->side != PSCOPE_SIDE_LOCAL)
+		return PSCOPE_ROLE_NONE;
+	if (s->proto == IPPROTO_UDP)
+		return s->state == TCP_CLOSE ? PSCOPE_ROLE_BOUND : PSCOPE_ROLE_CONNECTED;
+	if (s->state == TCP_SYN_RECV || s->state == 12 /* TCP_NEW_SYN_RECV */)
+		return s->inode ? PSCOPE_ROLE_ACCEPTED : PSCOPE_ROLE_HANDSHAKE;
+	if (s->inode)
+		return PSCOPE_ROLE_ACCEPTED;
+	if (s->state == TCP_ESTABLISHED || s->state == TCP_CLOSE_WAIT)
+		return PSCOPE_ROLE_QUEUED;
+	return PSCOPE_ROLE_ORPHANED;
+}
+
+const char *pscope_diag_role_name(enum pscope_role r)
+{
+	static const char *const names[PSCOPE_ROLES] = {
+		"listener", "accepted", "queued", "handshake", "orphaned", "bound", "connected", "client",
+	};
+
+	return r < PSCOPE_ROLES ? names[r] : NULL;
+}
 
 uint32_t pscope_diag_state_mask(const char *name)
 {
@@ -404,15 +433,15 @@ static int plan(const struct pscope_diag_filter *f, int fam[4], int proto[4])
 	return n;
 }
 
-static int open_netlink(uint32_t *pid)
+static int open_netlink(int nsfd, uint32_t *pid)
 {
 	struct sockaddr_nl sa = { .nl_family = AF_NETLINK };
 	socklen_t len = sizeof(sa);
 	struct timeval tv = { .tv_sec = 10 };
-	int fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_SOCK_DIAG);
+	int fd = pscope_netns_socket(nsfd, AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_SOCK_DIAG);
 
 	if (fd < 0)
-		return -errno;
+		return fd;
 	/* A kernel that never finishes its dump must not hang us. */
 	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
@@ -484,6 +513,12 @@ static int restart(struct session *ss)
 int pscope_diag_netlink(const struct pscope_diag_filter *f, pscope_diag_cb cb, void *ctx,
 			int dump_fd, struct pscope_diag_stats *st)
 {
+	return pscope_diag_netlink_in(-1, f, cb, ctx, dump_fd, st);
+}
+
+int pscope_diag_netlink_in(int nsfd, const struct pscope_diag_filter *f, pscope_diag_cb cb,
+			   void *ctx, int dump_fd, struct pscope_diag_stats *st)
+{
 	static uint8_t buf[RECV_BUF] __attribute__((aligned(8)));
 	struct pscope_diag_stats dummy;
 	struct session ss = { .f = f, .cb = cb, .ctx = ctx, .st = st ? st : &dummy };
@@ -491,7 +526,7 @@ int pscope_diag_netlink(const struct pscope_diag_filter *f, pscope_diag_cb cb, v
 	uint32_t seq = 0;
 
 	memset(ss.st, 0, sizeof(*ss.st));
-	fd = open_netlink(&ss.pid);
+	fd = open_netlink(nsfd, &ss.pid);
 	if (fd < 0)
 		return fd;
 	ss.check_pid = true;

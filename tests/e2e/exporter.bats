@@ -23,7 +23,7 @@ time.sleep(60)'
 	wait_for_line "$1" '^[0-9]' 5
 }
 
-@test "exporter --once: promtool accepts it; counts by port, role and state as ss sees them" {
+@test "exporter --once: promtool accepts it; counts by port, role (queued apart from accepted) and state as ss sees them" {
 	hold_python "$TMP/py"
 	port=$(head -1 "$TMP/py")
 	run "$PORTSCOPE" exporter --once
@@ -42,11 +42,13 @@ time.sleep(60)'
 	[ "$(ss -Htn state established "( src 127.0.0.1:$port )" | wc -l)" -eq 5 ]
 	[ "$(ss -Htn state established "( dst 127.0.0.1:$port )" | wc -l)" -eq 5 ]
 	[ "$(metric "$TMP/metrics" "portscope_sockets{port=\"$port\",proto=\"tcp\",role=\"listener\",state=\"listen\"}")" = 1 ]
-	[ "$(metric "$TMP/metrics" "portscope_sockets{port=\"$port\",proto=\"tcp\",role=\"accepted\",state=\"established\"}")" = 5 ]
 	[ "$(metric "$TMP/metrics" "portscope_sockets{port=\"$port\",proto=\"tcp\",role=\"client\",state=\"established\"}")" = 5 ]
 	# The accept queue: 2 waiting, of a backlog of 7, as ss shows the listener (Recv-Q, Send-Q).
 	read -r rq sq < <(ss -Htln "( src 127.0.0.1:$port )" | awk '{print $2, $3}')
 	[ "$rq" -eq 2 ] && [ "$sq" -eq 7 ]
+	# ls's roles: those in the accept queue are queued, the others accepted.
+	[ "$(metric "$TMP/metrics" "portscope_sockets{port=\"$port\",proto=\"tcp\",role=\"accepted\",state=\"established\"}")" = $((5 - rq)) ]
+	[ "$(metric "$TMP/metrics" "portscope_sockets{port=\"$port\",proto=\"tcp\",role=\"queued\",state=\"established\"}")" = "$rq" ]
 	cookie=$(ss -Htlne "( src 127.0.0.1:$port )" | grep -o 'sk:[0-9a-f]*' | cut -d: -f2)
 	[ "$(metric "$TMP/metrics" "portscope_listener_accept_queue_length{address=\"127.0.0.1\",port=\"$port\",cookie=\"$((16#$cookie))\"}")" = "$rq" ]
 	[ "$(metric "$TMP/metrics" "portscope_listener_accept_queue_limit{address=\"127.0.0.1\",port=\"$port\",cookie=\"$((16#$cookie))\"}")" = "$sq" ]
@@ -95,7 +97,7 @@ time.sleep(60)' "$PORT"
 	[ "$output" = 200 ]
 	grep -qi '^content-type: text/plain; version=0.0.4' "$TMP/headers"
 	promtool check metrics <"$TMP/metrics"
-	[ "$(metric "$TMP/metrics" "portscope_sockets{port=\"$port\",proto=\"tcp\",role=\"accepted\",state=\"established\"}")" = 5 ]
+	[ "$(metric "$TMP/metrics" "portscope_sockets{port=\"$port\",proto=\"tcp\",role=\"accepted\",state=\"established\"}")" = 3 ]
 	[ "$(curl -s -m 5 -o /dev/null -w '%{http_code}' "${url%metrics}")" = 200 ]
 	[ "$(curl -s -m 5 -o /dev/null -w '%{http_code}' "${url%metrics}nothing")" = 404 ]
 	[ "$(curl -s -m 5 -o /dev/null -w '%{http_code}' -X POST -d x=1 "$url")" = 405 ]
@@ -125,7 +127,7 @@ EOF
 	spawn "$TMP/prom.out" prometheus --config.file="$TMP/prometheus.yml" \
 		--storage.tsdb.path="$TMP/tsdb" --web.listen-address="127.0.0.1:$pport"
 	ppid=$SPAWNED
-	query="portscope_sockets{port=\"$port\",role=\"accepted\",state=\"established\"}"
+	query="sum(portscope_sockets{port=\"$port\",role=~\"accepted|queued\",state=\"established\"})"
 	got=
 	for ((i = 0; i < 300; i++)); do
 		got=$(curl -s -m 2 -G "http://127.0.0.1:$pport/api/v1/query" --data-urlencode "query=$query" |
