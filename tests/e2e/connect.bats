@@ -372,12 +372,11 @@ while True:
 	# (a read that holds 512 bytes and no end of line yet): too long, never a NAT.
 	for args in '513 \r\n' '514 \n' '514 \n 512' '514 \r\n 511'; do
 		long_peer $args
-		run timeout 10 "$PORTSCOPE" connect "$PORT"
+		run timeout 10 "$PORTSCOPE" connect -f json "$PORT"
 		echo "$args: $output"
 		[ "$status" -eq 0 ]
-		[ "${lines[2]}" = 'bad reply: too long (more than 512 bytes before an end of line: no portscope/1 line is)' ]
-		run timeout 10 "$PORTSCOPE" connect -f json "$PORT"
 		[ "$(jq -r '.verdict + " " + (.server | tostring)' <<<"$output")" = "bad-reply null" ]
+		[ "$(jq -r .detail <<<"$output")" = 'bad reply: too long (more than 512 bytes before an end of line: no portscope/1 line is)' ]
 		run timeout 30 "$PORTSCOPE" connect -n 3 -c 1 -f json "$PORT"
 		echo "$output"
 		[ "$status" -eq 0 ]
