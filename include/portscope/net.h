@@ -8,6 +8,7 @@
 #include <stddef.h>
 #include <sys/types.h>
 #include "addr.h"
+#include "line.h"
 
 enum {
 	PSCOPE_LISTEN_REUSEPORT = 1,	/* SO_REUSEPORT: share the port with other listeners */
@@ -55,11 +56,20 @@ int pscope_socket(int family, int type);
 int pscope_connect(int fd, const struct pscope_addr *a, int timeout_ms);
 
 /*
- * Reads from FD until a newline, end of file, SIZE - 1 bytes or TIMEOUT_MS
- * have passed, and NUL-terminates BUF.  Returns the number of bytes read
- * (0 at end of file with nothing read), -ETIMEDOUT with nothing read, or -errno.
+ * Reads one line from FD, framed as line.h says with a limit of SIZE - 3
+ * bytes before the end of line, into BUF (SIZE bytes, at least 3: room for
+ * the line, its "\r\n" and a NUL).  Takes from the socket only this line's
+ * bytes (MSG_PEEK, then recv of as many), so the next line stays for the next
+ * call; waits at most TIMEOUT_MS (negative: no limit).  BUF holds what was
+ * taken, NUL-terminated, whatever the result, and *LEN its length.  Returns
+ *   PSCOPE_LINE_LF, _CRLF  a whole line, its end of line included in BUF;
+ *   PSCOPE_LINE_TOO_LONG   more than SIZE - 3 bytes came before an end of line;
+ *   PSCOPE_LINE_UNENDED    the peer's FIN came inside a line (BUF: its bytes);
+ *   PSCOPE_LINE_NONE       the peer's FIN came first;
+ *   -ETIMEDOUT             TIMEOUT_MS passed first; -EINVAL: SIZE < 3;
+ *   -errno                 of recv(2) or poll(2) (-ECONNRESET: a reset).
  */
-ssize_t pscope_read_line(int fd, char *buf, size_t size, int timeout_ms);
+int pscope_read_line(int fd, char *buf, size_t size, size_t *len, int timeout_ms);
 
 /* Writes all LEN bytes of BUF to FD, retrying after EINTR. Returns 0 or -errno (-EIO: no progress). */
 int pscope_write_all(int fd, const void *buf, size_t len);

@@ -17,5 +17,6 @@
 #include "json.h"
 #include "loop.h"
 #include "proxy.h"
+#include "line.h"
 
 #endif

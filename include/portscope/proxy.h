@@ -238,18 +238,6 @@ ssize_t pscope_proxy_parse(struct pscope_proxy_parser *p, const uint8_t *buf, si
 ssize_t pscope_proxy_build(const struct pscope_proxy_hdr *h, bool crc32c, uint8_t *buf,
 			   size_t size);
 
-/*
- * Finds the end of a line in BUF[0..LEN) (bytes before FROM were looked at
- * already and held no line end): v1's framing, written to be shared with
- * other line readers.  With CRLF_ONLY, the line must end in "\r\n" and a
- * lone CR or LF is refused; otherwise "\n" or "\r\n" ends it.  Returns the
- * line's length with its end; 0 if no end yet and fewer than MAX bytes;
- * -PSCOPE_PROXY_E_V1_TOO_LONG if MAX bytes hold no end; -PSCOPE_PROXY_E_V1_CRLF
- * for a lone CR or LF under CRLF_ONLY.  Reads no byte past the line's end.
- */
-ssize_t pscope_proxy_line_end(const uint8_t *buf, size_t from, size_t len, size_t max,
-			      bool crlf_only);
-
 /* Sets *H to an empty header: every field zero or NULL, no TLVs. */
 void pscope_proxy_hdr_init(struct pscope_proxy_hdr *h);
 

@@ -23,8 +23,14 @@
 #include "addr.h"
 
 #define PSCOPE_WHOAMI_PREFIX "portscope/1 "
-/* Longest line a reader accepts, newline included. */
+/*
+ * Longest line a reader accepts: bytes before its end of line ("\n" or
+ * "\r\n", not counted), as line.h frames it.  A reader's buffer is
+ * PSCOPE_WHOAMI_BUF bytes: the line, its "\r\n" and a NUL, and
+ * pscope_read_line() given that size applies this limit.
+ */
 #define PSCOPE_WHOAMI_MAX 512
+#define PSCOPE_WHOAMI_BUF (PSCOPE_WHOAMI_MAX + 3)
 
 struct pscope_whoami {
 	struct pscope_addr you;
@@ -49,6 +55,7 @@ int pscope_whoami_format(const struct pscope_whoami *w, char *buf, size_t size);
 /*
  * Parses one line of LEN bytes (the newline, or "\r\n", may be included).
  * Returns 0, or -PSCOPE_E_PROTO if it is not a well-formed portscope/1 line
+ * of at most PSCOPE_WHOAMI_MAX bytes before its end of line
  * with numeric "you" and "me" addresses, or if pp is neither 1 nor 2, pp_cmd
  * neither "proxy" nor "local", or src or dst is not a numeric address.
  */

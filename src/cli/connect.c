@@ -33,7 +33,7 @@ struct client {
 	struct pscope_sockinfo pre;	/* the socket before connect(), with --before */
 	bool have_pre;
 	struct pscope_sockinfo si;	/* the connected socket */
-	char reply[PSCOPE_WHOAMI_MAX + 1];
+	char reply[PSCOPE_WHOAMI_BUF];
 	size_t reply_len;		/* bytes read of it, the newline included */
 	enum reply_end end;
 	bool have_reply;		/* a whole line: it ended with \n before the FIN */
@@ -100,7 +100,8 @@ static const char usage[] =
 	"  With -n, -f line or seed prints a summary, -f json the same as one object; on a\n"
 	"  terminal a progress line shows established, in flight, failed and the rate.\n"
 	"\n"
-	"A reply is a line only if its \\n comes before the server's FIN (else: bad reply).\n"
+	"A reply is a line only if its \\n comes before the server's FIN, with at most 512\n"
+	"bytes before its \\n or \\r\\n (else: bad reply).\n"
 	"\n"
 	"How a connection failed is read from the kernel: the ICMP error it queued (IP_RECVERR),\n"
 	"named with its type, code and sender, the socket's state, the errno.  With -f json\n"
@@ -140,10 +141,13 @@ static void judge(struct client *c)
 	}
 	if (!c->have_reply && c->reply_len) {
 		c->verdict = V_BAD_REPLY;
-		snprintf(c->detail, sizeof(c->detail), "bad reply: no end of line (%s)",
-			 c->end == END_FIN ? "the server closed the connection before its \\n" :
-			 c->end == END_TOO_LONG ? "longer than any portscope/1 line" :
-			 "its \\n did not come in time: see -r");
+		if (c->end == END_TOO_LONG)
+			snprintf(c->detail, sizeof(c->detail), "bad reply: too long (more than %d bytes "
+				 "before an end of line: no portscope/1 line is)", PSCOPE_WHOAMI_MAX);
+		else
+			snprintf(c->detail, sizeof(c->detail), "bad reply: no end of line (%s)",
+				 c->end == END_FIN ? "the server closed the connection before its \\n" :
+				 "its \\n did not come in time: see -r");
 		return;
 	}
 	if (!c->have_reply) {
@@ -325,35 +329,28 @@ static void print_json(const struct client *c)
 }
 
 /*
- * Reads the server's line: a reply only if it ends with \n before the FIN,
- * as connect -n counts it.  Notes how it ended otherwise, and a reset.
+ * Reads the server's line, framed as every reader frames one (line.h): a
+ * reply only if its end of line comes before the FIN, within
+ * PSCOPE_WHOAMI_MAX bytes, as connect -n counts it.  Notes how it ended
+ * otherwise, and a reset.
  */
 static void read_reply(struct client *c, int fd)
 {
 	/* After a reset in connect(), what the server sent before it is still there to read. */
-	ssize_t got = pscope_read_line(fd, c->reply, sizeof(c->reply), c->reply_ms);
-	char byte;
+	int rc = pscope_read_line(fd, c->reply, sizeof(c->reply), &c->reply_len, c->reply_ms);
 
-	if (got > 0) {
-		c->reply_len = (size_t)got;
-		if (c->reply[got - 1] == '\n') {
-			c->have_reply = true;
-			return;
-		}
+	if (rc == PSCOPE_LINE_LF || rc == PSCOPE_LINE_CRLF) {
+		c->have_reply = true;
+		return;
 	}
 	/*
 	 * A reset's error is told once, to whichever call came first (connect(), a
 	 * read above): the state says it for good.  A FIN alone leaves CLOSE-WAIT;
 	 * a reset, CLOSE.
 	 */
-	if (got == -ECONNRESET || got == -EPIPE || pscope_sock_tcp_state(fd) == TCP_CLOSE)
+	if (rc == -ECONNRESET || rc == -EPIPE || pscope_sock_tcp_state(fd) == TCP_CLOSE)
 		c->reset = true;
-	if (got > 0 && recv(fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT) > 0)
-		c->end = END_TOO_LONG;
-	else if (got == -ETIMEDOUT || (got > 0 && pscope_sock_tcp_state(fd) == TCP_ESTABLISHED))
-		c->end = END_TIMEOUT;
-	else
-		c->end = END_FIN;
+	c->end = rc == PSCOPE_LINE_TOO_LONG ? END_TOO_LONG : rc == -ETIMEDOUT ? END_TIMEOUT : END_FIN;
 }
 
 /* Tries each address in turn, as nc does. Returns the connected descriptor or -errno of the last failure. */

@@ -125,9 +125,10 @@ static int serve_one(struct demo *d, int i)
 
 static int run_client(struct demo *d, int i)
 {
-	char prefix[32], buf[PSCOPE_WHOAMI_MAX + 1];
+	char prefix[32], buf[PSCOPE_WHOAMI_BUF];
 	struct pscope_sockinfo si;
 	struct pscope_whoami w;
+	size_t len;
 	int fd, rc;
 
 	snprintf(prefix, sizeof(prefix), "client %d | ", i + 1);
@@ -148,9 +149,9 @@ static int run_client(struct demo *d, int i)
 		close(fd);
 		return -1;
 	}
-	rc = (int)pscope_read_line(fd, buf, sizeof(buf), 2000);
+	rc = pscope_read_line(fd, buf, sizeof(buf), &len, 2000);
 	close(fd);
-	if (rc <= 0 || pscope_whoami_parse(buf, (size_t)rc, &w) < 0) {
+	if ((rc != PSCOPE_LINE_LF && rc != PSCOPE_LINE_CRLF) || pscope_whoami_parse(buf, len, &w) < 0) {
 		unexpected(d, "the server's portscope/1 line did not arrive");
 		return 0;
 	}

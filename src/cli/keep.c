@@ -16,7 +16,7 @@ struct keep_conn {
 	uint64_t seq;
 	uint32_t rx_ms;		/* last byte received, or the accept */
 	uint32_t line_ms;	/* first byte of the unfinished line; 0: none */
-	uint32_t line_len;	/* bytes of the unfinished line */
+	struct pscope_line line;	/* the unfinished line's framing (line.h) */
 	uint32_t blocked_ms;	/* an answer waits for room since; 0: none */
 	uint32_t pending;	/* answers owed */
 	uint16_t sent;		/* bytes of the first owed answer already sent */
@@ -236,31 +236,32 @@ static int send_owed(struct keep_table *t, int fd, struct keep_conn *c)
 	return 0;
 }
 
-/* Counts the lines in BUF[0..N); returns KEEP_LINE_LONG if the unfinished one is too long. */
+/* Counts the lines in BUF[0..N), framed as line.h says; returns KEEP_LINE_LONG if one is too long. */
 static enum keep_end take_bytes(struct keep_table *t, struct keep_conn *c, const char *buf, size_t n)
 {
-	const char *p = buf, *end = buf + n, *nl;
+	size_t used;
 
 	c->rx_ms = now_ms(t);
-	while ((nl = memchr(p, '\n', (size_t)(end - p)))) {
-		/* A "\r\n" ending is not part of the line. */
-		size_t len = c->line_len + (size_t)(nl - p) - (nl > p && nl[-1] == '\r');
+	while (n > 0) {
+		bool started = c->line.len || c->line.cr;
 
-		if (len > t->o.max_line)
+		switch (pscope_line_feed(&c->line, buf, n, t->o.max_line, 0, &used)) {
+		case PSCOPE_LINE_LF:
+		case PSCOPE_LINE_CRLF:
+			c->pending++;
+			c->line_ms = 0;
+			break;
+		case PSCOPE_LINE_MORE:
+			if (!started) {
+				c->line_ms = c->rx_ms;
+				due_in(t, c->rx_ms, t->o.line_ms);
+			}
+			break;
+		default:
 			return KEEP_LINE_LONG;
-		c->pending++;
-		c->line_len = 0;
-		c->line_ms = 0;
-		p = nl + 1;
-	}
-	if (p < end) {
-		if (c->line_len + (size_t)(end - p) - (end[-1] == '\r') > t->o.max_line)
-			return KEEP_LINE_LONG;
-		if (!c->line_len) {
-			c->line_ms = c->rx_ms;
-			due_in(t, c->rx_ms, t->o.line_ms);
 		}
-		c->line_len += (uint32_t)(end - p);
+		buf += used;
+		n -= used;
 	}
 	return KEEP_OPEN;
 }

@@ -3,7 +3,9 @@
  * answers each with a fresh portscope/1 line.  Nothing a client does can make
  * the server hold more than a few bytes for it, or hold it for ever:
  *
- *   - a line longer than max_line bytes closes the connection;
+ *   - a line longer than max_line bytes closes the connection (framed as
+ *     every line is, portscope/line.h: its "\n" or "\r\n" not counted,
+ *     whatever the reads that bring it);
  *   - a line must be complete line_ms after its first byte (trickling does
  *     not move the deadline: slowloris);
  *   - with idle_ms, a connection that sends nothing for that long is closed;
@@ -31,7 +33,7 @@ enum keep_end {
 };
 
 struct keep_opts {
-	uint32_t max_line;	/* bytes, newline excluded */
+	uint32_t max_line;	/* bytes before the end of line (line.h) */
 	int line_ms;		/* 0: no deadline */
 	int idle_ms;		/* 0: none */
 	int send_ms;		/* 0: none */

@@ -201,6 +201,28 @@ static int local_end(struct engine *e, int fd, struct pscope_addr *a)
 }
 
 /*
+ * Frames what the kernel holds of FD's reply (MSG_PEEK: the kernel keeps a
+ * partial line, no buffer here) as every reader frames a line (line.h), into
+ * LINE (PSCOPE_WHOAMI_BUF bytes).  Returns PSCOPE_LINE_MORE (no decision yet,
+ * or nothing to read now), another PSCOPE_LINE_* with the bytes that decided
+ * it in *USED, or PSCOPE_LINE_UNENDED for bytes without an end of line when
+ * FIN is true (the peer has closed, or the wait is over).
+ */
+static int frame_reply(int fd, char *line, bool fin, size_t *used)
+{
+	struct pscope_line l = { 0 };
+	ssize_t n = recv(fd, line, PSCOPE_WHOAMI_BUF - 1, MSG_PEEK | MSG_DONTWAIT);
+	int r;
+
+	*used = 0;
+	if (n <= 0)
+		return PSCOPE_LINE_MORE;
+	/* PSCOPE_WHOAMI_BUF - 1 bytes always decide: the buffer is never full undecided. */
+	r = pscope_line_feed(&l, line, (size_t)n, PSCOPE_WHOAMI_MAX, 0, used);
+	return r == PSCOPE_LINE_MORE && fin ? PSCOPE_LINE_UNENDED : r;
+}
+
+/*
  * No whole line came (the FIN, a reset or -r ended the wait), as connect
  * judges one connection: a reset (the kernel's state says it, once its error
  * has been read), part of a line (bad: no end of line), or nothing.  The port
@@ -208,13 +230,14 @@ static int local_end(struct engine *e, int fd, struct pscope_addr *a)
  */
 static void no_reply(struct engine *e, int fd)
 {
+	char line[PSCOPE_WHOAMI_BUF];
 	struct pscope_addr a;
-	char byte;
+	size_t used;
 
 	e->waiting--;
 	if (pscope_sock_tcp_state(fd) == TCP_CLOSE)
 		e->st.reset++;
-	else if (recv(fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT) > 0)
+	else if (frame_reply(fd, line, true, &used) != PSCOPE_LINE_MORE)
 		e->st.bad_reply++;
 	else
 		e->st.no_reply++;
@@ -222,28 +245,26 @@ static void no_reply(struct engine *e, int fd)
 	local_end(e, fd, &a);
 }
 
-/* Reads the portscope/1 line once it is whole (the kernel keeps partial data: no buffer here). */
+/* Reads the portscope/1 line once it is whole or too long; a line that is neither waits in the kernel. */
 static void read_reply(struct engine *e, int fd)
 {
-	char line[PSCOPE_WHOAMI_MAX + 1];
+	char line[PSCOPE_WHOAMI_BUF];
 	struct pscope_whoami w;
 	struct pscope_addr local, peer;
-	ssize_t n = recv(fd, line, sizeof(line) - 1, MSG_PEEK | MSG_DONTWAIT);
-	char *nl;
+	size_t used;
+	int r = frame_reply(fd, line, false, &used);
+	ssize_t n;
 
-	if (n < 0 && (errno == EAGAIN || errno == EINTR))
-		return;
-	if (n <= 0)
-		return; /* end of file or an error: the hang-up event says so */
-	nl = memchr(line, '\n', (size_t)n);
-	if (!nl && (size_t)n < sizeof(line) - 1)
-		return; /* the rest is on its way; the edge-triggered watch tells when */
-	n = recv(fd, line, nl ? (size_t)(nl - line + 1) : (size_t)n, MSG_DONTWAIT);
+	if (r == PSCOPE_LINE_MORE)
+		return; /* the rest is on its way (the edge-triggered watch tells when), or the hang-up says why not */
+	n = recv(fd, line, used, MSG_DONTWAIT);
 	if (n <= 0) {
 		no_reply(e, fd);
 		return;
 	}
-	if (!nl || pscope_whoami_parse(line, (size_t)n, &w) < 0) {
+	/* Too long is a bad reply, never a mismatch: a cut line proves nothing of what the server saw. */
+	if ((r != PSCOPE_LINE_LF && r != PSCOPE_LINE_CRLF) ||
+	    pscope_whoami_parse(line, (size_t)n, &w) < 0) {
 		e->waiting--;
 		e->st.bad_reply++;
 		set_state(&e->slots[fd], S_HOLDING);

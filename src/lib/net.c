@@ -142,44 +142,47 @@ int pscope_connect(int fd, const struct pscope_addr *a, int timeout_ms)
 	return -err;
 }
 
-ssize_t pscope_read_line(int fd, char *buf, size_t size, int timeout_ms)
+int pscope_read_line(int fd, char *buf, size_t size, size_t *len, int timeout_ms)
 {
 	long long deadline = timeout_ms < 0 ? -1 : pscope_now_ms() + timeout_ms;
-	size_t len = 0;
+	struct pscope_line l = { 0 };
 
-	if (size == 0)
-		return -ENOSPC;
+	*len = 0;
+	if (size < 3)
+		return -EINVAL;
 	buf[0] = '\0';
-	while (len + 1 < size) {
-		/* Peek first and take only up to the newline, so the next line stays for the next call. */
-		ssize_t n = recv(fd, buf + len, size - 1 - len, MSG_DONTWAIT | MSG_PEEK);
-		char *nl;
+	for (;;) {
+		/*
+		 * Peek, frame, then take only the bytes framed, so the next line stays
+		 * for the next call.  SIZE - 3 is the limit: SIZE - 1 bytes always
+		 * decide a line, so the buffer never fills undecided.
+		 */
+		ssize_t n = recv(fd, buf + *len, size - 1 - *len, MSG_DONTWAIT | MSG_PEEK);
+		enum pscope_line_result r;
+		size_t used;
 		int rc;
 
 		if (n > 0) {
-			nl = memchr(buf + len, '\n', (size_t)n);
-			if (nl)
-				n = nl - (buf + len) + 1;
-			n = recv(fd, buf + len, (size_t)n, MSG_DONTWAIT);
-			if (n <= 0)
-				return len ? (ssize_t)len : (n < 0 ? -errno : 0);
-			len += (size_t)n;
-			buf[len] = '\0';
-			if (nl)
-				break;
+			r = pscope_line_feed(&l, buf + *len, (size_t)n, (uint32_t)(size - 3), 0, &used);
+			n = recv(fd, buf + *len, used, MSG_DONTWAIT);
+			if (n != (ssize_t)used)
+				return n < 0 ? -errno : -EIO;	/* another reader took them */
+			*len += used;
+			buf[*len] = '\0';
+			if (r != PSCOPE_LINE_MORE)
+				return r;
 			continue;
 		}
 		if (n == 0)
-			break;
+			return pscope_line_fin(&l);
 		if (errno == EINTR)
 			continue;
 		if (errno != EAGAIN && errno != EWOULDBLOCK)
-			return len ? (ssize_t)len : -errno;
+			return -errno;
 		rc = wait_fd(fd, POLLIN, deadline);
 		if (rc < 0)
-			return len ? (ssize_t)len : rc;
+			return rc;
 	}
-	return (ssize_t)len;
 }
 
 int pscope_write_all(int fd, const void *buf, size_t len)

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "portscope/line.h"
 #include "portscope/proxy.h"
 
 /* Spec 2.2: the 12 bytes that start a version 2 header. */
@@ -81,24 +82,6 @@ void pscope_proxy_parser_init(struct pscope_proxy_parser *p, unsigned accept, si
 	p->max = max ? max : PSCOPE_PROXY_V2_MAX;
 	if (p->max < PSCOPE_PROXY_V2_FIXED)
 		p->max = PSCOPE_PROXY_V2_FIXED;
-}
-
-ssize_t pscope_proxy_line_end(const uint8_t *buf, size_t from, size_t len, size_t max,
-			      bool crlf_only)
-{
-	size_t end = len < max ? len : max;
-
-	/* A CR as the last byte looked at may now have its next byte. */
-	for (size_t i = from ? from - 1 : 0; i < end; i++) {
-		if (buf[i] == '\n') {
-			if (crlf_only && (i == 0 || buf[i - 1] != '\r'))
-				return -PSCOPE_PROXY_E_V1_CRLF;
-			return (ssize_t)(i + 1);
-		}
-		if (crlf_only && buf[i] == '\r' && i + 1 < end && buf[i + 1] != '\n')
-			return -PSCOPE_PROXY_E_V1_CRLF;
-	}
-	return len >= max ? -PSCOPE_PROXY_E_V1_TOO_LONG : 0;
 }
 
 /* --- version 1 ---------------------------------------------------------- */
@@ -241,8 +224,8 @@ static int v1_decode(const uint8_t *buf, size_t n, struct pscope_proxy_hdr *h)
 static ssize_t parse_v1(struct pscope_proxy_parser *p, const uint8_t *buf, size_t len,
 			struct pscope_proxy_hdr *h)
 {
-	size_t i, max = p->max < PSCOPE_PROXY_V1_MAX ? p->max : PSCOPE_PROXY_V1_MAX;
-	ssize_t n;
+	size_t i, n, max = p->max < PSCOPE_PROXY_V1_MAX ? p->max : PSCOPE_PROXY_V1_MAX;
+	struct pscope_line l = { 0 };
 	int rc;
 
 	for (i = p->seen; i < len && i < V1_SIG_LEN; i++)
@@ -254,16 +237,21 @@ static ssize_t parse_v1(struct pscope_proxy_parser *p, const uint8_t *buf, size_
 	}
 	if (!(p->accept & PSCOPE_PROXY_V1))
 		return -PSCOPE_PROXY_E_NOT_ACCEPTED;
-	n = pscope_proxy_line_end(buf, p->seen > V1_SIG_LEN ? p->seen : V1_SIG_LEN, len, max, true);
-	/* Cut by the caller's cap, not by the spec's 107 bytes: say which. */
-	if (n == -PSCOPE_PROXY_E_V1_TOO_LONG && max < PSCOPE_PROXY_V1_MAX)
-		return -PSCOPE_PROXY_E_TOO_BIG;
-	if (n == 0)
+	/* Framed as every line is (line.h), again from its start: "\r\n" only, MAX bytes with it. */
+	switch (pscope_line_feed(&l, buf, len, (uint32_t)(max - 2), PSCOPE_LINE_CRLF_ONLY, &n)) {
+	case PSCOPE_LINE_MORE:
 		p->seen = len;
-	if (n <= 0)
-		return n;
-	rc = v1_decode(buf, (size_t)n, h);
-	return rc < 0 ? rc : n;
+		return 0;
+	case PSCOPE_LINE_CRLF:
+		break;
+	case PSCOPE_LINE_TOO_LONG:
+		/* Cut by the caller's cap, not by the spec's 107 bytes: say which. */
+		return max < PSCOPE_PROXY_V1_MAX ? -PSCOPE_PROXY_E_TOO_BIG : -PSCOPE_PROXY_E_V1_TOO_LONG;
+	default:
+		return -PSCOPE_PROXY_E_V1_CRLF;
+	}
+	rc = v1_decode(buf, n, h);
+	return rc < 0 ? rc : (ssize_t)n;
 }
 
 /* --- version 2 ---------------------------------------------------------- */

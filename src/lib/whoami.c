@@ -146,12 +146,12 @@ int pscope_whoami_parse(const char *line, size_t len, struct pscope_whoami *w)
 
 	memset(w, 0, sizeof(*w));
 	w->fd = -1;
-	if (len > PSCOPE_WHOAMI_MAX)
-		return -PSCOPE_E_PROTO;
 	if (len > 0 && line[len - 1] == '\n')
 		len--;
 	if (len > 0 && line[len - 1] == '\r')
 		len--;
+	if (len > PSCOPE_WHOAMI_MAX)
+		return -PSCOPE_E_PROTO;
 	if (len < plen || memcmp(line, PSCOPE_WHOAMI_PREFIX, plen) != 0)
 		return -PSCOPE_E_PROTO;
 	for (i = plen; i < len;) {

@@ -323,6 +323,68 @@ while True:
 	[ "$(jq -c '[.established, .replies, .no_reply, .bad_reply, .reset]' <<<"$output")" = "[5,0,0,5,0]" ]
 }
 
+# long_peer LEN EOL [CUT]: a server of python3's own on 127.0.0.1 (port printed first) that
+# sends each client, one after another, a portscope/1 line of LEN bytes before its end of
+# line EOL ("\n" or "\r\n"), true to what it saw, with "you=" last: its port's five digits
+# are the line's last bytes.  With CUT, the line goes in two segments (TCP_NODELAY) cut
+# after CUT bytes, 0.3 s apart.  Sets PORT.
+long_peer() {
+	local out=$TMP/peer.$#.$1.${3:-0}.$RANDOM
+	spawn "$out" python3 -c '
+import socket, sys, time
+n, eol, cut = int(sys.argv[1]), sys.argv[2].encode().decode("unicode_escape").encode(), int(sys.argv[3])
+l = socket.socket()
+l.bind(("127.0.0.1", 0))
+l.listen(64)
+print(l.getsockname()[1], flush=True)
+while True:
+    c, (host, port) = l.accept()
+    c.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    tail = " you=%s:%d" % (host, port)
+    head = "portscope/1 me=%s:%d proto=tcp pad=" % c.getsockname()
+    line = (head + "x" * (n - len(head) - len(tail)) + tail).encode()
+    assert len(line) == n and port >= 10000
+    line += eol
+    if cut:
+        c.sendall(line[:cut])
+        time.sleep(0.3)
+    c.sendall(line[cut:])
+    time.sleep(0.3)
+    c.close()' "$1" "$2" "${3:-0}"
+	wait_for_line "$out" '^[0-9]' 5
+	PORT=$(head -1 "$out")
+}
+
+@test "a line of 512 bytes before its end of line is a reply; one byte more is too long: a bad reply, never a mismatch (connect and connect -n)" {
+	# 512 bytes and "\n" or "\r\n", whole or cut between "\r" and "\n": the line, compared.
+	for args in '512 \n' '512 \r\n' '512 \r\n 513' '512 \r\n 510'; do
+		long_peer $args
+		run timeout 10 "$PORTSCOPE" connect -f json "$PORT"
+		echo "$args: $output"
+		[ "$status" -eq 0 ]
+		[ "$(jq -r .verdict <<<"$output")" = match ]
+		[ "$(jq -r '.reply | length' <<<"$output")" = 512 ]
+		run timeout 30 "$PORTSCOPE" connect -n 3 -c 1 -f json "$PORT"
+		[ "$(jq -c '[.replies, .matched, .mismatched, .bad_reply]' <<<"$output")" = "[3,3,0,0]" ]
+		kill "$SPAWNED"
+	done
+	# 514 bytes: byte 512 falls inside the port of "you=".  Whole, or cut after byte 512
+	# (a read that holds 512 bytes and no end of line yet): too long, never a NAT.
+	for args in '513 \r\n' '514 \n' '514 \n 512' '514 \r\n 511'; do
+		long_peer $args
+		run timeout 10 "$PORTSCOPE" connect -f json "$PORT"
+		echo "$args: $output"
+		[ "$status" -eq 0 ]
+		[ "$(jq -r '.verdict + " " + (.server | tostring)' <<<"$output")" = "bad-reply null" ]
+		[ "$(jq -r .detail <<<"$output")" = 'bad reply: too long (more than 512 bytes before an end of line: no portscope/1 line is)' ]
+		run timeout 30 "$PORTSCOPE" connect -n 3 -c 1 -f json "$PORT"
+		echo "$output"
+		[ "$status" -eq 0 ]
+		[ "$(jq -c '[.established, .replies, .mismatched, .no_reply, .bad_reply]' <<<"$output")" = "[3,0,0,0,3]" ]
+		kill "$SPAWNED"
+	done
+}
+
 @test "json: a server line without conn= gives \"conn\":null, as every absent value" {
 	python_peer no-conn
 	run timeout 10 "$PORTSCOPE" connect -f json "$PORT"

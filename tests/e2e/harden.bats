@@ -258,6 +258,60 @@ netns_pair() {
 	[ "$output" = 2 ]
 }
 
+# split_line PORT LINE CUTS...: python3 connects with TCP_NODELAY, reads the first line,
+# sends LINE (Python escapes: \r, \n) in pieces cut at CUTS, 0.3 s apart (each its own
+# segment, its own read), then prints "answered" (a portscope/1 line came) or "closed"
+# (end of file or a reset, nothing more), or "silent" after 3 s.
+split_line() {
+	timeout 20 python3 -c '
+import socket, sys, time
+port, line, cuts = int(sys.argv[1]), sys.argv[2].encode().decode("unicode_escape").encode("latin-1"), [int(c) for c in sys.argv[3:]]
+s = socket.create_connection(("127.0.0.1", port), timeout=5)
+s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+f = s.makefile("rb")
+assert f.readline().startswith(b"portscope/1 ")
+at = 0
+try:
+    for c in cuts + [len(line)]:
+        s.sendall(line[at:c])
+        at = c
+        time.sleep(0.3)
+    s.settimeout(3)
+    got = f.readline()
+except socket.timeout:
+    print("silent"); sys.exit()
+except (ConnectionResetError, BrokenPipeError):
+    got = b""
+print("answered" if got.startswith(b"portscope/1 ") and got.endswith(b"\n") else "closed")' "$@"
+}
+
+@test "case 4: --max-line is one rule however the line is cut: \\r and \\n in separate reads, and every other cut" {
+	start_server --keep -f line --max-line 10 127.0.0.1:0
+	# 10 bytes and \r\n: answered whole, and cut anywhere (between \r and \n too).
+	run split_line "$PORT" '0123456789\r\n'
+	[ "$output" = answered ]
+	for cuts in 10 11 5 "1 11" "10 11" "9 10 11"; do
+		run split_line "$PORT" '0123456789\r\n' $cuts
+		echo "cut at $cuts: $output"
+		[ "$output" = answered ]
+	done
+	# 10 bytes and \n, cut before the \n.
+	run split_line "$PORT" '0123456789\n' 10
+	[ "$output" = answered ]
+	# 11 bytes: closed unanswered, whole or cut.
+	for cuts in "" 10 11 12 "11 12"; do
+		run split_line "$PORT" '01234567890\r\n' $cuts
+		echo "11 bytes cut at '$cuts': $output"
+		[ "$output" = closed ]
+	done
+	# A \r after 10 bytes that is not followed by \n is the line's eleventh byte.
+	run split_line "$PORT" '0123456789\rx\n' 11
+	[ "$output" = closed ]
+	stop_server TERM
+	cat "$TMP/err"
+	grep -q ', 6 line too long' "$TMP/err"
+}
+
 @test "case 10: a path dropped after connect (DROP in a namespace): the server cleans up within the idle timeout" {
 	netns_pair
 	command -v nft >/dev/null || skip "needs nft"

@@ -14,7 +14,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct pscope_whoami w, back;
-	char line[PSCOPE_WHOAMI_MAX + 1];
+	char line[PSCOPE_WHOAMI_BUF];
 	int n;
 
 	if (pscope_whoami_parse((const char *)data, size, &w) < 0)

@@ -92,13 +92,16 @@ static int dial_async(void)
 /* Reads the server's first line.  Returns 1 if one came, 0 at EOF, -errno otherwise. */
 static int first_line(int fd, int timeout_ms)
 {
-	char line[PSCOPE_WHOAMI_MAX + 1];
+	char line[PSCOPE_WHOAMI_BUF];
 	struct pscope_whoami w;
-	ssize_t n = pscope_read_line(fd, line, sizeof(line), timeout_ms);
+	size_t len;
+	int rc = pscope_read_line(fd, line, sizeof(line), &len, timeout_ms);
 
-	if (n <= 0)
-		return (int)n;
-	if (pscope_whoami_parse(line, (size_t)n, &w) < 0)
+	if (rc < 0)
+		return rc;
+	if (rc == PSCOPE_LINE_NONE)
+		return 0;
+	if ((rc != PSCOPE_LINE_LF && rc != PSCOPE_LINE_CRLF) || pscope_whoami_parse(line, len, &w) < 0)
 		return -PSCOPE_E_PROTO;
 	return 1;
 }
@@ -323,7 +326,7 @@ static int cmd_slowread(long max)
 static int cmd_halfclose(int nlines)
 {
 	int fd = dial(0), lines = 0, bad = 0;
-	char buf[PSCOPE_WHOAMI_MAX + 1];
+	char buf[PSCOPE_WHOAMI_BUF];
 	const char *end = "timeout";
 	long long start = pscope_now_ms();
 
@@ -334,17 +337,18 @@ static int cmd_halfclose(int nlines)
 		die("shutdown", -errno);
 	while (elapsed_ms(start) < 5000) {
 		struct pscope_whoami w;
-		ssize_t n = pscope_read_line(fd, buf, sizeof(buf), 5000 - elapsed_ms(start));
+		size_t len;
+		int rc = pscope_read_line(fd, buf, sizeof(buf), &len, 5000 - elapsed_ms(start));
 
-		if (n == 0) {
+		if (rc == PSCOPE_LINE_NONE) {
 			end = "eof";
 			break;
 		}
-		if (n < 0) {
-			end = n == -ECONNRESET ? "reset" : "timeout";
+		if (rc < 0) {
+			end = rc == -ECONNRESET ? "reset" : "timeout";
 			break;
 		}
-		if (pscope_whoami_parse(buf, (size_t)n, &w) == 0 && buf[n - 1] == '\n')
+		if ((rc == PSCOPE_LINE_LF || rc == PSCOPE_LINE_CRLF) && pscope_whoami_parse(buf, len, &w) == 0)
 			lines++;
 		else
 			bad++;

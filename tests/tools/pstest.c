@@ -86,15 +86,17 @@ static int cmd_hold(const char *port, int n, const char *host)
 		}
 	}
 	for (int i = 0; i < n; i++) {
-		char line[PSCOPE_WHOAMI_MAX + 1];
+		char line[PSCOPE_WHOAMI_BUF];
 		struct pscope_sockinfo si;
 		struct pscope_whoami w;
-		ssize_t got;
+		size_t len;
+		int got;
 
 		pscope_sock_describe(p[i].fd, &si);
-		got = pscope_read_line(p[i].fd, line, sizeof(line),
+		got = pscope_read_line(p[i].fd, line, sizeof(line), &len,
 				       (int)(deadline - pscope_now_ms()));
-		if (got > 0 && pscope_whoami_parse(line, (size_t)got, &w) == 0) {
+		if ((got == PSCOPE_LINE_LF || got == PSCOPE_LINE_CRLF) &&
+		    pscope_whoami_parse(line, len, &w) == 0) {
 			replies++;
 			matched += pscope_addr_same(&w.you, &si.local) &&
 				   pscope_addr_same(&w.me, &si.peer);

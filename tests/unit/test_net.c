@@ -357,17 +357,20 @@ static void connect_bad_fd(void **state)
 static void read_line_reads_a_line(void **state)
 {
 	char buf[64];
+	size_t len;
 	int c, s;
 
 	(void)state;
 	connected_pair(&c, &s);
 	send_all(s, "portscope/1 hello\n");
-	assert_num_equal(pscope_read_line(c, buf, sizeof(buf), WAIT_MS), 18);
+	assert_num_equal(pscope_read_line(c, buf, sizeof(buf), &len, WAIT_MS), PSCOPE_LINE_LF);
+	assert_num_equal(len, 18);
 	assert_string_equal(buf, "portscope/1 hello\n");
 
 	/* And the other way, with "\r\n". */
 	send_all(c, "hi\r\n");
-	assert_num_equal(pscope_read_line(s, buf, sizeof(buf), WAIT_MS), 4);
+	assert_num_equal(pscope_read_line(s, buf, sizeof(buf), &len, WAIT_MS), PSCOPE_LINE_CRLF);
+	assert_num_equal(len, 4);
 	assert_string_equal(buf, "hi\r\n");
 	close(c);
 	close(s);
@@ -376,22 +379,25 @@ static void read_line_reads_a_line(void **state)
 static void read_line_eof(void **state)
 {
 	char buf[64];
+	size_t len;
 	int c, s;
 
 	(void)state;
 	connected_pair(&c, &s);
 	close(s);
 	memset(buf, 'x', sizeof(buf));
-	assert_num_equal(pscope_read_line(c, buf, sizeof(buf), WAIT_MS), 0);
+	assert_num_equal(pscope_read_line(c, buf, sizeof(buf), &len, WAIT_MS), PSCOPE_LINE_NONE);
+	assert_num_equal(len, 0);
 	assert_string_equal(buf, "");
 	close(c);
 
-	/* What came before the end of file, without a newline. */
+	/* What came before the end of file, without a newline: not a line. */
 	connected_pair(&c, &s);
-	send_all(s, "no newline");
+	send_all(s, "no newline\r");
 	close(s);
-	assert_num_equal(pscope_read_line(c, buf, sizeof(buf), WAIT_MS), 10);
-	assert_string_equal(buf, "no newline");
+	assert_num_equal(pscope_read_line(c, buf, sizeof(buf), &len, WAIT_MS), PSCOPE_LINE_UNENDED);
+	assert_num_equal(len, 11);
+	assert_string_equal(buf, "no newline\r");
 	close(c);
 }
 
@@ -399,72 +405,83 @@ static void read_line_timeout(void **state)
 {
 	char buf[64];
 	long long t0, waited;
+	size_t len;
 	int c, s;
 
 	(void)state;
 	connected_pair(&c, &s);
 	t0 = pscope_now_ms();
-	assert_num_equal(pscope_read_line(c, buf, sizeof(buf), 100), -ETIMEDOUT);
+	assert_num_equal(pscope_read_line(c, buf, sizeof(buf), &len, 100), -ETIMEDOUT);
 	waited = pscope_now_ms() - t0;
 	assert_true(waited >= 99);
 	assert_true(waited < 1000);
 	assert_string_equal(buf, "");
 
-	/* Part of a line at the deadline is returned as it is. */
+	/* Part of a line at the deadline is kept in BUF, and said to be no line. */
 	send_all(s, "abc");
 	t0 = pscope_now_ms();
-	assert_num_equal(pscope_read_line(c, buf, sizeof(buf), 100), 3);
+	assert_num_equal(pscope_read_line(c, buf, sizeof(buf), &len, 100), -ETIMEDOUT);
 	waited = pscope_now_ms() - t0;
 	assert_true(waited >= 99);
 	assert_true(waited < 1000);
+	assert_num_equal(len, 3);
 	assert_string_equal(buf, "abc");
 	close(c);
 	close(s);
 }
 
-/* At most SIZE - 1 bytes, NUL-terminated; the rest waits for the next call. */
-static void read_line_truncates(void **state)
+/*
+ * SIZE - 3 bytes before the end of line at most (line.h's rule): a line of
+ * that many is read whole, with "\n" or "\r\n" however it arrives; one byte
+ * more is too long, the byte that made it so taken and nothing after it.
+ */
+static void read_line_limit(void **state)
 {
-	char buf[5];
+	char buf[8];
+	size_t len;
 	int c, s;
 
 	(void)state;
 	connected_pair(&c, &s);
-	send_all(s, "abcdefghij\n");
+	send_all(s, "abcde\r");
+	usleep(20000);
+	send_all(s, "\nabcde\nabcdef\n");
 	memset(buf, 'x', sizeof(buf));
-	assert_num_equal(pscope_read_line(c, buf, sizeof(buf), WAIT_MS), 4);
-	assert_num_equal(buf[4], '\0');
-	assert_string_equal(buf, "abcd");
-	assert_num_equal(pscope_read_line(c, buf, sizeof(buf), WAIT_MS), 4);
-	assert_string_equal(buf, "efgh");
-	assert_num_equal(pscope_read_line(c, buf, sizeof(buf), WAIT_MS), 3);
-	assert_string_equal(buf, "ij\n");
+	assert_num_equal(pscope_read_line(c, buf, sizeof(buf), &len, WAIT_MS), PSCOPE_LINE_CRLF);
+	assert_num_equal(len, 7);
+	assert_string_equal(buf, "abcde\r\n");
+	assert_num_equal(pscope_read_line(c, buf, sizeof(buf), &len, WAIT_MS), PSCOPE_LINE_LF);
+	assert_string_equal(buf, "abcde\n");
+	assert_num_equal(pscope_read_line(c, buf, sizeof(buf), &len, WAIT_MS), PSCOPE_LINE_TOO_LONG);
+	assert_num_equal(len, 6);
+	assert_string_equal(buf, "abcdef");
+	/* What followed stays: its "\n".  Then a "\r" after five bytes that is not the end of line. */
+	send_all(s, "abcde\rx");
+	assert_num_equal(pscope_read_line(c, buf, sizeof(buf), &len, WAIT_MS), PSCOPE_LINE_LF);
+	assert_string_equal(buf, "\n");
+	assert_num_equal(pscope_read_line(c, buf, sizeof(buf), &len, WAIT_MS), PSCOPE_LINE_TOO_LONG);
+	assert_num_equal(len, 7);
+	assert_string_equal(buf, "abcde\rx");
 
-	/* No room even for the terminator. */
-	assert_num_equal(pscope_read_line(c, buf, 0, WAIT_MS), -ENOSPC);
+	/* No room for a line and its end. */
+	assert_num_equal(pscope_read_line(c, buf, 2, &len, WAIT_MS), -EINVAL);
 	close(c);
 	close(s);
 }
 
-/*
- * BUG (src/lib/net.c, pscope_read_line): it reads whatever has arrived, not
- * "until a newline" as net.h says, so two lines sent together come back as
- * one string and the second is lost to the next call.  The connect command
- * then hands "portscope/1 ...\nmore\n" to pscope_whoami_parse, which rejects
- * it.  Reading up to the newline (MSG_PEEK, then recv of just that much)
- * would keep the rest in the socket.
- */
+/* Only this line's bytes are taken: two lines sent together come back one by one. */
 static void read_line_stops_at_newline(void **state)
 {
 	char buf[64];
+	size_t len;
 	int c, s;
 
 	(void)state;
 	connected_pair(&c, &s);
 	send_all(s, "one\ntwo\n");
-	assert_num_equal(pscope_read_line(c, buf, sizeof(buf), WAIT_MS), 4);
+	assert_num_equal(pscope_read_line(c, buf, sizeof(buf), &len, WAIT_MS), PSCOPE_LINE_LF);
 	assert_string_equal(buf, "one\n");
-	assert_num_equal(pscope_read_line(c, buf, sizeof(buf), WAIT_MS), 4);
+	assert_num_equal(pscope_read_line(c, buf, sizeof(buf), &len, WAIT_MS), PSCOPE_LINE_LF);
 	assert_string_equal(buf, "two\n");
 	close(c);
 	close(s);
@@ -473,12 +490,13 @@ static void read_line_stops_at_newline(void **state)
 static void read_line_errors(void **state)
 {
 	char buf[16];
+	size_t len;
 	int p[2];
 
 	(void)state;
-	assert_num_equal(pscope_read_line(-1, buf, sizeof(buf), 100), -EBADF);
+	assert_num_equal(pscope_read_line(-1, buf, sizeof(buf), &len, 100), -EBADF);
 	assert_num_equal(pipe(p), 0);
-	assert_num_equal(pscope_read_line(p[0], buf, sizeof(buf), 100), -ENOTSOCK);
+	assert_num_equal(pscope_read_line(p[0], buf, sizeof(buf), &len, 100), -ENOTSOCK);
 	close(p[0]);
 	close(p[1]);
 }
@@ -549,7 +567,7 @@ int main(void)
 		cmocka_unit_test(read_line_reads_a_line),
 		cmocka_unit_test(read_line_eof),
 		cmocka_unit_test(read_line_timeout),
-		cmocka_unit_test(read_line_truncates),
+		cmocka_unit_test(read_line_limit),
 		cmocka_unit_test(read_line_stops_at_newline),
 		cmocka_unit_test(read_line_errors),
 		cmocka_unit_test(now_ms),

@@ -344,12 +344,16 @@ static void parse_length_limit(void **state)
 	char *line;
 
 	(void)state;
-	line = padded_line(PSCOPE_WHOAMI_MAX);
-	assert_num_equal(pscope_whoami_parse(line, PSCOPE_WHOAMI_MAX, &w), 0);
+	/* PSCOPE_WHOAMI_MAX bytes before the end of line, which is not counted (line.h's rule). */
+	line = padded_line(PSCOPE_WHOAMI_MAX + 1);
+	assert_num_equal(pscope_whoami_parse(line, PSCOPE_WHOAMI_MAX + 1, &w), 0);
 	free(line);
 
-	line = padded_line(PSCOPE_WHOAMI_MAX + 1);
-	assert_num_equal(pscope_whoami_parse(line, PSCOPE_WHOAMI_MAX + 1, &w), -PSCOPE_E_PROTO);
+	line = padded_line(PSCOPE_WHOAMI_MAX + 2);
+	assert_num_equal(pscope_whoami_parse(line, PSCOPE_WHOAMI_MAX + 2, &w), -PSCOPE_E_PROTO);
+	line[PSCOPE_WHOAMI_MAX] = '\r';
+	line[PSCOPE_WHOAMI_MAX + 1] = '\n';
+	assert_num_equal(pscope_whoami_parse(line, PSCOPE_WHOAMI_MAX + 2, &w), 0);
 	free(line);
 
 	line = padded_line(4096);
