@@ -33,13 +33,19 @@ int pscope_listen(const struct pscope_addr *a, int backlog, int flags);
  * -ENFILE (out of descriptors), -ENOBUFS or -ENOMEM, -EPERM (a firewall
  * refused it), -EBADF, -EINVAL (LFD does not listen).
  *
- * SPARE (may be NULL) points to a descriptor kept open for one purpose: when
- * descriptors run out, it is closed to take the waiting client and close it
- * at once (so the client is told, and the listener does not stay readable for
- * ever: libuv's trick in uv__emfile_trick), then opened again; the return is
- * still -EMFILE or -ENFILE.  Open the spare with pscope_spare_open().
+ * SPARE (may be NULL) holds a descriptor kept open for one purpose: when
+ * descriptors run out, SPARE->fd is closed to take the waiting client and
+ * close it at once (so the client is told, and the listener does not stay
+ * readable for ever: libuv's trick in uv__emfile_trick), then opened again
+ * (-1 if it could not be); each client so taken and closed adds one to
+ * SPARE->shed.  The return is still -EMFILE or -ENFILE.  Open the spare's
+ * descriptor with pscope_spare_open().
  */
-int pscope_accept(int lfd, struct pscope_addr *peer, int *spare);
+struct pscope_spare {
+	int fd;				/* the spare descriptor, or -1 */
+	unsigned long long shed;	/* clients taken and closed at once for want of descriptors */
+};
+int pscope_accept(int lfd, struct pscope_addr *peer, struct pscope_spare *spare);
 
 /* A descriptor to keep as pscope_accept()'s spare (/dev/null, read-only).  Returns it or -errno. */
 int pscope_spare_open(void);

@@ -18,6 +18,12 @@ enum { EXIT_OK = 0, EXIT_FAIL = 1, EXIT_USAGE = 2 };
  */
 enum { EXIT_REFUSED = 3, EXIT_UNREACHABLE = 4, EXIT_TIMEOUT = 5, EXIT_RESET = 6 };
 
+/*
+ * connect --strict: the server's line showed another 4-tuple (a NAT or a proxy
+ * in between), or there was no line to judge by.
+ */
+enum { EXIT_MISMATCH = 8, EXIT_UNJUDGED = 9 };
+
 /* Output formats; a command accepts a subset. */
 enum format { FMT_SEED, FMT_LINE, FMT_JSON };
 

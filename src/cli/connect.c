@@ -26,6 +26,7 @@ struct client {
 	enum format fmt;
 	bool before;
 	bool help;
+	bool strict;			/* --strict: the verdict decides the exit status */
 	struct load_opts load;		/* with -n */
 	const char *source;
 	int timeout_ms;
@@ -69,6 +70,9 @@ static const char usage[] =
 	"  -r, --reply-wait SECS  wait this long for the server's line (default 2)\n"
 	"  -b, --before       also show getsockname() before connect(): ('0.0.0.0', 0)\n"
 	"                     (not with -n)\n"
+	"      --strict       fail unless the server's line shows this very 4-tuple (or a\n"
+	"                     proxy that named this client): exit 8 on a mismatch or a\n"
+	"                     proxy-mismatch, 9 with no line, or a bad one, to judge by\n"
 	"  -4, -6             only IPv4, or only IPv6, addresses of ENDPOINT\n"
 	"  -h, --help         show this help\n"
 	"\n"
@@ -116,7 +120,8 @@ static const char usage[] =
 	"(the host is down or absent on the link); 1 for any other failure and for -n with\n"
 	"any failure.  6 if the server accepted the connection, then reset it before its\n"
 	"line (with -n: if all N were established and at least one was reset, and none\n"
-	"failed otherwise).\n";
+	"failed otherwise).  With --strict: 8 on a mismatch (with -n: any), 9 when\n"
+	"there was no line to judge.\n";
 
 static void addr_text(const struct pscope_addr *a, char *buf, size_t size)
 {
@@ -389,7 +394,7 @@ static int connect_any(struct client *c, const struct pscope_addr *addrs, int n,
 	return rc;
 }
 
-enum { OPT_RATE = 256, OPT_PROCS, OPT_HOLD, OPT_SOURCE, OPT_PROGRESS };
+enum { OPT_RATE = 256, OPT_PROCS, OPT_HOLD, OPT_SOURCE, OPT_PROGRESS, OPT_STRICT };
 
 static int parse_load_opt(struct client *c, int ch, const char *arg)
 {
@@ -468,6 +473,7 @@ static int parse_args(struct client *c, int argc, char **argv, int *family)
 		{ "wait", required_argument, NULL, 'w' },
 		{ "reply-wait", required_argument, NULL, 'r' },
 		{ "before", no_argument, NULL, 'b' },
+		{ "strict", no_argument, NULL, OPT_STRICT },
 		{ "rate", required_argument, NULL, OPT_RATE },
 		{ "procs", required_argument, NULL, OPT_PROCS },
 		{ "hold", required_argument, NULL, OPT_HOLD },
@@ -506,6 +512,9 @@ static int parse_args(struct client *c, int argc, char **argv, int *family)
 			break;
 		case 'b':
 			c->before = true;
+			break;
+		case OPT_STRICT:
+			c->strict = true;
 			break;
 		case '4':
 			*family = AF_INET;
@@ -583,6 +592,7 @@ static int run_load(struct client *c, const char *arg, int family)
 	l->timeout_ms = c->timeout_ms;
 	l->reply_ms = c->reply_ms;
 	l->fmt = c->fmt;
+	l->strict = c->strict;
 	return load_run(l);
 }
 
@@ -734,6 +744,25 @@ static int connect_failed(const struct client *c, const struct pscope_addr *addr
 	return status;
 }
 
+/* The exit status of a connection made: a reset, or with --strict what the verdict says. */
+static int exit_status(const struct client *c)
+{
+	if (c->verdict == V_RESET)
+		return EXIT_RESET;
+	if (!c->strict)
+		return EXIT_OK;
+	switch (c->verdict) {
+	case V_MISMATCH:
+	case V_PROXY_MISMATCH:
+		return EXIT_MISMATCH;
+	case V_NO_REPLY:
+	case V_BAD_REPLY:
+		return EXIT_UNJUDGED;
+	default:
+		return EXIT_OK;
+	}
+}
+
 int cmd_connect(int argc, char **argv)
 {
 	struct client c = { .fmt = FMT_SEED, .timeout_ms = 10000, .reply_ms = 2000, .pp = { .pause_ms = 200 },
@@ -786,5 +815,5 @@ int cmd_connect(int argc, char **argv)
 		print_line(&c);
 	else
 		print_json(&c);
-	return cli_finish(c.verdict == V_RESET ? EXIT_RESET : EXIT_OK);
+	return cli_finish(exit_status(&c));
 }

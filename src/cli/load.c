@@ -759,7 +759,14 @@ static int finish(const struct load_opts *o, const struct stats *st)
 	/* As connect: 6 when the only trouble was resets after the handshake; 1 for any other. */
 	if (st->established != o->n || st->failed)
 		return cli_finish(EXIT_FAIL);
-	return cli_finish(st->reset ? EXIT_RESET : EXIT_OK);
+	if (st->reset)
+		return cli_finish(EXIT_RESET);
+	/* --strict: what the lines showed. */
+	if (o->strict && st->mismatched)
+		return cli_finish(EXIT_MISMATCH);
+	if (o->strict && (st->no_reply || st->bad_reply))
+		return cli_finish(EXIT_UNJUDGED);
+	return cli_finish(EXIT_OK);
 }
 
 static unsigned long share(const struct load_opts *o, unsigned i)

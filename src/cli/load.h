@@ -17,6 +17,7 @@ struct load_opts {
 	struct pscope_range src;	/* --source; count 0: let the kernel choose */
 	struct pscope_range dst;
 	uint16_t port;
+	bool strict;			/* --strict: a mismatch, or no line, is an exit status */
 };
 
 /* Runs the load and prints its summary. Returns the exit status. */

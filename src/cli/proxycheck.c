@@ -40,8 +40,8 @@ static const char usage[] =
 	"  --silent-wait SECS how long the client that sends nothing waits to be\n"
 	"                     closed (default 5)\n"
 	"  --pause SECS       pause between the pieces of a split header (default 0.2)\n"
-	"  -c, --case NAME    run only this case (repeatable)\n"
-	"  -l, --list         list the cases and exit\n"
+	"      --case NAME    run only this case (repeatable)\n"
+	"      --list         list the cases and exit\n"
 	"  -4, -6             resolve ENDPOINT to IPv4 or IPv6 only\n"
 	"  -h, --help         show this help\n"
 	"\n"
@@ -528,15 +528,15 @@ static void print_json_case(struct pscope_json *j, size_t i, const struct outcom
 
 static int parse_args(int argc, char **argv, struct opts *op, int *family)
 {
-	enum { OPT_SILENT = 256, OPT_PAUSE };
+	enum { OPT_SILENT = 256, OPT_PAUSE, OPT_CASE, OPT_LIST };
 	static const struct option longopts[] = {
 		{ "format", required_argument, NULL, 'f' },
 		{ "wait", required_argument, NULL, 'w' },
 		{ "reply-wait", required_argument, NULL, 'r' },
 		{ "silent-wait", required_argument, NULL, OPT_SILENT },
 		{ "pause", required_argument, NULL, OPT_PAUSE },
-		{ "case", required_argument, NULL, 'c' },
-		{ "list", no_argument, NULL, 'l' },
+		{ "case", required_argument, NULL, OPT_CASE },
+		{ "list", no_argument, NULL, OPT_LIST },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -566,12 +566,17 @@ static int parse_args(int argc, char **argv, struct opts *op, int *family)
 			  : ch == OPT_SILENT ? &op->silent_ms : &op->pause_ms) = (int)(secs * 1000 + 0.5);
 			break;
 		case 'c':
+		case 'l':
+			/* connect's -c is the in-flight count, ls's -l --local-only: one letter, one meaning. */
+			return cli_usage_error("'-%c' is not proxycheck's: write %s", ch,
+					       ch == 'c' ? "--case NAME" : "--list");
+		case OPT_CASE:
 			k = case_index(optarg);
 			if (k < 0)
 				return cli_usage_error("unknown case '%s' (see --list)", optarg);
 			op->only[k] = op->any_only = true;
 			break;
-		case 'l':
+		case OPT_LIST:
 			op->list = true;
 			break;
 		case '4':

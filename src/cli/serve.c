@@ -44,7 +44,7 @@ struct server {
 	int listen_flags;
 	int interval_ms;		/* -q: how often to print the count */
 	struct pscope_loop *loop;
-	int spare;			/* kept open to be given up when descriptors run out */
+	struct pscope_spare spare;	/* a descriptor given up when they run out; clients shed */
 	size_t nlisten;
 	int lfd[MAX_LISTENERS];		/* -1: closed (paused, or a parent's reserved socket closed) */
 	struct pscope_sockinfo linfo[MAX_LISTENERS];
@@ -85,7 +85,7 @@ static const char usage[] =
 	"  -f, --format FMT   seed (the note's block, default), line, or json (one object a line)\n"
 	"  -k, --keep         keep each connection open until the client closes it; each\n"
 	"                     line the client sends is answered with a new portscope/1 line\n"
-	"  -w, --workers N    N worker processes, each with its own SO_REUSEPORT listener\n"
+	"      --workers N    N worker processes, each with its own SO_REUSEPORT listener\n"
 	"                     on the same port; one that nears its descriptor limit stops\n"
 	"                     listening until it has room, so the others take new clients;\n"
 	"                     one killed by a signal is replaced (at most 10 a minute)\n"
@@ -688,7 +688,7 @@ static int setup_loop(struct server *s)
 		s->kept.whoami_arg = &s->pp;
 	}
 	rc = pscope_spare_open();
-	s->spare = rc < 0 ? -1 : rc;
+	s->spare.fd = rc < 0 ? -1 : rc;
 	s->status = EXIT_OK;
 	s->flush_at_end = true;
 	if (s->workers && getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY)
@@ -735,15 +735,20 @@ static int run(struct server *s)
 	return s->flush_at_end ? final_flush() : s->status;
 }
 
-/* ", closed N (why)" for each reason a kept connection ended, for --max-conns, and for PROXY headers. */
+/*
+ * ", N why" for each reason a kept connection ended, for --max-conns, for PROXY
+ * headers, and for clients shed (taken and closed at once) when descriptors ran out.
+ */
 static void print_ends(const unsigned long long *ended, unsigned long long over_max,
-		       const unsigned long long *pp_ended)
+		       const unsigned long long *pp_ended, unsigned long long shed)
 {
 	for (int e = KEEP_RESET; e < KEEP_STOPPED; e++)
 		if (ended[e])
 			fprintf(stderr, ", %llu %s", ended[e], keep_end_name((enum keep_end)e));
 	if (over_max)
 		fprintf(stderr, ", %llu refused over --max-conns", over_max);
+	if (shed)
+		fprintf(stderr, ", %llu shed: out of descriptors", shed);
 	for (int e = 0; e < PP_NENDS; e++)
 		if (pp_ended[e])
 			fprintf(stderr, ", %llu %s", pp_ended[e], pp_end_name((enum pp_end)e));
@@ -754,7 +759,7 @@ static void print_summary(const struct server *s)
 	fprintf(stderr, "portscope: served %llu connection%s", s->served, s->served == 1 ? "" : "s");
 	if (s->keep)
 		fprintf(stderr, " (%llu still open, now closed)", s->open);
-	print_ends(s->kept.ended, s->over_max, s->pp.ended);
+	print_ends(s->kept.ended, s->over_max, s->pp.ended, s->spare.shed);
 	fputc('\n', stderr);
 }
 
@@ -766,7 +771,7 @@ enum { MSG_READY = 1, MSG_END };
 struct worker_end {
 	int status;
 	int reader_gone;
-	unsigned long long served, open, over_max;
+	unsigned long long served, open, over_max, shed;
 	unsigned long long ended[KEEP_NENDS];
 	unsigned long long pp_ended[PP_NENDS];
 };
@@ -849,7 +854,7 @@ static int worker_run(struct sup *sup, int index, int out, void *arg)
 		return EXIT_FAIL;
 	status = run(s);
 	m = (struct worker_end){ .status = status, .reader_gone = s->reader_gone, .served = s->served,
-				 .open = s->open, .over_max = s->over_max };
+				 .open = s->open, .over_max = s->over_max, .shed = s->spare.shed };
 	memcpy(m.ended, s->kept.ended, sizeof(m.ended));
 	memcpy(m.pp_ended, s->pp.ended, sizeof(m.pp_ended));
 	if (sup_send(out, MSG_END, &m, sizeof(m)) < 0)
@@ -1026,11 +1031,12 @@ static bool print_worker(struct server *s, const struct record *r)
 		r->end.served);
 	if (s->keep)
 		fprintf(stderr, " (%llu still open, now closed)", r->end.open);
-	print_ends(r->end.ended, r->end.over_max, r->end.pp_ended);
+	print_ends(r->end.ended, r->end.over_max, r->end.pp_ended, r->end.shed);
 	fputc('\n', stderr);
 	s->served += r->end.served;
 	s->open += r->end.open;
 	s->over_max += r->end.over_max;
+	s->spare.shed += r->end.shed;
 	for (int e = 0; e < KEEP_NENDS; e++)
 		s->kept.ended[e] += r->end.ended[e];
 	for (int e = 0; e < PP_NENDS; e++)
@@ -1116,7 +1122,7 @@ static int serve_workers(struct server *s)
 
 enum {
 	OPT_INTERVAL = 256, OPT_MAX_CONNS, OPT_IDLE, OPT_LINE_TIMEOUT, OPT_MAX_LINE, OPT_SEND_TIMEOUT,
-	OPT_USER, OPT_PP, OPT_PP_FROM, OPT_PP_TIMEOUT, OPT_PP_MAX
+	OPT_USER, OPT_PP, OPT_PP_FROM, OPT_PP_TIMEOUT, OPT_PP_MAX, OPT_WORKERS
 };
 
 /* One of the --proxy-* options.  Returns -1 to go on, or EXIT_USAGE after saying why. */
@@ -1233,6 +1239,10 @@ static int take_option(struct server *s, int c, struct cli_user *user, int *fami
 		s->keep = true;
 		break;
 	case 'w':
+		/* -w is the wait in connect and proxycheck, as in nc: one letter, one meaning. */
+		return cli_usage_error("'-w' is not serve's: give the number of workers as --workers N "
+				       "(-w is the connect wait of connect, proxycheck and nc)");
+	case OPT_WORKERS:
 		if (cli_parse_count("number of workers", optarg, 1, 1024, &n) < 0)
 			return EXIT_USAGE;
 		s->workers = (int)n;
@@ -1258,7 +1268,7 @@ static int parse_options(int argc, char **argv, struct server *s, struct cli_use
 	static const struct option longopts[] = {
 		{ "format", required_argument, NULL, 'f' },
 		{ "keep", no_argument, NULL, 'k' },
-		{ "workers", required_argument, NULL, 'w' },
+		{ "workers", required_argument, NULL, OPT_WORKERS },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "interval", required_argument, NULL, OPT_INTERVAL },
 		{ "max-conns", required_argument, NULL, OPT_MAX_CONNS },
@@ -1318,7 +1328,7 @@ static int serve_alone(struct server *s, const char *arg, const struct pscope_en
 
 int cmd_serve(int argc, char **argv)
 {
-	struct server s = { .fmt = FMT_SEED, .spare = -1, .retry_timer = -1, .interval_ms = 1000,
+	struct server s = { .fmt = FMT_SEED, .spare = { .fd = -1 }, .retry_timer = -1, .interval_ms = 1000,
 			    .kopts = { .max_line = 4096, .line_ms = 10000, .send_ms = 10000 } };
 	struct pscope_endpoint ep;
 	struct cli_user user;

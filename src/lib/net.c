@@ -42,24 +42,26 @@ int pscope_spare_open(void)
 }
 
 /* Out of descriptors: the spare makes room to take one client and close it. */
-static void shed_one(int lfd, int *spare)
+static void shed_one(int lfd, struct pscope_spare *spare)
 {
 	int fd;
 
-	if (*spare >= 0) {
-		close(*spare);
-		*spare = -1;
+	if (spare->fd >= 0) {
+		close(spare->fd);
+		spare->fd = -1;
 	}
 	do
 		fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
 	while (fd < 0 && errno == EINTR);
-	if (fd >= 0)
+	if (fd >= 0) {
 		close(fd);
+		spare->shed++;
+	}
 	fd = pscope_spare_open();
-	*spare = fd < 0 ? -1 : fd;
+	spare->fd = fd < 0 ? -1 : fd;
 }
 
-int pscope_accept(int lfd, struct pscope_addr *peer, int *spare)
+int pscope_accept(int lfd, struct pscope_addr *peer, struct pscope_spare *spare)
 {
 	struct sockaddr_storage ss;
 	socklen_t len = sizeof(ss);

@@ -186,7 +186,7 @@ PY
 
 @test "proxycheck: text table, one row per case, the count of those that differ" {
 	start_receiver
-	run timeout 60 "$PORTSCOPE" proxycheck -r 1 -c v2 -c v2-local -c no-header "127.0.0.1:$RPORT"
+	run timeout 60 "$PORTSCOPE" proxycheck -r 1 --case v2 --case v2-local --case no-header "127.0.0.1:$RPORT"
 	echo "$output"
 	[ "$status" -eq 0 ]
 	[ "${#lines[@]}" -eq 6 ]
@@ -202,7 +202,7 @@ PY
 	run "$PORTSCOPE" proxycheck
 	[ "$status" -eq 2 ]
 	[[ $output == *"an ENDPOINT is required"* ]]
-	run "$PORTSCOPE" proxycheck -c nosuch 127.0.0.1:1
+	run "$PORTSCOPE" proxycheck --case nosuch 127.0.0.1:1
 	[ "$status" -eq 2 ]
 	[[ $output == *"unknown case 'nosuch'"* ]]
 	run "$PORTSCOPE" proxycheck -f yaml 127.0.0.1:1
@@ -230,7 +230,7 @@ PY
 
 @test "proxycheck: a portscope server without --proxy-protocol took no header: every case it answers differs" {
 	start_server -f line 127.0.0.1:0
-	run timeout 60 "$PORTSCOPE" proxycheck -r 0.5 --silent-wait 1 -c v1 -c v2 -c v2-split-12 "127.0.0.1:$PORT"
+	run timeout 60 "$PORTSCOPE" proxycheck -r 0.5 --silent-wait 1 --case v1 --case v2 --case v2-split-12 "127.0.0.1:$PORT"
 	echo "$output"
 	[ "$status" -eq 0 ]
 	[[ ${lines[2]} =~ ^v1\ .*\ served\ .*\ differs\ portscope/1\ without\ pp=,\ you=127\.0\.0\.1:[0-9]+:\ took\ no\ header$ ]]
