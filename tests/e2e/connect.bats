@@ -128,6 +128,62 @@ needs_private_hosts() {
 	[[ ${lines[3]} == "mismatch: the server saw this client as 198.18.0.7:40000, but this end is 127.0.0.1:"*"(source NAT or a proxy in between); the server's end is 198.18.0.1:80, but this client connected to 127.0.0.1:$PORT (destination NAT, port forwarding or a proxy)" ]]
 }
 
+@test "--strict: a mismatch exits 8, a proxy that named another client 8, no line or a bad one 9, a match 0" {
+	start_peer "portscope/1 you=198.18.0.7:40000 me=198.18.0.1:80 proto=tcp"
+	run timeout 10 "$PORTSCOPE" connect --strict -f line "$PORT"
+	echo "$output"
+	[ "$status" -eq 8 ]
+	[[ $output == *" verdict=mismatch" ]]
+	wait_pid "$SERVER_PID" 5 || true
+	start_peer "portscope/1 you=198.18.0.7:40000 me=198.18.0.1:80 proto=tcp pp=1 pp_cmd=proxy pp_proto=tcp4 src=192.0.2.9:1 dst=192.0.2.10:80"
+	run timeout 10 "$PORTSCOPE" connect --strict -f line "$PORT"
+	echo "$output"
+	[ "$status" -eq 8 ]
+	[[ $output == *" verdict=proxy-mismatch" ]]
+	wait_pid "$SERVER_PID" 5 || true
+	start_peer ""
+	run timeout 10 "$PORTSCOPE" connect --strict -f line "$PORT"
+	[ "$status" -eq 9 ]
+	[[ $output == *" verdict=no-reply" ]]
+	wait_pid "$SERVER_PID" 5 || true
+	start_peer "HTTP/1.1 400 Bad Request"
+	run timeout 10 "$PORTSCOPE" connect --strict -f line "$PORT"
+	[ "$status" -eq 9 ]
+	[[ $output == *" verdict=bad-reply" ]]
+	wait_pid "$SERVER_PID" 5 || true
+	# Without --strict the same mismatch is exit 0; through portscope serve, a match is 0.
+	start_peer "portscope/1 you=198.18.0.7:40000 me=198.18.0.1:80 proto=tcp"
+	run timeout 10 "$PORTSCOPE" connect -f line "$PORT"
+	[ "$status" -eq 0 ]
+	wait_pid "$SERVER_PID" 5 || true
+	start_server 127.0.0.1:0
+	run timeout 10 "$PORTSCOPE" connect --strict -f line "$PORT"
+	[ "$status" -eq 0 ]
+	[[ $output == *" verdict=match" ]]
+}
+
+@test "connect -n --strict: exit 8 when a line differed, 9 when one was missing, 0 when all matched" {
+	start_server 127.0.0.1:0
+	run timeout 20 "$PORTSCOPE" connect -n 20 --strict "$PORT"
+	echo "$output"
+	[ "$status" -eq 0 ]
+	stop_server
+	"$PSTEST" reply "portscope/1 you=198.18.0.7:40000 me=198.18.0.1:80 proto=tcp" >"$TMP/peer" &
+	SERVER_PID=$!
+	wait_for_line "$TMP/peer" '^[0-9]' 5
+	PORT=$(head -1 "$TMP/peer")
+	run timeout 20 "$PORTSCOPE" connect -n 1 --strict -f json "$PORT"
+	echo "$output"
+	[ "$status" -eq 8 ]
+	[ "$(echo "$output" | jq .mismatched)" -eq 1 ]
+	wait_pid "$SERVER_PID" 5 || true
+	start_peer ""
+	run timeout 20 "$PORTSCOPE" connect -n 1 --strict -f json "$PORT"
+	echo "$output"
+	[ "$status" -eq 9 ]
+	[ "$(echo "$output" | jq .no_reply)" -eq 1 ]
+}
+
 @test "an IPv4 client of a dual-stack server matches through the IPv4-mapped address" {
 	start_peer MAPPED
 	run timeout 10 "$PORTSCOPE" connect "$PORT"

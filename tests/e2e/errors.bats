@@ -229,3 +229,21 @@ refused() {
 	refused "unknown option '-z'" connect -bz
 	refused "unknown option '--bogus'" bench --bogus=1
 }
+
+@test "one letter, one meaning: serve -w, proxycheck -c and -l are refused, pointing to the long option; -w is a wait wherever it is taken" {
+	run "$PORTSCOPE" serve -w 2 127.0.0.1:0
+	[ "$status" -eq 2 ]
+	[[ ${lines[0]} == "portscope serve: '-w' is not serve's: give the number of workers as --workers N"* ]]
+	run "$PORTSCOPE" proxycheck -c v1 127.0.0.1:1
+	[ "$status" -eq 2 ]
+	[ "${lines[0]}" = "portscope proxycheck: '-c' is not proxycheck's: write --case NAME" ]
+	run "$PORTSCOPE" proxycheck -l
+	[ "$status" -eq 2 ]
+	[ "${lines[0]}" = "portscope proxycheck: '-l' is not proxycheck's: write --list" ]
+	# Each short letter means one thing in every command's --help that lists it.
+	for cmd in serve connect ls demo bench lab proxycheck; do
+		"$PORTSCOPE" "$cmd" --help | sed -n 's/^  \(-[a-zA-Z0-9]\), \(--[a-z-]*\).*/\1 \2/p'
+	done | sort -u >"$TMP/letters"
+	cat "$TMP/letters"
+	[ -z "$(cut -d' ' -f1 "$TMP/letters" | uniq -d)" ]
+}

@@ -82,6 +82,11 @@ netns_pair() {
 	[ "$(field "$output" line)" = yes ]
 	[ "$(field "$output" ms)" -lt $((1000 * SLOW)) ]
 	kill -0 "$SERVER_PID"
+	# The summary counts every client shed, as the clients themselves counted them.
+	stop_server
+	shed=$(($(field "$(cat "$TMP/flood")" shed) + $(field "$(cat "$TMP/flood2")" shed)))
+	tail -1 "$TMP/err"
+	[[ $(tail -1 "$TMP/err") == "portscope: served "*", $shed shed: out of descriptors" ]]
 }
 
 @test "case 2: --max-conns N: client N+1 is closed at once, the first N are served and stay" {
