@@ -6,7 +6,7 @@ import re
 import subprocess
 import sys
 
-COMMANDS = ["serve", "connect", "ls", "bench", "demo", "lab", "proxycheck"]
+COMMANDS = ["serve", "connect", "ls", "watch", "top", "exporter", "bench", "demo", "lab", "proxycheck"]
 OPT = re.compile(r"(?<![\w-])(--?[a-zA-Z0-9][a-zA-Z0-9-]*)")
 
 
