@@ -71,7 +71,7 @@ static const char usage[] =
 	"dump per scrape.\n"
 	"\n"
 	"Options:\n"
-	"  -l, --listen ADDR:PORT  serve /metrics over HTTP there (default " DEFAULT_LISTEN ";\n"
+	"      --listen ADDR:PORT  serve /metrics over HTTP there (default " DEFAULT_LISTEN ";\n"
 	"                          0.0.0.0:PORT or [::]:PORT must be asked for)\n"
 	"      --textfile DIR      write DIR/" TEXTFILE_NAME " (a temporary file, then\n"
 	"                          rename(2)) for node_exporter's textfile collector, and exit\n"
@@ -598,12 +598,12 @@ static int run_textfile(struct exporter *e)
 	return rc < 0 ? EXIT_FAIL : e->status;
 }
 
-enum { OPT_TEXTFILE = 256, OPT_INTERVAL, OPT_ONCE, OPT_NETNS };
+enum { OPT_TEXTFILE = 256, OPT_INTERVAL, OPT_ONCE, OPT_NETNS, OPT_LISTEN };
 
 int cmd_exporter(int argc, char **argv)
 {
 	static const struct option longopts[] = {
-		{ "listen", required_argument, NULL, 'l' },
+		{ "listen", required_argument, NULL, OPT_LISTEN },
 		{ "textfile", required_argument, NULL, OPT_TEXTFILE },
 		{ "interval", required_argument, NULL, OPT_INTERVAL },
 		{ "once", no_argument, NULL, OPT_ONCE },
@@ -618,7 +618,11 @@ int cmd_exporter(int argc, char **argv)
 	cli_opts_init(&opts, "l:h", longopts);
 	while ((c = cli_getopt(&opts, argc, argv)) != -1) {
 		switch (c) {
-		case 'l': e.listen = optarg; break;
+		case 'l':
+			/* ls's and watch's -l is --local-only: one letter, one meaning. */
+			return cli_usage_error("'-l' is not exporter's: write --listen ADDR:PORT (-l is "
+					       "--local-only in ls and watch)");
+		case OPT_LISTEN: e.listen = optarg; break;
 		case OPT_TEXTFILE: e.textfile = optarg; break;
 		case OPT_ONCE: e.once = true; break;
 		case OPT_NETNS:

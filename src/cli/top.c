@@ -87,7 +87,7 @@ static const char usage[] =
 	"\n"
 	"Options:\n"
 	"  -d, --delay SECS   seconds between frames (default 1)\n"
-	"  -s, --sort KEY     the sort key at the start (default e)\n"
+	"      --sort KEY     the sort key at the start (default e)\n"
 	"      --once         print one frame as text and exit (new/s and closed/s are '-':\n"
 	"                     they need two frames)\n"
 	"  -h, --help         show this help\n"
@@ -646,10 +646,12 @@ static int run_screen(struct top *t)
 	return EXIT_OK;
 }
 
+enum { OPT_SORT = 256 };
+
 int cmd_top(int argc, char **argv)
 {
 	static const struct option longopts[] = {
-		{ "delay", required_argument, NULL, 'd' }, { "sort", required_argument, NULL, 's' },
+		{ "delay", required_argument, NULL, 'd' }, { "sort", required_argument, NULL, OPT_SORT },
 		{ "once", no_argument, NULL, 'o' },	   { "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -667,6 +669,9 @@ int cmd_top(int argc, char **argv)
 				return cli_usage_error("bad --delay '%s': at least 0.1 s", optarg);
 			break;
 		case 's':
+			/* ls's -s is --summary: one letter, one meaning. */
+			return cli_usage_error("'-s' is not top's: write --sort KEY (-s is ls's --summary)");
+		case OPT_SORT:
 			if (strlen(optarg) != 1 || !strchr(sort_keys, optarg[0]) || !optarg[0])
 				return cli_usage_error("bad --sort '%s': one of p l q e s t c n x", optarg);
 			t.sort = (enum col)(strchr(sort_keys, optarg[0]) - sort_keys);

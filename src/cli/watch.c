@@ -117,7 +117,7 @@ static const char usage[] =
 	"                       not a terminal) or text (the default on a terminal)\n"
 	"  -i, --interval S     seconds between two lists of the port (default 1)\n"
 	"  -p, --processes      the processes that hold each socket, as it appears\n"
-	"  -n, --no-initial     do not report the sockets there at the start\n"
+	"      --no-initial     do not report the sockets there at the start\n"
 	"  -q, --quiet          no events (with --until: only the exit status)\n"
 	"      --until COND     exit 0 as soon as COND holds: NAME OP N, NAME a state\n"
 	"                       (listen, established, time-wait, syn-recv, ...), a role\n"
@@ -890,13 +890,13 @@ static int parse_target(const char *arg, struct pscope_diag_filter *f)
 	return 0;
 }
 
-enum { OPT_UNTIL = 256, OPT_TIMEOUT, OPT_RCVBUF, OPT_NETNS };
+enum { OPT_UNTIL = 256, OPT_TIMEOUT, OPT_RCVBUF, OPT_NETNS, OPT_NO_INITIAL };
 
 static int parse_args(struct watch *w, int argc, char **argv, bool *help)
 {
 	static const struct option longopts[] = {
 		{ "format", required_argument, NULL, 'f' }, { "interval", required_argument, NULL, 'i' },
-		{ "processes", no_argument, NULL, 'p' },    { "no-initial", no_argument, NULL, 'n' },
+		{ "processes", no_argument, NULL, 'p' },    { "no-initial", no_argument, NULL, OPT_NO_INITIAL },
 		{ "quiet", no_argument, NULL, 'q' },	    { "until", required_argument, NULL, OPT_UNTIL },
 		{ "timeout", required_argument, NULL, OPT_TIMEOUT },
 		{ "tcp", no_argument, NULL, 't' },	    { "udp", no_argument, NULL, 'u' },
@@ -928,7 +928,11 @@ static int parse_args(struct watch *w, int argc, char **argv, bool *help)
 				return cli_usage_error("bad --interval '%s': at least 0.01 s", optarg);
 			break;
 		case 'p': w->processes = true; break;
-		case 'n': w->no_initial = true; break;
+		case 'n':
+			/* -n is a number of connections in connect and bench: one letter, one meaning. */
+			return cli_usage_error("'-n' is not watch's: write --no-initial (-n is a number of "
+					       "connections in connect and bench)");
+		case OPT_NO_INITIAL: w->no_initial = true; break;
 		case 'q': w->quiet = true; break;
 		case 't': w->f.protos |= PSCOPE_DIAG_TCP; break;
 		case 'u': w->f.protos |= PSCOPE_DIAG_UDP; break;

@@ -230,7 +230,7 @@ refused() {
 	refused "unknown option '--bogus'" bench --bogus=1
 }
 
-@test "one letter, one meaning: serve -w, proxycheck -c and -l are refused, pointing to the long option; -w is a wait wherever it is taken" {
+@test "one letter, one meaning: serve -w, proxycheck -c and -l, watch -n, top -s, exporter -l are refused, pointing to the long option; -w is a wait wherever it is taken" {
 	run "$PORTSCOPE" serve -w 2 127.0.0.1:0
 	[ "$status" -eq 2 ]
 	[[ ${lines[0]} == "portscope serve: '-w' is not serve's: give the number of workers as --workers N"* ]]
@@ -240,8 +240,17 @@ refused() {
 	run "$PORTSCOPE" proxycheck -l
 	[ "$status" -eq 2 ]
 	[ "${lines[0]}" = "portscope proxycheck: '-l' is not proxycheck's: write --list" ]
+	run "$PORTSCOPE" watch -n 8080
+	[ "$status" -eq 2 ]
+	[[ ${lines[0]} == "portscope watch: '-n' is not watch's: write --no-initial"* ]]
+	run "$PORTSCOPE" top -s p
+	[ "$status" -eq 2 ]
+	[[ ${lines[0]} == "portscope top: '-s' is not top's: write --sort KEY"* ]]
+	run "$PORTSCOPE" exporter -l 127.0.0.1:0
+	[ "$status" -eq 2 ]
+	[[ ${lines[0]} == "portscope exporter: '-l' is not exporter's: write --listen ADDR:PORT"* ]]
 	# Each short letter means one thing in every command's --help that lists it.
-	for cmd in serve connect ls demo bench lab proxycheck; do
+	for cmd in serve connect ls watch top exporter demo bench lab proxycheck; do
 		"$PORTSCOPE" "$cmd" --help | sed -n 's/^  \(-[a-zA-Z0-9]\), \(--[a-z-]*\).*/\1 \2/p'
 	done | sort -u >"$TMP/letters"
 	cat "$TMP/letters"

@@ -173,7 +173,7 @@ while time.time() < end:
 		SERVER_PID=$!
 		server_listening
 		tmux_start
-		tmux_keys "${NS[*]} $PORTSCOPE top -d 1 -s p" Enter
+		tmux_keys "${NS[*]} $PORTSCOPE top -d 1 --sort p" Enter
 		wait_screen "^$PORT/tcp " 5
 		short_clients "$PORT" 6 &
 		clients=$!

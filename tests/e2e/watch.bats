@@ -71,7 +71,7 @@ ss_cookies() {
 	[ "$(jq -r 'select(.role == "accepted") | .local' "$TMP/events" | sort -u)" = "127.0.0.1:$PORT" ]
 	[ "$(jq -r 'select(.role == "client") | .peer' "$TMP/events" | sort -u)" = "127.0.0.1:$PORT" ]
 	# -n: the same start, not reported.
-	start_watch -f json -t -n -i 10 "127.0.0.1:$PORT"
+	start_watch -f json -t --no-initial -i 10 "127.0.0.1:$PORT"
 	sleep 0.3
 	stop_watch
 	[ ! -s "$TMP/events" ]
