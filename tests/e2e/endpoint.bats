@@ -1,5 +1,5 @@
 #!/usr/bin/env bats
-# The endpoint grammar (README "Endpoints"): every form of its table through serve, connect
+# The endpoint grammar (docs/endpoints.md): every form of its table through serve, connect
 # and ls, each meaning checked against what the kernel (ss), python3 or glibc's own
 # inet_aton (through python3's socket.inet_aton) say, never against portscope itself.
 
