@@ -643,9 +643,9 @@ int cmd_exporter(int argc, char **argv)
 	}
 	if (optind < argc)
 		return cli_usage_error("unexpected argument '%s'", argv[optind]);
-	if ((rc = cli_opt_conflict(&opts, OPT_TEXTFILE, 'l', "--textfile writes a file")) ||
+	if ((rc = cli_opt_conflict(&opts, OPT_TEXTFILE, OPT_LISTEN, "--textfile writes a file")) ||
 	    (rc = cli_opt_conflict(&opts, OPT_TEXTFILE, OPT_ONCE, "--textfile writes a file")) ||
-	    (rc = cli_opt_conflict(&opts, OPT_ONCE, 'l', "--once prints the metrics")) ||
+	    (rc = cli_opt_conflict(&opts, OPT_ONCE, OPT_LISTEN, "--once prints the metrics")) ||
 	    (rc = cli_opt_needs(&opts, OPT_INTERVAL, e.textfile != NULL,
 				"--textfile (Prometheus decides when to scrape)")))
 		return rc;
