@@ -10,11 +10,15 @@ A sample is the fenced block that follows a line `<!-- sample: NAME -->`.
                                        diff and exits 1 if they differ
 Masked: ephemeral ports (5 digits after ':', ', ' or a space), pids, times (a decimal
 number), rates (N connections/s), the count of distinct source ports, the kernel's version; runs of blanks are one blank,
-and the rows of a socket table are sorted (the kernel lists them in its hash order)."""
+and the rows of a socket table are sorted (the kernel lists them in its hash order).
+Descriptor numbers are compared, except under valgrind (PORTSCOPE_VALGRIND set)."""
 import difflib
+import os
 import re
 import sys
 
+# Under valgrind, whose log file takes a descriptor, descriptor numbers are masked too.
+MASK_FDS = os.environ.get("PORTSCOPE_VALGRIND", "") != ""
 MARK = re.compile(r"^<!-- sample: (\S+) -->\s*$")
 ROW = re.compile(r"^\s*(tcp|udp)\s|^\s+(LISTEN|ESTABLISHED|TIME_WAIT|SYN_SENT|SYN_RECV|CLOSE_WAIT|"
                  r"FIN_WAIT\d|LAST_ACK|CLOSING|UNCONN)\s")
@@ -51,6 +55,8 @@ def mask(lines):
         line = re.sub(r"\bdistinct \d+ source ports", "distinct N source ports", line)
         line = re.sub(r"(?<![\d.])\d+\.\d+(?![\d.])", "T", line)
         line = re.sub(r"(?<=[:, ])\d{5}\b", "PORT", line)
+        if MASK_FDS:
+            line = re.sub(r"(fd[=\s\":]+)\d+", r"\1N", line)
         line = re.sub(r"\s+", " ", line).rstrip()
         out.append(line)
     # Sort each run of table rows.
