@@ -148,17 +148,24 @@ check_sample() {
 }
 
 @test "[::]:PORT is IPv6 only: an IPv4 client is refused; *:PORT takes both (as the README says)" {
-	start_server '[::]:0'
-	run timeout 10 "$PORTSCOPE" connect -f line "127.0.0.1:$PORT"
+	# In a namespace of its own: no other program may hold the IPv4 port [::] leaves free.
+	needs_netns
+	serve_ns '[::]:0'
+	run timeout 10 ip netns exec "$NETNS" "$PORTSCOPE" connect -f line "127.0.0.1:$PORT"
+	echo "$output"
 	[ "$status" -eq 3 ]
-	run timeout 10 "$PORTSCOPE" connect -f line "[::1]:$PORT"
+	run timeout 10 ip netns exec "$NETNS" "$PORTSCOPE" connect -f line "[::1]:$PORT"
+	echo "$output"
 	[ "$status" -eq 0 ]
 	stop_server
-	start_server '*:0'
-	run timeout 10 "$PORTSCOPE" connect -f line "127.0.0.1:$PORT"
+	serve_ns '*:0'
+	cat "$TMP/err"
+	run timeout 10 ip netns exec "$NETNS" "$PORTSCOPE" connect -f line "127.0.0.1:$PORT"
+	echo "$output"
 	[ "$status" -eq 0 ]
 	[[ $output == *" verdict=match" ]]
-	run timeout 10 "$PORTSCOPE" connect -f line "[::1]:$PORT"
+	run timeout 10 ip netns exec "$NETNS" "$PORTSCOPE" connect -f line "[::1]:$PORT"
+	echo "$output"
 	[ "$status" -eq 0 ]
 	[[ $output == *" verdict=match" ]]
 	grep -q 'IPv6 only' "$ROOT/README.md"
