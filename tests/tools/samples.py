@@ -52,7 +52,7 @@ def mask(lines):
         line = re.sub(r"\b\d+/([^/\s]+)/fd=", r"P/\1/fd=", line)
         line = re.sub(r"\b\d+ connections/s", "R connections/s", line)
         # Two source addresses may each use a port: how many distinct ones is the kernel's.
-        line = re.sub(r"\bdistinct \d+ source ports", "distinct N source ports", line)
+        line = re.sub(r"\bdistinct\s+\d+ source ports", "distinct N source ports", line)
         line = re.sub(r"(?<![\d.])\d+\.\d+(?![\d.])", "T", line)
         line = re.sub(r"(?<=[:, ])\d{5}\b", "PORT", line)
         if MASK_FDS:
