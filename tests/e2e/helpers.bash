@@ -51,10 +51,37 @@ spawn() {
 
 # start_server ARGS...: runs `portscope serve ARGS` in the background and waits
 # for its "listening on" line; sets SERVER_PID and PORT (the first listener's port).
+# A port the kernel chose may still carry sockets of an earlier test (a client end
+# in TIME_WAIT towards it, for one): tests count the sockets of PORT, so a port that
+# is not clean is given back and another one asked for, up to 5 times.
 start_server() {
-	"$PORTSCOPE" serve "$@" >"$TMP/out" 2>"$TMP/err" &
-	SERVER_PID=$!
-	server_listening
+	local try
+	for try in 1 2 3 4 5; do
+		"$PORTSCOPE" serve "$@" >"$TMP/out" 2>"$TMP/err" &
+		SERVER_PID=$!
+		server_listening || return 1
+		kernel_chose_port "$@" || return 0
+		port_clean "$PORT" && return 0
+		echo "# port $PORT still carries sockets of an earlier test: another one" >&3
+		stop_server KILL
+	done
+	echo "no clean port in 5 tries" >&2
+	return 1
+}
+
+# kernel_chose_port ARGS...: true when an endpoint among ARGS asks for port 0.
+kernel_chose_port() {
+	local a
+	for a in "$@"; do
+		[[ $a == 0 || $a == *:0 ]] && return 0
+	done
+	return 1
+}
+
+# port_clean PORT: true when ss shows no TCP socket with PORT at either end other
+# than listeners.
+port_clean() {
+	[ -z "$(ss -Htan "( sport = :$1 or dport = :$1 )" | grep -v '^LISTEN')" ]
 }
 
 # server_listening: waits for the server started as SERVER_PID (stderr in $TMP/err)

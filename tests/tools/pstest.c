@@ -22,6 +22,7 @@
  */
 #include <dirent.h>
 #include <errno.h>
+#include <sys/stat.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -49,6 +50,98 @@ static int loopback(const char *host, const char *port, struct pscope_addr *a)
 	if (rc == 0)
 		rc = pscope_endpoint_resolve(&ep, AF_UNSPEC, SOCK_STREAM, PSCOPE_RESOLVE_NUMERIC, a, 1);
 	return rc < 0 ? rc : 0;
+}
+
+/*
+ * Tests count the sockets of the port they are given, and a port the kernel chose
+ * may still carry sockets of an earlier test (a client end in TIME_WAIT towards
+ * it, for one).  foreign_sockets: how many rows of /proc/net/{tcp,tcp6,udp,udp6}
+ * have PORT at either end and are not FD's own socket (TIME_WAIT rows have inode 0).
+ */
+static int foreign_sockets(int port, int fd)
+{
+	static const char *const tables[] = { "/proc/net/tcp", "/proc/net/tcp6",
+					      "/proc/net/udp", "/proc/net/udp6" };
+	struct stat st;
+	int n = 0;
+
+	if (fstat(fd, &st) < 0)
+		return -1;
+	for (size_t t = 0; t < sizeof(tables) / sizeof(tables[0]); t++) {
+		FILE *f = fopen(tables[t], "r");
+		char line[512];
+
+		if (!f)
+			continue;
+		while (fgets(line, sizeof(line), f)) {
+			unsigned lport, rport;
+			unsigned long inode;
+
+			/* sl local:port rem:port st tx:rx tr:when retrnsmt uid timeout inode */
+			if (sscanf(line, " %*s %*[0-9A-Fa-f]:%x %*[0-9A-Fa-f]:%x %*x %*x:%*x %*x:%*x %*x %*u %*u %lu",
+				   &lport, &rport, &inode) != 3)
+				continue;
+			if (((int)lport == port || (int)rport == port) && inode != st.st_ino)
+				n++;
+		}
+		fclose(f);
+	}
+	return n;
+}
+
+/* Up to this many kernel-chosen ports are kept aside (open) while looking for a clean one. */
+#define DIRTY_MAX 16
+
+/*
+ * clean_port_socket: calls OPEN() until it gives a socket whose port no other
+ * socket uses (foreign_sockets); the ones it refused stay open meanwhile, so that
+ * the kernel does not hand their port out again, and are closed before returning.
+ */
+static int clean_port_socket(int (*open_one)(void *), void *arg)
+{
+	int dirty[DIRTY_MAX], ndirty = 0, fd;
+
+	for (;;) {
+		struct pscope_sockinfo si;
+
+		fd = open_one(arg);
+		if (fd < 0 || pscope_sock_describe(fd, &si) < 0)
+			break;
+		if (foreign_sockets(pscope_addr_port(&si.local), fd) == 0 || ndirty == DIRTY_MAX)
+			break;
+		fprintf(stderr, "pstest: port %d still carries sockets of an earlier test: another one\n",
+			pscope_addr_port(&si.local));
+		dirty[ndirty++] = fd;
+	}
+	while (ndirty)
+		close(dirty[--ndirty]);
+	return fd;
+}
+
+struct opener {
+	struct pscope_addr a;
+	int type, flags, backlog;
+};
+
+static int open_listener(void *arg)
+{
+	struct opener *o = arg;
+
+	return pscope_listen(&o->a, o->backlog, o->flags);
+}
+
+static int open_bound(void *arg)
+{
+	struct opener *o = arg;
+	int fd = pscope_socket(o->a.u.sa.sa_family, o->type);
+
+	if (fd >= 0 && bind(fd, &o->a.u.sa, o->a.len) < 0) {
+		int err = -errno;
+
+		close(fd);
+		return err;
+	}
+	return fd;
 }
 
 static int cmd_hold(const char *port, int n, const char *host)
@@ -110,14 +203,14 @@ static int cmd_hold(const char *port, int n, const char *host)
 
 static int cmd_reply(bool v6, const char *text)
 {
-	struct pscope_addr a;
+	struct opener o = { .backlog = 4 };
 	struct pscope_sockinfo si;
 	struct pollfd p;
-	int lfd, fd, rc = loopback(v6 ? "::1" : "127.0.0.1", "0", &a);
+	int lfd, fd, rc = loopback(v6 ? "::1" : "127.0.0.1", "0", &o.a);
 
 	if (rc < 0)
 		return die("reply", rc);
-	lfd = pscope_listen(&a, 4, 0);
+	lfd = clean_port_socket(open_listener, &o);
 	if (lfd < 0)
 		return die("listen", lfd);
 	pscope_sock_describe(lfd, &si);
@@ -182,17 +275,17 @@ static int print_and_hold(int port)
 
 static int cmd_udp(bool v6)
 {
-	struct pscope_addr a;
+	struct opener o = { .type = SOCK_DGRAM };
 	struct pscope_sockinfo si;
-	int srv, cli, rc = loopback(v6 ? "::1" : "127.0.0.1", "0", &a);
+	int srv, cli, rc = loopback(v6 ? "::1" : "127.0.0.1", "0", &o.a);
 
 	if (rc < 0)
 		return die("udp", rc);
-	srv = pscope_socket(a.u.sa.sa_family, SOCK_DGRAM);
-	if (srv < 0 || bind(srv, &a.u.sa, a.len) < 0)
-		return die("bind", srv < 0 ? srv : -errno);
+	srv = clean_port_socket(open_bound, &o);
+	if (srv < 0)
+		return die("bind", srv);
 	pscope_sock_describe(srv, &si);
-	cli = pscope_socket(a.u.sa.sa_family, SOCK_DGRAM);
+	cli = pscope_socket(o.a.u.sa.sa_family, SOCK_DGRAM);
 	if (cli < 0 || connect(cli, &si.local.u.sa, si.local.len) < 0)
 		return die("connect", cli < 0 ? cli : -errno);
 	return print_and_hold(pscope_addr_port(&si.local));
@@ -200,13 +293,13 @@ static int cmd_udp(bool v6)
 
 static int cmd_reuseport(bool v6)
 {
-	struct pscope_addr a;
+	struct opener o = { .backlog = 16, .flags = PSCOPE_LISTEN_REUSEPORT };
 	struct pscope_sockinfo si;
-	int l1, l2, rc = loopback(v6 ? "::1" : "127.0.0.1", "0", &a);
+	int l1, l2, rc = loopback(v6 ? "::1" : "127.0.0.1", "0", &o.a);
 
 	if (rc < 0)
 		return die("reuseport", rc);
-	l1 = pscope_listen(&a, 16, PSCOPE_LISTEN_REUSEPORT);
+	l1 = clean_port_socket(open_listener, &o);
 	if (l1 < 0)
 		return die("listen", l1);
 	pscope_sock_describe(l1, &si);
@@ -253,16 +346,16 @@ static int cmd_acceptor(const char *port)
 
 static int cmd_freeport(void)
 {
-	struct pscope_addr a;
+	struct opener o = { .type = SOCK_STREAM };
 	struct pscope_sockinfo si;
-	int fd, rc = loopback("127.0.0.1", "0", &a);
+	int fd, rc = loopback("127.0.0.1", "0", &o.a);
 
 	if (rc < 0)
 		return die("freeport", rc);
 	/* Bound but not listening: the port is ours and nobody accepts on it. */
-	fd = pscope_socket(AF_INET, SOCK_STREAM);
-	if (fd < 0 || bind(fd, &a.u.sa, a.len) < 0)
-		return die("bind", -errno);
+	fd = clean_port_socket(open_bound, &o);
+	if (fd < 0)
+		return die("bind", fd);
 	pscope_sock_describe(fd, &si);
 	printf("%d\n", pscope_addr_port(&si.local));
 	close(fd);
