@@ -77,6 +77,8 @@ struct pscope_diag_filter {
 	uint32_t states;	/* bit (1 << state); 0: every state */
 	int port;		/* -1: any port */
 	bool local_only;	/* only sockets whose local port is PORT */
+	bool remote_only;	/* only sockets whose remote port is PORT and local port is not:
+				 * with a local_only listing of the same filter, each socket once */
 	bool has_addr;		/* also match this address on the matching side */
 	struct pscope_addr addr;
 };
@@ -116,6 +118,7 @@ enum pscope_diag_error {
  * pscope_diag_replay().
  * Returns the number of sockets passed to CB, or a negative error code
  * (-EPROTONOSUPPORT etc. if the kernel has no sock_diag: try /proc).
+ * Listings may run at once in several threads, each on a netlink socket of its own.
  */
 int pscope_diag_netlink(const struct pscope_diag_filter *f, pscope_diag_cb cb, void *ctx,
 			int dump_fd, struct pscope_diag_stats *st);

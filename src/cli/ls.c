@@ -5,6 +5,8 @@
 #include <net/if.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <pthread.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -176,6 +178,31 @@ static int collect(const struct pscope_diag_sock *s, void *ctx)
 	}
 	l->socks[l->n++] = *s;
 	return 0;
+}
+
+/*
+ * One walk of the kernel's TCP tables gives both families mixed (build_request()
+ * in diag.c): the TCP rows from FROM on (they come before the UDP ones) are put
+ * back in the order of one dump per family, IPv4 then IPv6, each in the kernel's
+ * order.  Without memory for that, they stay as the kernel gave them.
+ */
+static void tcp_families_in_order(struct listing *l, size_t from)
+{
+	struct pscope_diag_sock *six;
+	size_t n6 = 0, j = 0, w = from, i;
+
+	for (i = from; i < l->n && l->socks[i].proto == IPPROTO_TCP; i++)
+		n6 += l->socks[i].family == AF_INET6;
+	if (n6 == 0 || !(six = malloc(n6 * sizeof(*six))))
+		return;
+	for (i = from; i < l->n && l->socks[i].proto == IPPROTO_TCP; i++) {
+		if (l->socks[i].family == AF_INET6)
+			six[j++] = l->socks[i];
+		else
+			l->socks[w++] = l->socks[i];
+	}
+	memcpy(l->socks + w, six, n6 * sizeof(*six));
+	free(six);
 }
 
 static int add_owner(size_t idx, pid_t pid, int fd, void *ctx)
@@ -831,6 +858,91 @@ static int read_replay(const char *path, char **buf, size_t *len)
 	return 0;
 }
 
+/* One half of a listing split by side (see netlink_split()). */
+struct half {
+	struct pscope_diag_filter f;
+	struct listing l;
+	struct pscope_diag_stats st;
+	int nsfd;
+	int rc;
+};
+
+static void *run_half(void *arg)
+{
+	struct half *h = arg;
+
+	h->rc = pscope_diag_netlink_in(h->nsfd, &h->f, collect, &h->l, -1, &h->st);
+	return NULL;
+}
+
+/* True if this process may run on two CPUs or more. */
+static bool several_cpus(void)
+{
+	cpu_set_t set;
+
+	return sched_getaffinity(0, sizeof(set), &set) == 0 && CPU_COUNT(&set) > 1;
+}
+
+/*
+ * The kernel's dump of a port fills one message per socket, in the thread that
+ * reads it, and most of the time of a large listing is that work.  Two dumps, the
+ * local side (local port PORT) and the remote side (remote port PORT, local port
+ * not), each on a netlink socket of its own in a thread of its own, share it
+ * between two CPUs; each walks the whole table but fills only its half.  The
+ * result is the local side's sockets then the remote side's, each in the kernel's
+ * order: the order the rows, the summary and the JSON take them in (listeners,
+ * other local sockets, clients).  Only where nothing depends on the interleaving
+ * of the two sides (the owners' order does): see query().  Returns as
+ * pscope_diag_netlink().
+ */
+static int netlink_split(const struct ls_opts *o, int nsfd, struct listing *l,
+			 struct pscope_diag_stats *st)
+{
+	struct half remote = { .f = o->f, .nsfd = nsfd };
+	pthread_t t;
+	int rc;
+
+	remote.f.remote_only = true;
+	if (pthread_create(&t, NULL, run_half, &remote) != 0)
+		return pscope_diag_netlink_in(nsfd, &o->f, collect, l, -1, st);
+	{
+		struct pscope_diag_filter local = o->f;
+
+		local.local_only = true;
+		rc = pscope_diag_netlink_in(nsfd, &local, collect, l, -1, st);
+	}
+	pthread_join(t, NULL);
+	/* Each half as one dump per family gives it (the rows' order stays the same). */
+	tcp_families_in_order(l, l->base);
+	tcp_families_in_order(&remote.l, 0);
+	l->oom |= remote.l.oom;
+	if (rc >= 0 && remote.rc < 0)
+		rc = remote.rc;
+	if (rc >= 0 && remote.l.n) {
+		if (l->cap - l->n < remote.l.n) {
+			void *p = realloc(l->socks, (l->n + remote.l.n) * sizeof(*l->socks));
+
+			if (!p) {
+				l->oom = 1;
+				rc = -ENOMEM;
+			} else {
+				l->socks = p;
+				l->cap = l->n + remote.l.n;
+			}
+		}
+		if (rc >= 0) {
+			memcpy(l->socks + l->n, remote.l.socks, remote.l.n * sizeof(*l->socks));
+			l->n += remote.l.n;
+			rc += remote.rc;
+		}
+	}
+	free(remote.l.socks);
+	st->messages += remote.st.messages;
+	st->restarts += remote.st.restarts;
+	st->inconsistent |= remote.st.inconsistent;
+	return rc;
+}
+
 /* True for errors that mean "this kernel has no sock_diag for us": fall back to /proc. */
 static bool netlink_unavailable(int rc)
 {
@@ -861,6 +973,7 @@ static int query(struct ls_opts *o, struct listing *l, struct pscope_diag_stats 
 			cli_warn("%s: %s", o->replay, l->oom ? strerror(ENOMEM) : pscope_strerror(rc));
 			return -1;
 		}
+		tcp_families_in_order(l, 0);
 		return 0;
 	}
 	if (o->netns)
@@ -882,7 +995,14 @@ static int query_in(struct ls_opts *o, struct listing *l, struct pscope_diag_sta
 			}
 		}
 		o->source = "netlink";
-		rc = pscope_diag_netlink_in(nsfd, &o->f, collect, l, dump_fd, st);
+		if (dump_fd < 0 && o->f.port >= 0 && !o->f.local_only && !o->processes &&
+		    !o->options && several_cpus()) {
+			rc = netlink_split(o, nsfd, l, st);
+		} else {
+			rc = pscope_diag_netlink_in(nsfd, &o->f, collect, l, dump_fd, st);
+			if (rc >= 0)
+				tcp_families_in_order(l, l->base);
+		}
 		if (dump_fd >= 0 && close(dump_fd) < 0 && rc >= 0) {
 			cli_warn("%s: %s", o->dump, strerror(errno));
 			return -1;

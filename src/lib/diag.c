@@ -201,6 +201,8 @@ bool pscope_diag_match(const struct pscope_diag_filter *f, struct pscope_diag_so
 		return !f->has_addr || addr_matches(f, s, s->laddr) || addr_matches(f, s, s->raddr);
 	}
 	local = s->lport == f->port && (!f->has_addr || addr_matches(f, s, s->laddr));
+	if (f->remote_only && s->lport == f->port)
+		return false;
 	remote = !f->local_only && s->rport == f->port &&
 		 (!f->has_addr || addr_matches(f, s, s->raddr));
 	/* A listener's peer is all zeros, port 0: it can only match on its local side. */
@@ -218,7 +220,7 @@ struct session {
 	uint32_t seq;
 	uint32_t pid;
 	bool check_pid;
-	int family;
+	int family;		/* AF_UNSPEC: both, in one TCPDIAG_GETSOCK walk */
 	int proto;
 	bool done;
 	bool intr;
@@ -241,7 +243,8 @@ static int parse_sock(struct session *ss, const uint8_t *p, size_t len)
 	if (len < sizeof(m))
 		return -PSCOPE_E_NL_SHORT;
 	memcpy(&m, p, sizeof(m));
-	if (m.idiag_family != ss->family)
+	if (ss->family == AF_UNSPEC ? m.idiag_family != AF_INET && m.idiag_family != AF_INET6
+				    : m.idiag_family != ss->family)
 		return -PSCOPE_E_NL_FAMILY;
 	/* Each attribute must fit: a bad length means a bad reply. */
 	while (off < len) {
@@ -319,6 +322,10 @@ static int parse_reply(struct session *ss, const struct nlmsghdr *h, const uint8
 		}
 		return e.error;
 	case SOCK_DIAG_BY_FAMILY:
+	case TCPDIAG_GETSOCK:
+		/* Each request's replies carry its own type. */
+		if (h->nlmsg_type != (ss->family == AF_UNSPEC ? TCPDIAG_GETSOCK : SOCK_DIAG_BY_FAMILY))
+			return -PSCOPE_E_NL_TYPE;
 		return parse_sock(ss, payload, plen);
 	default:
 		return -PSCOPE_E_NL_TYPE;
@@ -357,42 +364,66 @@ static int parse_stream(struct session *ss, const uint8_t *buf, size_t len,
 	return 0;
 }
 
+/* A request: the header, the request proper (v2 or compat), the port filter. */
 struct request {
-	struct nlmsghdr nlh;
-	struct inet_diag_req_v2 r;
-	struct rtattr rta;
-	struct inet_diag_bc_op ops[5];
+	uint8_t b[NLMSG_ALIGN(NLMSG_HDRLEN) + NLMSG_ALIGN(sizeof(struct inet_diag_req)) +
+		  RTA_LENGTH(5 * sizeof(struct inet_diag_bc_op))] __attribute__((aligned(8)));
 };
 
 /*
- * Builds the request for one dump.  The port filter is inet_diag bytecode: a
- * condition goes on by "yes" bytes when true and "no" bytes when false; landing
- * exactly on the end accepts, and jumping 4 bytes past it rejects.  The kernel
- * checks every "no" target by walking the "yes" chain from the start, so the
- * true path runs straight through and "or" is a JMP over the second test,
- * as ss does it.
+ * Builds the request for one dump.  FAMILY AF_UNSPEC (TCP only) is the compat
+ * request TCPDIAG_GETSOCK with a struct inet_diag_req: inet_diag_dump_compat()
+ * in net/ipv4/inet_diag.c runs it with family AF_UNSPEC, so that one walk of the
+ * TCP tables gives the sockets of both families, where SOCK_DIAG_BY_FAMILY with
+ * a struct inet_diag_req_v2 walks them once per family (and most of a large
+ * listing's time is the kernel's walk).
+ *
+ * The port filter is inet_diag bytecode: a condition goes on by "yes" bytes when
+ * true and "no" bytes when false; landing exactly on the end accepts, and jumping
+ * 4 bytes past it rejects.  The kernel checks every "no" target by walking the
+ * "yes" chain from the start, so the true path runs straight through and "or" is
+ * a JMP over the second test, as ss does it.
  */
 static size_t build_request(struct request *q, const struct pscope_diag_filter *f, int family,
 			    int proto, uint32_t seq)
 {
-	size_t bc = 0;
-
-	memset(q, 0, sizeof(*q));
-	q->r.sdiag_family = (uint8_t)family;
-	q->r.sdiag_protocol = (uint8_t)proto;
+	struct nlmsghdr nlh = { .nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP, .nlmsg_seq = seq };
+	struct inet_diag_bc_op ops[5];
+	size_t bc = 0, rlen;
 	/*
 	 * Never ~0: in recent kernels bit 13 (TCP_BOUND_INACTIVE) asks for TCP sockets
 	 * that are only bound, which neither /proc/net nor ss's "all" lists.
 	 */
-	q->r.idiag_states = (f->states ? f->states : ~0u) & PSCOPE_DIAG_STATES_ALL;
+	uint32_t states = (f->states ? f->states : ~0u) & PSCOPE_DIAG_STATES_ALL;
+
+	memset(q, 0, sizeof(*q));
+	if (family == AF_UNSPEC) {
+		struct inet_diag_req r = { .idiag_family = AF_UNSPEC, .idiag_states = states };
+
+		nlh.nlmsg_type = TCPDIAG_GETSOCK;
+		rlen = sizeof(r);
+		memcpy(q->b + NLMSG_HDRLEN, &r, rlen);
+	} else {
+		struct inet_diag_req_v2 r = { .sdiag_family = (uint8_t)family,
+					      .sdiag_protocol = (uint8_t)proto,
+					      .idiag_states = states };
+
+		nlh.nlmsg_type = SOCK_DIAG_BY_FAMILY;
+		rlen = sizeof(r);
+		memcpy(q->b + NLMSG_HDRLEN, &r, rlen);
+	}
 	if (f->port >= 0) {
 		uint16_t port = (uint16_t)f->port;
-		uint8_t *p = (uint8_t *)q->ops;
-		struct inet_diag_bc_op ops[5];
+		struct rtattr rta = { .rta_type = INET_DIAG_REQ_BYTECODE };
 
 		if (f->local_only) {
 			/* sport == P */
 			ops[0] = (struct inet_diag_bc_op){ INET_DIAG_BC_S_EQ, 8, 12 };
+			ops[1] = (struct inet_diag_bc_op){ 0, 0, port };
+			bc = 8;
+		} else if (f->remote_only) {
+			/* dport == P (a socket whose sport is P too is dropped in pscope_diag_match()) */
+			ops[0] = (struct inet_diag_bc_op){ INET_DIAG_BC_D_EQ, 8, 12 };
 			ops[1] = (struct inet_diag_bc_op){ 0, 0, port };
 			bc = 8;
 		} else {
@@ -404,25 +435,31 @@ static size_t build_request(struct request *q, const struct pscope_diag_filter *
 			ops[4] = (struct inet_diag_bc_op){ 0, 0, port };
 			bc = 20;
 		}
-		memcpy(p, ops, bc);
-		q->rta.rta_type = INET_DIAG_REQ_BYTECODE;
-		q->rta.rta_len = (unsigned short)RTA_LENGTH(bc);
+		rta.rta_len = (unsigned short)RTA_LENGTH(bc);
+		memcpy(q->b + NLMSG_LENGTH(rlen), &rta, sizeof(rta));
+		memcpy(q->b + NLMSG_LENGTH(rlen) + RTA_LENGTH(0), ops, bc);
 	}
-	q->nlh.nlmsg_len = (uint32_t)(NLMSG_LENGTH(sizeof(q->r)) + (bc ? RTA_LENGTH(bc) : 0));
-	q->nlh.nlmsg_type = SOCK_DIAG_BY_FAMILY;
-	q->nlh.nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
-	q->nlh.nlmsg_seq = seq;
-	return q->nlh.nlmsg_len;
+	nlh.nlmsg_len = (uint32_t)(NLMSG_LENGTH(rlen) + (bc ? RTA_LENGTH(bc) : 0));
+	memcpy(q->b, &nlh, sizeof(nlh));
+	return nlh.nlmsg_len;
 }
 
-/* The dumps to run, in order: TCP then UDP, IPv4 then IPv6, as the filter allows. */
-static int plan(const struct pscope_diag_filter *f, int fam[4], int proto[4])
+/*
+ * The dumps to run, in order: TCP then UDP, IPv4 then IPv6, as the filter allows;
+ * TCP of both families in one walk (AF_UNSPEC) when COMPAT.
+ */
+static int plan(const struct pscope_diag_filter *f, bool compat, int fam[4], int proto[4])
 {
 	int n = 0;
 
 	for (int p = 0; p < 2; p++) {
 		if (f->protos && !(f->protos & (p ? PSCOPE_DIAG_UDP : PSCOPE_DIAG_TCP)))
 			continue;
+		if (p == 0 && compat && !f->families) {
+			fam[n] = AF_UNSPEC;
+			proto[n++] = IPPROTO_TCP;
+			continue;
+		}
 		for (int v = 0; v < 2; v++) {
 			if (f->families && !(f->families & (v ? PSCOPE_DIAG_V6 : PSCOPE_DIAG_V4)))
 				continue;
@@ -463,9 +500,9 @@ static int run_dump(struct session *ss, int fd, int dump_fd, uint8_t *buf)
 	size_t qlen = build_request(&q, ss->f, ss->family, ss->proto, ss->seq);
 	int rc;
 
-	if (sendto(fd, &q, qlen, 0, (struct sockaddr *)&kernel, sizeof(kernel)) < 0)
+	if (sendto(fd, q.b, qlen, 0, (struct sockaddr *)&kernel, sizeof(kernel)) < 0)
 		return -errno;
-	if (dump_fd >= 0 && (rc = pscope_write_all(dump_fd, &q, NLMSG_ALIGN(qlen))) < 0)
+	if (dump_fd >= 0 && (rc = pscope_write_all(dump_fd, q.b, NLMSG_ALIGN(qlen))) < 0)
 		return rc;
 	while (!ss->done) {
 		struct sockaddr_nl from;
@@ -519,10 +556,11 @@ int pscope_diag_netlink(const struct pscope_diag_filter *f, pscope_diag_cb cb, v
 int pscope_diag_netlink_in(int nsfd, const struct pscope_diag_filter *f, pscope_diag_cb cb,
 			   void *ctx, int dump_fd, struct pscope_diag_stats *st)
 {
-	static uint8_t buf[RECV_BUF] __attribute__((aligned(8)));
+	/* On the stack, not static: two listings may run at once, in two threads. */
+	uint8_t buf[RECV_BUF] __attribute__((aligned(8)));
 	struct pscope_diag_stats dummy;
 	struct session ss = { .f = f, .cb = cb, .ctx = ctx, .st = st ? st : &dummy };
-	int fam[4], proto[4], n = plan(f, fam, proto), fd, rc = 0;
+	int fam[4], proto[4], n = plan(f, true, fam, proto), fd, rc = 0;
 	uint32_t seq = 0;
 
 	memset(ss.st, 0, sizeof(*ss.st));
@@ -534,6 +572,15 @@ int pscope_diag_netlink_in(int nsfd, const struct pscope_diag_filter *f, pscope_
 		for (int i = 0; i < n && rc == 0; i++) {
 			start_dump(&ss, fam[i], proto[i], ++seq);
 			rc = run_dump(&ss, fd, dump_fd, buf);
+			/*
+			 * A kernel without the compat request (it is the first dump, so
+			 * nothing was listed yet): one walk per family, as ss does.
+			 */
+			if (fam[i] == AF_UNSPEC && (rc == -EINVAL || rc == -ENOENT || rc == -EOPNOTSUPP)) {
+				n = plan(f, false, fam, proto);
+				i = -1;
+				rc = 0;
+			}
 		}
 		if (rc < 0 || !ss.intr)
 			break;
@@ -554,29 +601,45 @@ static int replay_request(struct session *ss, const uint8_t *p, size_t len)
 {
 	struct nlmsghdr h;
 	struct inet_diag_req_v2 r;
-	unsigned bit;
+	struct inet_diag_req r1;
+	unsigned bits;
 
 	if (ss->seq && !ss->done)
 		return -PSCOPE_E_NL_NODONE;
-	if (len < NLMSG_LENGTH(sizeof(r)))
+	if (len < NLMSG_HDRLEN)
 		return -PSCOPE_E_NL_REQUEST;
 	memcpy(&h, p, sizeof(h));
-	memcpy(&r, p + NLMSG_HDRLEN, sizeof(r));
-	if (h.nlmsg_type != SOCK_DIAG_BY_FAMILY || (r.sdiag_family != AF_INET && r.sdiag_family != AF_INET6) ||
-	    (r.sdiag_protocol != IPPROTO_TCP && r.sdiag_protocol != IPPROTO_UDP))
-		return -PSCOPE_E_NL_REQUEST;
+	if (h.nlmsg_type == TCPDIAG_GETSOCK) {
+		/* The compat request: TCP of both families in one walk (build_request()). */
+		if (len < NLMSG_LENGTH(sizeof(r1)))
+			return -PSCOPE_E_NL_REQUEST;
+		memcpy(&r1, p + NLMSG_HDRLEN, sizeof(r1));
+		if (r1.idiag_family != AF_UNSPEC)
+			return -PSCOPE_E_NL_REQUEST;
+		r.sdiag_family = AF_UNSPEC;
+		r.sdiag_protocol = IPPROTO_TCP;
+		bits = 3;
+	} else {
+		if (len < NLMSG_LENGTH(sizeof(r)))
+			return -PSCOPE_E_NL_REQUEST;
+		memcpy(&r, p + NLMSG_HDRLEN, sizeof(r));
+		if (h.nlmsg_type != SOCK_DIAG_BY_FAMILY ||
+		    (r.sdiag_family != AF_INET && r.sdiag_family != AF_INET6) ||
+		    (r.sdiag_protocol != IPPROTO_TCP && r.sdiag_protocol != IPPROTO_UDP))
+			return -PSCOPE_E_NL_REQUEST;
+		bits = 1u << ((r.sdiag_protocol == IPPROTO_UDP) * 2 + (r.sdiag_family == AF_INET6));
+	}
 	/* A dump that comes round to its first request again is a restart after NLM_F_DUMP_INTR. */
 	if (ss->seq && h.nlmsg_seq <= ss->seq)
 		return -PSCOPE_E_NL_REQUEST;
-	bit = 1u << ((r.sdiag_protocol == IPPROTO_UDP) * 2 + (r.sdiag_family == AF_INET6));
-	if (ss->seen & bit) {
+	if (ss->seen & bits) {
 		int rc = restart(ss);
 
 		if (rc < 0)
 			return rc;
 		ss->seen = 0;
 	}
-	ss->seen |= bit;
+	ss->seen |= bits;
 	start_dump(ss, r.sdiag_family, r.sdiag_protocol, h.nlmsg_seq);
 	return 0;
 }

@@ -186,6 +186,53 @@ time.sleep(30)'
 	grep -q "^port $PORT: 3 sockets - 1 listening, 2 accepted" <<<"$output"
 }
 
+@test "ls: IPv4 and IPv6 on one port: the rows in ss's order (IPv4 then IPv6, kernel order), listeners, local, clients" {
+	# The kernel gives both families in one walk of its TCP tables, mixed in its
+	# hash order; ls puts them back as ss, which walks once per family, lists them.
+	start_server --keep -f line '*:0'
+	local i
+	for i in 1 2 3 4 5 6; do
+		hold 2 "$PORT" 127.0.0.1
+		hold 2 "$PORT" ::1
+	done
+	# 2 listeners, 24 accepted, 24 clients.
+	accepted 24
+	ss -Htan "( sport = :$PORT or dport = :$PORT )" | awk '{print $4, $5}' >"$TMP/ss"
+	# ss's rows in ls's groups: listeners, then other local sockets, then clients.
+	awk '$2 ~ /:\*$/' "$TMP/ss" >"$TMP/want.local"
+	awk -v p=":$PORT" '$2 !~ /:\*$/ && substr($1, length($1) - length(p) + 1) == p' "$TMP/ss" >>"$TMP/want.local"
+	awk -v p=":$PORT" 'substr($1, length($1) - length(p) + 1) != p' "$TMP/ss" >"$TMP/want.clients"
+	cat "$TMP/want.local" "$TMP/want.clients" >"$TMP/want"
+	[ "$(wc -l <"$TMP/want")" -eq 50 ]
+	grep -q '^\[::1\]' "$TMP/want" && grep -q '^127\.0\.0\.1' "$TMP/want"
+	# Both sides at once (two dumps on two CPUs), the local side alone, a recorded dump.
+	"$PORTSCOPE" ls -H "$PORT" | awk '/^tcp / {print $5, $6}' | diff -u "$TMP/want" -
+	"$PORTSCOPE" ls -H -l "$PORT" | awk '/^tcp / {print $5, $6}' | diff -u "$TMP/want.local" -
+	"$PORTSCOPE" ls -H --dump "$TMP/dump" "$PORT" | awk '/^tcp / {print $5, $6}' | diff -u "$TMP/want" -
+	"$PORTSCOPE" ls -H --replay "$TMP/dump" "$PORT" | awk '/^tcp / {print $5, $6}' | diff -u "$TMP/want" -
+}
+
+@test "ls: a socket connected to itself (local and remote port PORT) is one row, as in ss" {
+	# ls lists the two sides of a port in two dumps at once (on two CPUs or more):
+	# a socket on both sides is the local side's alone.
+	spawn "$TMP/self" python3 -c '
+import socket, time
+s = socket.socket()
+s.bind(("127.0.0.1", 0))
+s.connect(s.getsockname())
+print(s.getsockname()[1], flush=True)
+time.sleep(30)'
+	wait_for_line "$TMP/self" '^[0-9]' 5
+	port=$(head -1 "$TMP/self")
+	run ls_set "$port"
+	echo "$output"
+	[ "${#lines[@]}" -eq 1 ]
+	[ "$output" = "$(ss_set "$port")" ]
+	run "$PORTSCOPE" ls -s "$port"
+	echo "$output"
+	[[ ${lines[0]} == "port $port: 1 socket - 1 accepted (local port $port)" ]]
+}
+
 @test "ls: TIME_WAIT sockets appear" {
 	# In a network namespace of its own: each namespace has its own table of TIME_WAIT
 	# sockets (net.ipv4.tcp_max_tw_buckets), and the host's may be full of other jobs'
