@@ -88,8 +88,9 @@ struct bench {
 	double held_s;
 	char client_json[4096];
 	double floor;			/* the kernel's floor, connections a second */
+	double floor_held;		/* the same, measured again while the N connections are held */
 	bool kernel_counted;		/* held_kernel and kernel_b were measured */
-	const char *phase;		/* "the floor", "the start", "the ramp", "the hold", "the end" */
+	const char *phase;		/* "the floor", "the start", "the ramp", ..., "the hold", "the end" */
 	const char *stopped_in;		/* the phase a signal stopped */
 	bool progress;			/* a live line on the terminal */
 	int interrupted;		/* the signal that stopped the run, or 0 */
@@ -136,7 +137,9 @@ static const char usage[] =
 	"\n"
 	"Before it starts, it measures the kernel's floor: one thread, blocking\n"
 	"connect() then accept() to itself over loopback, the same way every run; each\n"
-	"rate is printed as a ratio to it.  On a terminal a live line shows the ramp and\n"
+	"rate is printed as a ratio to it.  Once the N are held, one more round of that\n"
+	"loop, with no warm-up, gives the floor at scale: what a new connection costs\n"
+	"the kernel with N held (new memory, full tables).  On a terminal a live line shows the ramp and\n"
 	"the hold.  SIGINT (Ctrl-C) or SIGTERM stops the run: every process it started\n"
 	"ends, and what was measured so far is printed, marked interrupted.\n"
 	"\n"
@@ -217,6 +220,40 @@ static double floor_round(int lfd, const struct sockaddr_in *a, int count, bool 
 	return made == count && t > 0 ? count / t : -1;
 }
 
+/* A listener on 127.0.0.1 (port chosen by the kernel) for the floor's loop, its address in A.  Returns it, or -1. */
+static int floor_listener(struct sockaddr_in *a)
+{
+	socklen_t len = sizeof(*a);
+	int lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	*a = (struct sockaddr_in){ .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	if (lfd < 0 || bind(lfd, (struct sockaddr *)a, sizeof(*a)) < 0 || listen(lfd, 128) < 0 ||
+	    getsockname(lfd, (struct sockaddr *)a, &len) < 0) {
+		if (lfd >= 0)
+			close(lfd);
+		return -1;
+	}
+	return lfd;
+}
+
+/*
+ * The floor at scale: one round of FLOOR_HELD held connections, no warm-up
+ * (run_hold() calls it while the N connections are held).  Returns connections
+ * a second, or -1.
+ */
+static double kernel_floor_at_scale(void)
+{
+	struct sockaddr_in a;
+	int lfd = floor_listener(&a);
+	double r;
+
+	if (lfd < 0)
+		return -1;
+	r = floor_round(lfd, &a, FLOOR_HELD, false);
+	close(lfd);
+	return r;
+}
+
 /*
  * The kernel's floor: one thread, blocking connect() then accept() over
  * loopback to a listener of its own, no event loop and no other process.
@@ -227,18 +264,13 @@ static double floor_round(int lfd, const struct sockaddr_in *a, int count, bool 
  */
 static double kernel_floor(bool close_each)
 {
-	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-	socklen_t len = sizeof(a);
-	int lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	struct sockaddr_in a;
+	int lfd = floor_listener(&a);
 	int count = close_each ? FLOOR_CLOSED : FLOOR_HELD;
 	double best = -1;
 
-	if (lfd < 0 || bind(lfd, (struct sockaddr *)&a, sizeof(a)) < 0 || listen(lfd, 128) < 0 ||
-	    getsockname(lfd, (struct sockaddr *)&a, &len) < 0) {
-		if (lfd >= 0)
-			close(lfd);
+	if (lfd < 0)
 		return -1;
-	}
 	floor_round(lfd, &a, count / 10, close_each);
 	for (int i = 0; i < FLOOR_ROUNDS; i++) {
 		double r = floor_round(lfd, &a, count, close_each);
@@ -925,6 +957,9 @@ static void print_results_json(const struct bench *b, bool ok)
 	json_measured(&j, "ramp_seconds", b->ramp_s, 3, ramped);
 	json_measured(&j, "rate_per_s", b->rate, 0, ramped);
 	json_floor(&j, b->floor, ramped ? b->rate : 0);
+	json_measured(&j, "floor_held_per_s", b->floor_held, 0, b->floor_held > 0);
+	json_measured(&j, "rate_to_floor_held", ramped && b->floor_held > 0 ? b->rate / b->floor_held : 0,
+		      3, ramped && b->floor_held > 0);
 	json_measured(&j, "server_cpu_us_per_conn", b->cpu_us_per_conn, 2, b->held_server > 0);
 	json_measured(&j, "server_bytes_per_conn", b->server_b, 1, b->held_server > 0);
 	json_measured(&j, "client_bytes_per_conn", b->client_b, 1, b->held_client > 0);
@@ -978,6 +1013,9 @@ static void print_results(const struct bench *b, bool ok)
 	if (b->floor > 0)
 		printf("  kernel floor    %.0f connections/s (one thread, blocking connect() + accept())\n",
 		       b->floor);
+	if (b->floor_held > 0)
+		printf("  floor at scale  %.0f connections/s, one round with the %lu held (the ramp: %.2f "
+		       "of it)\n", b->floor_held, b->held_server, b->ramp_s > 0 ? b->rate / b->floor_held : 0);
 	if (!b->held_server) {
 		if (b->chart)
 			printf("  chart           %s\n", b->chart);
@@ -1182,6 +1220,15 @@ static int run_hold(struct bench *b)
 					       (double)b->held_kernel : 0;
 		set_phase(b, "the listings");
 		time_listings(b);
+		/*
+		 * The floor at scale: one round of the floor's loop, no warm-up, while
+		 * the N connections are held.  Its connections need new kernel memory
+		 * (no round before it freed any) and go into tables holding N, as the
+		 * ramp's last ones did: what adding a connection costs the kernel at
+		 * this size, beside the floor the ramp is judged by.
+		 */
+		set_phase(b, "the floor at scale");
+		b->floor_held = kernel_floor_at_scale();
 	}
 	/* Hold, watching that no connection is lost. */
 	set_phase(b, "the hold");

@@ -110,6 +110,9 @@ stopped_ok() {
 		assert d["interrupted"] is False and d["ok"] is True, d
 		assert d["floor_per_s"] > 1000, d
 		assert abs(d["rate_to_floor"] - d["rate_per_s"] / d["floor_per_s"]) < 0.002, d
+		# The floor at scale, measured once the connections are held, and the ramp's ratio to it.
+		assert d["floor_held_per_s"] > 1000, d
+		assert abs(d["rate_to_floor_held"] - d["rate_per_s"] / d["floor_held_per_s"]) < 0.002, d
 	EOF
 	floor=$(jq .floor_per_s <<<"$output")
 	# The chart: the floor as a dashed line, labelled with the same figure, inside the plot.
@@ -126,6 +129,9 @@ stopped_ok() {
 	[[ ${lines[3]} =~ ^\ \ kernel\ floor\ +([0-9]+)\ connections/s\ \(one\ thread,\ blocking\ connect\(\)\ \+\ accept\(\)\)$ ]]
 	python3 -c "import sys; r, f, q = map(float, sys.argv[1:]); assert abs(r / f - q) <= 0.006, (r, f, q)" \
 		"$rate" "${BASH_REMATCH[1]}" "$ratio"
+	[[ ${lines[4]} =~ ^\ \ floor\ at\ scale\ +([0-9]+)\ connections/s,\ one\ round\ with\ the\ 2000\ held\ \(the\ ramp:\ ([0-9.]+)\ of\ it\)$ ]]
+	python3 -c "import sys; r, f, q = map(float, sys.argv[1:]); assert abs(r / f - q) <= 0.006, (r, f, q)" \
+		"$rate" "${BASH_REMATCH[1]}" "${BASH_REMATCH[2]}"
 }
 
 @test "bench on a terminal: a live line with both counts, the rate, its ratio to the floor, the time and memory" {
