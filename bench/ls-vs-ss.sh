@@ -37,7 +37,14 @@ bpid=$!
 inns() { nsenter -t "$bpid" -n "$@"; }
 
 # bench unshares its namespace at once and measures the floor (on a listener of its
-# own), then starts the server: the port is the one a process other than bench listens on.
+# own), then starts the server: the port is the one a process other than bench listens on,
+# looked for once bench is in its own namespace (before that, nsenter would find this one's).
+for _ in $(seq 100); do
+	[ "$(readlink "/proc/$bpid/ns/net" 2>/dev/null)" != "$(readlink /proc/self/ns/net)" ] && break
+	sleep 0.1
+done
+[ "$(readlink "/proc/$bpid/ns/net" 2>/dev/null)" != "$(readlink /proc/self/ns/net)" ] ||
+	{ echo "bench is not in a namespace of its own (it needs root):" >&2; cat "$tmp/bench.err" >&2; exit 1; }
 port=
 for _ in $(seq 600); do
 	port=$(inns ss -Htlnp 2>/dev/null | awk -v b="pid=$bpid," 'index($0, b) == 0 {
