@@ -116,6 +116,11 @@ enum pscope_diag_error {
  * TCP_BOUND_INACTIVE in recent kernels), which /proc/net does not list.  If
  * DUMP_FD >= 0 every request and reply is also written there, raw, for
  * pscope_diag_replay().
+ * TCP of both families comes from one walk of the kernel's tables (the compat
+ * request TCPDIAG_GETSOCK, which inet_diag_dump_compat() in net/ipv4/inet_diag.c
+ * runs with family AF_UNSPEC), so IPv4 and IPv6 sockets reach CB mixed, in the
+ * kernel's hash order; a kernel that refuses it gets one SOCK_DIAG_BY_FAMILY
+ * dump per family.  UDP is one dump per family, IPv4 first.
  * Returns the number of sockets passed to CB, or a negative error code
  * (-EPROTONOSUPPORT etc. if the kernel has no sock_diag: try /proc).
  * Listings may run at once in several threads, each on a netlink socket of its own.
@@ -136,7 +141,8 @@ int pscope_diag_netlink_in(int nsfd, const struct pscope_diag_filter *f, pscope_
 
 /*
  * Lists the sockets recorded in BUF (LEN bytes written by pscope_diag_netlink's
- * DUMP_FD), validating it as a kernel reply.  Returns as pscope_diag_netlink.
+ * DUMP_FD; either request kind, SOCK_DIAG_BY_FAMILY or TCPDIAG_GETSOCK), validating
+ * it as a kernel reply.  Returns as pscope_diag_netlink.
  */
 int pscope_diag_replay(const void *buf, size_t len, const struct pscope_diag_filter *f,
 		       pscope_diag_cb cb, void *ctx, struct pscope_diag_stats *st);

@@ -8,6 +8,7 @@
 #include <fcntl.h>
 #include <linux/inet_diag.h>
 #include <linux/netlink.h>
+#include <linux/sock_diag.h>
 #include <netinet/tcp.h>
 #include <stdlib.h>
 #include <sys/mman.h>
@@ -906,6 +907,67 @@ static void test_netlink_dump_replay(void **state)
 		assert_memory_equal(&r.s[i], &c.s[i], sizeof(r.s[i]));
 }
 
+/*
+ * TCP of both families is one compat request (TCPDIAG_GETSOCK, family AF_UNSPEC;
+ * inet_diag_dump_compat()), its replies of that type; one family asked for is one
+ * SOCK_DIAG_BY_FAMILY request.  A replay refuses a compat request of another
+ * family, and a reply whose type is not its request's.
+ */
+static void test_netlink_compat_request(void **state)
+{
+	struct live l;
+	struct collected c = { 0 }, r;
+	struct pscope_diag_filter f = { .port = -1 };
+	struct nlmsghdr h, reply;
+	struct inet_diag_req req;
+	struct stat st;
+	uint8_t *buf;
+	int fd, rc;
+
+	(void)state;
+	live_open(&l);
+	f.port = l.port;
+	fd = memfd_create("nldump", MFD_CLOEXEC);
+	assert_true(fd >= 0);
+	rc = pscope_diag_netlink(&f, collect, &c, fd, NULL);
+	skip_unless_netlink(rc);
+	assert_rc(rc, 3);
+	assert_true(fstat(fd, &st) == 0);
+	buf = malloc((size_t)st.st_size);
+	assert_non_null(buf);
+	assert_num_equal(pread(fd, buf, (size_t)st.st_size, 0), st.st_size);
+	close(fd);
+	memcpy(&h, buf, sizeof(h));
+	assert_num_equal(h.nlmsg_type, TCPDIAG_GETSOCK);
+	assert_true(h.nlmsg_flags & NLM_F_REQUEST);
+	memcpy(&req, buf + NLMSG_HDRLEN, sizeof(req));
+	assert_num_equal(req.idiag_family, AF_UNSPEC);
+	/* The first reply, a socket, has the request's type. */
+	memcpy(&reply, buf + NLMSG_ALIGN(h.nlmsg_len), sizeof(reply));
+	assert_num_equal(reply.nlmsg_type, TCPDIAG_GETSOCK);
+	/* A compat request of family AF_INET is not one pscope_diag_netlink() makes. */
+	buf[NLMSG_HDRLEN] = AF_INET;
+	assert_rc(pscope_diag_replay(buf, (size_t)st.st_size, &f, collect, &r, NULL),
+		  -PSCOPE_E_NL_REQUEST);
+	buf[NLMSG_HDRLEN] = AF_UNSPEC;
+	/* A reply of the other request's type. */
+	reply.nlmsg_type = SOCK_DIAG_BY_FAMILY;
+	memcpy(buf + NLMSG_ALIGN(h.nlmsg_len), &reply, sizeof(reply));
+	memset(&r, 0, sizeof(r));
+	assert_rc(pscope_diag_replay(buf, (size_t)st.st_size, &f, collect, &r, NULL), -PSCOPE_E_NL_TYPE);
+	free(buf);
+	/* One family: the per-family request. */
+	f.families = PSCOPE_DIAG_V4;
+	fd = memfd_create("nldump", MFD_CLOEXEC);
+	assert_true(fd >= 0);
+	memset(&c, 0, sizeof(c));
+	assert_rc(pscope_diag_netlink(&f, collect, &c, fd, NULL), 3);
+	assert_num_equal(pread(fd, &h, sizeof(h), 0), sizeof(h));
+	close(fd);
+	assert_num_equal(h.nlmsg_type, SOCK_DIAG_BY_FAMILY);
+	live_close(&l);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -953,6 +1015,7 @@ int main(void)
 		cmocka_unit_test(test_local_peer),
 		cmocka_unit_test(test_netlink_live),
 		cmocka_unit_test(test_netlink_dump_replay),
+		cmocka_unit_test(test_netlink_compat_request),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
