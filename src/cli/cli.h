@@ -137,6 +137,25 @@ void cli_line(const char *prefix, const char *line);
 /* Ignores SIGPIPE so that a vanished peer or reader is an error to handle, not death. */
 void cli_ignore_sigpipe(void);
 
+/*
+ * Makes entry INDEX of the growing array *ARRAY (*CAP entries of SIZE bytes)
+ * exist: if INDEX >= *CAP, the capacity doubles, from FIRST entries, until it
+ * is past INDEX.  ZEROED: the new entries are zeroes, and the array is fresh
+ * memory from calloc(3) with the old entries copied in (a large one comes from
+ * mmap(2), so entries never reached cost no memory); otherwise realloc(3).
+ * Returns 0, or -ENOMEM with *ARRAY and *CAP unchanged.
+ */
+int cli_reserve(void **array, size_t *cap, size_t index, size_t size, size_t first, bool zeroed);
+
+/* cli_reserve() on the typed pointer ARRAY (an lvalue), its capacity CAP (an lvalue). */
+#define CLI_RESERVE(array, cap, index, first, zeroed)                                               \
+	__extension__({                                                                               \
+		void *cli_array_ = (array);                                                           \
+		int cli_rc_ = cli_reserve(&cli_array_, &(cap), (index), sizeof(*(array)), (first), (zeroed)); \
+		(array) = cli_array_;                                                                 \
+		cli_rc_;                                                                              \
+	})
+
 /* An account to run as, from serve --user. */
 struct cli_user {
 	uid_t uid;

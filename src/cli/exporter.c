@@ -246,16 +246,8 @@ static struct nsstats *ns_slot(struct exporter *e, const char *label)
 	struct nsstats *x;
 	char v[128];
 
-	if (e->nns == e->ns_cap) {
-		size_t cap = e->ns_cap ? e->ns_cap * 2 : 4;
-		void *p = realloc(e->ns, cap * sizeof(*e->ns));
-
-		if (!p)
-			return NULL;
-		e->ns = p;
-		memset(e->ns + e->ns_cap, 0, (cap - e->ns_cap) * sizeof(*e->ns));
-		e->ns_cap = cap;
-	}
+	if (CLI_RESERVE(e->ns, e->ns_cap, e->nns, 4, true) < 0)
+		return NULL;
 	x = &e->ns[e->nns++];
 	x->label[0] = '\0';
 	if (label) {

@@ -4,6 +4,7 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include "cli.h"
 #include "keep.h"
 #include "portscope/loop.h"
 #include "portscope/portscope.h"
@@ -99,23 +100,10 @@ void keep_free(struct keep_table *t)
 	t->size = 0;
 }
 
+/* Fresh and zeroed (a large table by mmap(2)): entries no connection reached cost no memory. */
 static int grow(struct keep_table *t, int fd)
 {
-	size_t size = t->size ? t->size : 1024;
-	struct keep_conn *c;
-
-	while (size <= (size_t)fd)
-		size *= 2;
-	/* Fresh and zeroed (a large one by mmap(2)): entries no connection reached cost no memory. */
-	c = calloc(size, sizeof(*c));
-	if (!c)
-		return -ENOMEM;
-	if (t->size)
-		memcpy(c, t->c, t->size * sizeof(*c));
-	free(t->c);
-	t->c = c;
-	t->size = size;
-	return 0;
+	return CLI_RESERVE(t->c, t->size, (size_t)fd, 1024, true);
 }
 
 static void on_conn(struct pscope_loop *l, int fd, uint32_t events, void *arg);

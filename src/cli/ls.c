@@ -165,16 +165,9 @@ static int collect(const struct pscope_diag_sock *s, void *ctx)
 		l->n = l->base; /* the kernel restarted its dump: start this namespace again */
 		return 0;
 	}
-	if (l->n == l->cap) {
-		size_t cap = l->cap ? l->cap * 2 : 1024;
-		void *p = realloc(l->socks, cap * sizeof(*l->socks));
-
-		if (!p) {
-			l->oom = 1;
-			return -1;
-		}
-		l->socks = p;
-		l->cap = cap;
+	if (CLI_RESERVE(l->socks, l->cap, l->n, 1024, false) < 0) {
+		l->oom = 1;
+		return -1;
 	}
 	l->socks[l->n++] = *s;
 	return 0;
@@ -212,15 +205,8 @@ static int add_owner(size_t idx, pid_t pid, int fd, void *ctx)
 	/* Descriptors this process inherited (from a shell holding a socket) are not owners. */
 	if (pid == getpid())
 		return 0;
-	if (l->nowners == l->owners_cap) {
-		size_t cap = l->owners_cap ? l->owners_cap * 2 : 1024;
-		void *p = realloc(l->owners, cap * sizeof(*l->owners));
-
-		if (!p)
-			return -1;
-		l->owners = p;
-		l->owners_cap = cap;
-	}
+	if (CLI_RESERVE(l->owners, l->owners_cap, l->nowners, 1024, false) < 0)
+		return -1;
 	l->owners[l->nowners] = (struct owner){ pid, fd, l->extra[idx].owner };
 	l->extra[idx].owner = (uint32_t)l->nowners++;
 	return 0;

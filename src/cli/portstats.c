@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cli.h"
 #include "portstats.h"
 
 const char *const ps_role_names[PS_ROLES] = {
@@ -48,15 +49,8 @@ static int add_sock(const struct pscope_diag_sock *s, void *ctx)
 		ps->nsocks = ps->nlisteners = 0; /* the kernel restarted its dump */
 		return 0;
 	}
-	if (ps->nsocks == ps->socks_cap) {
-		size_t cap = ps->socks_cap ? ps->socks_cap * 2 : 4096;
-		void *p = realloc(ps->socks, cap * sizeof(*ps->socks));
-
-		if (!p)
-			return ps->oom = 1, -1;
-		ps->socks = p;
-		ps->socks_cap = cap;
-	}
+	if (CLI_RESERVE(ps->socks, ps->socks_cap, ps->nsocks, 4096, false) < 0)
+		return ps->oom = 1, -1;
 	struct pscope_diag_sock local = *s;
 
 	local.side = PSCOPE_SIDE_LOCAL;
@@ -64,15 +58,8 @@ static int add_sock(const struct pscope_diag_sock *s, void *ctx)
 						    s->lport, s->rport, s->proto, s->state,
 						    (uint8_t)pscope_diag_role(&local) };
 	if (s->proto == IPPROTO_TCP && s->state == TCP_LISTEN) {
-		if (ps->nlisteners == ps->listeners_cap) {
-			size_t cap = ps->listeners_cap ? ps->listeners_cap * 2 : 64;
-			void *p = realloc(ps->listeners, cap * sizeof(*ps->listeners));
-
-			if (!p)
-				return ps->oom = 1, -1;
-			ps->listeners = p;
-			ps->listeners_cap = cap;
-		}
+		if (CLI_RESERVE(ps->listeners, ps->listeners_cap, ps->nlisteners, 64, false) < 0)
+			return ps->oom = 1, -1;
 		ps->listeners[ps->nlisteners++] = (struct ps_listener){ .s = *s };
 	}
 	return 0;

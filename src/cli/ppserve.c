@@ -205,20 +205,7 @@ void pp_free(struct pp_table *t)
 
 static int grow(struct pp_table *t, int fd)
 {
-	size_t size = t->size ? t->size : 1024;
-	struct pp_conn *c;
-
-	while (size <= (size_t)fd)
-		size *= 2;
-	c = calloc(size, sizeof(*c));
-	if (!c)
-		return -ENOMEM;
-	if (t->size)
-		memcpy(c, t->c, t->size * sizeof(*c));
-	free(t->c);
-	t->c = c;
-	t->size = size;
-	return 0;
+	return CLI_RESERVE(t->c, t->size, (size_t)fd, 1024, true);
 }
 
 /* Takes FD out of the waiting list. */

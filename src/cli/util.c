@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -337,4 +338,34 @@ void cli_line(const char *prefix, const char *line)
 void cli_ignore_sigpipe(void)
 {
 	signal(SIGPIPE, SIG_IGN);
+}
+
+int cli_reserve(void **array, size_t *cap, size_t index, size_t size, size_t first, bool zeroed)
+{
+	size_t n = *cap ? *cap : first;
+	void *p;
+
+	if (index < *cap)
+		return 0;
+	while (n <= index) {
+		if (n > SIZE_MAX / 2)
+			return -ENOMEM;
+		n *= 2;
+	}
+	if (n > SIZE_MAX / size)
+		return -ENOMEM;
+	if (zeroed) {
+		p = calloc(n, size);
+		if (p && *cap)
+			memcpy(p, *array, *cap * size);
+		if (p)
+			free(*array);
+	} else {
+		p = realloc(*array, n * size);
+	}
+	if (!p)
+		return -ENOMEM;
+	*array = p;
+	*cap = n;
+	return 0;
 }

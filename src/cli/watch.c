@@ -626,15 +626,8 @@ static int add_found(size_t idx, pid_t pid, int fd, void *ctx)
 
 	if (pid == getpid())
 		return 0;
-	if (w->nfound == w->found_cap) {
-		size_t cap = w->found_cap ? w->found_cap * 2 : 64;
-		void *p = realloc(w->found, cap * sizeof(*w->found));
-
-		if (!p)
-			return -1;
-		w->found = p;
-		w->found_cap = cap;
-	}
+	if (CLI_RESERVE(w->found, w->found_cap, w->nfound, 64, false) < 0)
+		return -1;
 	w->found[w->nfound].idx = idx;
 	w->found[w->nfound].o = (struct owner){ pid, fd };
 	w->nfound++;
