@@ -12,7 +12,7 @@ AR      ?= ar
 CFLAGS  ?= -O2 -g
 WARN    := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
            -Wformat=2 -Wno-format-nonliteral
-ALL_CFLAGS = -std=gnu11 -D_GNU_SOURCE -Iinclude $(WARN) $(CFLAGS) -MMD -MP
+ALL_CFLAGS = -std=gnu11 -D_GNU_SOURCE -pthread -Iinclude $(WARN) $(CFLAGS) -MMD -MP
 
 ifeq ($(SANITIZE),1)
 BUILD   ?= build/sanitize
@@ -41,7 +41,7 @@ FUZZ_BIN := $(FUZZ_SRC:tests/fuzz/%.c=build/fuzz/%)
 FUZZ_SECONDS ?= 60
 
 # Only the program links these (exporter: HTTP; top: the terminal); the library needs libc alone.
-CLI_LDLIBS := -lmicrohttpd -lncurses
+CLI_LDLIBS := -lmicrohttpd -lncurses -pthread
 
 LIBA := $(BUILD)/libportscope.a
 BIN  := $(BUILD)/portscope

@@ -13,6 +13,8 @@ tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 cc -O2 -Wall -Wextra -o "$tmp/floor-grow" "$(dirname "$0")/floor-grow.c" || exit 1
 [ "$(id -u)" = 0 ] || { echo "needs root (a network namespace of its own)" >&2; exit 1; }
+# Each process holds 18,000 descriptors and a few more.
+ulimit -n 18100 2>/dev/null || { echo "needs a descriptor limit of 18,100 (ulimit -n)" >&2; exit 1; }
 old=$(sysctl -n net.ipv4.tcp_child_ehash_entries)
 sysctl -qw net.ipv4.tcp_child_ehash_entries=$((2 * N > 65536 ? 2 * N : 65536))
 # The table's size is read when the namespace is made: the caller's setting is put back as

@@ -95,10 +95,10 @@ for r in $(seq "$RUNS"); do
 	echo "${line%,}"
 done
 
-stats() { # stats LABEL VALUES...: median (lowest to highest)
+stats() { # stats LABEL VALUES...: median (lowest to highest) of those that are not "timeout"
 	local label=$1
 	shift
-	printf '%s\n' "$@" | sort -g | awk -v l="$label" '{ v[NR] = $1 }
+	printf '%s\n' "$@" | grep -vx timeout | sort -g | awk -v l="$label" '{ v[NR] = $1 }
 		END { m = NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2
 		      printf "%-34s %.3f (%.3f to %.3f)\n", l, m, v[1], v[NR] }'
 }

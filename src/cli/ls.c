@@ -889,8 +889,12 @@ static int netlink_split(const struct ls_opts *o, int nsfd, struct listing *l,
 	int rc;
 
 	remote.f.remote_only = true;
-	if (pthread_create(&t, NULL, run_half, &remote) != 0)
-		return pscope_diag_netlink_in(nsfd, &o->f, collect, l, -1, st);
+	if (pthread_create(&t, NULL, run_half, &remote) != 0) {
+		rc = pscope_diag_netlink_in(nsfd, &o->f, collect, l, -1, st);
+		if (rc >= 0)
+			tcp_families_in_order(l, l->base);
+		return rc;
+	}
 	{
 		struct pscope_diag_filter local = o->f;
 

@@ -342,7 +342,7 @@ void cli_ignore_sigpipe(void)
 
 int cli_reserve(void **array, size_t *cap, size_t index, size_t size, size_t first, bool zeroed)
 {
-	size_t n = *cap ? *cap : first;
+	size_t n = *cap ? *cap : first ? first : 1;
 	void *p;
 
 	if (index < *cap)

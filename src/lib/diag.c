@@ -201,7 +201,7 @@ bool pscope_diag_match(const struct pscope_diag_filter *f, struct pscope_diag_so
 		return !f->has_addr || addr_matches(f, s, s->laddr) || addr_matches(f, s, s->raddr);
 	}
 	local = s->lport == f->port && (!f->has_addr || addr_matches(f, s, s->laddr));
-	if (f->remote_only && s->lport == f->port)
+	if (f->remote_only && local) /* the local half has it */
 		return false;
 	remote = !f->local_only && s->rport == f->port &&
 		 (!f->has_addr || addr_matches(f, s, s->raddr));
@@ -222,15 +222,32 @@ struct session {
 	bool check_pid;
 	int family;		/* AF_UNSPEC: both, in one TCPDIAG_GETSOCK walk */
 	int proto;
+	bool compat_refused;	/* the kernel refused TCPDIAG_GETSOCK: one dump per family */
+	int count_at_start;	/* COUNT when the current dump began */
 	bool done;
 	bool intr;
 	unsigned seen;		/* replay: the dumps met since the last restart */
 };
 
+/* Errors of a kernel that lacks what was asked for. */
+static bool unsupported(int rc)
+{
+	return rc == -ENOENT || rc == -EINVAL || rc == -EOPNOTSUPP;
+}
+
 /* Protocols a kernel may lack (udp_diag is a module) are skipped, not fatal. */
 static bool proto_missing(const struct session *ss, int rc)
 {
-	return ss->proto == IPPROTO_UDP && (rc == -ENOENT || rc == -EINVAL || rc == -EOPNOTSUPP);
+	return ss->proto == IPPROTO_UDP && unsupported(rc);
+}
+
+/*
+ * A kernel that refuses the compat request (TCPDIAG_GETSOCK) before listing
+ * anything gets one dump per family instead.
+ */
+static bool refuses_compat(const struct session *ss, int rc)
+{
+	return ss->family == AF_UNSPEC && unsupported(rc) && ss->count == ss->count_at_start;
 }
 
 static int parse_sock(struct session *ss, const uint8_t *p, size_t len)
@@ -315,6 +332,13 @@ static int parse_reply(struct session *ss, const struct nlmsghdr *h, const uint8
 		/* An error of 0 is an acknowledgement, which a dump never sends. */
 		if (e.error >= 0 || e.error <= -PSCOPE_ERR_BASE)
 			return -PSCOPE_E_NL_TYPE;
+		if (refuses_compat(ss, e.error)) {
+			/* Nothing was listed: the per-family requests follow (a replay's seen bits too). */
+			ss->done = true;
+			ss->compat_refused = true;
+			ss->seen &= ~3u;
+			return 0;
+		}
 		if (proto_missing(ss, e.error)) {
 			ss->done = true;
 			ss->st->skipped_protos++;
@@ -536,6 +560,7 @@ static void start_dump(struct session *ss, int family, int proto, uint32_t seq)
 	ss->proto = proto;
 	ss->seq = seq;
 	ss->done = false;
+	ss->count_at_start = ss->count;
 }
 
 /* Forgets what was listed so far: the kernel's list changed while it was being read. */
@@ -576,10 +601,10 @@ int pscope_diag_netlink_in(int nsfd, const struct pscope_diag_filter *f, pscope_
 			 * A kernel without the compat request (it is the first dump, so
 			 * nothing was listed yet): one walk per family, as ss does.
 			 */
-			if (fam[i] == AF_UNSPEC && (rc == -EINVAL || rc == -ENOENT || rc == -EOPNOTSUPP)) {
+			if (rc == 0 && ss.compat_refused) {
+				ss.compat_refused = false;
 				n = plan(f, false, fam, proto);
 				i = -1;
-				rc = 0;
 			}
 		}
 		if (rc < 0 || !ss.intr)

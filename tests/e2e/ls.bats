@@ -233,6 +233,33 @@ time.sleep(30)'
 	[[ ${lines[0]} == "port $port: 1 socket - 1 accepted (local port $port)" ]]
 }
 
+@test "ls ADDR:PORT: a client whose own port is PORT too (127.0.0.1:P to 127.0.0.2:P) is listed, as ss lists it" {
+	# The remote side's dump leaves out what the local side's has: a socket whose local
+	# port is PORT but whose local address is not ADDR belongs to the remote side.
+	spawn "$TMP/pair" python3 -c '
+import socket, time
+l = socket.socket()
+l.bind(("127.0.0.2", 0))
+l.listen()
+p = l.getsockname()[1]
+c = socket.socket()
+c.bind(("127.0.0.1", p))
+c.connect(("127.0.0.2", p))
+a, _ = l.accept()
+print(p, flush=True)
+time.sleep(30)'
+	wait_for_line "$TMP/pair" '^[0-9]' 5
+	port=$(head -1 "$TMP/pair")
+	want=$(ss -Htan "( src 127.0.0.2:$port or dst 127.0.0.2:$port )" | awk '{print "tcp", $1, $4, $5}' |
+		sed 's/ ESTAB / ESTABLISHED /' | sort)
+	[ "$(wc -l <<<"$want")" -eq 3 ]
+	run ls_set "127.0.0.2:$port"
+	echo "$output"
+	[ "$output" = "$want" ]
+	# The client (local 127.0.0.1:P) is a client here; the accepted socket is not.
+	"$PORTSCOPE" ls -H "127.0.0.2:$port" | grep -q "^tcp  *ESTABLISHED .* 127\.0\.0\.1:$port  *127\.0\.0\.2:$port  *client$"
+}
+
 @test "ls: TIME_WAIT sockets appear" {
 	# In a network namespace of its own: each namespace has its own table of TIME_WAIT
 	# sockets (net.ipv4.tcp_max_tw_buckets), and the host's may be full of other jobs'

@@ -875,6 +875,73 @@ static void test_netlink_live(void **state)
 	live_close(&l);
 }
 
+/*
+ * A dump recorded on a kernel that refused the compat request: the request, its
+ * error, then the per-family dumps (GOOD's, their sequence numbers moved up by
+ * one).  It replays to GOOD's sockets with no restart; an error that is not a
+ * refusal (EPERM) is the replay's error.
+ */
+static uint8_t *refused_compat_dump(int error, size_t *len)
+{
+	size_t glen, off;
+	uint8_t *good = read_data(GOOD, &glen), *buf;
+	struct {
+		struct nlmsghdr h;
+		struct inet_diag_req r;
+	} req = { .h = { .nlmsg_len = NLMSG_LENGTH(sizeof(struct inet_diag_req)),
+			 .nlmsg_type = TCPDIAG_GETSOCK, .nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP,
+			 .nlmsg_seq = 1 },
+		  .r = { .idiag_family = AF_UNSPEC, .idiag_states = ~0u } };
+	struct {
+		struct nlmsghdr h;
+		struct nlmsgerr e;
+	} err = { .h = { .nlmsg_len = NLMSG_LENGTH(sizeof(struct nlmsgerr)), .nlmsg_type = NLMSG_ERROR,
+			 .nlmsg_seq = 1 },
+		  .e = { .error = error } };
+
+	*len = NLMSG_ALIGN(req.h.nlmsg_len) + NLMSG_ALIGN(err.h.nlmsg_len) + glen;
+	buf = malloc(*len);
+	assert_non_null(buf);
+	memcpy(buf, &req, req.h.nlmsg_len);
+	memcpy(buf + NLMSG_ALIGN(req.h.nlmsg_len), &err, err.h.nlmsg_len);
+	off = NLMSG_ALIGN(req.h.nlmsg_len) + NLMSG_ALIGN(err.h.nlmsg_len);
+	memcpy(buf + off, good, glen);
+	free(good);
+	while (off < *len) {
+		struct nlmsghdr h;
+
+		memcpy(&h, buf + off, sizeof(h));
+		h.nlmsg_seq++;
+		memcpy(buf + off, &h, sizeof(h));
+		off += NLMSG_ALIGN(h.nlmsg_len);
+	}
+	return buf;
+}
+
+static void test_replay_compat_refused(void **state)
+{
+	struct collected c, want;
+	struct pscope_diag_stats st;
+	uint8_t *buf;
+	size_t len;
+
+	(void)state;
+	assert_true(replay_file(GOOD, &any, &want, NULL) > 0);
+	buf = refused_compat_dump(-EINVAL, &len);
+	memset(&c, 0, sizeof(c));
+	assert_rc(pscope_diag_replay(buf, len, &any, collect, &c, &st), (int)want.n);
+	assert_num_equal(c.n, want.n);
+	assert_num_equal(c.restarts, 0);
+	assert_num_equal(st.restarts, 0);
+	for (size_t i = 0; i < c.n; i++)
+		assert_memory_equal(&c.s[i], &want.s[i], sizeof(c.s[i]));
+	free(buf);
+	buf = refused_compat_dump(-EPERM, &len);
+	memset(&c, 0, sizeof(c));
+	assert_rc(pscope_diag_replay(buf, len, &any, collect, &c, &st), -EPERM);
+	free(buf);
+}
+
 /* What pscope_diag_netlink writes to DUMP_FD replays to the same sockets. */
 static void test_netlink_dump_replay(void **state)
 {
@@ -1016,6 +1083,7 @@ int main(void)
 		cmocka_unit_test(test_netlink_live),
 		cmocka_unit_test(test_netlink_dump_replay),
 		cmocka_unit_test(test_netlink_compat_request),
+		cmocka_unit_test(test_replay_compat_refused),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
