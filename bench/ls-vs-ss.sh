@@ -31,6 +31,8 @@ cleanup() {
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
+# A reader that goes away (| head) must not leave bench holding its connections.
+trap 'exit 141' PIPE
 
 "$PS" bench -n "$N" --hold 3600 -f json >"$tmp/bench.json" 2>"$tmp/bench.err" &
 bpid=$!

@@ -24,6 +24,9 @@ cleanup() {
 	rm -rf "$tmp"
 }
 trap cleanup EXIT
+# A signal ends the script through its EXIT trap, which stops what it started.
+trap 'exit 130' INT
+trap 'exit 143' TERM
 
 seconds() { # seconds CMD...: wall-clock seconds of CMD, output discarded; "timeout" past 300 s
 	local t0 t1

@@ -29,6 +29,9 @@ cleanup() {
 	rm -rf "$tmp"
 }
 trap cleanup EXIT
+# A signal ends the script through its EXIT trap, which stops what it started.
+trap 'exit 130' INT
+trap 'exit 143' TERM
 
 best_of_3() { # best_of_3 CMD...: the fastest of three runs, in seconds
 	local best= t0 t1 d

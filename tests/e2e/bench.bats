@@ -192,7 +192,7 @@ stopped_ok() {
 # interrupt SIG STATUS: bench in the background (so SIGINT is ignored there, as for any
 # background job of a shell without job control), SIG sent to its pid alone during the hold.
 interrupt() {
-	"$PORTSCOPE" bench -n 2000 --hold 60 -f json >"$TMP/out" 2>"$TMP/err" &
+	: >"$TMP/out"; : >"$TMP/err"; "$PORTSCOPE" bench -n 2000 --hold 60 -f json >"$TMP/out" 2>"$TMP/err" &
 	bench=$!
 	BG_PIDS+=("$bench")
 	wait_held "$bench" 2000 60
@@ -228,7 +228,7 @@ interrupt() {
 }
 
 @test "SIGINT to bench's process group before the ramp: it stops, says where, nothing measured is null" {
-	setsid "$PORTSCOPE" bench -n 2000 --hold 60 -f json >"$TMP/out" 2>"$TMP/err" &
+	: >"$TMP/out"; : >"$TMP/err"; setsid "$PORTSCOPE" bench -n 2000 --hold 60 -f json >"$TMP/out" 2>"$TMP/err" &
 	bench=$!
 	BG_PIDS+=("$bench")
 	# The floor comes first (well under a second); stop it there or at the start: once its
@@ -285,7 +285,7 @@ interrupt() {
 }
 
 @test "bench --accept-only stopped by SIGINT: the rounds done so far, marked interrupted, every process ended, exit 130" {
-	"$PORTSCOPE" bench --accept-only -n 500 --procs 1 --runs 100 -f json >"$TMP/out" 2>"$TMP/err" &
+	: >"$TMP/out"; : >"$TMP/err"; "$PORTSCOPE" bench --accept-only -n 500 --procs 1 --runs 100 -f json >"$TMP/out" 2>"$TMP/err" &
 	bench=$!
 	BG_PIDS+=("$bench")
 	# Until a round is done: the floor and three servers, each a second or so at most.
@@ -310,7 +310,7 @@ interrupt() {
 
 @test "bench as root: a network namespace of its own, its table sized and removed at the end; two destinations share the source ports; --no-netns stays here" {
 	before=$(cat /proc/sys/net/ipv4/tcp_child_ehash_entries)
-	"$PORTSCOPE" bench -n 15000 --hold 60 -f json >"$TMP/out" 2>"$TMP/err" &
+	: >"$TMP/out"; : >"$TMP/err"; "$PORTSCOPE" bench -n 15000 --hold 60 -f json >"$TMP/out" 2>"$TMP/err" &
 	bench=$!
 	BG_PIDS+=("$bench")
 	wait_held "$bench" 15000 60

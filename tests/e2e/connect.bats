@@ -5,7 +5,7 @@ load helpers
 
 # start_peer TEXT [-6]: a fake server that sends TEXT to one client; sets PORT.
 start_peer() {
-	"$PSTEST" reply "$@" >"$TMP/peer" &
+	: >"$TMP/peer"; "$PSTEST" reply "$@" >"$TMP/peer" &
 	SERVER_PID=$!
 	wait_for_line "$TMP/peer" '^[0-9]' 5
 	PORT=$(head -1 "$TMP/peer")
@@ -68,7 +68,7 @@ needs_private_hosts() {
 @test "-4 and -6 choose the family of a name's addresses" {
 	needs_private_hosts
 	# One server on both loopback addresses, one port (pshost.test resolves to both).
-	in_hosts "$PORTSCOPE" serve pshost.test:0 >"$TMP/out" 2>"$TMP/err" &
+	: >"$TMP/out"; : >"$TMP/err"; in_hosts "$PORTSCOPE" serve pshost.test:0 >"$TMP/out" 2>"$TMP/err" &
 	SERVER_PID=$!
 	wait_for_count "$TMP/err" 'listening on' 2 5
 	PORT=$(sed -n 's/^portscope: listening on 127\.0\.0\.1:\([0-9]*\)$/\1/p' "$TMP/err")
@@ -168,7 +168,7 @@ needs_private_hosts() {
 	echo "$output"
 	[ "$status" -eq 0 ]
 	stop_server
-	"$PSTEST" reply "portscope/1 you=198.18.0.7:40000 me=198.18.0.1:80 proto=tcp" >"$TMP/peer" &
+	: >"$TMP/peer"; "$PSTEST" reply "portscope/1 you=198.18.0.7:40000 me=198.18.0.1:80 proto=tcp" >"$TMP/peer" &
 	SERVER_PID=$!
 	wait_for_line "$TMP/peer" '^[0-9]' 5
 	PORT=$(head -1 "$TMP/peer")

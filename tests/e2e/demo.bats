@@ -39,7 +39,7 @@ check_demo_output() {
 }
 
 @test "demo: when port 8080 is taken it uses a kernel-chosen port and says so" {
-	"$PORTSCOPE" serve 127.0.0.1:8080 >/dev/null 2>"$TMP/err" &
+	: >"$TMP/err"; "$PORTSCOPE" serve 127.0.0.1:8080 >/dev/null 2>"$TMP/err" &
 	SERVER_PID=$!
 	sleep 0.3 # it may fail if 8080 is taken already, which suits this test as well
 	run timeout 30 "$PORTSCOPE" demo

@@ -198,7 +198,7 @@ print(body + ".test")' "$1" "$2"
 	[ "$status" -eq 0 ]
 	[[ $output == "local=127.0.0.1:"*" peer=127.0.0.1:$PORT "*" verdict=match" ]]
 	stop_server
-	hosts_ns "$PORTSCOPE" serve -f line "$name:0" >"$TMP/out" 2>"$TMP/err" &
+	: >"$TMP/out"; : >"$TMP/err"; hosts_ns "$PORTSCOPE" serve -f line "$name:0" >"$TMP/out" 2>"$TMP/err" &
 	SERVER_PID=$!
 	server_listening
 	[ "$(listening_on "$PORT")" = "127.0.0.1:$PORT " ]
@@ -297,7 +297,7 @@ a, addr = l.accept(); print(repr(addr).replace(str(addr[1]), "CPORT"))')
 	ip netns add "$NETNS"
 	ip -n "$NETNS" link set lo up
 	ip -n "$NETNS" addr add fe80::1/64 dev lo nodad
-	ip netns exec "$NETNS" "$PORTSCOPE" serve -f line '[fe80::1%lo]:0' >"$TMP/out" 2>"$TMP/err" &
+	: >"$TMP/out"; : >"$TMP/err"; ip netns exec "$NETNS" "$PORTSCOPE" serve -f line '[fe80::1%lo]:0' >"$TMP/out" 2>"$TMP/err" &
 	SERVER_PID=$!
 	server_listening
 	[ "$(ip netns exec "$NETNS" ss -Htln "( sport = :$PORT )" | awk '{ print $4 }')" = "[fe80::1]%lo:$PORT" ]

@@ -89,7 +89,7 @@ time.sleep(60)' "$PORT"
 @test "exporter over HTTP: /metrics, /, 404, 405; stops on SIGTERM" {
 	hold_python "$TMP/py"
 	port=$(head -1 "$TMP/py")
-	"$PORTSCOPE" exporter --listen 127.0.0.1:0 2>"$TMP/err" &
+	: >"$TMP/err"; "$PORTSCOPE" exporter --listen 127.0.0.1:0 2>"$TMP/err" &
 	SERVER_PID=$!
 	wait_for_line "$TMP/err" 'listening on' 5
 	url=$(sed -n 's/.*\(http:[^ ]*\)$/\1/p' "$TMP/err")
@@ -110,7 +110,7 @@ time.sleep(60)' "$PORT"
 @test "exporter scraped by a real Prometheus: its query API shows the established connections on a port we hold" {
 	hold_python "$TMP/py"
 	port=$(head -1 "$TMP/py")
-	"$PORTSCOPE" exporter --listen 127.0.0.1:0 2>"$TMP/err" &
+	: >"$TMP/err"; "$PORTSCOPE" exporter --listen 127.0.0.1:0 2>"$TMP/err" &
 	SERVER_PID=$!
 	wait_for_line "$TMP/err" 'listening on' 5
 	target=$(sed -n 's/.*listening on \([0-9.:]*\):.*/\1/p' "$TMP/err")

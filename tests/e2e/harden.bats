@@ -48,7 +48,7 @@ netns_pair() {
 @test "case 1: out of descriptors (nofile 64, 200 clients): up, idle CPU, few warnings, extra clients shed at once, service back when others leave" {
 	command -v prlimit >/dev/null || skip "needs prlimit"
 	[ -z "${PORTSCOPE_VALGRIND:-}" ] || skip "valgrind blocks setrlimit"
-	prlimit --nofile=64 "$PORTSCOPE" serve --keep -f line 127.0.0.1:0 >"$TMP/out" 2>"$TMP/err" &
+	: >"$TMP/out"; : >"$TMP/err"; prlimit --nofile=64 "$PORTSCOPE" serve --keep -f line 127.0.0.1:0 >"$TMP/out" 2>"$TMP/err" &
 	SERVER_PID=$!
 	server_listening
 	spawn "$TMP/flood" "$PSHOSTILE" flood "$PORT" 200
@@ -320,7 +320,7 @@ print("answered" if got.startswith(b"portscope/1 ") and got.endswith(b"\n") else
 @test "case 10: a path dropped after connect (DROP in a namespace): the server cleans up within the idle timeout" {
 	netns_pair
 	command -v nft >/dev/null || skip "needs nft"
-	ip netns exec "$NS_S" "$PORTSCOPE" serve --keep -q --interval 0.2 --idle-timeout 1 198.18.0.1:0 >"$TMP/out" 2>"$TMP/err" &
+	: >"$TMP/out"; : >"$TMP/err"; ip netns exec "$NS_S" "$PORTSCOPE" serve --keep -q --interval 0.2 --idle-timeout 1 198.18.0.1:0 >"$TMP/out" 2>"$TMP/err" &
 	SERVER_PID=$!
 	server_listening
 	spawn "$TMP/client" ip netns exec "$NS_C" "$PSHOSTILE" finwait "198.18.0.1:$PORT" 1
@@ -369,7 +369,7 @@ print("answered" if got.startswith(b"portscope/1 ") and got.endswith(b"\n") else
 }
 
 @test "case 12: SIGTERM with 1,000 connections held and stdout piped: exit 0 within 2 s, whole lines, a summary, a FIN to every client" {
-	"$PORTSCOPE" serve --keep -f line 127.0.0.1:0 > >(cat >"$TMP/out") 2>"$TMP/err" &
+	: >"$TMP/err"; "$PORTSCOPE" serve --keep -f line 127.0.0.1:0 > >(cat >"$TMP/out") 2>"$TMP/err" &
 	SERVER_PID=$!
 	server_listening
 	spawn "$TMP/clients" "$PSHOSTILE" finwait "$PORT" 1000
@@ -406,7 +406,7 @@ user_netns() {
 
 @test "case 15: --user nobody: binds port 80 as root (in a namespace), then runs as nobody with no capabilities" {
 	user_netns
-	ip netns exec "$ns" "$PORTSCOPE" serve --user nobody -f line 127.0.0.1:80 >"$TMP/out" 2>"$TMP/err" &
+	: >"$TMP/out"; : >"$TMP/err"; ip netns exec "$ns" "$PORTSCOPE" serve --user nobody -f line 127.0.0.1:80 >"$TMP/out" 2>"$TMP/err" &
 	SERVER_PID=$!
 	wait_for_line "$TMP/err" 'running as nobody' 5
 	cat "$TMP/err"
@@ -434,7 +434,7 @@ user_netns() {
 
 @test "case 15: --workers --user nobody on port 80: a worker killed after the drop cannot be replaced (port 80 needs root): said, exit 1" {
 	user_netns
-	ip netns exec "$ns" "$PORTSCOPE" serve --workers 2 --user nobody -f line 127.0.0.1:80 >"$TMP/out" 2>"$TMP/err" &
+	: >"$TMP/out"; : >"$TMP/err"; ip netns exec "$ns" "$PORTSCOPE" serve --workers 2 --user nobody -f line 127.0.0.1:80 >"$TMP/out" 2>"$TMP/err" &
 	SERVER_PID=$!
 	wait_for_line "$TMP/err" 'running as nobody' 5
 	run timeout 10 ip netns exec "$ns" "$PORTSCOPE" connect -f line 127.0.0.1:80

@@ -44,6 +44,9 @@ NETNS_MORE=
 spawn() {
 	local out=$1
 	shift
+	# Emptied here, not only by the child's redirection: a wait that reads OUT at once
+	# must not find what an earlier process left in it.
+	: >"$out"
 	"$@" >"$out" 2>>"$TMP/spawn.err" &
 	SPAWNED=$!
 	BG_PIDS+=("$SPAWNED")
@@ -57,6 +60,10 @@ spawn() {
 start_server() {
 	local try
 	for try in 1 2 3 4 5; do
+		# Emptied before the start: the child empties them only once it runs, and a
+		# wait that read an earlier server's "listening on" there would take no port.
+		: >"$TMP/out"
+		: >"$TMP/err"
 		"$PORTSCOPE" serve "$@" >"$TMP/out" 2>"$TMP/err" &
 		SERVER_PID=$!
 		server_listening || return 1

@@ -27,7 +27,7 @@ server_open() {
 
 @test "3,000 connections, 2 workers, 2 client processes: server, clients and kernel agree, every reply matches, all gone after close" {
 	start_server --workers 2 --keep -q --interval 0.2 127.0.0.1:0
-	"$PORTSCOPE" connect -n 3000 --procs 2 --hold 3 -f json "$PORT" >"$TMP/client.json" 2>"$TMP/client.err" &
+	: >"$TMP/client.json"; : >"$TMP/client.err"; "$PORTSCOPE" connect -n 3000 --procs 2 --hold 3 -f json "$PORT" >"$TMP/client.json" 2>"$TMP/client.err" &
 	client=$!
 	BG_PIDS+=("$client")
 	wait_established "$PORT" 3000 20
@@ -91,7 +91,7 @@ pause_one_worker() {
 	NETNS=$ns
 	ip netns exec "$ns" ip link set lo up
 	ip netns exec "$ns" sysctl -qw net.ipv4.tcp_migrate_req=1 || skip "no tcp_migrate_req in this kernel"
-	ip netns exec "$ns" prlimit --nofile=128 "$PORTSCOPE" serve --workers 1 --keep -q --interval 0.2 "${user[@]}" 127.0.0.1:0 >"$TMP/out" 2>"$TMP/err" &
+	: >"$TMP/out"; : >"$TMP/err"; ip netns exec "$ns" prlimit --nofile=128 "$PORTSCOPE" serve --workers 1 --keep -q --interval 0.2 "${user[@]}" 127.0.0.1:0 >"$TMP/out" 2>"$TMP/err" &
 	SERVER_PID=$!
 	wait_for_line "$TMP/err" '^portscope: 1 worker,' 5
 	PORT=$(sed -n 's/^portscope: listening on .*:\([0-9]*\)$/\1/p' "$TMP/err")
@@ -100,7 +100,7 @@ pause_one_worker() {
 	BG_PIDS+=("$wave1")
 	wait_for_line "$TMP/out" 'open 40 ' 10
 	! grep -q 'not listening' "$TMP/err" || false
-	ip netns exec "$ns" "${as[@]}" "$PSTEST" acceptor "$PORT" >"$TMP/acceptor" &
+	: >"$TMP/acceptor"; ip netns exec "$ns" "${as[@]}" "$PSTEST" acceptor "$PORT" >"$TMP/acceptor" &
 	BG_PIDS+=("$!")
 	wait_for_line "$TMP/acceptor" ready 5
 	run timeout 30 ip netns exec "$ns" "$PORTSCOPE" connect -n 60 --rate 1000 --hold 0.5 -f json "$PORT"
@@ -204,7 +204,7 @@ interrupt_held() {
 	shift
 	# Under valgrind everything is slower: 30 s to end, and the backstop later.
 	[ -z "${PORTSCOPE_VALGRIND:-}" ] || limit=30 backstop=300
-	timeout -s KILL "$backstop" "$PORTSCOPE" connect -n "$n" --hold forever "$@" "$PORT" >"$TMP/client.out" 2>"$TMP/client.err" &
+	: >"$TMP/client.out"; : >"$TMP/client.err"; timeout -s KILL "$backstop" "$PORTSCOPE" connect -n "$n" --hold forever "$@" "$PORT" >"$TMP/client.out" 2>"$TMP/client.err" &
 	t=$!
 	BG_PIDS+=("$t")
 	# timeout's child, once it is portscope (not before its exec).
@@ -297,7 +297,7 @@ client_pids() {
 @test "connect --procs: a client process stopped (SIGSTOP) and continued (SIGCONT) is still running; the run completes, exit 0" {
 	start_server --keep -q 127.0.0.1:0
 	# -r 10: a reply that waits in the kernel while its client is stopped is still in time.
-	"$PORTSCOPE" connect -n 400 --procs 2 -r 10 --hold 3 -f json "$PORT" >"$TMP/client.json" 2>"$TMP/client.err" &
+	: >"$TMP/client.json"; : >"$TMP/client.err"; "$PORTSCOPE" connect -n 400 --procs 2 -r 10 --hold 3 -f json "$PORT" >"$TMP/client.json" 2>"$TMP/client.err" &
 	client=$!
 	BG_PIDS+=("$client")
 	wait_established "$PORT" 400 10
@@ -322,7 +322,7 @@ client_pids() {
 
 @test "connect --procs: a client process killed (SIGKILL) is named with its signal at once; the run ends interrupted, exit 1" {
 	start_server --keep -q 127.0.0.1:0
-	"$PORTSCOPE" connect -n 400 --procs 2 --hold forever -f json "$PORT" >"$TMP/client.json" 2>"$TMP/client.err" &
+	: >"$TMP/client.json"; : >"$TMP/client.err"; "$PORTSCOPE" connect -n 400 --procs 2 --hold forever -f json "$PORT" >"$TMP/client.json" 2>"$TMP/client.err" &
 	client=$!
 	BG_PIDS+=("$client")
 	wait_established "$PORT" 400 10

@@ -149,7 +149,7 @@ ss_tuples() {
 	[ "$(jq -r 'select(.event == "appeared") | "\(.local) \(.peer // "-")"' "$TMP/ev" | sed 's/^0\.0\.0\.0:\*/-/' | sort)" = \
 		"$(ss_tuples "$NETNS" "$pa")" ]
 	# A connection closed inside the namespace is seen going away (destroy notifications there).
-	"$PORTSCOPE" watch --netns "$NETNS" -f json --timeout 10 "198.18.0.1:$pa" >"$TMP/ev2" 2>"$TMP/err2" &
+	: >"$TMP/ev2"; : >"$TMP/err2"; "$PORTSCOPE" watch --netns "$NETNS" -f json --timeout 10 "198.18.0.1:$pa" >"$TMP/ev2" 2>"$TMP/err2" &
 	wpid=$!
 	BG_PIDS+=("$wpid")
 	wait_for_line "$TMP/err2" 'watching' 10

@@ -49,7 +49,7 @@ start_server_hosts() {
 	command -v unshare >/dev/null || skip "needs unshare"
 	hosts_file
 	unshare -m sh -c 'mount --bind "$0" /etc/hosts && exec "$@"' "$TMP/hosts" \
-		"$PORTSCOPE" serve "$@" >"$TMP/out" 2>"$TMP/err" &
+		: >"$TMP/out"; : >"$TMP/err"; "$PORTSCOPE" serve "$@" >"$TMP/out" 2>"$TMP/err" &
 	SERVER_PID=$!
 	server_listening
 }
@@ -205,7 +205,7 @@ print("replies=%d" % got)' "$host" "$PORT"
 @test "output into a pipe is flushed while the server waits, not only at exit" {
 	mkfifo "$TMP/fifo"
 	cat "$TMP/fifo" >"$TMP/out" &
-	"$PORTSCOPE" serve 127.0.0.1:0 -f line >"$TMP/fifo" 2>"$TMP/err" &
+	: >"$TMP/err"; "$PORTSCOPE" serve 127.0.0.1:0 -f line >"$TMP/fifo" 2>"$TMP/err" &
 	SERVER_PID=$!
 	server_listening
 	connect_json "$PORT"
@@ -309,7 +309,7 @@ print("replies=%d" % got)' "$host" "$PORT"
 }
 
 @test "a write error (>/dev/full) is reported and the exit status is 1" {
-	"$PORTSCOPE" serve 127.0.0.1:0 >/dev/full 2>"$TMP/err" &
+	: >"$TMP/err"; "$PORTSCOPE" serve 127.0.0.1:0 >/dev/full 2>"$TMP/err" &
 	SERVER_PID=$!
 	server_listening
 	timeout 5 "$PORTSCOPE" connect -r 1 "$PORT" >/dev/null
@@ -325,7 +325,7 @@ print("replies=%d" % got)' "$host" "$PORT"
 	# The reader opens the pipe and never reads: the server's writes block once it is full.
 	sleep 30 <"$TMP/fifo" &
 	BG_PIDS+=("$!")
-	"$PORTSCOPE" serve 127.0.0.1:0 >"$TMP/fifo" 2>"$TMP/err" &
+	: >"$TMP/err"; "$PORTSCOPE" serve 127.0.0.1:0 >"$TMP/fifo" 2>"$TMP/err" &
 	SERVER_PID=$!
 	server_listening
 	# About 700 bytes a report: 1,000 reports are far more than a pipe holds.
@@ -441,7 +441,7 @@ sockets() {
 }
 
 @test "--workers: a worker that exits on its own (a write error) stops the others: said, exit 1" {
-	"$PORTSCOPE" serve --workers 2 -f line 127.0.0.1:0 >/dev/full 2>"$TMP/err" &
+	: >"$TMP/err"; "$PORTSCOPE" serve --workers 2 -f line 127.0.0.1:0 >/dev/full 2>"$TMP/err" &
 	SERVER_PID=$!
 	server_listening
 	timeout 5 "$PORTSCOPE" connect -r 1 "$PORT" >/dev/null
@@ -457,7 +457,7 @@ sockets() {
 
 @test "--workers: SIGINT to the whole process group (Ctrl-C): every worker sums up, exit 0" {
 	command -v setsid >/dev/null || skip "needs setsid"
-	setsid "$PORTSCOPE" serve --workers 3 -f line 127.0.0.1:0 >"$TMP/out" 2>"$TMP/err" &
+	: >"$TMP/out"; : >"$TMP/err"; setsid "$PORTSCOPE" serve --workers 3 -f line 127.0.0.1:0 >"$TMP/out" 2>"$TMP/err" &
 	SERVER_PID=$!
 	server_listening
 	run timeout 30 "$PSTEST" hold "$PORT" 30
@@ -475,7 +475,7 @@ sockets() {
 
 @test "seed format, link-local server: every tuple is the one python3 prints for the same connection (the scope only as the 4th item)" {
 	netns_linklocal
-	ip netns exec "$NETNS" "$PORTSCOPE" serve '[fe80::1%lo]:0' >"$TMP/out" 2>"$TMP/err" &
+	: >"$TMP/out"; : >"$TMP/err"; ip netns exec "$NETNS" "$PORTSCOPE" serve '[fe80::1%lo]:0' >"$TMP/out" 2>"$TMP/err" &
 	SERVER_PID=$!
 	server_listening
 	# python3's own client in the namespace prints its address, then its peer's.

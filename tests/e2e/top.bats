@@ -169,7 +169,7 @@ while time.time() < end:
 	ip -n "$NETNS" link set lo up
 	NS=(ip netns exec "$NETNS")
 	for keep in "" --keep; do
-		"${NS[@]}" "$PORTSCOPE" serve 127.0.0.1:0 -f line $keep >"$TMP/out" 2>"$TMP/err" &
+		: >"$TMP/out"; : >"$TMP/err"; "${NS[@]}" "$PORTSCOPE" serve 127.0.0.1:0 -f line $keep >"$TMP/out" 2>"$TMP/err" &
 		SERVER_PID=$!
 		server_listening
 		tmux_start

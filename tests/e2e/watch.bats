@@ -17,7 +17,7 @@ own_netns() {
 
 # start_server_ns ARGS...: start_server, in NS.
 start_server_ns() {
-	"${NS[@]}" "$PORTSCOPE" serve "$@" >"$TMP/out" 2>"$TMP/err" &
+	: >"$TMP/out"; : >"$TMP/err"; "${NS[@]}" "$PORTSCOPE" serve "$@" >"$TMP/out" 2>"$TMP/err" &
 	SERVER_PID=$!
 	server_listening
 }
@@ -25,7 +25,7 @@ start_server_ns() {
 # start_watch ARGS...: runs `portscope watch ARGS` in the background (stdout to
 # $TMP/events, stderr to $TMP/watch.err), waits until it says it is watching; sets WATCH_PID.
 start_watch() {
-	"${NS[@]}" "$PORTSCOPE" watch "$@" >"$TMP/events" 2>"$TMP/watch.err" &
+	: >"$TMP/events"; : >"$TMP/watch.err"; "${NS[@]}" "$PORTSCOPE" watch "$@" >"$TMP/events" 2>"$TMP/watch.err" &
 	WATCH_PID=$!
 	BG_PIDS+=("$WATCH_PID")
 	wait_for_line "$TMP/watch.err" 'watching' 5 || { cat "$TMP/watch.err" >&2; return 1; }
@@ -153,7 +153,7 @@ import time; time.sleep(20)' "$PORT" "$TMP/go"
 @test "watch --until 'listen>=1': waits for a server started later, exit 0" {
 	port=$("$PSTEST" freeport)
 	start=$(date +%s%N)
-	"$PORTSCOPE" watch -q -i 0.1 --until 'listen>=1' --timeout 10 "$port" 2>"$TMP/watch.err" &
+	: >"$TMP/watch.err"; "$PORTSCOPE" watch -q -i 0.1 --until 'listen>=1' --timeout 10 "$port" 2>"$TMP/watch.err" &
 	wpid=$!
 	BG_PIDS+=("$wpid")
 	sleep 1
