@@ -48,8 +48,10 @@ start_server_hosts() {
 	[ "$(id -u)" -eq 0 ] || skip "needs root for a private /etc/hosts (unshare -m)"
 	command -v unshare >/dev/null || skip "needs unshare"
 	hosts_file
+	: >"$TMP/out"
+	: >"$TMP/err"
 	unshare -m sh -c 'mount --bind "$0" /etc/hosts && exec "$@"' "$TMP/hosts" \
-		: >"$TMP/out"; : >"$TMP/err"; "$PORTSCOPE" serve "$@" >"$TMP/out" 2>"$TMP/err" &
+		"$PORTSCOPE" serve "$@" >"$TMP/out" 2>"$TMP/err" &
 	SERVER_PID=$!
 	server_listening
 }
