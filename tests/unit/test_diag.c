@@ -942,32 +942,47 @@ static void test_replay_compat_refused(void **state)
 	free(buf);
 }
 
+/*
+ * Lists F live into C, recording the dump: returns what pscope_diag_netlink wrote
+ * to its DUMP_FD (LEN bytes, to free).  Skips the test without sock_diag.
+ */
+static uint8_t *record_live(const struct pscope_diag_filter *f, struct collected *c, int want,
+			    size_t *len)
+{
+	struct stat st;
+	uint8_t *buf;
+	int fd = memfd_create("nldump", MFD_CLOEXEC), rc;
+
+	assert_true(fd >= 0);
+	memset(c, 0, sizeof(*c));
+	rc = pscope_diag_netlink(f, collect, c, fd, NULL);
+	skip_unless_netlink(rc);
+	assert_rc(rc, want);
+	assert_true(fstat(fd, &st) == 0);
+	*len = (size_t)st.st_size;
+	buf = malloc(*len);
+	assert_non_null(buf);
+	assert_num_equal(pread(fd, buf, *len, 0), st.st_size);
+	close(fd);
+	return buf;
+}
+
 /* What pscope_diag_netlink writes to DUMP_FD replays to the same sockets. */
 static void test_netlink_dump_replay(void **state)
 {
 	struct live l;
-	struct collected c = { 0 }, r;
+	struct collected c, r;
 	struct pscope_diag_filter f = { .port = -1 };
-	struct stat st;
 	uint8_t *buf;
-	int fd, rc;
+	size_t len;
 
 	(void)state;
 	live_open(&l);
 	f.port = l.port;
-	fd = memfd_create("nldump", MFD_CLOEXEC);
-	assert_true(fd >= 0);
-	rc = pscope_diag_netlink(&f, collect, &c, fd, NULL);
-	skip_unless_netlink(rc);
-	assert_rc(rc, 3);
+	buf = record_live(&f, &c, 3, &len);
 	live_close(&l);
-	assert_true(fstat(fd, &st) == 0);
-	buf = malloc((size_t)st.st_size);
-	assert_non_null(buf);
-	assert_num_equal(pread(fd, buf, (size_t)st.st_size, 0), st.st_size);
-	close(fd);
 	memset(&r, 0, sizeof(r));
-	assert_rc(pscope_diag_replay(buf, (size_t)st.st_size, &f, collect, &r, NULL), 3);
+	assert_rc(pscope_diag_replay(buf, len, &f, collect, &r, NULL), 3);
 	free(buf);
 	assert_num_equal(r.n, 3);
 	for (size_t i = 0; i < 3; i++)
@@ -983,27 +998,17 @@ static void test_netlink_dump_replay(void **state)
 static void test_netlink_compat_request(void **state)
 {
 	struct live l;
-	struct collected c = { 0 }, r;
+	struct collected c, r;
 	struct pscope_diag_filter f = { .port = -1 };
 	struct nlmsghdr h, reply;
 	struct inet_diag_req req;
-	struct stat st;
 	uint8_t *buf;
-	int fd, rc;
+	size_t len;
 
 	(void)state;
 	live_open(&l);
 	f.port = l.port;
-	fd = memfd_create("nldump", MFD_CLOEXEC);
-	assert_true(fd >= 0);
-	rc = pscope_diag_netlink(&f, collect, &c, fd, NULL);
-	skip_unless_netlink(rc);
-	assert_rc(rc, 3);
-	assert_true(fstat(fd, &st) == 0);
-	buf = malloc((size_t)st.st_size);
-	assert_non_null(buf);
-	assert_num_equal(pread(fd, buf, (size_t)st.st_size, 0), st.st_size);
-	close(fd);
+	buf = record_live(&f, &c, 3, &len);
 	memcpy(&h, buf, sizeof(h));
 	assert_num_equal(h.nlmsg_type, TCPDIAG_GETSOCK);
 	assert_true(h.nlmsg_flags & NLM_F_REQUEST);
@@ -1014,23 +1019,20 @@ static void test_netlink_compat_request(void **state)
 	assert_num_equal(reply.nlmsg_type, TCPDIAG_GETSOCK);
 	/* A compat request of family AF_INET is not one pscope_diag_netlink() makes. */
 	buf[NLMSG_HDRLEN] = AF_INET;
-	assert_rc(pscope_diag_replay(buf, (size_t)st.st_size, &f, collect, &r, NULL),
-		  -PSCOPE_E_NL_REQUEST);
+	memset(&r, 0, sizeof(r));
+	assert_rc(pscope_diag_replay(buf, len, &f, collect, &r, NULL), -PSCOPE_E_NL_REQUEST);
 	buf[NLMSG_HDRLEN] = AF_UNSPEC;
 	/* A reply of the other request's type. */
 	reply.nlmsg_type = SOCK_DIAG_BY_FAMILY;
 	memcpy(buf + NLMSG_ALIGN(h.nlmsg_len), &reply, sizeof(reply));
 	memset(&r, 0, sizeof(r));
-	assert_rc(pscope_diag_replay(buf, (size_t)st.st_size, &f, collect, &r, NULL), -PSCOPE_E_NL_TYPE);
+	assert_rc(pscope_diag_replay(buf, len, &f, collect, &r, NULL), -PSCOPE_E_NL_TYPE);
 	free(buf);
 	/* One family: the per-family request. */
 	f.families = PSCOPE_DIAG_V4;
-	fd = memfd_create("nldump", MFD_CLOEXEC);
-	assert_true(fd >= 0);
-	memset(&c, 0, sizeof(c));
-	assert_rc(pscope_diag_netlink(&f, collect, &c, fd, NULL), 3);
-	assert_num_equal(pread(fd, &h, sizeof(h), 0), sizeof(h));
-	close(fd);
+	buf = record_live(&f, &c, 3, &len);
+	memcpy(&h, buf, sizeof(h));
+	free(buf);
 	assert_num_equal(h.nlmsg_type, SOCK_DIAG_BY_FAMILY);
 	live_close(&l);
 }
