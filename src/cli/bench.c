@@ -318,12 +318,20 @@ static int spawn(struct child *c, char *const argv[], bool want_out)
 
 		/* If the parent dies, even by SIGKILL, this process must not live on. */
 		prctl(PR_SET_PDEATHSIG, SIGTERM);
+		/*
+		 * A process group of its own: a Ctrl-C on the terminal reaches bench
+		 * alone, which stops the clients first and then the server.  In bench's
+		 * group all would get it at once, and a server that closed first would
+		 * take connections from the clients' count.
+		 */
+		setpgid(0, 0);
 
 		dup2(want_out ? out[1] : null, STDOUT_FILENO);
 		dup2(err[1], STDERR_FILENO);
 		execv(self_path(), argv);
 		_exit(127);
 	}
+	setpgid(c->pid, c->pid); /* as the child does: whichever runs first */
 	if (want_out)
 		close(out[1]);
 	close(err[1]);
