@@ -168,6 +168,23 @@ reset_case() {
 
 # host_down ADDR FAMILY_WORD OWN: an address of the link with no host: after about 3 s
 # (ARP or neighbour discovery giving up), this host's own ICMP says so; exit 5.
+# drop_syns: the server namespace drops what comes to port 80, counting it (nftables).
+drop_syns() {
+	ip netns exec "$NS_S" nft -f - <<-EOF
+	table inet fw {
+		chain in {
+			type filter hook input priority 0;
+			tcp dport 80 counter drop
+		}
+	}
+	EOF
+}
+
+# syns_dropped: how many packets drop_syns's rule has dropped.
+syns_dropped() {
+	ip netns exec "$NS_S" nft list ruleset | sed -n 's/.*counter packets \([0-9]*\).*/\1/p'
+}
+
 host_down() {
 	local t0 ms
 	t0=$(date +%s%N)
@@ -204,14 +221,7 @@ host_down() {
 
 @test "a drop: timed out at -w with the SYNs sent named, exit 5" {
 	netns_pair
-	ip netns exec "$NS_S" nft -f - <<-EOF
-	table inet fw {
-		chain in {
-			type filter hook input priority 0;
-			tcp dport 80 counter drop
-		}
-	}
-	EOF
+	drop_syns
 	t0=$(date +%s%N)
 	run --separate-stderr timeout 20 ip netns exec "$NS_C" "$PORTSCOPE" connect -f json -w 1.5 198.18.0.1:80
 	ms=$((($(date +%s%N) - t0) / 1000000))
@@ -220,7 +230,7 @@ host_down() {
 	echo "$ERR; $JSON; $ms ms"
 	[ "$status" -eq 5 ]
 	# The SYNs the server's counter saw.
-	syns=$(ip netns exec "$NS_S" nft list ruleset | sed -n 's/.*counter packets \([0-9]*\).*/\1/p')
+	syns=$(syns_dropped)
 	s=s
 	[ "$syns" -eq 1 ] && s=
 	[ "$ERR" = "portscope connect: connect 198.18.0.1:80: timed out after 1.5 s, -w (no answer to $syns SYN$s: dropped by a firewall, or no such host)" ]
@@ -231,14 +241,7 @@ host_down() {
 @test "-w longer than the kernel's SYN retries: the time that really passed, and that the kernel gave up, exit 5" {
 	netns_pair
 	ip netns exec "$NS_C" sysctl -qw net.ipv4.tcp_syn_retries=1
-	ip netns exec "$NS_S" nft -f - <<-EOF
-	table inet fw {
-		chain in {
-			type filter hook input priority 0;
-			tcp dport 80 counter drop
-		}
-	}
-	EOF
+	drop_syns
 	t0=$(date +%s%N)
 	run --separate-stderr timeout 20 ip netns exec "$NS_C" "$PORTSCOPE" connect -f json -w 8 198.18.0.1:80
 	ms=$((($(date +%s%N) - t0) / 1000000))
@@ -246,7 +249,7 @@ host_down() {
 	JSON=$output
 	echo "$ERR; $JSON; $ms ms"
 	[ "$status" -eq 5 ]
-	syns=$(ip netns exec "$NS_S" nft list ruleset | sed -n 's/.*counter packets \([0-9]*\).*/\1/p')
+	syns=$(syns_dropped)
 	[[ $ERR =~ ^"portscope connect: connect 198.18.0.1:80: timed out after "([0-9.]+)" s: the kernel stopped retrying the SYN (net.ipv4.tcp_syn_retries) before -w 8 s (no answer to $syns SYNs: dropped by a firewall, or no such host)"$ ]]
 	said=${BASH_REMATCH[1]}
 	# Well before -w, and what it says is what passed.
