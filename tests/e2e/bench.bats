@@ -99,21 +99,33 @@ stopped_ok() {
 }
 
 @test "bench measures the kernel's floor in the same run: each rate a ratio to it, in JSON and text, and a line on the chart" {
-	run timeout 120 "$PORTSCOPE" bench -n 2000 --hold 0.2 -f json --chart "$TMP/ramp.svg"
-	echo "$output"
-	[ "$status" -eq 0 ]
-	# The floor is a real rate (loopback connections: thousands a second at least) and the
-	# ratio is the rate over it, as python3 divides them.
-	python3 - "$output" <<-'EOF'
-		import json, sys
-		d = json.loads(sys.argv[1])
-		assert d["interrupted"] is False and d["ok"] is True, d
-		assert d["floor_per_s"] > 1000, d
-		assert abs(d["rate_to_floor"] - d["rate_per_s"] / d["floor_per_s"]) < 0.002, d
-		# The floor at scale, measured once the connections are held, and the ramp's ratio to it.
-		assert d["floor_held_per_s"] > 1000, d
-		assert abs(d["rate_to_floor_held"] - d["rate_per_s"] / d["floor_held_per_s"]) < 0.002, d
-	EOF
+	# The two floors are two measurements of one thing and often agree to 0.1 %; then a ratio
+	# to the wrong one would pass unseen.  So runs repeat (each checked whole) until one has
+	# floors far enough apart that the two ratios differ by 0.004 or more, ten runs at most.
+	apart=0
+	for try in 1 2 3 4 5 6 7 8 9 10; do
+		run timeout 120 "$PORTSCOPE" bench -n 2000 --hold 0.2 -f json --chart "$TMP/ramp.svg"
+		echo "$output"
+		[ "$status" -eq 0 ]
+		# The floor is a real rate (loopback connections: thousands a second at least) and the
+		# ratio is the rate over it, as python3 divides them (figures printed to 3 decimals).
+		python3 - "$output" <<-'EOF'
+			import json, sys
+			d = json.loads(sys.argv[1])
+			assert d["interrupted"] is False and d["ok"] is True, d
+			assert d["floor_per_s"] > 1000, d
+			assert abs(d["rate_to_floor"] - d["rate_per_s"] / d["floor_per_s"]) <= 0.0006, d
+			# The floor at scale, measured once the connections are held, and the ramp's ratio to it.
+			assert d["floor_held_per_s"] > 1000, d
+			assert abs(d["rate_to_floor_held"] - d["rate_per_s"] / d["floor_held_per_s"]) <= 0.0006, d
+		EOF
+		if python3 -c 'import json, sys; d = json.loads(sys.argv[1]); r = d["rate_per_s"]
+sys.exit(abs(r / d["floor_per_s"] - r / d["floor_held_per_s"]) < 0.004)' "$output"; then
+			apart=1
+			break
+		fi
+	done
+	[ "$apart" -eq 1 ]
 	floor=$(jq .floor_per_s <<<"$output")
 	# The chart: the floor as a dashed line, labelled with the same figure, inside the plot.
 	grep -q "^<line class=\"floor\" .*stroke-dasharray" "$TMP/ramp.svg"

@@ -28,14 +28,14 @@ cd "$scratch"
 build=build/mutants
 make -s -j2 BUILD=$build all tools >/dev/null 2>&1 || { echo "mutants: the unmutated tree does not build"; exit 1; }
 [ ${#mutants[@]} -gt 0 ] || mutants=("$root"/tests/mutants/*.patch)
-killed=0 bad=0 t0=$(date +%s) run_id=$$.$RANDOM.$(date +%s)
+killed=0 bad=0 unkilled=() t0=$(date +%s) run_id=$$.$RANDOM.$(date +%s)
 for m in "${mutants[@]}"; do
 	name=${m##*/}
 	name=${name%.patch}
 	start=$(date +%s)
 	if ! patch -p1 -s -f --dry-run <"$m" >/dev/null 2>&1; then
 		echo "mutant $name: no longer applies"
-		bad=$((bad + 1))
+		bad=$((bad + 1)) unkilled+=("$name")
 		continue
 	fi
 	patch -p1 -s -f <"$m" >/dev/null
@@ -81,8 +81,9 @@ for m in "${mutants[@]}"; do
 	echo "mutant $name: $verdict ($(( $(date +%s) - start )) s)"
 	case $verdict in
 	killed*) killed=$((killed + 1)) ;;
-	*) bad=$((bad + 1)) ;;
+	*) bad=$((bad + 1)) unkilled+=("$name") ;;
 	esac
 done
-echo "mutants: $killed killed, $bad survived or broken, of ${#mutants[@]} ($(( $(date +%s) - t0 )) s)"
+# The last line names every mutant not killed: CI keeps only the end of the log.
+echo "mutants: $killed killed, $bad survived or broken, of ${#mutants[@]} ($(( $(date +%s) - t0 )) s)${unkilled[*]:+: ${unkilled[*]}}"
 [ "$bad" -eq 0 ]
