@@ -166,8 +166,6 @@ reset_case() {
 	json_has '"kind":"icmp"' '"errno":"ENETUNREACH"' '"type":3,"code":0' '"offender":"198.18.0.1"'
 }
 
-# host_down ADDR FAMILY_WORD OWN: an address of the link with no host: after about 3 s
-# (ARP or neighbour discovery giving up), this host's own ICMP says so; exit 5.
 # drop_syns: the server namespace drops what comes to port 80, counting it (nftables).
 drop_syns() {
 	ip netns exec "$NS_S" nft -f - <<-EOF
@@ -185,6 +183,8 @@ syns_dropped() {
 	ip netns exec "$NS_S" nft list ruleset | sed -n 's/.*counter packets \([0-9]*\).*/\1/p'
 }
 
+# host_down ADDR FAMILY_WORD OWN: an address of the link with no host: after about 3 s
+# (ARP or neighbour discovery giving up), this host's own ICMP says so; exit 5.
 host_down() {
 	local t0 ms
 	t0=$(date +%s%N)
