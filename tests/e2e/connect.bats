@@ -344,6 +344,51 @@ while True:
 	[ "${lines[2]}" = "reset: the server accepted the connection, then reset it before a whole portscope/1 line" ]
 }
 
+@test "a reset that reaches connect() itself (nftables answers the handshake's last ACK with one): the same reset, exit 6, IPv4 and IPv6, in connect and connect -n" {
+	# Against a real server, whether the reset comes before connect() has read SO_ERROR or
+	# after depends on which CPU the server runs; here it always comes first: the client's
+	# ACK is refused with a reset on its way out, inside the connect() system call.
+	netns_lo
+	command -v nft >/dev/null || skip "needs nft"
+	spawn "$TMP/ports" ip netns exec "$NETNS" python3 -c '
+import socket, sys, time
+held = []
+for family, host in ((socket.AF_INET, "127.0.0.1"), (socket.AF_INET6, "::1")):
+    l = socket.socket(family)
+    l.bind((host, 0))
+    l.listen(64)
+    held.append(l)
+    print(l.getsockname()[1], flush=True)
+time.sleep(120)'
+	wait_for_line "$TMP/ports" '^[0-9]' 5
+	for _ in $(seq 100); do [ "$(wc -l <"$TMP/ports")" -eq 2 ] && break; sleep 0.05; done
+	p4=$(sed -n 1p "$TMP/ports") p6=$(sed -n 2p "$TMP/ports")
+	ip netns exec "$NETNS" nft -f - <<-EOF
+	table inet fw {
+		chain out {
+			type filter hook output priority 0;
+			tcp dport { $p4, $p6 } tcp flags & (syn | ack | fin | rst) == ack counter reject with tcp reset
+		}
+	}
+	EOF
+	for target in "127.0.0.1:$p4" "[::1]:$p6"; do
+		run timeout 10 ip netns exec "$NETNS" "$PORTSCOPE" connect -f line "$target"
+		echo "$target: $status $output"
+		[ "$status" -eq 6 ]
+		[[ $output =~ ^local=(127\.0\.0\.1|\[::1\]):[0-9]+\ .*\ verdict=reset$ ]]
+		run timeout 10 ip netns exec "$NETNS" "$PORTSCOPE" connect "$target"
+		echo "$output"
+		[ "$status" -eq 6 ]
+		[ "${lines[2]}" = "reset: the server accepted the connection, then reset it before a whole portscope/1 line" ]
+		run timeout 30 ip netns exec "$NETNS" "$PORTSCOPE" connect -n 10 -c 2 -f json "$target"
+		echo "$output"
+		[ "$status" -eq 6 ]
+		[ "$(jq -c '[.established, .failed, .reset]' <<<"$output")" = "[10,0,10]" ]
+	done
+	# Each of those resets was the firewall's (1 + 1 + 10 connections a family).
+	[ "$(ip netns exec "$NETNS" nft list ruleset | sed -n 's/.*counter packets \([0-9]*\).*/\1/p')" -ge 24 ]
+}
+
 @test "a server that accepts, then resets 0.3 s later: the same reset, exit 6" {
 	python_peer late-reset
 	run timeout 10 "$PORTSCOPE" connect -f json "$PORT"

@@ -15,7 +15,7 @@ DOCS=("$ROOT/README.md" "$ROOT"/docs/*.md "$ROOT/bench/README.md")
 needs_netns() {
 	[ "$(id -u)" -eq 0 ] || skip "needs root for a network namespace"
 	command -v ip >/dev/null || skip "needs ip"
-	NETNS=psreadme$$
+	NETNS=psreadme-$$
 	ip netns add "$NETNS"
 	ip -n "$NETNS" link set lo up
 }
