@@ -32,13 +32,14 @@ teardown() {
 	done
 	[ -n "${NETNS:-}" ] && ip netns delete "$NETNS" 2>/dev/null
 	[ -n "${NETNS_MORE:-}" ] && ip netns delete "$NETNS_MORE" 2>/dev/null
-	# Every namespace a test makes is named NAME-$$ or NAME-$$-N, and $$ is the same in a
-	# subshell: one made inside $(...) or `run`, whose name the test's NETNS never held,
-	# goes too.
+	# Every namespace a test makes is named ps...-$$ or ps...-$$-N (portscope-k-$$,
+	# ps-watch-$$-3), and $$ is the same in a subshell: one made inside $(...) or `run`,
+	# whose name the test's NETNS never held, goes too.  Only names of that form: a
+	# container runtime's (cni-..., netns-UUID) are never touched.
 	local ns
 	for ns in $(ip netns list 2>/dev/null | cut -d' ' -f1); do
 		case $ns in
-		*-"$$" | *-"$$"-*) ip netns delete "$ns" 2>/dev/null ;;
+		ps*-"$$" | ps*-"$$"-[0-9]*) ip netns delete "$ns" 2>/dev/null ;;
 		esac
 	done
 	rm -rf "$TMP"

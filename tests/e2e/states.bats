@@ -23,7 +23,7 @@ ls_rows() {
 # make_states: a namespace with states.py's sockets, IPv4 then IPv6; sets P4 and P6.
 make_states() {
 	command -v nft >/dev/null || skip "nft is needed to hold sockets in SYN_SENT, SYN_RECV, FIN_WAIT1, LAST_ACK"
-	NETNS=psstates.$$.$BATS_TEST_NUMBER
+	NETNS=psstates-$$-$BATS_TEST_NUMBER
 	ip netns add "$NETNS"
 	ip -n "$NETNS" link set lo up
 	spawn "$TMP/v4" ip netns exec "$NETNS" python3 "$STATES_PY"
@@ -215,7 +215,7 @@ ls_roles() {
 }
 
 @test "ls --proc: a filter /proc/net cannot apply (an address's interface) is an error that says so, exit 2" {
-	NETNS=psscope.$$.$BATS_TEST_NUMBER
+	NETNS=psscope-$$-$BATS_TEST_NUMBER
 	ip netns add "$NETNS"
 	ip -n "$NETNS" link set lo up
 	ip -n "$NETNS" -6 addr add fe80::1/64 dev lo nodad
