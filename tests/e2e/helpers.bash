@@ -125,6 +125,21 @@ first_socket_fd() {
 	return 1
 }
 
+# wait_server_closed PORT SECS: waits until the kernel shows no connection on PORT that the
+# server has yet to close (ESTABLISHED or CLOSE-WAIT on its side): clients that have closed
+# are not "still open" in a summary only once the server has read their FIN (a server under
+# valgrind may be a second behind).
+wait_server_closed() {
+	local i
+	for ((i = 0; i < $2 * 10; i++)); do
+		[ -z "$(ss -Htn state established state close-wait "( sport = :$1 )")" ] && return 0
+		sleep 0.1
+	done
+	echo "the server still holds connections on port $1 after $2 s:" >&2
+	ss -tn state established state close-wait "( sport = :$1 )" >&2
+	return 1
+}
+
 # stop_server [SIGNAL]: signals the server by its pid and waits for it; sets SERVER_STATUS.
 stop_server() {
 	[ -n "$SERVER_PID" ] || return 0

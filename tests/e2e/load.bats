@@ -62,6 +62,8 @@ server_open() {
 	run "$PSTEST" hold "$PORT" 60
 	[ "$output" = "connected=60 replies=60 matched=60" ]
 	wait_for_count "$TMP/out" '^conn=' 60 5
+	# The clients have closed: once the workers have closed their ends too, none is open.
+	wait_server_closed "$PORT" 20
 	stop_server TERM
 	[ "$SERVER_STATUS" -eq 0 ]
 	[ "$(grep -c '^portscope: worker [123] (pid [0-9]*): served [0-9]* (0 still open, now closed)$' "$TMP/err")" -eq 3 ]

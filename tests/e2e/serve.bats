@@ -406,12 +406,9 @@ sockets() {
 	run timeout 30 "$PSTEST" hold "$PORT" 40
 	[ "$output" = "connected=40 replies=40 matched=40" ]
 	exec {conn}<&-
-	# Every client has closed: wait until the workers have closed their ends too (no
-	# CLOSE_WAIT left on the port), which a slow run (valgrind) takes a while to do.
-	for _ in $(seq 100); do
-		[ "$(ss -Htn state close-wait "( sport = :$PORT )" | wc -l)" -eq 0 ] && break
-		sleep 0.1
-	done
+	# Every client has closed: wait until the workers have closed their ends too, which a
+	# slow run (valgrind) takes a while to do.
+	wait_server_closed "$PORT" 20
 	stop_server TERM
 	cat "$TMP/err"
 	[ "$SERVER_STATUS" -eq 0 ]
