@@ -65,6 +65,7 @@ server_open() {
 	# The clients have closed: once the workers have closed their ends too, none is open.
 	wait_server_closed "$PORT" 20
 	stop_server TERM
+	cat "$TMP/err"
 	[ "$SERVER_STATUS" -eq 0 ]
 	[ "$(grep -c '^portscope: worker [123] (pid [0-9]*): served [0-9]* (0 still open, now closed)$' "$TMP/err")" -eq 3 ]
 	grep -qx 'portscope: served 60 connections (0 still open, now closed)' "$TMP/err"
