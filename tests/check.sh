@@ -95,6 +95,12 @@ kill_past() {
 	done < <(procs_past "$1")
 }
 
+# our_netns: the network namespaces of the form tests give theirs (portscope-..., ps...),
+# sorted.
+our_netns() {
+	ip netns list 2>/dev/null | cut -d' ' -f1 | grep -E '^(portscope-|ps)' | sort
+}
+
 if [ "$what" != unit ]; then
 	echo "== end-to-end (bats)"
 	# Deadlines (issue 16).  BATS_TEST_TIMEOUT alone does not hold: when a test
@@ -116,6 +122,7 @@ if [ "$what" != unit ]; then
 		echo "# ${file##*/}"
 		flog=$log.${file##*/}
 		: >"$flog"
+		ns_before=$(our_netns)
 		PSCHECK_RUN=$run_id PORTSCOPE=$program PSTEST=$(realpath "$build/tests/pstest") \
 			BATS_TEST_TIMEOUT=$test_timeout \
 			timeout -k 10 "$file_timeout" bats --tap "$file" </dev/null >"$flog" 2>&1 &
@@ -145,6 +152,13 @@ if [ "$what" != unit ]; then
 		if [ -n "$left" ]; then
 			echo "$left"
 			echo "not ok: ${file##*/} left $(wc -l <<<"$left") process(es) behind (killed)" | tee -a "$log"
+		fi
+		# A network namespace a test made and teardown did not remove (one made in a
+		# subshell, a name of another form) is removed here and counted as a failure.
+		left=$(comm -13 <(echo "$ns_before") <(our_netns))
+		if [ -n "$left" ]; then
+			for ns in $left; do ip netns delete "$ns" 2>/dev/null; done
+			echo "not ok: ${file##*/} left network namespace(s) behind (removed): $(echo $left)" | tee -a "$log"
 		fi
 	done
 	s=$(grep -c '^ok .* # skip' "$log")

@@ -32,14 +32,15 @@ teardown() {
 	done
 	[ -n "${NETNS:-}" ] && ip netns delete "$NETNS" 2>/dev/null
 	[ -n "${NETNS_MORE:-}" ] && ip netns delete "$NETNS_MORE" 2>/dev/null
-	# Every namespace a test makes is named ps...-$$ or ps...-$$-N (portscope-k-$$,
-	# ps-watch-$$-3), and $$ is the same in a subshell: one made inside $(...) or `run`,
-	# whose name the test's NETNS never held, goes too.  Only names of that form: a
-	# container runtime's (cni-..., netns-UUID) are never touched.
+	# Every namespace a test makes is named portscope-...-$$ or ps...-$$, maybe with -N
+	# after it (portscope-k-$$, ps-watch-$$-3), and $$ is the same in a subshell: one
+	# made inside $(...) or `run`, whose name the test's NETNS never held, goes too.  Only
+	# names of that form: a container runtime's (cni-..., netns-UUID) are never touched.
 	local ns
 	for ns in $(ip netns list 2>/dev/null | cut -d' ' -f1); do
 		case $ns in
-		ps*-"$$" | ps*-"$$"-[0-9]*) ip netns delete "$ns" 2>/dev/null ;;
+		portscope-*-"$$" | portscope-*-"$$"-[0-9]* | ps*-"$$" | ps*-"$$"-[0-9]*)
+			ip netns delete "$ns" 2>/dev/null ;;
 		esac
 	done
 	rm -rf "$TMP"
