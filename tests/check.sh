@@ -66,33 +66,52 @@ fi
 
 # The processes of this run's end-to-end tests carry PSCHECK_RUN=$run_id in their
 # environment (inherited through setsid, namespaces and setpriv), so they can be
-# found however they were started.  procs_past AGE prints "pid age args" of each
-# one older than AGE seconds, bats' own processes excepted (its main process, the
-# suite, the file runner, the formatter and its cat, and the runner of the
-# current test); kill_past AGE WHY kills them with SIGKILL and says so.
+# found however they were started.  procs_marked prints "pid args" of each one,
+# bats' own processes excepted (its main process, the suite, the file runner, the
+# formatter and its cat, and the runner of the current test); kill_past AGE WHY
+# kills with SIGKILL those first seen at least AGE seconds ago and says so.
+#
+# A process's age is counted from when kill_past first saw it (by pid and start
+# time, so a reused pid starts again), not taken from ps: procps's etimes reads
+# the uptime once, before its walk of /proc, so a process born during the walk
+# comes out billions of seconds old (CI saw "4123168608s old" for a valgrind run
+# a moment old, and killed it).  Seen every 5 s, an age is at most 5 s short.
 run_id=$$.$RANDOM.$(date +%s)
-procs_past() {
+declare -A first_seen=()
+procs_marked() {
 	local marked
 	marked=$(grep -lzx "PSCHECK_RUN=$run_id" /proc/[0-9]*/environ 2>/dev/null | cut -d/ -f3 | tr '\n' ' ')
 	[ -n "$marked" ] || return 0
-	ps -eo pid=,ppid=,etimes=,args= | awk -v marked="$marked" -v min="$1" '
+	ps -eo pid=,ppid=,args= | awk -v marked="$marked" '
 		BEGIN { n = split(marked, m, " "); for (i = 1; i <= n; i++) mk[m[i]] = 1 }
-		{ pp[$1] = $2; age[$1] = $3; a = $0; sub(/^ *[0-9]+ +[0-9]+ +[0-9]+ +/, "", a); args[$1] = a }
+		{ pp[$1] = $2; a = $0; sub(/^ *[0-9]+ +[0-9]+ +/, "", a); args[$1] = a }
 		function bats(p) { return args[p] ~ /bats-core\/(bats |bats-exec-suite|bats-exec-file|bats-format-)/ }
 		END {
 			for (p in mk) {
-				if (!(p in age) || age[p] < min || bats(p) || bats(pp[p])) continue
+				if (!(p in args) || bats(p) || bats(pp[p])) continue
 				if (args[p] ~ /bats-core\/bats-exec-test/ && args[pp[p]] ~ /bats-core\/bats-exec-file/) continue
-				print p, age[p], args[p]
+				print p, args[p]
 			}
 		}'
 }
+# start_time PID: field 22 of /proc/PID/stat (clock ticks after boot; proc(5)),
+# read after the command name, which may hold spaces and parentheses.
+start_time() {
+	local stat
+	stat=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
+	set -- ${stat##*) }
+	echo "${20}"
+}
 kill_past() {
-	local pid age args
-	while read -r pid age args; do
+	local pid args key age
+	while read -r pid args; do
 		[ "$pid" = "$bats_pid" ] && continue	# the timeout that runs bats
-		kill -KILL "$pid" 2>/dev/null && echo "check: killed pid $pid ($2, ${age}s old): $args"
-	done < <(procs_past "$1")
+		key=$pid.$(start_time "$pid") || continue
+		[ -n "${first_seen[$key]:-}" ] || first_seen[$key]=$SECONDS
+		age=$((SECONDS - first_seen[$key]))
+		[ "$age" -ge "$1" ] || continue
+		kill -KILL "$pid" 2>/dev/null && echo "check: killed pid $pid ($2, seen for ${age}s): $args"
+	done < <(procs_marked)
 }
 
 # our_netns: the network namespaces of the form tests give theirs (portscope-..., ps...),
