@@ -387,7 +387,7 @@ time.sleep(120)'
 		[ "$(jq -c '[.established, .failed, .reset]' <<<"$output")" = "[10,0,10]" ]
 	done
 	# Each of those resets was the firewall's (1 + 1 + 10 connections a family).
-	[ "$(ip netns exec "$NETNS" nft list ruleset | sed -n 's/.*counter packets \([0-9]*\).*/\1/p')" -ge 24 ]
+	[ "$(nft_counter "$NETNS")" -ge 24 ]
 }
 
 @test "a server that accepts, then resets 0.3 s later: the same reset, exit 6" {

@@ -178,11 +178,6 @@ drop_syns() {
 	EOF
 }
 
-# syns_dropped: how many packets drop_syns's rule has dropped.
-syns_dropped() {
-	ip netns exec "$NS_S" nft list ruleset | sed -n 's/.*counter packets \([0-9]*\).*/\1/p'
-}
-
 # host_down ADDR FAMILY_WORD OWN: an address of the link with no host: after about 3 s
 # (ARP or neighbour discovery giving up), this host's own ICMP says so; exit 5.
 host_down() {
@@ -230,7 +225,7 @@ host_down() {
 	echo "$ERR; $JSON; $ms ms"
 	[ "$status" -eq 5 ]
 	# The SYNs the server's counter saw.
-	syns=$(syns_dropped)
+	syns=$(nft_counter "$NS_S")
 	s=s
 	[ "$syns" -eq 1 ] && s=
 	[ "$ERR" = "portscope connect: connect 198.18.0.1:80: timed out after 1.5 s, -w (no answer to $syns SYN$s: dropped by a firewall, or no such host)" ]
@@ -249,7 +244,7 @@ host_down() {
 	JSON=$output
 	echo "$ERR; $JSON; $ms ms"
 	[ "$status" -eq 5 ]
-	syns=$(syns_dropped)
+	syns=$(nft_counter "$NS_S")
 	[[ $ERR =~ ^"portscope connect: connect 198.18.0.1:80: timed out after "([0-9.]+)" s: the kernel stopped retrying the SYN (net.ipv4.tcp_syn_retries) before -w 8 s (no answer to $syns SYNs: dropped by a firewall, or no such host)"$ ]]
 	said=${BASH_REMATCH[1]}
 	# Well before -w, and what it says is what passed.

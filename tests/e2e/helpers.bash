@@ -141,6 +141,12 @@ wait_server_closed() {
 	return 1
 }
 
+# nft_counter NS: the packets the counter of NS's nftables ruleset has counted (the
+# ruleset's one counter; nft(8) prints it as "counter packets N bytes M").
+nft_counter() {
+	ip netns exec "$1" nft list ruleset | sed -n 's/.*counter packets \([0-9]*\).*/\1/p'
+}
+
 # stop_server [SIGNAL]: signals the server by its pid and waits for it; sets SERVER_STATUS.
 stop_server() {
 	[ -n "$SERVER_PID" ] || return 0

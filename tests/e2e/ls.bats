@@ -3,6 +3,15 @@
 
 load helpers
 
+# need_split_dump: skips the test unless ls makes its two dumps at once, which it does with
+# two CPUs or more (counted as ls counts them, by sched_getaffinity); with one, ls makes one
+# dump and the test proves less.
+need_split_dump() {
+	local cpus
+	cpus=$(python3 -c 'import os; print(len(os.sched_getaffinity(0)))')
+	[ "$cpus" -ge 2 ] || skip "ls splits its dump only with 2 CPUs or more (sched_getaffinity); here $cpus"
+}
+
 # ss_set PORT: "proto state local peer" lines from ss for TCP and UDP
 # sockets on PORT, sorted, with ss's state abbreviations spelled as the kernel does.
 ss_set() {
@@ -215,10 +224,7 @@ time.sleep(30)'
 @test "ls: a socket connected to itself (local and remote port PORT) is one row, as in ss" {
 	# ls lists the two sides of a port in two dumps at once (on two CPUs or more):
 	# a socket on both sides is the local side's alone.
-	# Both dumps at once need two CPUs (counted as ls counts them): with one, ls makes one
-	# dump and this proves less.
-	cpus=$(python3 -c 'import os; print(len(os.sched_getaffinity(0)))')
-	[ "$cpus" -ge 2 ] || skip "ls splits its dump only with 2 CPUs or more (sched_getaffinity); here $cpus"
+	need_split_dump
 	spawn "$TMP/self" python3 -c '
 import socket, time
 s = socket.socket()
@@ -240,10 +246,7 @@ time.sleep(30)'
 @test "ls ADDR:PORT: a client whose own port is PORT too (127.0.0.1:P to 127.0.0.2:P) is listed, as ss lists it" {
 	# The remote side's dump leaves out what the local side's has: a socket whose local
 	# port is PORT but whose local address is not ADDR belongs to the remote side.
-	# Both dumps at once need two CPUs (counted as ls counts them): with one, ls makes one
-	# dump and this proves less.
-	cpus=$(python3 -c 'import os; print(len(os.sched_getaffinity(0)))')
-	[ "$cpus" -ge 2 ] || skip "ls splits its dump only with 2 CPUs or more (sched_getaffinity); here $cpus"
+	need_split_dump
 	spawn "$TMP/pair" python3 -c '
 import socket, time
 l = socket.socket()
