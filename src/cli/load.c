@@ -640,9 +640,12 @@ static void merge(struct stats *into, const struct stats *from)
 	into->interrupted |= from->interrupted;
 }
 
+/* A latency in ms to the microsecond it was measured in: 0.094, 1.000, 3012.417 (never
+ * %g's "1" or "3.01e+03", which a reader or a script would take for another figure). */
 static void print_ms(const char *label, uint64_t us)
 {
-	printf(" %s %.3g ms", label, (double)us / 1000);
+	printf(" %s %llu.%03llu ms", label, (unsigned long long)(us / 1000),
+	       (unsigned long long)(us % 1000));
 }
 
 static void print_text(const struct load_opts *o, const struct stats *st)
@@ -691,7 +694,7 @@ static void print_text(const struct load_opts *o, const struct stats *st)
 	printf("  distinct    %u source ports, %u source address%s\n", popcount(st->ports),
 	       popcount(st->srcs), popcount(st->srcs) == 1 ? "" : "es");
 	if (o->hold_s != 0)
-		printf("  held        %s%.3g s, then closed\n", o->hold_s < 0 ? "until a signal: " : "",
+		printf("  held        %s%.2f s, then closed\n", o->hold_s < 0 ? "until a signal: " : "",
 		       o->hold_s < 0 ? st->held_s : o->hold_s);
 	if (st->closed_by_peer)
 		printf("  closed      %llu by the server before the end\n",

@@ -139,7 +139,8 @@ pause_one_worker() {
 	[ "${lines[0]}" = "portscope connect: 500 of 500 connections established to 127.0.0.1:$PORT" ]
 	[[ ${lines[1]} =~ ^\ \ ramp\ +[0-9.]+\ s,\ [0-9]+\ connections/s,\ 1\ process$ ]]
 	[ "${lines[2]}" = "  failed      0" ]
-	[[ ${lines[3]} =~ ^\ \ latency\ +p50\ [0-9.e+]+\ ms\ p90\ .*\ max\ [0-9.e+]+\ ms$ ]]
+	# Each latency to the microsecond, always with three decimals (never %g's 1 or 3.01e+03).
+	[[ ${lines[3]} =~ ^\ \ latency\ +p50\ [0-9]+\.[0-9]{3}\ ms\ p90\ [0-9]+\.[0-9]{3}\ ms\ p99\ [0-9]+\.[0-9]{3}\ ms\ max\ [0-9]+\.[0-9]{3}\ ms$ ]]
 	[ "${lines[4]}" = "  replies     500 portscope/1 lines: 500 matched this end's view, 0 differed, 0 missing" ]
 	[[ ${lines[5]} =~ ^\ \ distinct\ +[0-9]+\ source\ ports,\ 2\ source\ addresses$ ]]
 	t0=$(date +%s%N)
@@ -154,6 +155,44 @@ pause_one_worker() {
 	# --rate 2000 makes 200 connections take about a tenth of a second, not less.
 	ramp=$(sed -n 's/.*"ramp_seconds":\([0-9.]*\).*/\1/p' <<<"$output")
 	[ "$(echo "$ramp >= 0.08" | bc)" -eq 1 ]
+}
+
+# late_accept FILE: a python3 listener on 127.0.0.1 with a queue of 1 that accepts nothing
+# for 1.5 s, then everything (held, silent); its port is the first line of FILE.
+late_accept() {
+	spawn "$1" python3 -c '
+import socket, time
+l = socket.socket()
+l.bind(("127.0.0.1", 0))
+l.listen(1)
+print(l.getsockname()[1], flush=True)
+time.sleep(1.5)
+held = []
+end = time.time() + 20
+l.settimeout(0.2)
+while time.time() < end:
+    try:
+        held.append(l.accept()[0])
+    except socket.timeout:
+        pass'
+	wait_for_line "$1" '^[0-9]' 5
+}
+
+@test "connect -n: a latency of seconds (SYNs dropped by a full accept queue) is printed whole, to the microsecond" {
+	# The kernel drops the SYNs past the full queue, and the client's retransmission (after
+	# 1 s, then 3 s) makes a connect time of seconds: JSON's latency_us says so, and the text
+	# line gives it in ms with three decimals, never as %g's 3.01e+03.
+	late_accept "$TMP/a"
+	run timeout 30 "$PORTSCOPE" connect -n 6 -c 6 -r 0.1 -f json "127.0.0.1:$(cat "$TMP/a")"
+	echo "$output"
+	[ "$(jq .established <<<"$output")" -eq 6 ]
+	[ "$(jq .latency_us.max <<<"$output")" -ge 1000000 ]
+	late_accept "$TMP/b"
+	run timeout 30 "$PORTSCOPE" connect -n 6 -c 6 -r 0.1 "127.0.0.1:$(cat "$TMP/b")"
+	echo "$output"
+	[[ ${lines[0]} == "portscope connect: 6 of 6 connections established to "* ]]
+	max=$(sed -n 's/^  latency .* max \([^ ]*\) ms$/\1/p' <<<"$output")
+	[[ $max =~ ^[0-9]{4,}\.[0-9]{3}$ ]]
 }
 
 @test "connect -n: failures are counted by reason, and the exit status is 1" {
